@@ -1,0 +1,3 @@
+"""ml4hep: a reproducible, workflow-orchestrated machine-learning analysis for collider physics."""
+
+__version__ = "0.1.0"

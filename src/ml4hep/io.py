@@ -1,0 +1,241 @@
+"""ROOT input and output with uproot, and the checks that turn bad files into one clear message.
+
+Every reader in ml4hep goes through :func:`read_tree`, which names the file and the problem for a missing file, a
+file that is not ROOT or is truncated, a missing tree or branch, and an empty tree. Writers go through
+:func:`write_root`, which writes to a temporary name and renames, so a killed job never leaves a partial file that a
+later rule could consume.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from ml4hep.errors import EmptySampleError, InputFileError
+
+EVENTS_TREE = "events"
+RUN_TREE = "run"
+
+
+def is_remote(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a URL (``root://``, ``https://``, ...) rather than a local file."""
+    return "://" in str(path) and not str(path).startswith("file://")
+
+
+def write_root(
+    path: str | os.PathLike[str],
+    trees: Mapping[str, Mapping[str, Any] | Iterable[Mapping[str, Any]]],
+) -> Path:
+    """Write one or more TTrees to ``path`` atomically (a temporary name, renamed when complete).
+
+    Args:
+        path: Output file.
+        trees: Tree name -> {branch name -> array}, or an iterable of such chunks (written one basket each, so a
+            large conversion never holds the whole sample in memory). Awkward records of jagged arrays become a
+            counter branch ``n{name}`` and branches ``{name}_{field}`` (uproot's convention).
+
+    Returns:
+        The written path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with uproot.recreate(partial) as file:
+            for name, content in trees.items():
+                chunks = iter([content]) if isinstance(content, Mapping) else iter(content)
+                tree = file.mktree(name, dict(next(chunks)))
+                for chunk in chunks:
+                    tree.extend(dict(chunk))
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _open(path: str, retries: int, retry_wait: float) -> Any:
+    """Open a ROOT file, retrying remote ones; raises InputFileError naming the problem."""
+    if not is_remote(path):
+        if not os.path.exists(path):
+            raise InputFileError(path, "file does not exist")
+        if os.path.getsize(path) == 0:
+            raise InputFileError(path, "file is empty (0 bytes), not a ROOT file")
+    attempts = retries + 1 if is_remote(path) else 1
+    for attempt in range(attempts):
+        try:
+            return uproot.open(path)
+        except (OSError, ConnectionError, TimeoutError) as error:
+            if attempt + 1 < attempts:
+                time.sleep(retry_wait * 2**attempt)
+                continue
+            raise InputFileError(path, f"cannot open ({type(error).__name__}: {error})") from error
+        except Exception as error:  # uproot raises ValueError, struct.error, ... for non-ROOT bytes
+            raise InputFileError(path, f"not a readable ROOT file ({_short(error)})") from error
+    raise AssertionError("unreachable")
+
+
+def _check_complete(path: str, file: Any) -> None:
+    """A local file shorter than the end offset in its own header was cut off (e.g. a job killed mid-write)."""
+    if is_remote(path):
+        return
+    expected = int(getattr(file.file, "fEND", 0))
+    size = os.path.getsize(path)
+    if size < expected:
+        raise InputFileError(path, f"truncated ROOT file ({size} bytes, its header says {expected})")
+
+
+def _short(error: BaseException) -> str:
+    """The first line of an exception message, with its type."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def read_tree(
+    path: str | os.PathLike[str],
+    branches: Sequence[str] | None = None,
+    *,
+    tree: str = EVENTS_TREE,
+    branch_map: Mapping[str, str] | None = None,
+    allow_empty: bool = False,
+    retries: int = 3,
+    retry_wait: float = 1.0,
+) -> ak.Array:
+    """Read branches of a TTree into an awkward array, with checks.
+
+    Args:
+        path: Local path or URL (``root://`` is read through fsspec-xrootd).
+        branches: ml4hep branch names to read; all branches when None.
+        tree: Tree name.
+        branch_map: ml4hep name -> name in the file, for files with other branch names.
+        allow_empty: Accept a tree with no entries.
+        retries: Extra attempts to open a remote file.
+        retry_wait: Seconds before the first retry (doubled each time).
+
+    Returns:
+        Array of records with fields named by the ml4hep names.
+
+    Raises:
+        InputFileError: the file is missing, not ROOT, truncated, or lacks the tree or a branch.
+        EmptySampleError: the tree has no entries and ``allow_empty`` is False.
+    """
+    path = str(path)
+    branch_map = dict(branch_map or {})
+    file = _open(path, retries, retry_wait)
+    with file:
+        _check_complete(path, file)
+        try:
+            ttree = file[tree]
+        except uproot.KeyInFileError as error:
+            trees = sorted({k.split(";")[0] for k, c in file.classnames().items() if c.startswith("TTree")})
+            raise InputFileError(path, f"no TTree '{tree}' (trees in the file: {trees or 'none'})") from error
+        except Exception as error:
+            raise InputFileError(path, f"cannot read TTree '{tree}' ({_short(error)}); truncated file?") from error
+        if not isinstance(ttree, uproot.TTree):
+            raise InputFileError(path, f"'{tree}' is a {type(ttree).__name__}, not a TTree")
+        wanted = list(branches) if branches is not None else [_unmapped(k, branch_map) for k in ttree.keys()]
+        in_file = {name: branch_map.get(name, name) for name in wanted}
+        missing = [f"{name} (as '{source}')" if source != name else name for name, source in in_file.items()
+                   if source not in ttree]
+        if missing:
+            raise InputFileError(path, f"TTree '{tree}' lacks branch(es) {', '.join(missing)}")
+        if ttree.num_entries == 0 and not allow_empty:
+            raise EmptySampleError(path, f"TTree '{tree}' has no entries (empty sample)")
+        try:
+            arrays = ttree.arrays(list(in_file.values()), library="ak", how=dict)
+        except Exception as error:
+            raise InputFileError(path, f"cannot read TTree '{tree}' ({_short(error)}); truncated file?") from error
+    return ak.zip({name: arrays[source] for name, source in in_file.items()}, depth_limit=1)
+
+
+def _unmapped(file_name: str, branch_map: Mapping[str, str]) -> str:
+    """The ml4hep name of a branch named ``file_name`` in a user's file."""
+    for ours, theirs in branch_map.items():
+        if theirs == file_name:
+            return ours
+    return file_name
+
+
+def read_run_info(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read the one-entry ``run`` tree written by the generators (cross section, counts, seed).
+
+    Args:
+        path: A generated sample file.
+
+    Returns:
+        Branch name -> Python scalar.
+    """
+    run = read_tree(path, tree=RUN_TREE)
+    return {field: _scalar(run[field][0]) for field in run.fields}
+
+
+def _scalar(value: Any) -> Any:
+    """An awkward/numpy scalar as a plain Python value."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def read_sample(
+    paths: Iterable[str | os.PathLike[str]],
+    branches: Sequence[str] | None = None,
+    *,
+    tree: str = EVENTS_TREE,
+    branch_map: Mapping[str, str] | None = None,
+    name: str = "sample",
+) -> ak.Array:
+    """Read and concatenate the shards of one sample; an empty shard is accepted but an empty sample is not.
+
+    Args:
+        paths: The sample's files.
+        branches: Branches to read (all when None).
+        tree: Tree name.
+        branch_map: ml4hep name -> name in the files.
+        name: Sample name used in the error message.
+
+    Returns:
+        The concatenated array.
+
+    Raises:
+        EmptySampleError: no file holds any entry.
+    """
+    paths = [str(p) for p in paths]
+    if not paths:
+        raise EmptySampleError(name, "sample has no files")
+    parts = [read_tree(p, branches, tree=tree, branch_map=branch_map, allow_empty=True) for p in paths]
+    total = sum(len(part) for part in parts)
+    if total == 0:
+        raise EmptySampleError(", ".join(paths), f"sample '{name}' has no entries in any file")
+    return ak.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def to_branches(events: ak.Array) -> dict[str, Any]:
+    """Turn an array read by :func:`read_tree` back into branches for :func:`write_root`.
+
+    Jagged branches named ``{collection}_{field}`` are zipped back into one record per collection, so that they are
+    written with one shared counter ``n{collection}`` as the generators write them; old counters are dropped.
+
+    Args:
+        events: Records with one field per branch.
+
+    Returns:
+        Branch name (or collection name) -> array.
+    """
+    jagged_fields = [f for f in events.fields if events[f].ndim > 1 and "_" in f]
+    collections: dict[str, dict[str, ak.Array]] = {}
+    for field in jagged_fields:
+        prefix, rest = field.split("_", 1)
+        collections.setdefault(prefix, {})[rest] = events[field]
+    counters = {f"n{prefix}" for prefix in collections}
+    branches: dict[str, Any] = {}
+    for field in events.fields:
+        if field in counters or field in jagged_fields:
+            continue
+        branches[field] = events[field]
+    for prefix, fields in collections.items():
+        branches[prefix] = ak.zip(fields)
+    return branches

@@ -1,0 +1,52 @@
+"""Shared fixtures: the tiny test config, tiny generated samples, and a scratch copy of the workflow."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ml4hep.config import load_config
+from ml4hep.generate.processes import generated_processes
+from ml4hep.generate.shard import generate_shard
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+@pytest.fixture(scope="session")
+def test_config() -> dict:
+    return load_config(ROOT / "config" / "test.yaml")
+
+
+@pytest.fixture(scope="session")
+def tiny_samples(test_config, tmp_path_factory) -> dict[str, Path]:
+    """Shard 0 of a few processes of the test config, generated through the library (no Snakemake)."""
+    out = tmp_path_factory.mktemp("samples")
+    specs = generated_processes(test_config)
+    paths = {}
+    for name in ("higgs_ztautau", "higgs_ggh125", "toptag_ttbar", "toptag_qcd"):
+        paths[name] = out / f"{name}.root"
+        generate_shard(specs[name], 0, test_config, paths[name], progress=False)
+    return paths
+
+
+def copy_workflow(destination: Path) -> Path:
+    """Copy what a workflow run needs (Snakefile, rules, scripts, config, profiles, library sources)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(ROOT / "Snakefile", destination / "Snakefile")
+    for folder in ("workflow", "scripts", "config", "profiles", "src", "envs"):
+        shutil.copytree(ROOT / folder, destination / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return destination
+
+
+def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run snakemake in ``workdir`` and return the finished process (stdout and stderr merged)."""
+    result = subprocess.run([*SNAKEMAKE, *args], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, timeout=900)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-5000:]}")
+    return result
