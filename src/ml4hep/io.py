@@ -67,6 +67,10 @@ def _open(path: str, retries: int, retry_wait: float) -> Any:
             raise InputFileError(path, "file does not exist")
         if os.path.getsize(path) == 0:
             raise InputFileError(path, "file is empty (0 bytes), not a ROOT file")
+        with open(path, "rb") as stream:
+            magic = stream.read(4)
+        if magic != b"root":
+            raise InputFileError(path, f"not a readable ROOT file (it starts with {magic!r}, not b'root')")
     attempts = retries + 1 if is_remote(path) else 1
     for attempt in range(attempts):
         try:

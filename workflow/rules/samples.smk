@@ -7,7 +7,7 @@ rule generate_sample:
     input:
         code=lambda wc: generation_code(GENERATED[wc.process].sample_set),
     params:
-        spec=lambda wc: GENERATED[wc.process],
+        spec=lambda wc: GENERATED[wc.process].to_dict(),
         config=lambda wc: shard_config(config, GENERATED[wc.process].sample_set),
     wildcard_constraints:
         process=names_regex(GENERATED),

@@ -1,0 +1,86 @@
+"""Command line: ``ml4hep check-config``, ``ml4hep generate``, ``ml4hep convert`` (the workflow uses the library)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from ml4hep.errors import Ml4hepError
+
+
+def _check_config(args: argparse.Namespace) -> None:
+    from ml4hep.config import load_config
+    from ml4hep.generate.processes import generated_processes
+
+    config = load_config(args.config)
+    print(f"{args.config}: valid")
+    for name, spec in generated_processes(config).items():
+        print(f"  {name}: {spec.events} events in {spec.shards} shard(s)")
+
+
+def _generate(args: argparse.Namespace) -> None:
+    from ml4hep.config import load_config
+    from ml4hep.errors import ConfigError
+    from ml4hep.generate.processes import generated_processes
+    from ml4hep.generate.shard import generate_shard
+
+    config = load_config(args.config)
+    specs = generated_processes(config)
+    if args.process not in specs:
+        raise ConfigError(f"unknown process {args.process!r}; the config generates: {', '.join(specs)}")
+    summary = generate_shard(specs[args.process], args.shard, config, args.output)
+    print(json.dumps(summary, indent=2))
+
+
+def _convert(args: argparse.Namespace) -> None:
+    from ml4hep import convert
+
+    if args.format == "higgsml":
+        summary = convert.convert_higgsml_csv(args.input, args.output)
+    else:
+        summary = convert.convert_toplandscape_hdf5(args.input, args.output, max_constituents=args.max_constituents)
+    print(json.dumps(summary, indent=2, default=str))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``ml4hep`` command."""
+    parser = argparse.ArgumentParser(prog="ml4hep", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    check = commands.add_parser("check-config", help="validate a config file and list the generated processes")
+    check.add_argument("config")
+    check.set_defaults(func=_check_config)
+
+    generate = commands.add_parser("generate", help="generate one shard of one process into a ROOT file")
+    generate.add_argument("--config", default="config/config.yaml")
+    generate.add_argument("--process", required=True, help="e.g. higgs_ztautau, toptag_ttbar")
+    generate.add_argument("--shard", type=int, default=0)
+    generate.add_argument("--output", required=True)
+    generate.set_defaults(func=_generate)
+
+    conv = commands.add_parser("convert", help="convert a public dataset into the ml4hep ROOT schema")
+    conv.add_argument("format", choices=["higgsml", "toplandscape"])
+    conv.add_argument("input")
+    conv.add_argument("output")
+    conv.add_argument("--max-constituents", type=int, default=200)
+    conv.set_defaults(func=_convert)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; user errors print one line and return 2."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        args.func(args)
+    except Ml4hepError as error:
+        print(f"ml4hep: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

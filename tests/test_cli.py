@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from ml4hep.cli import main
+from ml4hep.io import read_tree
+
+from .conftest import ROOT
+
+
+def test_check_config_lists_processes(capsys):
+    assert main(["check-config", str(ROOT / "config" / "test.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "higgs_ztautau: 300 events in 2 shard(s)" in out
+
+
+def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys):
+    config = tmp_path / "bad.yaml"
+    config.write_text("seed: -3\n")
+    assert main(["check-config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ml4hep: error: invalid configuration") and "config key 'seed'" in err
+    assert "Traceback" not in err
+
+
+def test_generate_one_shard(tmp_path):
+    out = tmp_path / "qcd.root"
+    assert main(["generate", "--config", str(ROOT / "config" / "test.yaml"), "--process", "toptag_qcd",
+                 "--output", str(out)]) == 0
+    assert len(read_tree(out, ["jet_pt"])) > 0

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ml4hep.errors import InputFileError
+from ml4hep.io import read_tree, write_root
+from ml4hep.samples import import_sample, summarize, write_summary
+
+
+def test_import_with_branch_map_restores_the_schema(tiny_samples, tmp_path):
+    original = read_tree(tiny_samples["toptag_qcd"])
+    renamed = {("jetPT" if k == "jet_pt" else k): original[k] for k in original.fields if not k.startswith("n")}
+    renamed = {k: v for k, v in renamed.items() if not k.startswith("part_")}
+    import awkward as ak
+
+    renamed["part"] = ak.zip({c: original[f"part_{c}"] for c in ("E", "px", "py", "pz")})
+    user = write_root(tmp_path / "user.root", {"Jets": renamed})
+    entry = {"format": "root", "set": "toptag", "tree": "Jets", "branch_map": {"jet_pt": "jetPT"}}
+    n = import_sample(entry, str(user), tmp_path / "imported.root")
+    imported = read_tree(tmp_path / "imported.root")
+    assert n == len(original)
+    assert imported.jet_pt.tolist() == original.jet_pt.tolist()
+    assert imported.part_E.tolist() == original.part_E.tolist()
+    assert "npart" in imported.fields
+
+
+def test_import_names_missing_branches(tiny_samples, tmp_path):
+    entry = {"format": "root", "set": "higgs", "tree": "events", "branch_map": {}}
+    with pytest.raises(InputFileError, match=r"toptag_qcd\.root: TTree 'events' lacks branch\(es\) lep_pt"):
+        import_sample(entry, str(tiny_samples["toptag_qcd"]), tmp_path / "out.root")
+    assert not (tmp_path / "out.root").exists()
+
+
+def test_summary_table(tiny_samples, tmp_path):
+    rows = summarize({"higgs_ztautau": [tiny_samples["higgs_ztautau"]]})
+    assert rows[0]["entries"] == len(read_tree(tiny_samples["higgs_ztautau"], ["met"]))
+    assert rows[0]["sigma_pb"] > 100  # Z/gamma* -> tautau above 60 GeV is of order a nanobarn
+    np.testing.assert_allclose(rows[0]["sum_weights"], rows[0]["sigma_pb"] * 1e3 * 140 * 150 / 300, rtol=1e-9)
+    write_summary(rows, tmp_path / "s.csv", tmp_path / "s.md")
+    assert "| higgs_ztautau |" in (tmp_path / "s.md").read_text()

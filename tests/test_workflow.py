@@ -1,0 +1,149 @@
+"""The Snakemake workflow on the tiny config: dry run, config errors, a real sample stage, selective reruns."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+import yaml
+
+from .conftest import copy_workflow, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+TEST_CONFIG = ("--configfile", "config/test.yaml")
+
+
+def planned_jobs(output: str) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job in a dry run's output."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule )", output):
+        rule = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if rule:
+            wildcards = re.search(r"wildcards: (.*)", block)
+            jobs.append((rule.group(1), wildcards.group(1).strip() if wildcards else ""))
+    return jobs
+
+
+def write_override(workdir, name, content):
+    path = workdir / "config" / name
+    path.write_text(yaml.safe_dump(content))
+    return str(path.relative_to(workdir))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A scratch copy of the workflow after a real run of the tiny config."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    run_snakemake(workdir, "--cores", "2", *TEST_CONFIG)
+    return workdir
+
+
+def test_dry_run_of_the_whole_workflow(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    result = run_snakemake(workdir, "-n", *TEST_CONFIG)
+    jobs = planned_jobs(result.stdout)
+    generated = [w for rule, w in jobs if rule == "generate_sample"]
+    # test.yaml: ztautau 300 events in shards of 150 -> 2; ggh125, ttbar, 2 heavy masses -> 1 each; top sets -> 2 each
+    assert len(generated) == 2 + 1 + 1 + 2 + 2 + 2
+    assert ("sample_summary", "") in jobs and ("all", "") in jobs
+    assert not (workdir / "results").exists()
+
+
+def test_default_config_dry_run(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    result = run_snakemake(workdir, "-n")
+    assert "generate_sample" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        (("--config", "seedz=3"), "unknown config key 'seedz'"),
+        (("--config", "events_per_shard=zero"), "config key 'events_per_shard': 'zero' is not of type 'integer'"),
+    ],
+)
+def test_config_errors_stop_before_any_job(tmp_path, override, message):
+    workdir = copy_workflow(tmp_path / "wf")
+    result = run_snakemake(workdir, "--cores", "1", *TEST_CONFIG, *override, check=False)
+    assert result.returncode != 0
+    assert message in result.stdout
+    assert not (workdir / "results").exists()
+
+
+def test_sample_stage_outputs(finished_run):
+    summary = (finished_run / "results/samples/summary.csv").read_text().splitlines()
+    assert summary[0].startswith("sample,files,events_generated,entries")
+    assert len(summary) == 1 + 7
+    for process in ("higgs_ztautau", "toptag_ttbar"):
+        for shard in (0, 1):
+            assert (finished_run / f"results/samples/{process}/{shard}.root").stat().st_size > 0
+            log = (finished_run / f"results/logs/generate_sample/{process}/{shard}.log").read_text()
+            assert "evt/s" in log or "100%" in log, "the log shows generation progress"
+            assert (finished_run / f"results/benchmarks/generate_sample/{process}/{shard}.tsv").exists()
+    assert (finished_run / "results/samples/plots/sample_overview.png").stat().st_size > 10_000
+    assert not list(finished_run.glob("results/samples/**/.*.partial"))
+
+
+def test_finished_run_has_nothing_to_do(finished_run):
+    start = time.perf_counter()
+    result = run_snakemake(finished_run, "-n", *TEST_CONFIG)
+    assert "Nothing to be done" in result.stdout
+    assert planned_jobs(result.stdout) == []
+    assert time.perf_counter() - start < 30
+
+
+def test_changing_one_process_reruns_only_its_shards(finished_run):
+    override = write_override(finished_run, "more_z.yaml", {"samples": {"higgs": {"processes": {"ztautau": {
+        "events": 280}}}}})
+    result = run_snakemake(finished_run, "-n", "--configfile", "config/test.yaml", override)
+    jobs = planned_jobs(result.stdout)
+    generated = sorted(w for rule, w in jobs if rule == "generate_sample")
+    assert generated == ["process=higgs_ztautau, shard=0", "process=higgs_ztautau, shard=1"]
+    assert {rule for rule, _ in jobs} == {"generate_sample", "sample_summary", "all"}
+
+
+def test_editing_a_library_module_reruns_the_rules_that_use_it(finished_run):
+    module = finished_run / "src/ml4hep/generate/toptag.py"
+    original = module.read_text()
+    stat = module.stat()
+    module.write_text(original + "\n# an edit\n")  # Snakemake compares checksums: a mere touch reruns nothing
+    try:
+        result = run_snakemake(finished_run, "-n", *TEST_CONFIG)
+    finally:
+        module.write_text(original)
+        os.utime(module, (stat.st_atime, stat.st_mtime))
+    generated = {w.split(",")[0] for rule, w in planned_jobs(result.stdout) if rule == "generate_sample"}
+    assert generated == {"process=toptag_ttbar", "process=toptag_qcd"}
+
+
+def test_user_input_replaces_generation(finished_run, tmp_path):
+    user_file = tmp_path / "my_ztautau.root"
+    user_file.write_bytes((finished_run / "results/samples/higgs_ztautau/0.root").read_bytes())
+    override = write_override(finished_run, "user.yaml", {"inputs": {"higgs_ztautau": {"files": [str(user_file)]}}})
+    result = run_snakemake(finished_run, "-n", "--configfile", "config/test.yaml", override)
+    jobs = planned_jobs(result.stdout)
+    assert ("import_sample", "process=higgs_ztautau, shard=0") in jobs
+    assert not any(rule == "generate_sample" for rule, _ in jobs)
+
+
+def test_bad_user_file_stops_with_one_clear_message(finished_run, tmp_path):
+    bad = tmp_path / "not_root.root"
+    bad.write_text("definitely not ROOT\n" * 20)
+    override = write_override(finished_run, "bad.yaml", {"inputs": {"mine": {"files": [str(bad)]}}})
+    result = run_snakemake(finished_run, "results/samples/mine/0.root", "--cores", "1", "--configfile",
+                           "config/test.yaml", override, check=False)
+    assert result.returncode != 0
+    assert f"ERROR in rule import_sample: {bad}: not a readable ROOT file" in result.stdout
+    assert not (finished_run / "results/samples/mine/0.root").exists()
+
+
+def test_missing_branch_in_user_file_names_it(finished_run, tmp_path):
+    source = finished_run / "results/samples/toptag_qcd/0.root"
+    override = write_override(finished_run, "wrong_set.yaml", {"inputs": {"mine2": {"files": [str(source)]}}})
+    result = run_snakemake(finished_run, "results/samples/mine2/0.root", "--cores", "1", "--configfile",
+                           "config/test.yaml", override, check=False)
+    assert result.returncode != 0
+    assert "lacks branch(es) lep_pt" in result.stdout
