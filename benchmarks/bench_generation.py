@@ -28,7 +28,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import datetime
 import importlib
@@ -39,33 +38,18 @@ import platform
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from ml4hep.config import validate_config
 from ml4hep.generate.processes import ProcessSpec, generated_processes
-from ml4hep.generate.pythia import make_pythia
+from ml4hep.generate.pythia import make_pythia, stdout_to_stderr
 from ml4hep.generate.shard import generate_shard
 
 DEFAULT_PROCESSES = ("higgs_ztautau", "toptag_ttbar")
 DEFAULT_EVENTS = 1000
 SCALE = 4
 OVERHEAD_GOAL = 0.25
-
-
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
-    """Send output on file descriptor 1 to 2 (C++ libraries write to the descriptor, not to sys.stdout)."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def config_for(name: str, events: int, base: dict[str, Any]) -> dict[str, Any]:
@@ -212,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     results = []
     # C++ banners (FastJet prints one on first use) go to stderr, so stdout keeps only the table.
-    with _stdout_to_stderr(), tempfile.TemporaryDirectory(prefix="bench_generation_") as tmp:
+    with stdout_to_stderr(), tempfile.TemporaryDirectory(prefix="bench_generation_") as tmp:
         for name in args.processes:
             results.append(bench_process(name, args.events, base, Path(tmp)))
     total = time.perf_counter() - start

@@ -37,7 +37,7 @@ MB_TO_PB = 1e9
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[None]:
+def stdout_to_stderr() -> Iterator[None]:
     """Send C++ output on file descriptor 1 to 2, so Pythia's banners land in the rule log, not in data streams."""
     sys.stdout.flush()
     saved = os.dup(1)
@@ -112,7 +112,7 @@ def make_pythia(settings: Sequence[str], seed: int) -> PythiaRun:
     import pythia8mc  # imported here: importing Pythia prints a banner and is slow
 
     all_settings = (*COMMON_SETTINGS, *settings, f"Random:seed = {int(seed)}")
-    with _stdout_to_stderr():
+    with stdout_to_stderr():
         pythia = pythia8mc.Pythia("", False)
         for line in all_settings:
             if not pythia.readString(line):
