@@ -13,9 +13,11 @@ configfile: "config/config.yaml"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/samples.smk"
+include: "workflow/rules/toptag.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.sample_summary.output,
+        rules.toptag_evaluate.output,

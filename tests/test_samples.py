@@ -36,6 +36,6 @@ def test_summary_table(tiny_samples, tmp_path):
     rows = summarize({"higgs_ztautau": [tiny_samples["higgs_ztautau"]]})
     assert rows[0]["entries"] == len(read_tree(tiny_samples["higgs_ztautau"], ["met"]))
     assert rows[0]["sigma_pb"] > 100  # Z/gamma* -> tautau above 60 GeV is of order a nanobarn
-    np.testing.assert_allclose(rows[0]["sum_weights"], rows[0]["sigma_pb"] * 1e3 * 140 * 150 / 300, rtol=1e-9)
+    np.testing.assert_allclose(rows[0]["sum_weights"], rows[0]["sigma_pb"] * 1e3 * 140 * 200 / 400, rtol=1e-9)
     write_summary(rows, tmp_path / "s.csv", tmp_path / "s.md")
     assert "| higgs_ztautau |" in (tmp_path / "s.md").read_text()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
 
 import pytest
 import yaml
+
+from ml4hep.config import load_config
 
 from .conftest import copy_workflow, run_snakemake
 
@@ -46,8 +49,8 @@ def test_dry_run_of_the_whole_workflow(tmp_path):
     result = run_snakemake(workdir, "-n", *TEST_CONFIG)
     jobs = planned_jobs(result.stdout)
     generated = [w for rule, w in jobs if rule == "generate_sample"]
-    # test.yaml: ztautau 300 events in shards of 150 -> 2; ggh125, ttbar, 2 heavy masses -> 1 each; top sets -> 2 each
-    assert len(generated) == 2 + 1 + 1 + 2 + 2 + 2
+    # test.yaml: ztautau 400 events in shards of 200 -> 2; ggh125, ttbar, 2 heavy masses -> 1 each; top sets -> 3 each
+    assert len(generated) == 2 + 1 + 1 + 2 + 3 + 3
     assert ("sample_summary", "") in jobs and ("all", "") in jobs
     assert not (workdir / "results").exists()
 
@@ -147,3 +150,21 @@ def test_missing_branch_in_user_file_names_it(finished_run, tmp_path):
                            "config/test.yaml", override, check=False)
     assert result.returncode != 0
     assert "lacks branch(es) lep_pt" in result.stdout
+
+
+def test_every_top_tagger_beats_chance_on_held_out_jets(finished_run):
+    metrics = json.loads((finished_run / "results/toptag/metrics.json").read_text())
+    config = load_config(finished_run / "config" / "test.yaml")
+    assert set(metrics["taggers"]) == set(config["toptag"]["taggers"])
+    assert metrics["n_test"] > 100
+    for name, m in metrics["taggers"].items():
+        assert m["auc"] > 0.8 and m["auc"] - 3 * m["auc_err"] > 0.5, name
+        assert m["accuracy"] > 0.65, name
+        assert m["r50"] is None or m["r50"] > 4.0, name  # chance gives 1/eps_B = 2 at eps_S = 0.5
+        if name in ("cnn", "pfn", "efn", "particlenet"):
+            assert m["onnx_max_abs_diff"] < 1e-4 and m["device"] == "cpu"
+    table = (finished_run / "results/toptag/taggers.md").read_text()
+    assert table.count("\n") == 2 + len(metrics["taggers"])
+    assert "ParticleNet" in table and "\\pm" in (finished_run / "results/toptag/taggers.tex").read_text()
+    assert (finished_run / "results/toptag/plots/roc.png").stat().st_size > 10_000
+    assert (finished_run / "results/toptag/models/particlenet.onnx").exists()

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from ml4hep.config import load_schema, validate_config
+from ml4hep.config import derive_seed, load_schema, validate_config
 from ml4hep.errors import ConfigError
 from ml4hep.generate.processes import generated_processes, shard_config
 
@@ -46,3 +46,9 @@ def names_regex(names):
     import re
 
     return "|".join(re.escape(name) for name in sorted(names)) or "(?!)"
+
+
+def gpu_request():
+    """GPUs a training job asks for: one when the device may be CUDA (a cluster profile then sends it to a GPU
+    node); locally an undeclared resource is unlimited, so a laptop never waits for a GPU it does not have."""
+    return 0 if config["device"] == "cpu" else 1

@@ -1,0 +1,17 @@
+"""Rule toptag_evaluate: metrics with bootstrap errors, the landscape-style table and the ROC plot."""
+
+import json
+
+from ml4hep.rules import rule_context
+from ml4hep.toptag.evaluate import evaluate_taggers, plot_rocs, write_tables
+
+with rule_context(snakemake):
+    taggers = snakemake.params.taggers
+    scores = dict(zip(taggers, snakemake.input.scores, strict=True))
+    infos = dict(zip(taggers, snakemake.input.infos, strict=True))
+    metrics = evaluate_taggers(snakemake.input.test, snakemake.input.val, scores, infos, snakemake.params.bootstrap,
+                               snakemake.params.seed)
+    with open(snakemake.output.metrics, "w") as stream:
+        json.dump(metrics, stream, indent=2)
+    write_tables(metrics, snakemake.output.csv, snakemake.output.md, snakemake.output.tex)
+    plot_rocs(snakemake.input.test, scores, metrics, [snakemake.output.roc, snakemake.output.roc_pdf])

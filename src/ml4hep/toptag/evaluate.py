@@ -1,0 +1,162 @@
+"""Evaluation of the top taggers on the test split: metrics with bootstrap errors, ROC plot, landscape-style table."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ml4hep.metrics import accuracy, auc, background_rejection, bootstrap
+from ml4hep.toptag.preprocess import load_split
+
+DISPLAY_NAMES = {"cut": "Cut (m_SD, τ32)", "bdt": "BDT (substructure)", "cnn": "CNN (jet image)", "pfn": "PFN",
+                 "efn": "EFN", "particlenet": "ParticleNet"}
+
+
+def best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The threshold (predict signal for score >= threshold) with the highest accuracy, e.g. on the validation split.
+
+    Only thresholds between distinct score values are considered, so tied scores always get the same prediction.
+    """
+    order = np.argsort(scores, kind="stable")
+    sorted_scores, sorted_labels = scores[order], labels[order]
+    n = len(sorted_scores)
+    # Cut position k: the k lowest scores are predicted background.
+    background_below = np.concatenate([[0], np.cumsum(sorted_labels == 0)])
+    signal_at_or_above = np.concatenate([np.cumsum((sorted_labels == 1)[::-1])[::-1], [0]])
+    correct = background_below + signal_at_or_above
+    allowed = np.ones(n + 1, dtype=bool)
+    allowed[1:n] = sorted_scores[1:] != sorted_scores[:-1]
+    best = int(np.flatnonzero(allowed)[np.argmax(correct[allowed])])
+    return float(sorted_scores[best]) if best < n else float(np.nextafter(sorted_scores[-1], np.inf))
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if not math.isfinite(value) else value
+
+
+def evaluate_taggers(
+    test_path: str | Path,
+    val_path: str | Path,
+    scores: Mapping[str, str | Path],
+    infos: Mapping[str, str | Path],
+    n_bootstrap: int,
+    seed: int,
+) -> dict[str, Any]:
+    """Metrics of every tagger on the test split.
+
+    Args:
+        test_path: Test split features (labels).
+        val_path: Validation split features (labels, for the accuracy threshold).
+        scores: Tagger -> scores file.
+        infos: Tagger -> training info JSON.
+        n_bootstrap: Bootstrap resamples for the uncertainties.
+        seed: Seed of the bootstrap.
+
+    Returns:
+        The ``metrics.json`` content: ``taggers.{name}.{auc,accuracy,r30,r50}`` (+ ``_err``) and more.
+    """
+    test_labels = load_split(test_path)["label"]
+    val_labels = load_split(val_path)["label"]
+    taggers: dict[str, Any] = {}
+    for name, path in scores.items():
+        with np.load(path, allow_pickle=False) as data:
+            val_scores, test_scores = data["val"], data["test"]
+        info = json.loads(Path(infos[name]).read_text())
+        threshold = best_threshold(val_labels, val_scores)
+        results = {
+            "auc": bootstrap(lambda y, s: auc(y, s), [test_labels, test_scores], n_bootstrap, seed),
+            "accuracy": bootstrap(lambda y, s, cut=threshold: accuracy(y, (s >= cut).astype(int)),
+                                  [test_labels, test_scores], n_bootstrap, seed),
+            "r30": bootstrap(lambda y, s: background_rejection(y, s, 0.3), [test_labels, test_scores], n_bootstrap,
+                             seed),
+            "r50": bootstrap(lambda y, s: background_rejection(y, s, 0.5), [test_labels, test_scores], n_bootstrap,
+                             seed),
+        }
+        entry: dict[str, Any] = {}
+        for key, (value, error) in results.items():
+            entry[key] = _finite_or_none(value)
+            entry[f"{key}_err"] = _finite_or_none(error)
+        entry["threshold"] = threshold
+        entry["parameters"] = info.get("parameters")
+        entry["device"] = info.get("device")
+        entry["train_seconds"] = info.get("seconds")
+        for key in ("train_jets_per_second", "inference_jets_per_second", "onnx_max_abs_diff", "window"):
+            if key in info:
+                entry[key] = info[key]
+        taggers[name] = entry
+    return {
+        "n_test": int(len(test_labels)),
+        "n_test_signal": int(test_labels.sum()),
+        "bootstrap_resamples": n_bootstrap,
+        "taggers": taggers,
+    }
+
+
+def _fmt(value: float | None, error: float | None, digits: int) -> str:
+    if value is None:
+        return "inf"
+    if error is None:
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} ± {error:.{digits}f}"
+
+
+def _latex(cell: str) -> str:
+    return (cell.replace("±", r"$\pm$").replace("τ32", r"$\tau_{32}$").replace("m_SD", r"$m_\mathrm{SD}$")
+            .replace("—", "--"))
+
+
+def write_tables(metrics: Mapping[str, Any], csv_path: str | Path, md_path: str | Path, tex_path: str | Path) -> None:
+    """The comparison table in the layout of arXiv:1902.09914 (AUC, accuracy, 1/εB at εS = 0.3 and 0.5, #param)."""
+    rows = []
+    for name, m in metrics["taggers"].items():
+        rows.append({"tagger": name, "auc": m["auc"], "auc_err": m["auc_err"], "accuracy": m["accuracy"],
+                     "accuracy_err": m["accuracy_err"], "r30": m["r30"], "r30_err": m["r30_err"], "r50": m["r50"],
+                     "r50_err": m["r50_err"], "parameters": m["parameters"]})
+    header = ["tagger", "auc", "auc_err", "accuracy", "accuracy_err", "r30", "r30_err", "r50", "r50_err", "parameters"]
+    lines = [",".join(header)] + [",".join("" if r[h] is None else str(r[h]) for h in header) for r in rows]
+    Path(csv_path).write_text("\n".join(lines) + "\n")
+    md = ["| Tagger | AUC | Acc. | 1/εB (εS = 0.3) | 1/εB (εS = 0.5) | #Param |", "|---|---|---|---|---|---|"]
+    tex = [r"\begin{tabular}{lccccr}", r"\hline",
+           r"Tagger & AUC & Acc. & $1/\epsilon_B$ ($\epsilon_S=0.3$) & $1/\epsilon_B$ ($\epsilon_S=0.5$) & \#Param \\",
+           r"\hline"]
+    for r in rows:
+        cells = [DISPLAY_NAMES.get(r["tagger"], r["tagger"]), _fmt(r["auc"], r["auc_err"], 4),
+                 _fmt(r["accuracy"], r["accuracy_err"], 3), _fmt(r["r30"], r["r30_err"], 1),
+                 _fmt(r["r50"], r["r50_err"], 1), "—" if r["parameters"] is None else f"{r['parameters']:,}"]
+        md.append("| " + " | ".join(cells) + " |")
+        tex.append(" & ".join(_latex(c) for c in cells) + r" \\")
+    tex += [r"\hline", r"\end{tabular}"]
+    Path(md_path).write_text("\n".join(md) + "\n")
+    Path(tex_path).write_text("\n".join(tex) + "\n")
+
+
+def plot_rocs(
+    test_path: str | Path, scores: Mapping[str, str | Path], metrics: Mapping[str, Any], outputs: Sequence[str | Path]
+) -> None:
+    """ROC curves of all taggers: εS vs 1/εB on a log scale (the landscape paper's figure)."""
+    import matplotlib.pyplot as plt
+
+    from ml4hep.metrics import roc
+    from ml4hep.plotting import label, save
+
+    labels = load_split(test_path)["label"]
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    for name, path in scores.items():
+        with np.load(path, allow_pickle=False) as data:
+            eps_s, eps_b, _ = roc(labels, data["test"])
+        keep = (eps_b > 0) & (eps_s > 0.05)
+        m = metrics["taggers"][name]
+        legend = f"{DISPLAY_NAMES.get(name, name)} (AUC {m['auc']:.3f}, R30 {_fmt(m['r30'], None, 0)})"
+        ax.plot(eps_s[keep], 1.0 / eps_b[keep], label=legend, linewidth=1.8)
+    ax.set_yscale("log")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel(r"Signal efficiency $\epsilon_S$")
+    ax.set_ylabel(r"Background rejection $1/\epsilon_B$")
+    ax.legend(fontsize=10, loc="upper right")
+    label(ax, com_tev=14)
+    save(fig, outputs)

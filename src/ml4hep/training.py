@@ -1,0 +1,259 @@
+"""Training utilities shared by the tasks: device choice, seeding, a fit loop with early stopping, checkpoints.
+
+Checkpoints are plain ``state_dict``s (plus primitive metadata) saved with ``torch.save`` and read back with
+``torch.load(..., weights_only=True)``, so loading never unpickles arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from ml4hep.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def select_device(requested: str = "auto") -> torch.device:
+    """The torch device for a training job, logged with what is visible.
+
+    Args:
+        requested: ``auto`` (CUDA when visible, else CPU), ``cuda`` or ``cpu``.
+
+    Returns:
+        The device.
+
+    Raises:
+        ConfigError: ``cuda`` was requested and no GPU is visible.
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>")
+    has_cuda = torch.cuda.is_available()
+    if requested == "cpu" or (requested == "auto" and not has_cuda):
+        reason = "as configured" if requested == "cpu" else "no GPU visible"
+        log.info("device: cpu (%s; CUDA_VISIBLE_DEVICES=%s)", reason, visible)
+        return torch.device("cpu")
+    if requested in ("auto", "cuda") and has_cuda:
+        log.info("device: cuda (%s; CUDA_VISIBLE_DEVICES=%s)", torch.cuda.get_device_name(0), visible)
+        return torch.device("cuda")
+    if requested == "cuda":
+        raise ConfigError(f"config key 'device' is 'cuda' but no GPU is visible (CUDA_VISIBLE_DEVICES={visible})")
+    raise ConfigError(f"config key 'device': unknown device {requested!r}")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch so that a training job is reproducible on the CPU."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def balanced_weights(labels: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Per-event loss weights giving both classes the same total weight (and mean weight 1).
+
+    Args:
+        labels: 0/1 labels.
+        weights: Event weights (None: unit weights). Negative weights are kept.
+
+    Returns:
+        Rescaled weights.
+    """
+    labels = np.asarray(labels)
+    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=float)
+    out = np.empty_like(w)
+    for value in (0, 1):
+        selected = labels == value
+        total = w[selected].sum()
+        out[selected] = w[selected] / total * len(labels) / 2 if total != 0 else 0.0
+    return out
+
+
+@dataclass
+class FitResult:
+    """Outcome of :func:`fit`.
+
+    Attributes:
+        best_epoch: Epoch (0-based) with the lowest validation loss; its weights are loaded into the model.
+        best_val_loss: That loss.
+        train_loss: Training loss per epoch.
+        val_loss: Validation loss per epoch.
+        seconds: Wall time.
+        examples_per_second: Training throughput (examples seen per second of training).
+    """
+
+    best_epoch: int
+    best_val_loss: float
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    examples_per_second: float = 0.0
+
+
+def _tensor(array: np.ndarray | torch.Tensor) -> torch.Tensor:
+    tensor = torch.as_tensor(array)
+    return tensor.float() if tensor.is_floating_point() else tensor
+
+
+def _weighted_loss(loss_name: str, output: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    if loss_name == "bce":
+        per_example = nn.functional.binary_cross_entropy_with_logits(output, target, reduction="none")
+    elif loss_name == "mse":
+        per_example = (output - target) ** 2
+    else:
+        raise ValueError(f"unknown loss {loss_name!r}")
+    return (per_example * weight).sum() / weight.sum().clamp_min(1e-12)
+
+
+def fit(
+    model: nn.Module,
+    train_inputs: Sequence[np.ndarray],
+    train_target: np.ndarray,
+    val_inputs: Sequence[np.ndarray],
+    val_target: np.ndarray,
+    *,
+    train_weight: np.ndarray | None = None,
+    val_weight: np.ndarray | None = None,
+    loss: str = "bce",
+    epochs: int = 30,
+    batch_size: int = 256,
+    learning_rate: float = 1e-3,
+    weight_decay: float = 0.0,
+    patience: int = 5,
+    device: torch.device | None = None,
+    seed: int = 0,
+    description: str = "train",
+) -> FitResult:
+    """Train ``model`` with Adam, stop when the validation loss has not improved for ``patience`` epochs.
+
+    The weights of the best validation epoch are kept (copied after each improvement) and loaded at the end.
+
+    Args:
+        model: Module called as ``model(*inputs)`` returning one output per example.
+        train_inputs: Arrays fed to the model (first axis: examples).
+        train_target: Targets (0/1 for ``bce``, values for ``mse``).
+        val_inputs: Validation arrays.
+        val_target: Validation targets.
+        train_weight: Loss weights per training example (None: 1).
+        val_weight: Loss weights per validation example (None: 1).
+        loss: ``bce`` (logits) or ``mse``.
+        epochs: Maximum number of epochs.
+        batch_size: Mini-batch size.
+        learning_rate: Adam learning rate.
+        weight_decay: Adam weight decay.
+        patience: Epochs without improvement before stopping.
+        device: Where to train (default CPU).
+        seed: Seed of the shuffling.
+        description: Label of the progress bar.
+
+    Returns:
+        The training history and the best epoch.
+    """
+    import time
+
+    device = device or torch.device("cpu")
+    model.to(device)
+    n_train = len(train_target)
+    tensors = [_tensor(a) for a in train_inputs]
+    target = _tensor(np.asarray(train_target, dtype=np.float32))
+    weight = _tensor(np.ones(n_train, np.float32) if train_weight is None else np.asarray(train_weight, np.float32))
+    val_weight = np.ones(len(val_target), np.float32) if val_weight is None else val_weight
+    optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+    generator = torch.Generator().manual_seed(seed)
+    result = FitResult(best_epoch=-1, best_val_loss=float("inf"))
+    best_state: dict[str, torch.Tensor] | None = None
+    start = time.perf_counter()
+    training_seconds = 0.0
+    bar = tqdm(range(epochs), desc=description, mininterval=5.0)
+    for epoch in bar:
+        model.train()
+        epoch_start = time.perf_counter()
+        permutation = torch.randperm(n_train, generator=generator)
+        total, seen = 0.0, 0.0
+        for begin in range(0, n_train, batch_size):
+            index = permutation[begin : begin + batch_size]
+            batch = [t[index].to(device) for t in tensors]
+            optimiser.zero_grad()
+            output = model(*batch)
+            batch_loss = _weighted_loss(loss, output, target[index].to(device), weight[index].to(device))
+            batch_loss.backward()
+            optimiser.step()
+            total += float(batch_loss.detach()) * len(index)
+            seen += len(index)
+        training_seconds += time.perf_counter() - epoch_start
+        result.train_loss.append(total / max(seen, 1))
+        val_output = predict(model, val_inputs, batch_size=4 * batch_size, device=device, raw=True)
+        val_loss = float(_weighted_loss(loss, torch.as_tensor(val_output), _tensor(np.asarray(val_target, np.float32)),
+                                        _tensor(np.asarray(val_weight, np.float32))))
+        result.val_loss.append(val_loss)
+        bar.set_postfix(train=f"{result.train_loss[-1]:.4f}", val=f"{val_loss:.4f}")
+        if val_loss < result.best_val_loss:
+            result.best_val_loss, result.best_epoch = val_loss, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif epoch - result.best_epoch >= patience:
+            log.info("%s: early stop at epoch %d (best %d, val loss %.5f)", description, epoch, result.best_epoch,
+                     result.best_val_loss)
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    result.seconds = time.perf_counter() - start
+    epochs_run = len(result.train_loss)
+    result.examples_per_second = n_train * epochs_run / training_seconds if training_seconds > 0 else float("nan")
+    return result
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    inputs: Sequence[np.ndarray],
+    *,
+    batch_size: int = 1024,
+    device: torch.device | None = None,
+    raw: bool = False,
+) -> np.ndarray:
+    """Model outputs for all examples, in batches, in eval mode.
+
+    Args:
+        model: The module.
+        inputs: Arrays fed to the model.
+        batch_size: Examples per forward pass.
+        device: Where to run (default: where the model is).
+        raw: Return raw outputs (logits); otherwise the sigmoid of them.
+
+    Returns:
+        One float per example.
+    """
+    model.eval()
+    device = device or next(model.parameters()).device
+    tensors = [_tensor(a) for a in inputs]
+    n = len(tensors[0])
+    outputs = [model(*[t[i : i + batch_size].to(device) for t in tensors]).float().cpu()
+               for i in range(0, n, batch_size)]
+    output = torch.cat(outputs) if outputs else torch.zeros(0)
+    return (output if raw else torch.sigmoid(output)).numpy().astype(np.float64)
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Save the model's ``state_dict`` and primitive metadata (hyper-parameters, history) atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    torch.save({"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                "metadata": metadata or {}}, partial)
+    os.replace(partial, path)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint written by :func:`save_checkpoint` without unpickling objects (``weights_only=True``)."""
+    content = torch.load(path, map_location="cpu", weights_only=True)
+    return content["state_dict"], content["metadata"]
