@@ -14,6 +14,7 @@ configfile: "config/config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/samples.smk"
 include: "workflow/rules/toptag.smk"
+include: "workflow/rules/higgs.smk"
 
 
 rule all:
@@ -21,3 +22,5 @@ rule all:
     input:
         rules.sample_summary.output,
         rules.toptag_evaluate.output,
+        rules.higgs_evaluate.output,
+        rules.higgs_limits.output,

@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     total = time.perf_counter() - start
 
     print(table(preprocessing, models, n_jets, args.repeats, options, args.epochs))
-    print(f"benchmark time {measured:.0f} s (total incl. sample generation {total:.0f} s)")
+    print(f"benchmark time {measured:.0f} s (total {total:.0f} s incl. sample generation or reading)")
 
     report = {
         "benchmark": "toptag",

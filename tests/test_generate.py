@@ -117,12 +117,12 @@ def test_bad_pythia_setting_is_a_clear_error():
 def test_shards_split_events_and_seeds(test_config):
     specs = generated_processes(test_config)
     ztautau = specs["higgs_ztautau"]
-    assert ztautau.shards == 2
+    assert ztautau.shards == 10
     assert sum(ztautau.shard_events(s) for s in range(ztautau.shards)) == ztautau.events
     assert ztautau.shard_seed(7, 0) != ztautau.shard_seed(7, 1)
     assert {"higgs_heavyh300", "higgs_heavyh500", "toptag_ttbar", "toptag_qcd"} <= set(specs)
     with pytest.raises(IndexError):
-        ztautau.shard_events(2)
+        ztautau.shard_events(10)
 
 
 def test_user_inputs_replace_generation(test_config):

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 from ml4hep.errors import EmptySampleError, InputFileError
+from ml4hep.splitting import split_indices
 from ml4hep.toptag.preprocess import (
     CONSTITUENT_FEATURES,
     check_finite,
     constituent_arrays,
     jet_images,
     load_jets,
-    split_indices,
 )
 
 
@@ -82,3 +82,16 @@ def test_nan_features_are_named():
 def test_one_class_only_is_an_error(tiny_samples):
     with pytest.raises(EmptySampleError, match="needs both top"):
         load_jets({"toptag_qcd": [str(tiny_samples["toptag_qcd"])]})
+
+
+def test_predefined_split_takes_jets_from_their_samples(tiny_samples, tmp_path):
+    from ml4hep.config import validate_config
+    from ml4hep.toptag.preprocess import build_features, load_split
+
+    both = [str(tiny_samples["toptag_ttbar"]), str(tiny_samples["toptag_qcd"])]
+    options = validate_config({"toptag": {"max_constituents": 8, "image": {"pixels": 8}}})["toptag"]
+    options["predefined_split"] = {"train": ["a", "b"], "val": ["c"], "test": ["c"]}
+    outputs = {split: tmp_path / f"{split}.npz" for split in ("train", "val", "test")}
+    counts = build_features({"a": both, "b": both, "c": both}, options, 1, outputs)
+    assert counts["train"] == 2 * counts["val"] == 2 * counts["test"]
+    np.testing.assert_array_equal(load_split(outputs["val"])["jet_pt"], load_split(outputs["test"])["jet_pt"])

@@ -49,8 +49,8 @@ def test_dry_run_of_the_whole_workflow(tmp_path):
     result = run_snakemake(workdir, "-n", *TEST_CONFIG)
     jobs = planned_jobs(result.stdout)
     generated = [w for rule, w in jobs if rule == "generate_sample"]
-    # test.yaml: ztautau 400 events in shards of 200 -> 2; ggh125, ttbar, 2 heavy masses -> 1 each; top sets -> 3 each
-    assert len(generated) == 2 + 1 + 1 + 2 + 3 + 3
+    # test.yaml, shards of 400: ztautau 4000 -> 10; ggh125 1200 -> 3; ttbar, 2 heavy masses -> 1 each; top: 2 each
+    assert len(generated) == 10 + 3 + 1 + 2 + 2 + 2
     assert ("sample_summary", "") in jobs and ("all", "") in jobs
     assert not (workdir / "results").exists()
 
@@ -100,12 +100,14 @@ def test_finished_run_has_nothing_to_do(finished_run):
 
 def test_changing_one_process_reruns_only_its_shards(finished_run):
     override = write_override(finished_run, "more_z.yaml", {"samples": {"higgs": {"processes": {"ztautau": {
-        "events": 280}}}}})
+        "events": 3600}}}}})
     result = run_snakemake(finished_run, "-n", "--configfile", "config/test.yaml", override)
     jobs = planned_jobs(result.stdout)
     generated = sorted(w for rule, w in jobs if rule == "generate_sample")
-    assert generated == ["process=higgs_ztautau, shard=0", "process=higgs_ztautau, shard=1"]
-    assert {rule for rule, _ in jobs} == {"generate_sample", "sample_summary", "all"}
+    assert generated == sorted(f"process=higgs_ztautau, shard={shard}" for shard in range(9))
+    rules = {rule for rule, _ in jobs}
+    assert {"generate_sample", "sample_summary", "higgs_features", "all"} <= rules
+    assert not any(rule.startswith("toptag") for rule in rules), "the top-tagging task does not use Z->tautau"
 
 
 def test_editing_a_library_module_reruns_the_rules_that_use_it(finished_run):
@@ -168,3 +170,16 @@ def test_every_top_tagger_beats_chance_on_held_out_jets(finished_run):
     assert "ParticleNet" in table and "\\pm" in (finished_run / "results/toptag/taggers.tex").read_text()
     assert (finished_run / "results/toptag/plots/roc.png").stat().st_size > 10_000
     assert (finished_run / "results/toptag/models/particlenet.onnx").exists()
+
+
+def test_higgs_classifiers_beat_chance_and_limits_exist(finished_run):
+    metrics = json.loads((finished_run / "results/higgs/classifiers.json").read_text())
+    for name in ("bdt", "dnn"):
+        assert metrics["auc"][name] > 0.6 and metrics["auc"][name] - 2 * metrics["auc_err"][name] > 0.5, name
+    assert set(metrics["ams"]) == {"cut", "bdt", "dnn"}
+    limits = json.loads((finished_run / "results/higgs/limits.json").read_text())
+    for name, limit in limits.items():
+        assert limit["mu_expected"] > 0 and limit["significance"] >= 0, name
+        assert limit["band"] == sorted(limit["band"]), name
+    for plot in ("roc", "ams", "scores"):
+        assert (finished_run / f"results/higgs/plots/{plot}.png").stat().st_size > 10_000

@@ -2,7 +2,10 @@
 
 TOPTAG = config["toptag"]
 TOPTAG_SPLITS = ("train", "val", "test")
-TOPTAG_TORCH = [t for t in TOPTAG["taggers"] if t in ("cnn", "pfn", "efn", "particlenet")]
+if TOPTAG["predefined_split"]:
+    _unknown = sorted({s for names in TOPTAG["predefined_split"].values() for s in names} - set(TOPTAG["samples"]))
+    if _unknown:
+        raise ConfigError(f"config key 'toptag.predefined_split' names samples not in 'toptag.samples': {_unknown}")
 
 
 def toptag_feature_files():
@@ -21,7 +24,7 @@ rule toptag_features:
         code=library("io.py", "toptag/preprocess.py", "toptag/substructure.py"),
     params:
         samples=lambda wc: {sample: sample_shards(sample) for sample in TOPTAG["samples"]},
-        options={k: TOPTAG[k] for k in ("split", "max_constituents", "rotate", "jet_r", "image")},
+        options={k: TOPTAG[k] for k in ("split", "predefined_split", "max_constituents", "rotate", "jet_r", "image")},
         seed=derive_seed(config["seed"], "toptag", "split"),
     log:
         "results/logs/toptag/features.log",

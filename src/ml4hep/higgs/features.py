@@ -103,6 +103,7 @@ FEATURE_NAMES: list[str] = [*PRI_NAMES, *DER_NAMES]
 ``DER_mass_collinear``."""
 
 _CENTRALITY_PHI_SHIFT = 1e-4  # rad; lepton phi shift where the tau and the lepton are collinear in phi
+_COLLINEAR_SIN_MIN = 1e-9  # |sin dphi(tau, lep)| at or below this counts as collinear/back to back
 
 _SELECTION_FIELDS = ("lep_pt", "lep_charge", "tau_pt", "tau_charge")
 _FEATURE_FIELDS = (
@@ -336,8 +337,9 @@ def collinear_mass(
         met_phi: MET azimuth.
 
     Returns:
-        The mass, :data:`UNDEFINED` where there is no solution (tau and lepton collinear or back to back in phi) or
-        it is unphysical (x_tau or x_lep outside (0, 1]).
+        The mass, :data:`UNDEFINED` where there is no solution (tau and lepton collinear or back to back in phi:
+        |sin(phi_tau - phi_lep)| <= 1e-9, which absorbs rounding such as sin(pi) = 1.2e-16) or it is unphysical
+        (x_tau or x_lep outside (0, 1]).
     """
     mass_vis, tau_pt, tau_phi, lep_pt, lep_phi, met, met_phi = (
         _float(x) for x in (mass_vis, tau_pt, tau_phi, lep_pt, lep_phi, met, met_phi)
@@ -345,8 +347,8 @@ def collinear_mass(
     tau_x, tau_y = tau_pt * np.cos(tau_phi), tau_pt * np.sin(tau_phi)
     lep_x, lep_y = lep_pt * np.cos(lep_phi), lep_pt * np.sin(lep_phi)
     met_x, met_y = met * np.cos(met_phi), met * np.sin(met_phi)
-    det = tau_x * lep_y - tau_y * lep_x
-    solvable = det != 0
+    det = tau_x * lep_y - tau_y * lep_x  # pT_tau pT_lep sin(phi_lep - phi_tau)
+    solvable = np.abs(det) > _COLLINEAR_SIN_MIN * tau_pt * lep_pt
     safe_det = np.where(solvable, det, 1.0)
     with np.errstate(over="ignore", invalid="ignore"):
         extra_tau = (met_x * lep_y - met_y * lep_x) / safe_det  # 1/x_tau - 1

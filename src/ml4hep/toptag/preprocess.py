@@ -23,6 +23,7 @@ import numpy as np
 
 from ml4hep.errors import EmptySampleError, InputFileError
 from ml4hep.io import read_sample
+from ml4hep.splitting import split_indices
 
 CONSTITUENT_FEATURES = ("deta", "dphi", "log_pt", "log_e", "log_pt_rel", "log_e_rel", "delta_r", "z")
 JET_BRANCHES = ("jet_pt", "jet_eta", "jet_phi", "jet_mass", "is_signal_new", "part_E", "part_px", "part_py",
@@ -37,15 +38,17 @@ def load_jets(samples: Mapping[str, Sequence[str]]) -> ak.Array:
         samples: Sample name -> ROOT files.
 
     Returns:
-        Jets with the fields of :data:`JET_BRANCHES` and ``weight`` (1 where the files have none).
+        Jets with the fields of :data:`JET_BRANCHES`, ``weight`` (1) and ``sample_index`` (position of the jet's
+        sample in ``samples``).
 
     Raises:
         EmptySampleError: no jets, or only one class.
     """
     parts = []
-    for name, paths in samples.items():
+    for number, (name, paths) in enumerate(samples.items()):
         jets = read_sample(paths, JET_BRANCHES, name=name)
-        parts.append(ak.with_field(jets, np.ones(len(jets)), "weight"))
+        jets = ak.with_field(jets, np.ones(len(jets)), "weight")
+        parts.append(ak.with_field(jets, np.full(len(jets), number), "sample_index"))
     jets = ak.concatenate(parts) if len(parts) > 1 else parts[0]
     labels = np.unique(ak.to_numpy(jets.is_signal_new))
     if set(labels.tolist()) != {0, 1}:
@@ -141,28 +144,6 @@ def jet_images(jets: ak.Array, pixels: int = 40, half_width: float = 0.8, *, rot
     return counts.reshape(len(jets), 1, pixels, pixels).astype(np.float32)
 
 
-def split_indices(labels: np.ndarray, fractions: Mapping[str, float], seed: int) -> dict[str, np.ndarray]:
-    """A stratified random split of jet indices into train/val/test (same class fractions in each split).
-
-    Args:
-        labels: 0/1 per jet.
-        fractions: Split name -> fraction (normalised to sum 1).
-        seed: Seed of the permutation.
-
-    Returns:
-        Split name -> sorted indices.
-    """
-    rng = np.random.default_rng(seed)
-    total = sum(fractions.values())
-    out: dict[str, list[np.ndarray]] = {name: [] for name in fractions}
-    for value in (0, 1):
-        index = rng.permutation(np.flatnonzero(labels == value))
-        edges = np.round(np.cumsum([0.0, *fractions.values()]) / total * len(index)).astype(int)
-        for (name, _), begin, end in zip(fractions.items(), edges[:-1], edges[1:], strict=True):
-            out[name].append(index[begin:end])
-    return {name: np.sort(np.concatenate(parts)) for name, parts in out.items()}
-
-
 def check_finite(arrays: Mapping[str, np.ndarray], source: str) -> None:
     """Raise :class:`InputFileError` naming the first array with NaN or infinite values and how many."""
     for name, array in arrays.items():
@@ -182,7 +163,8 @@ def build_features(
 
     Args:
         samples: Sample name -> ROOT files.
-        options: The ``toptag`` config section (max_constituents, image, rotate, split).
+        options: The ``toptag`` config section (max_constituents, image, rotate, split, predefined_split: when set,
+            split name -> sample names, e.g. the TopLandscape train/val/test files, instead of a random split).
         seed: Seed of the split.
         outputs: Split name -> output file.
 
@@ -201,7 +183,12 @@ def build_features(
     substructure = np.stack([sub[name] for name in FEATURE_NAMES], axis=1)
     check_finite({"constituents": x, "images": images, "substructure": substructure}, source)
     labels = ak.to_numpy(jets.is_signal_new).astype(np.int64)
-    indices = split_indices(labels, dict(options["split"]), seed)
+    predefined = options.get("predefined_split")
+    if predefined:
+        sample_of_jet = np.asarray(list(samples))[ak.to_numpy(jets.sample_index)]
+        indices = {split: np.flatnonzero(np.isin(sample_of_jet, predefined[split])) for split in SPLITS}
+    else:
+        indices = split_indices(labels, dict(options["split"]), seed)
     counts = {}
     for split, index in indices.items():
         Path(outputs[split]).parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,164 @@
+"""Evaluation of the SM H->tautau classifiers on the test split: weighted ROC/AUC and AMS with bootstrap errors.
+
+The AMS threshold of each classifier is the one that maximises the AMS on the validation split (weights scaled to the
+full expected yield); the AMS reported is that of the test split at that threshold, as in the HiggsML challenge.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ml4hep.higgs.dataset import load_split, process_mask, select_events
+from ml4hep.metrics import ams, ams_curve, auc, bootstrap
+
+DISPLAY_NAMES = {"cut": "Visible-mass window", "bdt": "BDT (xgboost)", "dnn": "DNN (torch)"}
+
+
+def best_ams_threshold(
+    labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, regularisation: float,
+    min_signal_efficiency: float = 0.1,
+) -> float:
+    """The score threshold maximising the AMS (select score >= threshold).
+
+    Thresholds keeping less than ``min_signal_efficiency`` of the signal weight are not considered, so that on a
+    small validation split the threshold is not tuned to a handful of events.
+    """
+    thresholds, values = ams_curve(labels, scores, weights, regularisation)
+    signal_weight = np.where(labels == 1, weights, 0.0)
+    order = np.argsort(-scores, kind="stable")
+    last_kept = np.searchsorted(-scores[order], -thresholds, side="right") - 1
+    kept = np.cumsum(signal_weight[order])[last_kept]
+    allowed = kept >= min_signal_efficiency * signal_weight.sum()
+    return float(thresholds[allowed][int(np.argmax(values[allowed]))])
+
+
+def selected_ams(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, threshold: float,
+                 regularisation: float) -> float:
+    """AMS of the selection score >= threshold."""
+    passed = scores >= threshold
+    return float(ams(weights[passed & (labels == 1)].sum(), weights[passed & (labels == 0)].sum(), regularisation))
+
+
+def evaluate_classifiers(
+    splits: Mapping[str, str | Path],
+    scores: Mapping[str, str | Path],
+    heavy: Sequence[str],
+    regularisation: float,
+    n_bootstrap: int,
+    seed: int,
+) -> dict[str, Any]:
+    """AUC and AMS of every classifier on the test split.
+
+    Args:
+        splits: ``val`` and ``test`` dataset files.
+        scores: Classifier -> scores file (val and test scores of the SM events).
+        heavy: Heavy-Higgs sample names (not part of the SM classification).
+        regularisation: AMS b_r.
+        n_bootstrap: Bootstrap resamples of the test events.
+        seed: Seed of the bootstrap.
+
+    Returns:
+        ``auc.{name}``, ``ams.{name}`` (+ ``_err``), thresholds and yields.
+    """
+    val = select_events(load_split(splits["val"]), ~process_mask(load_split(splits["val"]), heavy))
+    test = select_events(load_split(splits["test"]), ~process_mask(load_split(splits["test"]), heavy))
+    result: dict[str, Any] = {"auc": {}, "auc_err": {}, "ams": {}, "ams_err": {}, "threshold": {}, "selected": {}}
+    for name, path in scores.items():
+        with np.load(path, allow_pickle=False) as data:
+            val_scores, test_scores = data["val"], data["test"]
+        threshold = best_ams_threshold(val["label"], val_scores, val["weight"], regularisation)
+        value, error = bootstrap(lambda y, s, w: auc(y, s, w), [test["label"], test_scores, test["weight"]],
+                                 n_bootstrap, seed)
+        result["auc"][name], result["auc_err"][name] = value, error
+        value, error = bootstrap(
+            lambda y, s, w, cut=threshold: selected_ams(y, s, w, cut, regularisation),
+            [test["label"], test_scores, test["weight"]], n_bootstrap, seed)
+        result["ams"][name], result["ams_err"][name] = value, error
+        result["threshold"][name] = threshold
+        passed = test_scores >= threshold
+        result["selected"][name] = {"signal": float(test["weight"][passed & (test["label"] == 1)].sum()),
+                                    "background": float(test["weight"][passed & (test["label"] == 0)].sum())}
+    result["test_yields"] = {"signal": float(test["weight"][test["label"] == 1].sum()),
+                             "background": float(test["weight"][test["label"] == 0].sum())}
+    return result
+
+
+def write_tables(metrics: Mapping[str, Any], csv_path: str | Path, md_path: str | Path, tex_path: str | Path) -> None:
+    """Classifier table: AUC and AMS (± bootstrap) with the selected signal and background yields."""
+    names = list(metrics["auc"])
+    rows = [(n, metrics["auc"][n], metrics["auc_err"][n], metrics["ams"][n], metrics["ams_err"][n],
+             metrics["selected"][n]["signal"], metrics["selected"][n]["background"]) for n in names]
+    Path(csv_path).write_text("classifier,auc,auc_err,ams,ams_err,signal,background\n"
+                              + "".join(",".join(str(v) for v in row) + "\n" for row in rows))
+    md = ["| Classifier | AUC | AMS | s | b |", "|---|---|---|---|---|"]
+    tex = [r"\begin{tabular}{lcccc}", r"\hline", r"Classifier & AUC & AMS & $s$ & $b$ \\", r"\hline"]
+    for name, a, a_err, s, s_err, sig, bkg in rows:
+        md.append(f"| {DISPLAY_NAMES.get(name, name)} | {a:.4f} ± {a_err:.4f} | {s:.2f} ± {s_err:.2f} | {sig:.4g} | "
+                  f"{bkg:.4g} |")
+        tex.append(f"{DISPLAY_NAMES.get(name, name)} & {a:.4f} $\\pm$ {a_err:.4f} & {s:.2f} $\\pm$ {s_err:.2f} & "
+                   f"{sig:.4g} & {bkg:.4g} \\\\")
+    tex += [r"\hline", r"\end{tabular}"]
+    Path(md_path).write_text("\n".join(md) + "\n")
+    Path(tex_path).write_text("\n".join(tex) + "\n")
+
+
+def plot_performance(
+    splits: Mapping[str, str | Path], scores: Mapping[str, str | Path], heavy: Sequence[str],
+    metrics: Mapping[str, Any], regularisation: float, roc_outputs: Sequence[str | Path],
+    ams_outputs: Sequence[str | Path], score_outputs: Sequence[str | Path],
+) -> None:
+    """Weighted ROC curves, AMS vs threshold (test), and score distributions of signal and background."""
+    import matplotlib.pyplot as plt
+
+    from ml4hep.metrics import roc
+    from ml4hep.plotting import label, save
+
+    test = select_events(load_split(splits["test"]), ~process_mask(load_split(splits["test"]), heavy))
+    y, w = test["label"], test["weight"]
+    fig_roc, ax_roc = plt.subplots(figsize=(7.5, 6.5))
+    fig_ams, ax_ams = plt.subplots(figsize=(7.5, 6.5))
+    fig_sc, axes_sc = plt.subplots(1, len(scores), figsize=(6 * len(scores), 5.5), squeeze=False)
+    for (name, path), ax_sc in zip(scores.items(), axes_sc[0], strict=True):
+        with np.load(path, allow_pickle=False) as data:
+            s = data["test"]
+        eps_s, eps_b, _ = roc(y, s, w)
+        ax_roc.plot(eps_b, eps_s, label=f"{DISPLAY_NAMES.get(name, name)} (AUC {metrics['auc'][name]:.3f})")
+        thresholds, values = ams_curve(y, s, w, regularisation)
+        ax_ams.plot(thresholds, values, label=f"{DISPLAY_NAMES.get(name, name)} (AMS {metrics['ams'][name]:.2f})")
+        ax_ams.axvline(metrics["threshold"][name], linestyle=":", color=ax_ams.lines[-1].get_color())
+        bins = np.linspace(s.min(), s.max() + 1e-9, 31)
+        ax_sc.hist(s[y == 1], bins=bins, weights=w[y == 1], histtype="step", density=True, label="Signal (H)")
+        ax_sc.hist(s[y == 0], bins=bins, weights=w[y == 0], histtype="step", density=True, label="Background")
+        ax_sc.set_xlabel(f"{DISPLAY_NAMES.get(name, name)} score")
+        ax_sc.set_ylabel("Normalised")
+        ax_sc.legend()
+        label(ax_sc, com_tev=13)
+    ax_roc.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1)
+    ax_roc.set_xlabel(r"Background efficiency $\epsilon_B$ (weighted)")
+    ax_roc.set_ylabel(r"Signal efficiency $\epsilon_S$ (weighted)")
+    ax_ams.set_xlabel("Score threshold")
+    ax_ams.set_ylabel(rf"AMS ($b_r$ = {regularisation:g})")
+    for fig, ax, outputs in ((fig_roc, ax_roc, roc_outputs), (fig_ams, ax_ams, ams_outputs)):
+        ax.legend()
+        label(ax, com_tev=13)
+        save(fig, outputs)
+    save(fig_sc, score_outputs)
+
+
+def write_metrics(path: str | Path, content: Mapping[str, Any]) -> None:
+    """Write a metrics dictionary as JSON (non-finite numbers as null)."""
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        if isinstance(value, float) and not np.isfinite(value):
+            return None
+        return value
+
+    Path(path).write_text(json.dumps(clean(dict(content)), indent=2))

@@ -1,0 +1,522 @@
+"""Di-tau mass regression: a DNN estimating the true di-tau mass from the HiggsML features, against m_vis and m_col.
+
+The network is a :class:`ml4hep.higgs.classifiers.HiggsDNN` (same standardised inputs, -999 -> 0) with one output,
+trained with a mean-squared-error loss on the events that have a true di-tau mass (``truth_mass`` finite and
+positive: Z, H(125) and the heavy Higgs bosons, a spread of true masses from ~90 to ~800 GeV; ttbar has none).
+
+Target: by default ``log(m_true / 100 GeV)`` (``hyper["target"] = "log"``); its squared error is, to first order, the
+squared *relative* error of the mass, so a 10% miss costs the same at 91 GeV and at 800 GeV, which is what the
+relative resolution below measures. The prediction is ``100 GeV * exp(output)``. ``"linear"`` regresses
+``m_true / 100 GeV`` instead (prediction ``100 GeV * output``), which weighs heavy masses more.
+
+Loss weights (``hyper["weighting"]``): ``"process"`` (default) gives every process the same total weight (mean
+weight 1 per event), which flattens the true-mass spectrum over the generated resonances so that no one process (the
+Z peak in a physics-weighted sample) dominates the fit; ``"none"`` weights every event 1. Physics weights (cross
+sections) are not used: they would make the Z all of the loss. Validation uses the same weighting; the epoch with
+the lowest validation loss is kept (early stopping).
+
+Figures of merit, per estimator (``regressed``, ``visible`` = ``DER_mass_vis``, ``collinear`` =
+``DER_mass_collinear``), on events with a finite true mass, unweighted:
+
+* response ``r = m_estimate / m_true``;
+* bias ``= median(r) - 1``;
+* relative resolution ``= (IQR(r) / 2) / median(r)``, IQR = 75th - 25th percentile (linear interpolation, numpy's
+  default), i.e. the half-width of the central 50% of the response in units of its median (for a Gaussian response,
+  0.674 sigma / mean);
+* events where the estimator is undefined (-999 or not finite; only the collinear mass can be) are left out of the
+  median and IQR and counted separately (``n_undefined``).
+
+Default hyper-parameters (:data:`DEFAULT_HYPER`): ``{"hidden": [64, 64, 64], "dropout": 0.0, "epochs": 60,
+"batch_size": 256, "learning_rate": 1e-3, "patience": 8, "target": "log", "weighting": "process"}``; a key missing
+from the caller's dict takes its default.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ml4hep.errors import ConfigError, InputFileError
+from ml4hep.higgs.classifiers import HiggsDNN, Standardiser
+from ml4hep.higgs.dataset import load_split
+from ml4hep.higgs.features import FEATURE_NAMES, UNDEFINED
+from ml4hep.training import FitResult, fit, load_checkpoint, predict, save_checkpoint, seed_everything, select_device
+
+log = logging.getLogger(__name__)
+
+MASS_SCALE_GEV = 100.0
+"""Mass unit of the regression target (GeV)."""
+
+DEFAULT_HYPER: dict[str, Any] = {
+    "hidden": [64, 64, 64],
+    "dropout": 0.0,
+    "epochs": 60,
+    "batch_size": 256,
+    "learning_rate": 1e-3,
+    "patience": 8,
+    "target": "log",
+    "weighting": "process",
+}
+"""Hyper-parameters used for every key the caller does not give."""
+
+TARGETS = ("log", "linear")
+WEIGHTINGS = ("process", "none")
+ESTIMATORS = ("regressed", "visible", "collinear")
+ESTIMATOR_COLUMNS = {"visible": "DER_mass_vis", "collinear": "DER_mass_collinear"}
+DISPLAY_NAMES = {"regressed": "DNN regression", "visible": "Visible mass", "collinear": "Collinear mass"}
+TABLE_COLUMNS = ("bin", "bin_low", "bin_high", "estimator", "n_used", "n_undefined", "median_response", "bias",
+                 "resolution")
+
+
+class MassRegressionDNN(HiggsDNN):
+    """A :class:`HiggsDNN` whose single output is the mass target (same ``state_dict`` keys as ``HiggsDNN``).
+
+    Args:
+        standardiser: Input standardisation (fitted on the training features).
+        n_inputs: Number of features.
+        hidden: Widths of the hidden layers.
+        dropout: Dropout probability after each hidden layer.
+        target: ``log`` (output = log(m / scale)) or ``linear`` (output = m / scale).
+        scale: Mass unit of the target in GeV.
+    """
+
+    def __init__(self, standardiser: Standardiser, n_inputs: int, hidden: Sequence[int] = (64, 64, 64),
+                 dropout: float = 0.0, target: str = "log", scale: float = MASS_SCALE_GEV) -> None:
+        if target not in TARGETS:
+            raise ValueError(f"unknown mass-regression target {target!r}; known: {', '.join(TARGETS)}")
+        super().__init__(standardiser, n_inputs, hidden, dropout)
+        self.target = target
+        self.scale = float(scale)
+
+    def mass_to_target(self, mass: np.ndarray) -> np.ndarray:
+        """The training target of masses in GeV."""
+        scaled = np.asarray(mass, dtype=np.float64) / self.scale
+        return np.log(scaled) if self.target == "log" else scaled
+
+    def target_to_mass(self, output: np.ndarray) -> np.ndarray:
+        """Masses in GeV from network outputs."""
+        output = np.asarray(output, dtype=np.float64)
+        return self.scale * (np.exp(output) if self.target == "log" else output)
+
+
+def _hyper(hyper: Mapping[str, Any]) -> dict[str, Any]:
+    """The caller's hyper-parameters over :data:`DEFAULT_HYPER`, checked."""
+    unknown = set(hyper) - set(DEFAULT_HYPER)
+    if unknown:
+        raise ConfigError(f"mass regression: unknown hyper-parameter(s) {', '.join(sorted(unknown))}; known: "
+                          f"{', '.join(DEFAULT_HYPER)}")
+    merged = {**DEFAULT_HYPER, **hyper}
+    if merged["target"] not in TARGETS:
+        raise ConfigError(f"mass regression: unknown target {merged['target']!r}; known: {', '.join(TARGETS)}")
+    if merged["weighting"] not in WEIGHTINGS:
+        raise ConfigError(f"mass regression: unknown weighting {merged['weighting']!r}; known: "
+                          f"{', '.join(WEIGHTINGS)}")
+    return merged
+
+
+def has_truth(split: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Events with a usable true di-tau mass (finite and positive)."""
+    truth = np.asarray(split["truth_mass"], dtype=np.float64)
+    return np.isfinite(truth) & (truth > 0)
+
+
+def regression_weights(process: np.ndarray, weighting: str = "process") -> np.ndarray:
+    """Per-event loss weights of the regression, mean 1.
+
+    Args:
+        process: Process index per event.
+        weighting: ``process`` (every process the same total weight) or ``none`` (all 1).
+
+    Returns:
+        One weight per event.
+    """
+    process = np.asarray(process)
+    if weighting == "none":
+        return np.ones(len(process))
+    if weighting != "process":
+        raise ValueError(f"unknown mass-regression weighting {weighting!r}; known: {', '.join(WEIGHTINGS)}")
+    numbers, inverse, counts = np.unique(process, return_inverse=True, return_counts=True)
+    return len(process) / (len(numbers) * counts[inverse].astype(np.float64))
+
+
+def train_mass_regression(
+    train: Mapping[str, np.ndarray],
+    val: Mapping[str, np.ndarray],
+    hyper: Mapping[str, Any],
+    seed: int,
+    device: torch.device | str = "cpu",
+) -> tuple[MassRegressionDNN, FitResult]:
+    """Train the di-tau mass regression on the events of ``train`` with a true mass; early stopping on ``val``.
+
+    Args:
+        train: Training split (columns of :mod:`ml4hep.higgs.dataset`); events without a true mass are skipped.
+        val: Validation split, same treatment.
+        hyper: Hyper-parameters (see :data:`DEFAULT_HYPER`; missing keys take the default).
+        seed: Seed of the weights and the shuffling.
+        device: Torch device, or ``auto``/``cpu``/``cuda``.
+
+    Returns:
+        The model (on the CPU, best validation epoch loaded) and the training history.
+
+    Raises:
+        ValueError: A split has no event with a true mass.
+        ConfigError: A hyper-parameter, the target or the weighting is unknown.
+    """
+    hyper = _hyper(hyper)
+    device = select_device(device) if isinstance(device, str) else device
+    selected = {}
+    for name, split in (("train", train), ("val", val)):
+        mask = has_truth(split)
+        if not mask.any():
+            raise ValueError(f"the {name} split has no event with a true di-tau mass to regress")
+        selected[name] = {"X": np.asarray(split["X"][mask], dtype=np.float32),
+                          "mass": np.asarray(split["truth_mass"][mask], dtype=np.float64),
+                          "weight": regression_weights(split["process"][mask], hyper["weighting"])}
+    seed_everything(seed)
+    x_train = selected["train"]["X"]
+    model = MassRegressionDNN(Standardiser.fit(x_train), x_train.shape[1], hyper["hidden"], float(hyper["dropout"]),
+                              hyper["target"])
+    result = fit(model, [x_train], model.mass_to_target(selected["train"]["mass"]),
+                 [selected["val"]["X"]], model.mass_to_target(selected["val"]["mass"]),
+                 train_weight=selected["train"]["weight"], val_weight=selected["val"]["weight"], loss="mse",
+                 epochs=int(hyper["epochs"]), batch_size=int(hyper["batch_size"]),
+                 learning_rate=float(hyper["learning_rate"]), patience=int(hyper["patience"]), device=device,
+                 seed=seed, description="higgs mass regression")
+    model.to("cpu")
+    log.info("mass regression: %d training events, best epoch %d of %d, val loss %.5f", len(x_train),
+             result.best_epoch, len(result.train_loss), result.best_val_loss)
+    return model, result
+
+
+def predict_mass(model: MassRegressionDNN, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Regressed di-tau mass in GeV for every row of ``X`` (any event, with or without a true mass)."""
+    if len(X) == 0:
+        return np.zeros(0)
+    outputs = predict(model, [np.asarray(X, dtype=np.float32)], batch_size=batch_size, raw=True)
+    return model.target_to_mass(outputs)
+
+
+def load_mass_regression(path: str | Path) -> tuple[MassRegressionDNN, dict[str, Any]]:
+    """Rebuild the model written by :func:`run_regression` from its checkpoint (weights only, no pickles)."""
+    state, metadata = load_checkpoint(path)
+    n_inputs = int(state["standardiser.mean"].shape[0])
+    standardiser = Standardiser(np.zeros(n_inputs), np.ones(n_inputs))
+    model = MassRegressionDNN(standardiser, n_inputs, metadata["hidden"], metadata["dropout"], metadata["target"],
+                              metadata["scale_gev"])
+    model.load_state_dict(state)
+    model.eval()
+    return model, metadata
+
+
+def overall_resolution(truth: np.ndarray, estimate: np.ndarray) -> dict[str, float | int]:
+    """Response, bias and relative resolution of one mass estimator (definitions in the module docstring).
+
+    Args:
+        truth: True masses; events where it is not finite and positive are ignored (not counted).
+        estimate: Estimated masses, -999 or non-finite where the estimator is undefined.
+
+    Returns:
+        ``n_used``, ``n_undefined`` (events with a true mass but no estimate), ``median_response``, ``bias``,
+        ``resolution``, ``q25_response``, ``q75_response``; NaN statistics when no event is used.
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    estimate = np.asarray(estimate, dtype=np.float64)
+    valid = np.isfinite(truth) & (truth > 0)
+    defined = valid & np.isfinite(estimate) & (estimate != UNDEFINED)
+    out: dict[str, float | int] = {"n_used": int(defined.sum()), "n_undefined": int((valid & ~defined).sum())}
+    if not defined.any():
+        return {**out, "median_response": math.nan, "bias": math.nan, "resolution": math.nan,
+                "q25_response": math.nan, "q75_response": math.nan}
+    response = estimate[defined] / truth[defined]
+    q25, median, q75 = (float(v) for v in np.percentile(response, [25.0, 50.0, 75.0]))
+    resolution = (q75 - q25) / 2.0 / median if median != 0 else math.nan
+    return {**out, "median_response": median, "bias": median - 1.0, "resolution": resolution,
+            "q25_response": q25, "q75_response": q75}
+
+
+def distinct_resonances(resonance_masses: np.ndarray) -> np.ndarray:
+    """The distinct generated resonance masses, increasing (values <= 0, e.g. ttbar's 0, and NaN ignored)."""
+    masses = np.asarray(resonance_masses, dtype=np.float64)
+    return np.unique(np.round(masses[np.isfinite(masses) & (masses > 0)], 6))
+
+
+def mass_bins(resonance_masses: np.ndarray) -> np.ndarray:
+    """True-mass bin edges with one bin per distinct resonance mass.
+
+    The inner edges are the geometric means of neighbouring resonance masses (e.g. 106.8 GeV between the Z and the
+    125 GeV Higgs), the outer edges 0 and +inf, so each process falls (apart from its tails) in its own bin.
+
+    Args:
+        resonance_masses: Generated resonance masses (values <= 0, e.g. ttbar's 0, and NaN are ignored).
+
+    Returns:
+        Increasing edges, one more than the number of distinct masses (``[0, inf]`` when there is none).
+    """
+    distinct = distinct_resonances(resonance_masses)
+    inner = np.sqrt(distinct[:-1] * distinct[1:])
+    return np.concatenate([[0.0], inner, [np.inf]])
+
+
+def bin_labels(bins: np.ndarray, nominal: Sequence[float] | None = None) -> list[str]:
+    """Readable names of the bins in GeV (``<106.8``, ``106.8-212.1``, ``>=212.1``).
+
+    Args:
+        bins: Bin edges.
+        nominal: Optional mass per bin (e.g. the resonance masses of :func:`mass_bins`), put in front:
+            ``125 (106.8-212.1)``.
+
+    Returns:
+        One label per bin.
+    """
+    labels = []
+    for number, (low, high) in enumerate(zip(bins[:-1], bins[1:], strict=True)):
+        if low <= 0 and not np.isfinite(high):
+            text = "all"
+        elif low <= 0:
+            text = f"<{high:.1f}"
+        elif not np.isfinite(high):
+            text = f">={low:.1f}"
+        else:
+            text = f"{low:.1f}-{high:.1f}"
+        labels.append(text if nominal is None else f"{nominal[number]:.4g} ({text})")
+    return labels
+
+
+def resolution_table(
+    truth: np.ndarray,
+    estimates: Mapping[str, np.ndarray],
+    bins: Sequence[float] | np.ndarray,
+    labels: Sequence[str] | None = None,
+) -> list[dict[str, Any]]:
+    """Bias and relative resolution of every estimator in bins of the true mass.
+
+    Args:
+        truth: True masses (events without one are ignored).
+        estimates: Estimator name -> masses (-999 where undefined), aligned with ``truth``.
+        bins: True-mass bin edges (``low <= truth < high``), e.g. :func:`mass_bins`.
+        labels: Name of each bin in the ``bin`` column (default :func:`bin_labels`).
+
+    Returns:
+        One row per bin and estimator (bins outer, estimators in the given order), keys :data:`TABLE_COLUMNS`
+        (``bin`` a readable label, ``bin_low``/``bin_high`` the edges in GeV) plus ``q25_response``/``q75_response``.
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    edges = np.asarray(bins, dtype=np.float64)
+    rows = []
+    names = bin_labels(edges) if labels is None else list(labels)
+    for label, low, high in zip(names, edges[:-1], edges[1:], strict=True):
+        inside = (truth >= low) & (truth < high)
+        for name, estimate in estimates.items():
+            stats = overall_resolution(truth[inside], np.asarray(estimate)[inside])
+            rows.append({"bin": label, "bin_low": float(low), "bin_high": float(high), "estimator": name, **stats})
+    return rows
+
+
+def estimator_masses(split: Mapping[str, np.ndarray], regressed: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The mass estimators of a split: ``regressed`` (if given), ``visible``, ``collinear`` (-999 where undefined)."""
+    names = [str(n) for n in split["feature_names"]]
+    out = {} if regressed is None else {"regressed": np.asarray(regressed, dtype=np.float64)}
+    for name, column in ESTIMATOR_COLUMNS.items():
+        out[name] = np.asarray(split["X"][:, names.index(column)], dtype=np.float64)
+    return out
+
+
+def write_resolution_table(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path) -> None:
+    """Write the resolution table as CSV (every column of :data:`TABLE_COLUMNS`) and Markdown."""
+    lines = [",".join(TABLE_COLUMNS)]
+    lines += [",".join(str(row[c]) for c in TABLE_COLUMNS) for row in rows]
+    Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(csv_path).write_text("\n".join(lines) + "\n")
+    md = ["| True mass [GeV] | Estimator | Events | Undefined | Median response | Bias | Resolution |",
+          "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        md.append(f"| {row['bin']} | {DISPLAY_NAMES.get(row['estimator'], row['estimator'])} | {row['n_used']} | "
+                  f"{row['n_undefined']} | {row['median_response']:.3f} | {row['bias']:+.3f} | "
+                  f"{row['resolution']:.3f} |")
+    md += ["", "Response r = m_estimate / m_true; bias = median(r) - 1; resolution = (IQR(r) / 2) / median(r). "
+           "Undefined estimates (-999) are excluded and counted."]
+    Path(md_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(md_path).write_text("\n".join(md) + "\n")
+
+
+def plot_regression(
+    truth: np.ndarray,
+    estimates: Mapping[str, np.ndarray],
+    outputs: Sequence[str | Path],
+    bins: Sequence[float] | np.ndarray | None = None,
+) -> None:
+    """Response distributions (left) and reconstructed vs true mass (right) of every estimator.
+
+    Args:
+        truth: True masses (events without one are left out).
+        estimates: Estimator name -> masses (-999 where undefined).
+        outputs: Figure files (PNG, PDF).
+        bins: True-mass bins of the right panel (default: :func:`mass_bins` cannot be known here, so 6 quantile
+            bins of the true mass).
+    """
+    import matplotlib.pyplot as plt
+
+    from ml4hep.plotting import label, save
+
+    truth = np.asarray(truth, dtype=np.float64)
+    valid = np.isfinite(truth) & (truth > 0)
+    if bins is None:
+        bins = np.unique(np.quantile(truth[valid], np.linspace(0, 1, 7))) if valid.any() else np.array([0.0, 1.0])
+        bins = np.concatenate([[0.0], bins[1:-1], [np.inf]])
+    edges = np.asarray(bins, dtype=np.float64)
+    fig, (ax_r, ax_m) = plt.subplots(1, 2, figsize=(15, 6.5))
+    response_bins = np.linspace(0.0, 2.0, 41)
+    peak = 0.0
+    top = float(np.max(truth[valid])) * 1.1 if valid.any() else 1.0
+    for offset, (name, estimate) in enumerate(estimates.items()):
+        estimate = np.asarray(estimate, dtype=np.float64)
+        defined = valid & np.isfinite(estimate) & (estimate != UNDEFINED)
+        stats = overall_resolution(truth, estimate)
+        color = f"C{offset}"
+        display = DISPLAY_NAMES.get(name, name)
+        if defined.any():
+            counts, _, _ = ax_r.hist(
+                np.clip(estimate[defined] / truth[defined], response_bins[0], response_bins[-1] - 1e-9),
+                bins=response_bins, density=True, histtype="step", linewidth=2, color=color,
+                label=f"{display}: bias {stats['bias']:+.2f}, res. {stats['resolution']:.2f}")
+            peak = max(peak, float(np.max(counts)))
+        centres, medians, lows, highs = [], [], [], []
+        for low, high in zip(edges[:-1], edges[1:], strict=True):
+            inside = defined & (truth >= low) & (truth < high)
+            if inside.sum() < 2:
+                continue
+            centres.append(float(np.median(truth[inside])))
+            q25, q50, q75 = np.percentile(estimate[inside], [25.0, 50.0, 75.0])
+            medians.append(q50)
+            lows.append(q25)
+            highs.append(q75)
+        if centres:
+            top = max(top, 1.05 * max(highs))
+            ax_m.plot(centres, medians, "o-", color=color, label=f"{display} (median, IQR)")
+            ax_m.fill_between(centres, lows, highs, color=color, alpha=0.2)
+    ax_r.axvline(1.0, color="grey", linestyle=":")
+    ax_r.set_xlabel(r"Response $m_{\mathrm{estimate}} / m_{\tau\tau}^{\mathrm{true}}$ (last bin: overflow)")
+    ax_r.set_ylabel("Events (normalised)")
+    ax_r.set_xlim(response_bins[0], response_bins[-1])
+    if peak > 0:
+        ax_r.set_ylim(0.0, 1.45 * peak)
+    ax_r.legend(loc="upper right")
+    ax_m.plot([0.0, top], [0.0, top], "k--", linewidth=1, label="$m_{\\mathrm{estimate}} = m^{\\mathrm{true}}$")
+    ax_m.set_xlim(0.0, top)
+    ax_m.set_ylim(0.0, top)
+    ax_m.set_xlabel(r"True di-tau mass $m_{\tau\tau}^{\mathrm{true}}$ [GeV]")
+    ax_m.set_ylabel("Reconstructed / regressed mass [GeV]")
+    ax_m.legend(loc="upper left")
+    for ax in (ax_r, ax_m):
+        label(ax)
+    save(fig, outputs)
+
+
+def _json_safe(value: Any) -> Any:
+    """Non-finite floats -> None (strict JSON), recursively."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def run_regression(
+    splits: Mapping[str, str | Path],
+    hyper: Mapping[str, Any],
+    seed: int,
+    device_name: str,
+    model_path: str | Path,
+    predictions_path: str | Path,
+    table_paths: Sequence[str | Path],
+    plot_paths: Sequence[str | Path],
+    metrics_path: str | Path,
+) -> dict[str, Any]:
+    """Train the mass regression, write its checkpoint, predictions, resolution table, figure and metrics.
+
+    Args:
+        splits: Split name -> dataset file; ``train``, ``val`` and ``test`` are needed, further splits only get
+            predictions.
+        hyper: Hyper-parameters (see :data:`DEFAULT_HYPER`).
+        seed: Seed of the training.
+        device_name: ``auto``, ``cpu`` or ``cuda``.
+        model_path: Torch checkpoint (``state_dict`` + primitive metadata; :func:`load_mass_regression` reads it).
+        predictions_path: ``.npz`` with one array per split: the regressed mass (GeV) of *every* event of the split
+            (ttbar and events without a true mass included), in the split's event order.
+        table_paths: Resolution table ``(csv, md)``: test split, per true-mass bin (:func:`mass_bins` of the test
+            resonance masses) and estimator, then the overall rows (bin ``all``).
+        plot_paths: Figure files (PNG, PDF) of :func:`plot_regression` on the test split.
+        metrics_path: JSON of the returned dictionary (non-finite numbers written as null).
+
+    Returns:
+        ``resolution_{regressed,visible,collinear}``, ``bias_{...}`` (test split, all events with a true mass),
+        ``n_test``, ``n_undefined_collinear``, ``table`` (rows of the table), ``bins``, training summary
+        (``n_train``, ``best_epoch``, ``epochs_run``, ``train_loss``, ``val_loss``, ``seconds``, ``device``) and
+        the hyper-parameters used.
+
+    Raises:
+        InputFileError: The training or validation file has no event with a true di-tau mass (e.g. HiggsML data).
+        ConfigError: A hyper-parameter, the target or the weighting is unknown.
+    """
+    hyper = _hyper(hyper)
+    data = {name: load_split(path) for name, path in splits.items()}
+    for name in ("train", "val"):
+        if not has_truth(data[name]).any():
+            raise InputFileError(str(splits[name]), "no event with a true di-tau mass (truth_mass): the mass "
+                                 "regression needs generated samples")
+    names = [str(n) for n in data["train"]["feature_names"]]
+    if names != FEATURE_NAMES:
+        log.warning("feature columns differ from ml4hep.higgs.features.FEATURE_NAMES; using the file's order")
+    device = select_device(device_name)
+    start = time.perf_counter()
+    model, result = train_mass_regression(data["train"], data["val"], hyper, seed, device)
+    seconds = time.perf_counter() - start
+    save_checkpoint(model, model_path, {
+        "hidden": [int(h) for h in hyper["hidden"]], "dropout": float(hyper["dropout"]), "target": model.target,
+        "scale_gev": model.scale, "weighting": str(hyper["weighting"]), "feature_names": names, "seed": int(seed),
+        "best_epoch": int(result.best_epoch), "best_val_loss": float(result.best_val_loss)})
+    predictions = {name: predict_mass(model, split["X"]) for name, split in data.items()}
+    Path(predictions_path).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(predictions_path, **predictions)
+
+    test = data["test"]
+    valid = has_truth(test)
+    truth = np.asarray(test["truth_mass"], dtype=np.float64)[valid]
+    estimates = {k: v[valid] for k, v in estimator_masses(test, predictions["test"]).items()}
+    bins = mass_bins(test["resonance_mass"][valid])
+    resonances = distinct_resonances(test["resonance_mass"][valid])
+    rows = resolution_table(truth, estimates, bins,
+                            bin_labels(bins, resonances) if len(resonances) == len(bins) - 1 else None)
+    overall = {name: overall_resolution(truth, estimate) for name, estimate in estimates.items()}
+    rows += [{"bin": "all", "bin_low": 0.0, "bin_high": math.inf, "estimator": name, **stats}
+             for name, stats in overall.items()]
+    csv_path, md_path = table_paths
+    write_resolution_table(rows, csv_path, md_path)
+    plot_regression(truth, estimates, plot_paths, bins)
+
+    metrics: dict[str, Any] = {}
+    for name in ESTIMATORS:
+        metrics[f"resolution_{name}"] = overall[name]["resolution"]
+        metrics[f"bias_{name}"] = overall[name]["bias"]
+    metrics.update(
+        n_test=int(valid.sum()), n_undefined_collinear=int(overall["collinear"]["n_undefined"]),
+        table=rows, bins=[float(b) for b in bins], n_train=int(has_truth(data["train"]).sum()),
+        best_epoch=int(result.best_epoch), epochs_run=len(result.train_loss), train_loss=result.train_loss,
+        val_loss=result.val_loss, seconds=seconds, device=device.type, seed=int(seed),
+        hyper={k: (list(v) if isinstance(v, list | tuple) else v) for k, v in hyper.items()},
+    )
+    Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(metrics_path).write_text(json.dumps(_json_safe(metrics), indent=2))
+    log.info("mass resolution (test): regressed %.3f, visible %.3f, collinear %.3f", metrics["resolution_regressed"],
+             metrics["resolution_visible"], metrics["resolution_collinear"])
+    return metrics

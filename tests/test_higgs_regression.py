@@ -1,0 +1,188 @@
+"""Di-tau mass regression: figure-of-merit definitions, a synthetic known answer, and the job on tiny samples."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ml4hep.errors import ConfigError, InputFileError
+from ml4hep.higgs.dataset import build_dataset, load_split
+from ml4hep.higgs.features import FEATURE_NAMES, UNDEFINED
+from ml4hep.higgs.regression import (
+    bin_labels,
+    load_mass_regression,
+    mass_bins,
+    overall_resolution,
+    predict_mass,
+    regression_weights,
+    resolution_table,
+    run_regression,
+    train_mass_regression,
+)
+
+RESONANCES = {"ztautau": 91.19, "ggh125": 125.0, "heavyh300": 300.0, "heavyh500": 500.0, "ttbar": 0.0}
+FAST = {"hidden": [32, 32], "epochs": 40, "batch_size": 128, "learning_rate": 3e-3, "patience": 6}
+
+
+def synthetic_split(rng, n):
+    """Truth mass around each resonance; m_vis = m * f with f ~ U(0.4, 0.8) and f (with 2% noise) in another column.
+
+    The regression can recover m = m_vis / f; the visible mass alone has a relative resolution of
+    (0.7 - 0.5) / 2 / 0.6 = 0.167. The collinear column is m * N(1, 0.25), undefined for 30% of the events.
+    """
+    names = np.array(list(RESONANCES))
+    process = rng.choice(len(names), size=n, p=[0.4, 0.2, 0.15, 0.15, 0.1])
+    resonance = np.array(list(RESONANCES.values()))[process]
+    truth = np.where(resonance > 0, resonance * (1 + 0.03 * rng.normal(size=n)), np.nan)
+    fraction = rng.uniform(0.4, 0.8, size=n)
+    x = rng.normal(size=(n, len(FEATURE_NAMES)))
+    proxy = np.where(np.isfinite(truth), truth, rng.uniform(50, 400, size=n))
+    x[:, FEATURE_NAMES.index("DER_mass_vis")] = proxy * fraction
+    x[:, FEATURE_NAMES.index("DER_pt_ratio_lep_tau")] = fraction * (1 + 0.02 * rng.normal(size=n))
+    collinear = proxy * (1 + 0.25 * rng.normal(size=n))
+    x[:, FEATURE_NAMES.index("DER_mass_collinear")] = np.where(rng.uniform(size=n) < 0.3, UNDEFINED, collinear)
+    return {"X": x, "feature_names": np.array(FEATURE_NAMES), "label": (resonance != 91.19).astype(int),
+            "weight": np.ones(n), "process": process, "process_names": names, "truth_mass": truth,
+            "resonance_mass": resonance}
+
+
+def test_response_definitions_on_hand_values():
+    truth = np.full(5, 100.0)
+    stats = overall_resolution(truth, np.array([100.0, 200.0, 300.0, 400.0, 500.0]))
+    # r = 1..5: median 3, q25 2, q75 4 -> bias 2, resolution (4 - 2) / 2 / 3.
+    assert stats["median_response"] == pytest.approx(3.0)
+    assert stats["bias"] == pytest.approx(2.0)
+    assert stats["resolution"] == pytest.approx(1.0 / 3.0)
+    assert (stats["n_used"], stats["n_undefined"]) == (5, 0)
+
+    # Undefined estimates (-999, NaN) are left out and counted; events without a true mass are ignored.
+    truth = np.array([50.0, 100.0, 200.0, 400.0, 80.0, 90.0, np.nan, 0.0])
+    estimate = truth * np.array([0.8, 0.9, 1.0, 1.1, 1.2, 1.0, 1.0, 1.0])
+    estimate[5] = UNDEFINED
+    estimate[4] = np.nan
+    stats = overall_resolution(truth, estimate)
+    assert (stats["n_used"], stats["n_undefined"]) == (4, 2)
+    # r = 0.8, 0.9, 1.0, 1.1: median 0.95, q25 0.875, q75 1.025.
+    assert stats["bias"] == pytest.approx(-0.05)
+    assert stats["resolution"] == pytest.approx(0.075 / 0.95)
+
+    empty = overall_resolution(np.array([100.0]), np.array([UNDEFINED]))
+    assert empty["n_used"] == 0 and empty["n_undefined"] == 1 and np.isnan(empty["resolution"])
+
+
+def test_scaled_estimate_has_the_expected_bias_and_resolution():
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(80, 600, size=20000)
+    noise = rng.normal(0, 0.05, size=truth.size)
+    stats = overall_resolution(truth, 0.9 * truth * (1 + noise))
+    assert stats["bias"] == pytest.approx(-0.1, abs=0.003)
+    # Gaussian: IQR / 2 = 0.674 sigma, sigma = 0.9 * 0.05, divided by the median 0.9.
+    assert stats["resolution"] == pytest.approx(0.674 * 0.05, rel=0.05)
+
+
+def test_bins_and_table():
+    edges = mass_bins(np.array([0.0, 91.1876, 125.0, 125.0, 300.0, np.nan]))
+    assert edges[0] == 0 and np.isinf(edges[-1]) and len(edges) == 4
+    assert edges[1] == pytest.approx(np.sqrt(91.1876 * 125.0))
+    assert edges[2] == pytest.approx(np.sqrt(125.0 * 300.0))
+    assert bin_labels(edges)[0] == "<106.8" and bin_labels(edges)[-1] == ">=193.6"
+    assert bin_labels(edges, [91.1876, 125, 300])[1] == "125 (106.8-193.6)"
+    assert list(mass_bins(np.zeros(3))) == [0.0, np.inf]
+
+    truth = np.array([90.0, 92.0, 124.0, 126.0, 299.0, 301.0])
+    estimates = {"a": truth * 1.1, "b": np.where(truth > 200, UNDEFINED, truth * 0.5)}
+    rows = resolution_table(truth, estimates, edges)
+    assert [(r["bin"], r["estimator"]) for r in rows][:3] == [("<106.8", "a"), ("<106.8", "b"), ("106.8-193.6", "a")]
+    assert len(rows) == 6
+    assert all(r["bias"] == pytest.approx(0.1) for r in rows if r["estimator"] == "a")
+    last_b = rows[-1]
+    assert last_b["estimator"] == "b" and last_b["n_used"] == 0 and last_b["n_undefined"] == 2
+
+
+def test_process_weighting_flattens():
+    process = np.array([0, 0, 0, 1, 2, 2])
+    weights = regression_weights(process)
+    assert weights.mean() == pytest.approx(1.0)
+    totals = [weights[process == p].sum() for p in range(3)]
+    assert totals == pytest.approx([2.0, 2.0, 2.0])
+    assert list(regression_weights(process, "none")) == [1.0] * 6
+
+
+def test_regression_beats_the_visible_mass_on_synthetic_events(tmp_path):
+    rng = np.random.default_rng(7)
+    train, val, test = synthetic_split(rng, 3000), synthetic_split(rng, 1000), synthetic_split(rng, 1500)
+    model, result = train_mass_regression(train, val, FAST, seed=3, device="cpu")
+    assert result.best_epoch >= 0 and np.isfinite(result.best_val_loss)
+    regressed = predict_mass(model, test["X"])
+    assert regressed.shape == (1500,) and np.all(np.isfinite(regressed)) and np.all(regressed > 0)
+    visible = overall_resolution(test["truth_mass"], test["X"][:, FEATURE_NAMES.index("DER_mass_vis")])
+    dnn = overall_resolution(test["truth_mass"], regressed)
+    assert visible["resolution"] == pytest.approx(0.167, abs=0.02)
+    assert visible["bias"] == pytest.approx(-0.4, abs=0.03)
+    assert dnn["resolution"] < 0.6 * visible["resolution"]
+    assert abs(dnn["bias"]) < 0.05
+
+    # The whole job on the same events: files, metrics and a checkpoint that reloads to the same predictions.
+    splits = {}
+    for name, split in (("train", train), ("val", val), ("test", test)):
+        splits[name] = tmp_path / f"{name}.npz"
+        np.savez(splits[name], **split)
+    out = {k: tmp_path / k for k in ("model.pt", "pred.npz", "t.csv", "t.md", "p.png", "p.pdf", "m.json")}
+    metrics = run_regression(splits, {**FAST, "epochs": 15}, 3, "cpu", out["model.pt"], out["pred.npz"],
+                             (out["t.csv"], out["t.md"]), (out["p.png"], out["p.pdf"]), out["m.json"])
+    assert metrics["resolution_regressed"] < metrics["resolution_visible"]
+    assert metrics["n_undefined_collinear"] > 0
+    reloaded, metadata = load_mass_regression(out["model.pt"])
+    assert metadata["target"] == "log" and metadata["hidden"] == [32, 32]
+    with np.load(out["pred.npz"]) as predictions:
+        assert np.allclose(predict_mass(reloaded, test["X"]), predictions["test"], rtol=1e-5)
+    assert "125 (106.8-193.6)" in out["t.md"].read_text()
+
+
+def test_bad_inputs(tmp_path):
+    rng = np.random.default_rng(1)
+    split = synthetic_split(rng, 200)
+    with pytest.raises(ConfigError, match="unknown hyper"):
+        train_mass_regression(split, split, {"hiden": [8]}, 0)
+    with pytest.raises(ConfigError, match="target"):
+        train_mass_regression(split, split, {"target": "sqrt"}, 0)
+    no_truth = {**split, "truth_mass": np.full(200, np.nan)}
+    with pytest.raises(ValueError, match="no event with a true"):
+        train_mass_regression(no_truth, split, {}, 0)
+    path = tmp_path / "data.npz"
+    np.savez(path, **no_truth)
+    with pytest.raises(InputFileError, match="true di-tau mass"):
+        run_regression({"train": path, "val": path, "test": path}, {}, 0, "cpu", tmp_path / "m.pt",
+                       tmp_path / "p.npz", (tmp_path / "t.csv", tmp_path / "t.md"), (tmp_path / "p.png",),
+                       tmp_path / "m.json")
+
+
+def test_job_on_tiny_samples(tiny_samples, tmp_path):
+    samples = {name: [str(tiny_samples[name])] for name in ("higgs_ztautau", "higgs_ggh125")}
+    roles = {"higgs_ztautau": "background", "higgs_ggh125": "signal"}
+    splits = {s: tmp_path / f"{s}.npz" for s in ("train", "val", "test")}
+    build_dataset(samples, roles, {"jet_pt_min": 30, "split": {"train": 0.5, "val": 0.25, "test": 0.25}}, 5, splits)
+    out = tmp_path / "out"
+    paths = {"model": out / "model.pt", "pred": out / "pred.npz", "csv": out / "table.csv", "md": out / "table.md",
+             "png": out / "plot.png", "pdf": out / "plot.pdf", "metrics": out / "metrics.json"}
+    metrics = run_regression(splits, {"hidden": [16, 16], "epochs": 4, "batch_size": 64, "patience": 2}, 2, "cpu",
+                             paths["model"], paths["pred"], (paths["csv"], paths["md"]), (paths["png"], paths["pdf"]),
+                             paths["metrics"])
+    for path in paths.values():
+        assert path.exists() and path.stat().st_size > 0, path
+    for key in ("resolution_regressed", "resolution_visible", "resolution_collinear", "bias_regressed",
+                "bias_visible", "bias_collinear"):
+        assert key in metrics
+    assert np.isfinite(metrics["resolution_regressed"]) and np.isfinite(metrics["bias_visible"])
+    saved = json.loads(paths["metrics"].read_text())
+    assert saved["resolution_visible"] == pytest.approx(metrics["resolution_visible"])
+    with np.load(paths["pred"]) as predictions:
+        assert set(predictions.files) == {"train", "val", "test"}
+        for split, path in splits.items():
+            assert predictions[split].shape == (len(load_split(path)["label"]),)
+            assert np.all(np.isfinite(predictions[split]))
+    rows = paths["csv"].read_text().splitlines()
+    assert rows[0].startswith("bin,bin_low,bin_high,estimator")
+    assert len(rows) == 1 + 3 * (2 + 1)  # two resonance bins and the overall rows, three estimators each

@@ -1,0 +1,156 @@
+# Higgs H->tautau: event table (selection + HiggsML features + split) -> classifiers -> evaluation.
+
+HIGGS = config["higgs"]
+HIGGS_HEAVY = [f"higgs_heavyh{m}" for m in config["samples"]["higgs"]["heavy_higgs"]["masses_gev"]]
+HIGGS_SPLITS = ("train", "val", "test")
+
+
+def higgs_roles():
+    """Sample name -> role in the event table."""
+    roles = {name: "signal" for name in HIGGS["signal"]}
+    roles.update({name: "background" for name in HIGGS["backgrounds"]})
+    roles.update({name: "heavy" for name in HIGGS_HEAVY})
+    for name, entry in IMPORTED.items():
+        if name in roles and entry["set"] == "higgsml":
+            roles[name] = "higgsml"
+    return roles
+
+
+def higgs_feature_files():
+    return {split: f"results/higgs/features/{split}.npz" for split in HIGGS_SPLITS}
+
+
+rule higgs_features:
+    output:
+        **higgs_feature_files(),
+        summary="results/higgs/features/summary.json",
+    input:
+        samples=lambda wc: [f for name in higgs_roles() for f in sample_shards(name)],
+        code=library("io.py", "splitting.py", "higgs/features.py", "higgs/dataset.py"),
+    params:
+        samples=lambda wc: {name: sample_shards(name) for name in higgs_roles()},
+        roles=higgs_roles(),
+        options={k: HIGGS[k] for k in ("jet_pt_min", "split")},
+        seed=derive_seed(config["seed"], "higgs", "split"),
+    log:
+        "results/logs/higgs/features.log",
+    benchmark:
+        "results/benchmarks/higgs/features.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/higgs_features.py"
+
+
+def higgs_train_rule(classifier):
+    """Parameters shared by the two training rules."""
+    return {"ams_regularisation": HIGGS["ams_regularisation"], classifier: HIGGS.get(classifier, {})}
+
+
+rule higgs_train_baseline:
+    output:
+        model="results/higgs/models/{classifier}.json",
+        scores="results/higgs/scores/{classifier}.npz",
+        info="results/higgs/models/{classifier}_info.json",
+    input:
+        **higgs_feature_files(),
+        code=library("metrics.py", "training.py", "higgs/dataset.py", "higgs/classifiers.py"),
+    params:
+        options=lambda wc: higgs_train_rule(wc.classifier),
+        heavy=HIGGS_HEAVY,
+        seed=lambda wc: derive_seed(config["seed"], "higgs", wc.classifier),
+        device=config["device"],
+    wildcard_constraints:
+        classifier="cut|bdt",
+    threads: 2
+    log:
+        "results/logs/higgs/train_{classifier}.log",
+    benchmark:
+        "results/benchmarks/higgs/train_{classifier}.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/higgs_train.py"
+
+
+rule higgs_train_dnn:
+    output:
+        model="results/higgs/models/{classifier}.pt",
+        scores="results/higgs/scores/{classifier}.npz",
+        info="results/higgs/models/{classifier}_info.json",
+    input:
+        **higgs_feature_files(),
+        code=library("metrics.py", "training.py", "higgs/dataset.py", "higgs/classifiers.py"),
+    params:
+        options=lambda wc: higgs_train_rule(wc.classifier),
+        heavy=HIGGS_HEAVY,
+        seed=lambda wc: derive_seed(config["seed"], "higgs", wc.classifier),
+        device=config["device"],
+    wildcard_constraints:
+        classifier="dnn",
+    threads: 2
+    log:
+        "results/logs/higgs/train_{classifier}.log",
+    benchmark:
+        "results/benchmarks/higgs/train_{classifier}.tsv"
+    resources:
+        gpu=gpu_request(),
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/higgs_train.py"
+
+
+rule higgs_evaluate:
+    output:
+        metrics="results/higgs/classifiers.json",
+        csv="results/higgs/classifiers.csv",
+        md="results/higgs/classifiers.md",
+        tex="results/higgs/classifiers.tex",
+        roc=report("results/higgs/plots/roc.png", caption="../report/higgs_roc.rst", category="Higgs"),
+        roc_pdf="results/higgs/plots/roc.pdf",
+        ams=report("results/higgs/plots/ams.png", caption="../report/higgs_ams.rst", category="Higgs"),
+        ams_pdf="results/higgs/plots/ams.pdf",
+        scores=report("results/higgs/plots/scores.png", caption="../report/higgs_scores.rst", category="Higgs"),
+        scores_pdf="results/higgs/plots/scores.pdf",
+    input:
+        val="results/higgs/features/val.npz",
+        test="results/higgs/features/test.npz",
+        scores=expand("results/higgs/scores/{classifier}.npz", classifier=("cut", "bdt", "dnn")),
+        code=library("metrics.py", "plotting.py", "higgs/dataset.py", "higgs/evaluate.py"),
+    params:
+        heavy=HIGGS_HEAVY,
+        regularisation=HIGGS["ams_regularisation"],
+        bootstrap=HIGGS["bootstrap"],
+        seed=derive_seed(config["seed"], "higgs", "bootstrap"),
+    log:
+        "results/logs/higgs/evaluate.log",
+    benchmark:
+        "results/benchmarks/higgs/evaluate.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/higgs_evaluate.py"
+
+
+rule higgs_limits:
+    output:
+        limits="results/higgs/limits.json",
+        csv="results/higgs/limits.csv",
+        md="results/higgs/limits.md",
+        tex="results/higgs/limits.tex",
+    input:
+        test="results/higgs/features/test.npz",
+        scores=expand("results/higgs/scores/{classifier}.npz", classifier=("cut", "bdt", "dnn")),
+        code=library("stats.py", "higgs/dataset.py", "higgs/limits.py"),
+    params:
+        heavy=HIGGS_HEAVY,
+        options=HIGGS["limits"],
+    log:
+        "results/logs/higgs/limits.log",
+    benchmark:
+        "results/benchmarks/higgs/limits.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/higgs_limits.py"
