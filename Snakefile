@@ -24,3 +24,4 @@ rule all:
         rules.toptag_evaluate.output,
         rules.higgs_evaluate.output,
         rules.higgs_limits.output,
+        rules.higgs_regression.output,

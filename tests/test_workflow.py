@@ -183,3 +183,10 @@ def test_higgs_classifiers_beat_chance_and_limits_exist(finished_run):
         assert limit["band"] == sorted(limit["band"]), name
     for plot in ("roc", "ams", "scores"):
         assert (finished_run / f"results/higgs/plots/{plot}.png").stat().st_size > 10_000
+
+
+def test_mass_regression_beats_the_visible_mass(finished_run):
+    metrics = json.loads((finished_run / "results/higgs/regression/metrics.json").read_text())
+    assert metrics["resolution_regressed"] < metrics["resolution_visible"]
+    assert abs(metrics["bias_regressed"]) < abs(metrics["bias_visible"])
+    assert (finished_run / "results/higgs/plots/mass_regression.png").stat().st_size > 10_000

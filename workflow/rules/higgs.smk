@@ -154,3 +154,33 @@ rule higgs_limits:
         "../../envs/ml4hep.yaml"
     script:
         "../../scripts/higgs_limits.py"
+
+
+rule higgs_regression:
+    output:
+        model="results/higgs/models/mass_regression.pt",
+        predictions="results/higgs/regression/predictions.npz",
+        csv="results/higgs/regression/resolution.csv",
+        md="results/higgs/regression/resolution.md",
+        plot=report("results/higgs/plots/mass_regression.png", caption="../report/higgs_regression.rst",
+                    category="Higgs"),
+        plot_pdf="results/higgs/plots/mass_regression.pdf",
+        metrics="results/higgs/regression/metrics.json",
+    input:
+        **higgs_feature_files(),
+        code=library("training.py", "higgs/dataset.py", "higgs/classifiers.py", "higgs/regression.py"),
+    params:
+        hyper=HIGGS["regression"],
+        seed=derive_seed(config["seed"], "higgs", "regression"),
+        device=config["device"],
+    threads: 2
+    log:
+        "results/logs/higgs/regression.log",
+    benchmark:
+        "results/benchmarks/higgs/regression.tsv"
+    resources:
+        gpu=gpu_request(),
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/higgs_regression.py"

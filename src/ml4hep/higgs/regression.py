@@ -359,8 +359,8 @@ def plot_regression(
         truth: True masses (events without one are left out).
         estimates: Estimator name -> masses (-999 where undefined).
         outputs: Figure files (PNG, PDF).
-        bins: True-mass bins of the right panel (default: :func:`mass_bins` cannot be known here, so 6 quantile
-            bins of the true mass).
+        bins: True-mass bin edges of the right panel, e.g. :func:`mass_bins` (default: 6 quantile bins of the true
+            mass).
     """
     import matplotlib.pyplot as plt
 
