@@ -1,11 +1,18 @@
 """Rule higgs_evaluate: AUC and AMS (threshold from validation) with bootstrap errors, tables and plots."""
 
-from ml4hep.higgs.evaluate import evaluate_classifiers, plot_performance, write_metrics, write_tables
+from ml4hep.higgs.evaluate import (
+    evaluate_classifiers,
+    plot_black_box,
+    plot_performance,
+    write_metrics,
+    write_tables,
+)
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake):
     splits = {"val": snakemake.input.val, "test": snakemake.input.test}
-    scores = dict(zip(("cut", "bdt", "dnn"), snakemake.input.scores, strict=True))
+    classifiers = ("cut", "bdt", "dnn", "bdt_mreg")
+    scores = dict(zip(classifiers, snakemake.input.scores, strict=True))
     metrics = evaluate_classifiers(splits, scores, snakemake.params.heavy, snakemake.params.regularisation,
                                    snakemake.params.bootstrap, snakemake.params.seed)
     write_metrics(snakemake.output.metrics, metrics)
@@ -13,3 +20,7 @@ with rule_context(snakemake):
     plot_performance(splits, scores, snakemake.params.heavy, metrics, snakemake.params.regularisation,
                      [snakemake.output.roc, snakemake.output.roc_pdf], [snakemake.output.ams, snakemake.output.ams_pdf],
                      [snakemake.output.scores, snakemake.output.scores_pdf])
+    infos = dict(zip(classifiers, snakemake.input.infos, strict=True))
+    plot_black_box(snakemake.input.test, scores["bdt"], infos["bdt"], snakemake.params.heavy,
+                   metrics["threshold"]["bdt"], [snakemake.output.black_box, snakemake.output.black_box_pdf],
+                   [snakemake.output.importance, snakemake.output.importance_pdf])

@@ -3,6 +3,7 @@
 HIGGS = config["higgs"]
 HIGGS_HEAVY = [f"higgs_heavyh{m}" for m in config["samples"]["higgs"]["heavy_higgs"]["masses_gev"]]
 HIGGS_SPLITS = ("train", "val", "test")
+HIGGS_CLASSIFIERS = ("cut", "bdt", "dnn", "bdt_mreg")
 
 
 def higgs_roles():
@@ -44,7 +45,13 @@ rule higgs_features:
 
 def higgs_train_rule(classifier):
     """Parameters shared by the two training rules."""
-    return {"ams_regularisation": HIGGS["ams_regularisation"], classifier: HIGGS.get(classifier, {})}
+    hyper_key = "bdt" if classifier == "bdt_mreg" else classifier
+    return {"ams_regularisation": HIGGS["ams_regularisation"], hyper_key: HIGGS.get(hyper_key, {})}
+
+
+def regressed_mass_input(wildcards):
+    """The regressed-mass predictions, for the BDT that uses them as an extra feature."""
+    return ["results/higgs/regression/predictions.npz"] if wildcards.classifier == "bdt_mreg" else []
 
 
 rule higgs_train_baseline:
@@ -54,6 +61,7 @@ rule higgs_train_baseline:
         info="results/higgs/models/{classifier}_info.json",
     input:
         **higgs_feature_files(),
+        regressed_mass=regressed_mass_input,
         code=library("metrics.py", "training.py", "higgs/dataset.py", "higgs/classifiers.py"),
     params:
         options=lambda wc: higgs_train_rule(wc.classifier),
@@ -61,7 +69,7 @@ rule higgs_train_baseline:
         seed=lambda wc: derive_seed(config["seed"], "higgs", wc.classifier),
         device=config["device"],
     wildcard_constraints:
-        classifier="cut|bdt",
+        classifier="cut|bdt|bdt_mreg",
     threads: 2
     log:
         "results/logs/higgs/train_{classifier}.log",
@@ -113,10 +121,17 @@ rule higgs_evaluate:
         ams_pdf="results/higgs/plots/ams.pdf",
         scores=report("results/higgs/plots/scores.png", caption="../report/higgs_scores.rst", category="Higgs"),
         scores_pdf="results/higgs/plots/scores.pdf",
+        black_box=report("results/higgs/plots/black_box.png", caption="../report/higgs_black_box.rst",
+                         category="Higgs"),
+        black_box_pdf="results/higgs/plots/black_box.pdf",
+        importance=report("results/higgs/plots/importance.png", caption="../report/higgs_importance.rst",
+                          category="Higgs"),
+        importance_pdf="results/higgs/plots/importance.pdf",
     input:
         val="results/higgs/features/val.npz",
         test="results/higgs/features/test.npz",
-        scores=expand("results/higgs/scores/{classifier}.npz", classifier=("cut", "bdt", "dnn")),
+        scores=expand("results/higgs/scores/{classifier}.npz", classifier=HIGGS_CLASSIFIERS),
+        infos=expand("results/higgs/models/{classifier}_info.json", classifier=HIGGS_CLASSIFIERS),
         code=library("metrics.py", "plotting.py", "higgs/dataset.py", "higgs/evaluate.py"),
     params:
         heavy=HIGGS_HEAVY,

@@ -28,7 +28,16 @@ from ml4hep.metrics import ams
 
 log = logging.getLogger(__name__)
 
-CLASSIFIERS = ("cut", "bdt", "dnn")
+CLASSIFIERS = ("cut", "bdt", "dnn", "bdt_mreg")
+REGRESSED_MASS_FEATURE = "DER_mass_regressed"
+
+
+def with_regressed_mass(split: Mapping[str, np.ndarray], regressed: np.ndarray) -> dict[str, np.ndarray]:
+    """The split with the regressed di-tau mass appended as an extra feature column."""
+    out = dict(split)
+    out["X"] = np.column_stack([split["X"], regressed])
+    out["feature_names"] = np.append(split["feature_names"], REGRESSED_MASS_FEATURE)
+    return out
 
 
 class Standardiser(nn.Module):
@@ -113,11 +122,12 @@ def train_classifier(
     model_path: str | Path,
     scores_path: str | Path,
     info_path: str | Path,
+    regressed_mass: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train one SM classifier and write its model, its val/test scores (for the SM events) and an info JSON.
 
     Args:
-        name: ``cut``, ``bdt`` or ``dnn``.
+        name: ``cut``, ``bdt``, ``dnn``, or ``bdt_mreg`` (the BDT with the regressed di-tau mass as an extra input).
         splits: Split name -> dataset file.
         options: The ``higgs`` config section.
         heavy: Heavy-Higgs sample names (left out of the SM classification).
@@ -126,11 +136,17 @@ def train_classifier(
         model_path: Model file (JSON for cut and bdt, torch checkpoint for dnn).
         scores_path: ``.npz`` with ``val`` and ``test`` scores for the SM events of each split.
         info_path: Training summary.
+        regressed_mass: Predictions file of :mod:`ml4hep.higgs.regression` (needed by ``bdt_mreg``).
 
     Returns:
         The info dictionary.
     """
     data = {s: load_split(p) for s, p in splits.items()}
+    if name == "bdt_mreg":
+        if regressed_mass is None:
+            raise ValueError("bdt_mreg needs the regressed-mass predictions")
+        with np.load(regressed_mass, allow_pickle=False) as predictions:
+            data = {s: with_regressed_mass(d, predictions[s]) for s, d in data.items()}
     sm = {s: select_events(d, ~process_mask(d, heavy)) for s, d in data.items()}
     train, val, test = sm["train"], sm["val"], sm["test"]
     info: dict[str, Any] = {"classifier": name, "n_train": int(len(train["label"])), "seed": seed}
@@ -141,7 +157,7 @@ def train_classifier(
         column = [str(n) for n in val["feature_names"]].index("DER_mass_vis")
         scores = {s: mass_window_scores(sm[s]["X"][:, column], window["low"], window["high"]) for s in ("val", "test")}
         info.update(window=window, device="cpu")
-    elif name == "bdt":
+    elif name in ("bdt", "bdt_mreg"):
         scores, extra = _train_bdt(train, val, test, options["bdt"], seed, device_name, model_path)
         info.update(extra)
     elif name == "dnn":

@@ -16,7 +16,8 @@ import numpy as np
 from ml4hep.higgs.dataset import load_split, process_mask, select_events
 from ml4hep.metrics import ams, ams_curve, auc, bootstrap
 
-DISPLAY_NAMES = {"cut": "Visible-mass window", "bdt": "BDT (xgboost)", "dnn": "DNN (torch)"}
+DISPLAY_NAMES = {"cut": "Visible-mass window", "bdt": "BDT (xgboost)", "dnn": "DNN (torch)",
+                 "bdt_mreg": "BDT + regressed mass"}
 
 
 def best_ams_threshold(
@@ -162,3 +163,63 @@ def write_metrics(path: str | Path, content: Mapping[str, Any]) -> None:
         return value
 
     Path(path).write_text(json.dumps(clean(dict(content)), indent=2))
+
+
+def plot_black_box(
+    test_path: str | Path, scores_path: str | Path, info_path: str | Path, heavy: Sequence[str], threshold: float,
+    feature_outputs: Sequence[str | Path], importance_outputs: Sequence[str | Path], n_features: int = 6,
+) -> None:
+    """The "opening the black box" figure and the BDT feature importances.
+
+    The most important BDT inputs are shown for signal and background before and after the cut on the BDT score
+    (threshold chosen on validation).
+
+    Args:
+        test_path: Test split of the event table.
+        scores_path: BDT scores file.
+        info_path: BDT training info (feature importances).
+        heavy: Heavy-Higgs samples (not part of the SM analysis).
+        threshold: The BDT threshold of the AMS selection.
+        feature_outputs: Files of the feature-distribution figure.
+        importance_outputs: Files of the importance figure.
+        n_features: How many of the most important features to show.
+    """
+    import matplotlib.pyplot as plt
+
+    from ml4hep.higgs.features import UNDEFINED
+    from ml4hep.plotting import label, save
+
+    test = load_split(test_path)
+    test = select_events(test, ~process_mask(test, heavy))
+    with np.load(scores_path, allow_pickle=False) as data:
+        scores = data["test"]
+    importance = json.loads(Path(info_path).read_text())["feature_importance"]
+    names = [str(n) for n in test["feature_names"]]
+    ranked = sorted(importance, key=importance.get, reverse=True)
+    shown = [n for n in ranked if n in names][:n_features]
+    passed = scores >= threshold
+    fig, axes = plt.subplots(2, (len(shown) + 1) // 2, figsize=(5.5 * ((len(shown) + 1) // 2), 10), squeeze=False)
+    for ax, feature in zip(axes.flat, shown, strict=False):
+        values = test["X"][:, names.index(feature)]
+        defined = values != UNDEFINED
+        low, high = np.quantile(values[defined], [0.01, 0.99]) if defined.any() else (0.0, 1.0)
+        bins = np.linspace(low, high if high > low else low + 1.0, 26)
+        for cls, colour, text in ((1, "tab:red", "signal"), (0, "tab:blue", "background")):
+            for selection, style, when in ((defined, "--", "all"), (defined & passed, "-", "after cut")):
+                mask = selection & (test["label"] == cls)
+                if mask.sum() > 1:
+                    ax.hist(values[mask], bins=bins, weights=test["weight"][mask], density=True, histtype="step",
+                            linestyle=style, color=colour, label=f"{text} ({when})")
+        ax.set_xlabel(feature)
+        ax.set_ylabel("Normalised")
+        ax.legend(fontsize=8)
+        label(ax, com_tev=13)
+    for ax in list(axes.flat)[len(shown):]:
+        ax.set_visible(False)
+    save(fig, feature_outputs)
+    fig, ax = plt.subplots(figsize=(8, 0.3 * len(ranked) + 2))
+    ax.barh(ranked[::-1], [importance[n] for n in ranked[::-1]])
+    ax.set_xlabel("BDT feature importance (gain)")
+    ax.tick_params(axis="y", labelsize=9)
+    label(ax, com_tev=13)
+    save(fig, importance_outputs)
