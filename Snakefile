@@ -25,3 +25,4 @@ rule all:
         rules.higgs_evaluate.output,
         rules.higgs_limits.output,
         rules.higgs_regression.output,
+        rules.higgs_metrics.output,

@@ -187,3 +187,76 @@ def test_brazil_plot(tmp_path):
         assert path.stat().st_size > 1000
     assert (tmp_path / "brazil.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "brazil.pdf").read_bytes()[:4] == b"%PDF"
+
+
+# A realistic HiggsML-like score histogram (7 bins, ~1e6 background events per bin, background MC errors of 16-45%,
+# signal errors ~38%). pyhf's default SLSQP fits stop at their starting point here and still report success, which
+# made the old fast solver return mu = 9.59 for all five band edges (and pyhf.infer.hypotest gives CLs = 0 from
+# mu ~ 9.6 on).
+LARGE_COUNT_TEMPLATES = {
+    "signal": [5369.869546452826, 5390.394449693626, 5383.552815280023, 5430.463404966786, 5383.5528152800325,
+               5322.958956766077, 10726.546249682702],
+    "signal_mc_err": [2029.9098697025913, 2037.7536405612461, 2035.1424092969698, 2052.5385283419846,
+                      2035.1424092969712, 2012.3181395859838, 2867.3099198342175],
+    "background": [7625932.458606735, 1679651.8055872973, 1239632.4901898205, 2782538.4640490636, 1542072.39557763,
+                   1063206.8799516037, 929095.4254751652],
+    "background_mc_err": [1253960.3298994268, 593906.7648434109, 506355.2551536932, 754684.2080858768,
+                          528479.5355590918, 438369.4963630056, 392318.50757085753],
+}
+
+
+class _TrustConstrOptimizer(pyhf.optimize.scipy_optimizer):
+    """pyhf's scipy optimizer with trust-constr instead of SLSQP: slow, but it converges on the large-count model."""
+
+    def _minimize(self, minimizer, func, x0, do_grad=False, bounds=None, fixed_vals=None, options={}):  # noqa: B006
+        options = {**options, "method": "trust-constr"}
+        return super()._minimize(minimizer, func, x0, do_grad=do_grad, bounds=bounds, fixed_vals=fixed_vals,
+                                 options=options)
+
+
+@pytest.fixture
+def trust_constr_backend():
+    tensorlib, optimizer = pyhf.get_backend()
+    pyhf.set_backend(tensorlib, _TrustConstrOptimizer())
+    yield
+    pyhf.set_backend(tensorlib, optimizer)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning", "ignore::DeprecationWarning")
+def test_large_count_model_limit_is_robust(trust_constr_backend):
+    model = stats.build_model(**LARGE_COUNT_TEMPLATES, background_norm_uncertainty=0.1)
+    res = stats.expected_upper_limit(model)
+    band = np.array(res["band"])
+    assert np.all(np.diff(band) > 0)
+    # the MC errors absorb most of the signal (q_mu,A grows slower than mu^2): a wide, asymmetric band
+    np.testing.assert_allclose(band, [42.534, 62.308, 99.014, 167.66, 290.30], rtol=1e-3)
+    # an independent pyhf computation with a converging optimizer puts expected CLs = alpha at the median
+    bounds = [tuple(b) for b in model.config.suggested_bounds()]
+    bounds[model.config.poi_index] = (0.0, 1000.0)
+    _, expected = pyhf.infer.hypotest(res["mu_expected"], stats.asimov_data(model, 0.0), model, test_stat="qtilde",
+                                      return_expected_set=True, par_bounds=bounds)
+    assert float(expected[2]) == pytest.approx(ALPHA, abs=0.01)
+    assert np.all(np.diff(np.asarray(expected, dtype=float)) > 0)
+
+
+def test_large_count_model_significance():
+    model = stats.build_model(**LARGE_COUNT_TEMPLATES, background_norm_uncertainty=0.1)
+    z = stats.expected_significance(model)
+    # for s << b, q0 on s+b Asimov data ~ q_mu=1 on background-only Asimov data (the old pyhf fit gave 0.31)
+    assert z == pytest.approx(0.03155, rel=1e-3)
+    assert z == pytest.approx(stats._AsimovQmu(model)(1.0), rel=0.02)
+
+
+@pytest.mark.parametrize("failure", ["jump", "drop", "nan"])
+def test_failed_fit_raises_instead_of_returning_a_limit(monkeypatch, failure):
+    original = stats._Profile.twice_nll
+
+    def broken(self, mu):
+        value, pars = original(self, mu)
+        if mu >= 7.0:  # between the median (6.33) and +1 sigma (8.87) limits
+            value = {"jump": value + 1e4, "drop": value - 5.0, "nan": np.nan}[failure]
+        return value, pars
+
+    monkeypatch.setattr(stats._Profile, "twice_nll", broken)
+    with pytest.raises(RuntimeError, match="fit failed"):
+        stats.expected_upper_limit(stats.build_model([10.0], [1000.0]))

@@ -15,8 +15,14 @@ the low-score end until each has at least ``min_background`` expected background
 Limits are CLs upper limits with the ``qtilde`` test statistic on background-only Asimov data; the expected
 discovery significance uses ``q0`` on signal-plus-background (mu = 1) Asimov data (Cowan, Cranmer, Gross, Vitells,
 arXiv:1007.1727). The expected CLs band of pyhf's asymptotic calculator depends on mu only through sqrt(q~_mu,A), so
-:func:`expected_upper_limit` solves for that directly (one fixed-mu fit per point, identical results to scanning
+:func:`expected_upper_limit` solves for that directly (one fixed-mu profile per point, identical results to scanning
 ``pyhf.infer.hypotest``, which needs five fits per point); ``scan=`` runs pyhf's own grid scan instead.
+
+The fixed-mu fits do not use pyhf's default optimizer: with large yields (~1e6 events per bin) and MC errors of tens
+of percent, SLSQP with finite-difference gradients stops at or near its starting point and still reports success
+(the Poisson curvature in a staterror gamma is ~2 nu, its constraint curvature 1 / sigma^2), so q_mu jumps by orders
+of magnitude from one mu to the next. The staterror gammas are profiled in closed form instead (see
+:class:`_Profile`); every likelihood value is still pyhf's ``model.logpdf``.
 
 Importing this module sets pyhf's backend to numpy.
 """
@@ -29,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import pyhf
-from scipy.optimize import brentq
+from scipy.optimize import brentq, minimize, minimize_scalar
 from scipy.stats import norm
 
 pyhf.set_backend("numpy")
@@ -297,8 +303,112 @@ def cls_band_targets(cl: float = 0.95) -> np.ndarray:
     return n + norm.isf((1.0 - cl) * norm.cdf(n))
 
 
+class _Profile:
+    r"""Profiled -2 ln L at fixed mu, robust for large counts and large MC statistical errors.
+
+    pyhf's default fit (SLSQP with finite-difference gradients) fails silently on models with large yields: the
+    Poisson curvature in a staterror gamma is ~2 nu (1e6 and more for a million events per bin), the constraint
+    curvature only 1 / sigma^2 (a few to a hundred) and the gradients at the start ~1e5, so SLSQP's quasi-Newton
+    steps (unit initial Hessian) overshoot, the line search gives up and the result is reported as converged at (or
+    near) the starting point, which makes q_mu jump by orders of magnitude between neighbouring mu.
+
+    Here the staterror gammas are profiled in closed form instead (Barlow-Beeston "lite"): with
+    nu_i = A_i + gamma_i B_i (B_i the samples carrying the staterror), -2 ln L is convex in gamma_i and its
+    minimum solves B gamma^2 + (A - a B + sigma^2 B^2) gamma + sigma^2 B (A - n) - a A = 0 (n the bin count, a the
+    auxiliary datum, sigma the relative error of the Gaussian constraint), of which the larger root is taken. The
+    remaining free nuisance parameters (the background ``normsys``, if any) are minimised numerically on the
+    gamma-profiled likelihood: Brent's method for one parameter, Powell's method for more. Every -2 ln L is
+    pyhf's own ``model.logpdf``, so only the minimisation differs from pyhf.
+    """
+
+    def __init__(self, model: pyhf.pdf.Model, data: np.ndarray) -> None:
+        cfg = model.config
+        self.model = model
+        self.data = np.asarray(data, dtype=float)
+        self.init = np.asarray(cfg.suggested_init(), dtype=float)
+        bounds = np.asarray(cfg.suggested_bounds(), dtype=float)
+        free = ~np.asarray(cfg.suggested_fixed(), dtype=bool)
+        self.poi = cfg.poi_index
+        free[self.poi] = False
+        self.stat_idx = np.zeros(0, dtype=int)
+        stat = [name for name, kind in cfg.modifiers if kind == "staterror"]
+        if len(stat) == 1 and len(cfg.channels) == 1 and cfg.param_set(stat[0]).n_parameters == cfg.nmaindata:
+            sl = cfg.par_slice(stat[0])
+            idx = np.arange(sl.start, sl.stop)
+            offset = cfg.nmaindata
+            for name in cfg.auxdata_order:
+                if name == stat[0]:
+                    break
+                offset += len(cfg.param_set(name).auxdata)
+            keep = free[idx]  # gammas of bins without MC error are fixed by pyhf
+            self.stat_idx = idx[keep]
+            self.stat_bins = np.flatnonzero(keep)
+            self.stat_aux = self.data[offset + self.stat_bins]
+            self.stat_var = np.asarray(cfg.param_set(stat[0]).sigmas, dtype=float)[keep] ** 2
+            self.stat_lo, self.stat_hi = bounds[self.stat_idx, 0], bounds[self.stat_idx, 1]
+            free[self.stat_idx] = False
+        self.outer = np.flatnonzero(free)
+        self.outer_bounds = bounds[self.outer]
+        self.outer_start = self.init[self.outer]
+
+    def _with_gammas(self, pars: np.ndarray) -> np.ndarray:
+        if self.stat_idx.size == 0:
+            return pars
+        p = pars.copy()
+        p[self.stat_idx] = 0.0
+        a_part = np.asarray(self.model.expected_actualdata(p), dtype=float)[self.stat_bins]
+        p[self.stat_idx] = 1.0
+        b_part = np.asarray(self.model.expected_actualdata(p), dtype=float)[self.stat_bins] - a_part
+        n, aux, var = self.data[self.stat_bins], self.stat_aux, self.stat_var
+        lin = a_part - aux * b_part + var * b_part**2
+        const = var * b_part * (a_part - n) - aux * a_part
+        disc = np.sqrt(np.maximum(lin**2 - 4.0 * b_part * const, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):  # larger root, without cancellation
+            root = np.where(lin > 0, -2.0 * const / (lin + disc), (disc - lin) / (2.0 * b_part))
+        gammas = np.where(b_part > 0, root, aux)  # no yield under the gamma: only its constraint is left
+        p[self.stat_idx] = np.clip(gammas, self.stat_lo, self.stat_hi)
+        return p
+
+    def _twice_nll(self, pars: np.ndarray) -> float:
+        return -2.0 * float(np.asarray(self.model.logpdf(pars, self.data))[0])
+
+    def twice_nll(self, mu: float) -> tuple[float, np.ndarray]:
+        """Minimum of -2 ln L over the nuisance parameters at fixed mu, and the parameters there."""
+        pars = self.init.copy()
+        pars[self.poi] = mu
+
+        def profiled(x: np.ndarray) -> float:
+            p = pars.copy()
+            p[self.outer] = x
+            return self._twice_nll(self._with_gammas(p))
+
+        if self.outer.size == 1:
+            res = minimize_scalar(
+                lambda x: profiled(np.array([x])), bounds=tuple(self.outer_bounds[0]), method="bounded",
+                options={"xatol": 1e-9},
+            )
+            x = np.array([res.x])
+        elif self.outer.size > 1:
+            res = minimize(
+                profiled, self.outer_start, method="Powell", bounds=self.outer_bounds,
+                options={"xtol": 1e-9, "ftol": 1e-13, "maxfev": 100_000},
+            )
+            if not res.success:
+                raise RuntimeError(f"profile fit at mu = {mu:g} failed: {res.message}")
+            self.outer_start = res.x  # warm start for the next mu
+            x = res.x
+        else:
+            x = np.zeros(0)
+        pars[self.outer] = x
+        pars = self._with_gammas(pars)
+        value = self._twice_nll(pars)
+        if not np.isfinite(value):
+            raise RuntimeError(f"profile fit at mu = {mu:g} gave -2 ln L = {value} (parameters {pars.tolist()})")
+        return value, pars
+
+
 class _AsimovQmu:
-    """sqrt(q~_mu) on background-only Asimov data, one fixed-mu fit per point (cached).
+    """sqrt(q~_mu) on background-only Asimov data, one profile (:class:`_Profile`) per point (cached).
 
     On this data the unconditional maximum (mu >= 0) is at mu = 0 and nominal nuisance parameters, where every
     Poisson and constraint term is maximal, so -2 ln L there is evaluated directly instead of fitted.
@@ -307,21 +417,39 @@ class _AsimovQmu:
     def __init__(self, model: pyhf.pdf.Model) -> None:
         self.model = model
         self.data = asimov_data(model, 0.0)
-        self.init = np.asarray(model.config.suggested_init(), dtype=float)
-        self.init[model.config.poi_index] = 0.0
-        self.fixed = model.config.suggested_fixed()
-        self.twice_nll_min = -2.0 * float(model.logpdf(self.init, self.data)[0])
+        self.profile = _Profile(model, self.data)
+        nominal = self.profile.init.copy()
+        nominal[model.config.poi_index] = 0.0
+        self.twice_nll_min = self.profile._twice_nll(nominal)
         self.cache: dict[float, float] = {0.0: 0.0}
 
     def __call__(self, mu: float) -> float:
         mu = float(mu)
         if mu not in self.cache:
-            _, twice_nll = pyhf.infer.mle.fixed_poi_fit(
-                mu, self.data, self.model, self.init.tolist(), _par_bounds(self.model, mu), self.fixed,
-                return_fitted_val=True,
-            )
-            self.cache[mu] = float(np.sqrt(max(float(twice_nll) - self.twice_nll_min, 0.0)))
+            if not (np.isfinite(mu) and mu >= 0):
+                raise RuntimeError(f"sqrt(q_mu,A) requested at mu = {mu}")
+            q = self.profile.twice_nll(mu)[0] - self.twice_nll_min
+            if not np.isfinite(q):
+                raise RuntimeError(f"q_mu,A = {q} at mu = {mu:g}: a fit failed, no limit returned")
+            if q < -1e-6 * max(1.0, abs(self.twice_nll_min)):
+                raise RuntimeError(
+                    f"q_mu,A = {q:g} < 0 at mu = {mu:g}: the background-only Asimov data are not at the likelihood "
+                    "maximum, the model is not what expected_upper_limit assumes"
+                )
+            self.cache[mu] = float(np.sqrt(max(q, 0.0)))
         return self.cache[mu]
+
+    def check_monotonic(self) -> None:
+        """Raise RuntimeError if the cached sqrt(q_mu,A) are not non-decreasing in mu (a failed profile)."""
+        mus = np.array(sorted(self.cache))
+        vals = np.array([self.cache[m] for m in mus])
+        drop = np.flatnonzero(np.diff(vals) < -1e-6 * max(1.0, float(vals.max())))
+        if drop.size:
+            i = int(drop[0])
+            raise RuntimeError(
+                f"sqrt(q_mu,A) is not increasing in mu ({vals[i]:g} at mu = {mus[i]:g}, {vals[i + 1]:g} at "
+                f"mu = {mus[i + 1]:g}): a fit failed, no limit returned"
+            )
 
 
 def _solve_increasing(func: _AsimovQmu, target: float, rtol: float) -> float:
@@ -329,8 +457,11 @@ def _solve_increasing(func: _AsimovQmu, target: float, rtol: float) -> float:
 
     Secant steps through the two cached points closest to the target (the first one through the origin, i.e.
     mu * target / func(mu)) until a step is below ``rtol``; if that does not converge, Brent's method on a bracket
-    from the cache, widened by factors of 4 if needed.
+    from the cache, widened by factors of 4 if needed. The root is accepted only if func there is within
+    ``10 rtol`` of the target (a jump of func, i.e. a failed fit, raises RuntimeError instead of returning the
+    jump as the root).
     """
+    root = None
     for _ in range(30):
         (m1, t1), (m2, t2) = sorted(func.cache.items(), key=lambda kv: abs(kv[1] - target))[:2]
         slope = (t1 - t2) / (m1 - m2)
@@ -340,18 +471,26 @@ def _solve_increasing(func: _AsimovQmu, target: float, rtol: float) -> float:
         if new <= 0:
             new = 0.5 * min(m for m in func.cache if m > 0)
         if abs(new - m1) <= rtol * new:
-            return float(new)
-        func(new)
-    lo = max(m for m, v in func.cache.items() if v < target)
-    above = [m for m, v in func.cache.items() if v > target]
-    hi = min(above) if above else 4.0 * max(lo, 1e-12)
-    for _ in range(_MAX_BRACKET_STEPS):
-        if func(hi) > target:
+            root = float(new)
             break
-        lo, hi = hi, 4.0 * hi
-    else:
-        raise RuntimeError(f"could not bracket sqrt(q_mu,A) = {target:g} (mu up to {hi:g})")
-    return float(brentq(lambda m: func(m) - target, lo, hi, rtol=rtol, xtol=1e-15))
+        func(new)
+    if root is None or abs(func(root) - target) > 10 * rtol * target:
+        lo = max(m for m, v in func.cache.items() if v < target)
+        above = [m for m, v in func.cache.items() if v > target and m > lo]
+        hi = min(above) if above else 4.0 * max(lo, 1e-12)
+        for _ in range(_MAX_BRACKET_STEPS):
+            if func(hi) > target:
+                break
+            lo, hi = hi, 4.0 * hi
+        else:
+            raise RuntimeError(f"could not bracket sqrt(q_mu,A) = {target:g} (mu up to {hi:g})")
+        root = float(brentq(lambda m: func(m) - target, lo, hi, rtol=rtol, xtol=1e-15))
+    if not abs(func(root) - target) <= 10 * rtol * target:
+        raise RuntimeError(
+            f"sqrt(q_mu,A) jumps across {target:g} at mu = {root:g} (value {func(root):g} there): a fit failed, "
+            "no limit returned"
+        )
+    return root
 
 
 def expected_upper_limit(
@@ -362,12 +501,17 @@ def expected_upper_limit(
     The expected CLs values of pyhf's asymptotic calculator (``pyhf.infer.hypotest(..., test_stat="qtilde",
     return_expected_set=True)``) depend on mu only through sqrt(q~_mu,A) on background-only Asimov data (see
     :func:`cls_band_targets`), so without ``scan`` each band edge is found by solving sqrt(q~_mu,A)(mu) = target,
-    one fixed-mu fit per evaluated point (a full ``hypotest`` runs five fits per point). The range is automatic:
+    one fixed-mu profile per evaluated point (a full ``hypotest`` runs five fits per point). The profile is not
+    pyhf's SLSQP fit, which fails silently on large-count models with sizeable MC errors, but the closed-form
+    staterror profile of :class:`_Profile` (identical to pyhf's fit where that converges). The range is automatic:
     the first point is the rough estimate mu0 = max(2 sqrt(B), 3) / S of the summed counts; as sqrt(q~_mu,A) is
     close to mu / sigma, secant steps from mu = 0 and the cached points converge in a few fits whether the limit is
-    1e-3 or 1e4 (Brent's method on a widened bracket is the fallback). The POI upper bound is widened to 10 times the
-    tested mu. With ``scan``, pyhf's own ``pyhf.infer.intervals.upper_limits.upper_limit`` grid scan is run instead
-    (five fits per point, limits linearly interpolated on the grid) as a cross-check.
+    1e-3 or 1e4 (Brent's method on a widened bracket is the fallback). Failed fits are detected rather than
+    returned as a limit: sqrt(q~_mu,A) must be finite, non-decreasing in mu over all evaluated points and within
+    10 rtol of the target at each root, and the band strictly increasing. With ``scan``, pyhf's own
+    ``pyhf.infer.intervals.upper_limits.upper_limit`` grid scan is run instead (five SLSQP fits per point, limits
+    linearly interpolated on the grid; the POI upper bound is widened to 10 times the largest scan point) as a
+    cross-check for small models: it inherits the fit failures on large-count models.
 
     Args:
         model: A model from :func:`build_model`.
@@ -377,6 +521,10 @@ def expected_upper_limit(
 
     Returns:
         ``{"mu_expected": median, "band": [-2 sigma, -1 sigma, median, +1 sigma, +2 sigma], "cl": cl}``.
+
+    Raises:
+        RuntimeError: If a profile fit fails (non-finite or negative q~_mu,A, sqrt(q~_mu,A) decreasing or jumping
+            across a target, or a degenerate band).
     """
     level = 1.0 - cl
     if scan is not None:
@@ -399,6 +547,9 @@ def expected_upper_limit(
     band = [0.0] * len(targets)
     for k in (2, 1, 3, 0, 4):  # median first, then outwards: each solve starts from its neighbours
         band[k] = _solve_increasing(sqrt_qmu, float(targets[k]), rtol)
+    sqrt_qmu.check_monotonic()
+    if not np.all(np.diff(band) > 0):
+        raise RuntimeError(f"degenerate expected band {band}: a fit failed, no limit returned")
     return {"mu_expected": band[2], "band": band, "cl": cl}
 
 
@@ -406,7 +557,12 @@ def expected_significance(model: pyhf.pdf.Model) -> float:
     """Expected (median) discovery significance Z0 for signal-plus-background Asimov data with mu = 1.
 
     Computed as Z0 = sqrt(q0) on the Asimov data, which equals ``norm.isf(p0)`` of
-    ``pyhf.infer.hypotest(0.0, asimov, model, test_stat="q0")`` but does not underflow for large Z0.
+    ``pyhf.infer.hypotest(0.0, asimov, model, test_stat="q0")`` but does not underflow for large Z0. The mu = 0 fit
+    is the robust profile of :func:`expected_upper_limit` (pyhf's own fit fails silently for large yields); the
+    unconditional maximum is the Asimov point itself.
+
+    Raises:
+        RuntimeError: If the profile fit fails (non-finite or negative q0).
 
     Args:
         model: A model from :func:`build_model`.
@@ -415,10 +571,13 @@ def expected_significance(model: pyhf.pdf.Model) -> float:
         The expected significance in standard deviations.
     """
     data = asimov_data(model, 1.0)
-    q0 = pyhf.infer.test_statistics.q0(
-        0.0, data, model, model.config.suggested_init(), _par_bounds(model, 1.0), model.config.suggested_fixed()
-    )
-    return float(np.sqrt(max(float(q0), 0.0)))
+    nominal = np.asarray(model.config.suggested_init(), dtype=float)
+    nominal[model.config.poi_index] = 1.0
+    profile = _Profile(model, data)
+    q0 = profile.twice_nll(0.0)[0] - profile._twice_nll(nominal)  # the Asimov data are the maximum (mu-hat = 1)
+    if q0 < -1e-6 * max(1.0, abs(profile._twice_nll(nominal))):
+        raise RuntimeError(f"q0 = {q0:g} < 0 on the mu = 1 Asimov data: the profile fit at mu = 0 failed")
+    return float(np.sqrt(max(q0, 0.0)))
 
 
 def significance_from_pvalue(p: float) -> float:

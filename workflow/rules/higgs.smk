@@ -199,3 +199,19 @@ rule higgs_regression:
         "../../envs/ml4hep.yaml"
     script:
         "../../scripts/higgs_regression.py"
+
+
+rule higgs_metrics:
+    output:
+        "results/higgs/metrics.json",
+    input:
+        classifiers="results/higgs/classifiers.json",
+        limits="results/higgs/limits.json",
+        regression="results/higgs/regression/metrics.json",
+        code=library("higgs/summary.py"),
+    log:
+        "results/logs/higgs/metrics.log",
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/higgs_metrics.py"
