@@ -190,3 +190,19 @@ def test_mass_regression_beats_the_visible_mass(finished_run):
     assert metrics["resolution_regressed"] < metrics["resolution_visible"]
     assert abs(metrics["bias_regressed"]) < abs(metrics["bias_visible"])
     assert (finished_run / "results/higgs/plots/mass_regression.png").stat().st_size > 10_000
+
+
+def test_higgs_headline_metrics_and_heavy_limits(finished_run):
+    metrics = json.loads((finished_run / "results/higgs/metrics.json").read_text())
+    for key in ("cut", "bdt", "dnn"):
+        assert key in metrics["auc"] and key in metrics["ams"] and metrics["limits"][key]["mu_expected"] > 0
+    assert {"resolution_regressed", "resolution_visible"} <= set(metrics["regression"])
+    parameterised = metrics["parameterised"]
+    assert parameterised["mass_left_out"] == 400
+    for key in ("auc_parameterised", "auc_dedicated", "auc_unparameterised"):
+        assert parameterised[key] > 0.7, key
+    heavy = metrics["heavy_limits"]
+    assert set(heavy) == {"300", "400", "500"} and heavy["400"]["left_out"]
+    for entry in heavy.values():
+        assert entry["xsec_band_pb"] == sorted(entry["xsec_band_pb"]) and entry["xsec_band_pb"][0] > 0
+    assert (finished_run / "results/higgs/plots/heavy_limits.png").stat().st_size > 10_000

@@ -17,6 +17,11 @@ def higgs_roles():
     return roles
 
 
+def heavy_processes():
+    """(sample name, mass) of every heavy-Higgs sample."""
+    return [(f"higgs_heavyh{m}", float(m)) for m in config["samples"]["higgs"]["heavy_higgs"]["masses_gev"]]
+
+
 def higgs_feature_files():
     return {split: f"results/higgs/features/{split}.npz" for split in HIGGS_SPLITS}
 
@@ -208,6 +213,8 @@ rule higgs_metrics:
         classifiers="results/higgs/classifiers.json",
         limits="results/higgs/limits.json",
         regression="results/higgs/regression/metrics.json",
+        parameterised="results/higgs/parameterised/metrics.json",
+        heavy_limits="results/higgs/heavy_limits.json",
         code=library("higgs/summary.py"),
     log:
         "results/logs/higgs/metrics.log",
@@ -215,3 +222,62 @@ rule higgs_metrics:
         "../../envs/ml4hep.yaml"
     script:
         "../../scripts/higgs_metrics.py"
+
+
+rule higgs_parameterised:
+    output:
+        model="results/higgs/models/parameterised/parameterised.pt",
+        metrics="results/higgs/parameterised/metrics.json",
+        csv="results/higgs/parameterised/auc.csv",
+        md="results/higgs/parameterised/auc.md",
+        plot=report("results/higgs/plots/parameterised_auc.png", caption="../report/higgs_parameterised.rst",
+                    category="Higgs"),
+        plot_pdf="results/higgs/plots/parameterised_auc.pdf",
+    input:
+        **higgs_feature_files(),
+        code=library("training.py", "metrics.py", "higgs/dataset.py", "higgs/classifiers.py",
+                     "higgs/parameterised.py"),
+    params:
+        heavy=heavy_processes(),
+        backgrounds=HIGGS["backgrounds"],
+        hyper=HIGGS["parameterised"],
+        seed=derive_seed(config["seed"], "higgs", "parameterised"),
+        device=config["device"],
+    threads: 1
+    log:
+        "results/logs/higgs/parameterised.log",
+    benchmark:
+        "results/benchmarks/higgs/parameterised.tsv"
+    resources:
+        gpu=gpu_request(),
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/higgs_parameterised.py"
+
+
+rule higgs_heavy_limits:
+    output:
+        limits="results/higgs/heavy_limits.json",
+        md="results/higgs/heavy_limits.md",
+        plot=report("results/higgs/plots/heavy_limits.png", caption="../report/higgs_heavy_limits.rst",
+                    category="Higgs"),
+        plot_pdf="results/higgs/plots/heavy_limits.pdf",
+    input:
+        test="results/higgs/features/test.npz",
+        model="results/higgs/models/parameterised/parameterised.pt",
+        samples="results/samples/summary.csv",
+        code=library("stats.py", "higgs/dataset.py", "higgs/limits.py", "higgs/parameterised.py"),
+    params:
+        heavy=heavy_processes(),
+        backgrounds=HIGGS["backgrounds"],
+        left_out_mass=HIGGS["parameterised"]["left_out_mass"],
+        options=HIGGS["limits"],
+    log:
+        "results/logs/higgs/heavy_limits.log",
+    benchmark:
+        "results/benchmarks/higgs/heavy_limits.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/higgs_heavy_limits.py"
