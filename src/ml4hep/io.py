@@ -8,6 +8,8 @@ later rule could consume.
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -243,3 +245,21 @@ def to_branches(events: ak.Array) -> dict[str, Any]:
     for prefix, fields in collections.items():
         branches[prefix] = ak.zip(fields)
     return branches
+
+
+def json_safe(value: Any) -> Any:
+    """Non-finite floats -> None (strict JSON), recursively through mappings and sequences."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def write_json(path: str | os.PathLike[str], content: Any) -> Path:
+    """Write ``content`` as indented strict JSON (NaN and infinities as null)."""
+    path = Path(path)
+    path.write_text(json.dumps(json_safe(content), indent=2))
+    return path

@@ -257,3 +257,38 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     """Read a checkpoint written by :func:`save_checkpoint` without unpickling objects (``weights_only=True``)."""
     content = torch.load(path, map_location="cpu", weights_only=True)
     return content["state_dict"], content["metadata"]
+
+
+def fit_xgboost(
+    train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, hyper: dict[str, Any], *,
+    train_weight: np.ndarray | None = None, val_weight: np.ndarray | None = None, seed: int = 0,
+    device: torch.device | None = None, n_jobs: int = 2,
+) -> Any:
+    """An xgboost classifier with class-balanced weights and early stopping on the validation split.
+
+    Args:
+        train_x: Training features.
+        train_y: Training labels (0/1).
+        val_x: Validation features.
+        val_y: Validation labels.
+        hyper: ``n_estimators``, ``max_depth``, ``learning_rate``, ``early_stopping_rounds``.
+        train_weight: Event weights of the training split (balanced per class here).
+        val_weight: Event weights of the validation split.
+        seed: Seed of the boosting.
+        device: CPU or CUDA.
+        n_jobs: Threads.
+
+    Returns:
+        The fitted ``xgboost.XGBClassifier`` (save it with ``save_model(path.json)``).
+    """
+    import xgboost
+
+    model = xgboost.XGBClassifier(
+        n_estimators=int(hyper["n_estimators"]), max_depth=int(hyper["max_depth"]),
+        learning_rate=float(hyper["learning_rate"]), early_stopping_rounds=int(hyper["early_stopping_rounds"]),
+        random_state=seed, n_jobs=n_jobs, device=(device or torch.device("cpu")).type, eval_metric="logloss",
+        tree_method="hist",
+    )
+    model.fit(train_x, train_y, sample_weight=balanced_weights(train_y, train_weight), eval_set=[(val_x, val_y)],
+              sample_weight_eval_set=[balanced_weights(val_y, val_weight)], verbose=False)
+    return model

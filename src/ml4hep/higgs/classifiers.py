@@ -172,20 +172,11 @@ def train_classifier(
 
 
 def _train_bdt(train, val, test, hyper, seed, device_name, model_path):
-    import xgboost
-
-    from ml4hep.training import balanced_weights, select_device
+    from ml4hep.training import fit_xgboost, select_device
 
     device = select_device(device_name)
-    model = xgboost.XGBClassifier(
-        n_estimators=int(hyper["n_estimators"]), max_depth=int(hyper["max_depth"]),
-        learning_rate=float(hyper["learning_rate"]), early_stopping_rounds=int(hyper["early_stopping_rounds"]),
-        random_state=seed, n_jobs=2, device=device.type, eval_metric="logloss", tree_method="hist",
-        missing=np.nan,
-    )
-    model.fit(train["X"], train["label"], sample_weight=balanced_weights(train["label"], train["weight"]),
-              eval_set=[(val["X"], val["label"])],
-              sample_weight_eval_set=[balanced_weights(val["label"], val["weight"])], verbose=False)
+    model = fit_xgboost(train["X"], train["label"], val["X"], val["label"], hyper, train_weight=train["weight"],
+                        val_weight=val["weight"], seed=seed, device=device)
     model.save_model(model_path)
     scores = {s: model.predict_proba(d["X"])[:, 1] for s, d in (("val", val), ("test", test))}
     names = [str(n) for n in train["feature_names"]]

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ml4hep.higgs.dataset import load_split, process_mask, select_events
+from ml4hep.io import write_json
 from ml4hep.metrics import ams, ams_curve, auc, bootstrap
 
 DISPLAY_NAMES = {"cut": "Visible-mass window", "bdt": "BDT (xgboost)", "dnn": "DNN (torch)",
@@ -153,16 +154,7 @@ def plot_performance(
 
 def write_metrics(path: str | Path, content: Mapping[str, Any]) -> None:
     """Write a metrics dictionary as JSON (non-finite numbers as null)."""
-    def clean(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [clean(v) for v in value]
-        if isinstance(value, float) and not np.isfinite(value):
-            return None
-        return value
-
-    Path(path).write_text(json.dumps(clean(dict(content)), indent=2))
+    write_json(path, dict(content))
 
 
 def plot_black_box(

@@ -56,6 +56,7 @@ from typing import Any, NamedTuple
 import awkward as ak
 import numpy as np
 
+from ml4hep.convert import HIGGSML_DER_COLUMNS, HIGGSML_PRI_COLUMNS
 from ml4hep.errors import InputFileError
 
 UNDEFINED = -999.0
@@ -64,40 +65,9 @@ UNDEFINED = -999.0
 JET_NUM_CAP = 3
 """``PRI_jet_num`` counts at most this many jets, as in HiggsML."""
 
-PRI_NAMES: tuple[str, ...] = (
-    "PRI_tau_pt",
-    "PRI_tau_eta",
-    "PRI_tau_phi",
-    "PRI_lep_pt",
-    "PRI_lep_eta",
-    "PRI_lep_phi",
-    "PRI_met",
-    "PRI_met_phi",
-    "PRI_met_sumet",
-    "PRI_jet_num",
-    "PRI_jet_leading_pt",
-    "PRI_jet_leading_eta",
-    "PRI_jet_leading_phi",
-    "PRI_jet_subleading_pt",
-    "PRI_jet_subleading_eta",
-    "PRI_jet_subleading_phi",
-    "PRI_jet_all_pt",
-)
-DER_NAMES: tuple[str, ...] = (
-    "DER_mass_transverse_met_lep",
-    "DER_mass_vis",
-    "DER_pt_h",
-    "DER_deltaeta_jet_jet",
-    "DER_mass_jet_jet",
-    "DER_prodeta_jet_jet",
-    "DER_deltar_tau_lep",
-    "DER_pt_tot",
-    "DER_sum_pt",
-    "DER_pt_ratio_lep_tau",
-    "DER_met_phi_centrality",
-    "DER_lep_eta_centrality",
-    "DER_mass_collinear",
-)
+PRI_NAMES: tuple[str, ...] = HIGGSML_PRI_COLUMNS
+# The HiggsML DER_ features without DER_mass_MMC (no MMC here), plus the collinear mass.
+DER_NAMES: tuple[str, ...] = (*(name for name in HIGGSML_DER_COLUMNS if name != "DER_mass_MMC"), "DER_mass_collinear")
 FEATURE_NAMES: list[str] = [*PRI_NAMES, *DER_NAMES]
 """The classifier inputs, in order: the HiggsML ``PRI_*`` and ``DER_*`` features (no ``DER_mass_MMC``) and
 ``DER_mass_collinear``."""

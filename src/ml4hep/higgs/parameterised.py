@@ -33,7 +33,6 @@ Default hyper-parameters (:data:`DEFAULT_HYPER`): ``{"hidden": [64, 64, 64], "dr
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -48,6 +47,7 @@ import torch
 from ml4hep.errors import ConfigError
 from ml4hep.higgs.classifiers import HiggsDNN, Standardiser
 from ml4hep.higgs.dataset import load_split, process_mask
+from ml4hep.io import write_json
 from ml4hep.metrics import auc
 from ml4hep.training import (
     FitResult,
@@ -385,17 +385,6 @@ def plot_auc_vs_mass(
     save(fig, outputs)
 
 
-def _json_safe(value: Any) -> Any:
-    """Non-finite floats -> None (strict JSON), recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def _load(split: str | Path | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return dict(split) if isinstance(split, Mapping) else load_split(split)
 
@@ -537,7 +526,7 @@ def run_parameterised(
     }
     metrics["hyper"]["left_out_mass"] = left_out
     Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(metrics_path).write_text(json.dumps(_json_safe(metrics), indent=2))
+    write_json(metrics_path, metrics)
     return metrics
 
 

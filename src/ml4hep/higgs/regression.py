@@ -33,7 +33,6 @@ from the caller's dict takes its default.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
@@ -48,6 +47,7 @@ from ml4hep.errors import ConfigError, InputFileError
 from ml4hep.higgs.classifiers import HiggsDNN, Standardiser
 from ml4hep.higgs.dataset import load_split
 from ml4hep.higgs.features import FEATURE_NAMES, UNDEFINED
+from ml4hep.io import write_json
 from ml4hep.training import FitResult, fit, load_checkpoint, predict, save_checkpoint, seed_everything, select_device
 
 log = logging.getLogger(__name__)
@@ -420,17 +420,6 @@ def plot_regression(
     save(fig, outputs)
 
 
-def _json_safe(value: Any) -> Any:
-    """Non-finite floats -> None (strict JSON), recursively."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 def run_regression(
     splits: Mapping[str, str | Path],
     hyper: Mapping[str, Any],
@@ -516,7 +505,7 @@ def run_regression(
         hyper={k: (list(v) if isinstance(v, list | tuple) else v) for k, v in hyper.items()},
     )
     Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(metrics_path).write_text(json.dumps(_json_safe(metrics), indent=2))
+    write_json(metrics_path, metrics)
     log.info("mass resolution (test): regressed %.3f, visible %.3f, collinear %.3f", metrics["resolution_regressed"],
              metrics["resolution_visible"], metrics["resolution_collinear"])
     return metrics

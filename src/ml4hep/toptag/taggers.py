@@ -123,19 +123,11 @@ def train_tagger(
 
 
 def _train_bdt(train, val, test, hyper, seed, device_name, model_path):
-    import xgboost
-
-    from ml4hep.training import balanced_weights, select_device
+    from ml4hep.training import fit_xgboost, select_device
 
     device = select_device(device_name)
-    model = xgboost.XGBClassifier(
-        n_estimators=int(hyper["n_estimators"]), max_depth=int(hyper["max_depth"]),
-        learning_rate=float(hyper["learning_rate"]), early_stopping_rounds=int(hyper["early_stopping_rounds"]),
-        random_state=seed, n_jobs=1, device=device.type, eval_metric="logloss", tree_method="hist",
-    )
-    model.fit(train["substructure"], train["label"], sample_weight=balanced_weights(train["label"]),
-              eval_set=[(val["substructure"], val["label"])], sample_weight_eval_set=[balanced_weights(val["label"])],
-              verbose=False)
+    model = fit_xgboost(train["substructure"], train["label"], val["substructure"], val["label"], hyper, seed=seed,
+                        device=device, n_jobs=1)
     model.save_model(model_path)
     scores = {s: model.predict_proba(d["substructure"])[:, 1] for s, d in (("val", val), ("test", test))}
     importances = dict(zip([str(n) for n in train["substructure_names"]],
