@@ -49,8 +49,8 @@ def test_dry_run_of_the_whole_workflow(tmp_path):
     result = run_snakemake(workdir, "-n", *TEST_CONFIG)
     jobs = planned_jobs(result.stdout)
     generated = [w for rule, w in jobs if rule == "generate_sample"]
-    # test.yaml, shards of 400: ztautau 4000 -> 10; ggh125 1200 -> 3; ttbar, 2 heavy masses -> 1 each; top: 2 each
-    assert len(generated) == 10 + 3 + 1 + 2 + 2 + 2
+    # test.yaml, shards of 400: ztautau 4000 -> 10; ggh125 1200 -> 3; ttbar, 3 heavy masses -> 1 each; top: 2 each
+    assert len(generated) == 10 + 3 + 1 + 3 + 2 + 2
     assert ("sample_summary", "") in jobs and ("all", "") in jobs
     assert not (workdir / "results").exists()
 
