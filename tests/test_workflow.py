@@ -79,7 +79,7 @@ def test_config_errors_stop_before_any_job(tmp_path, override, message):
 def test_sample_stage_outputs(finished_run):
     summary = (finished_run / "results/samples/summary.csv").read_text().splitlines()
     assert summary[0].startswith("sample,files,events_generated,entries")
-    assert len(summary) == 1 + 7
+    assert len(summary) == 1 + 8  # ggh125, ztautau, ttbar, three heavy masses, two top-tagging samples
     for process in ("higgs_ztautau", "toptag_ttbar"):
         for shard in (0, 1):
             assert (finished_run / f"results/samples/{process}/{shard}.root").stat().st_size > 0
