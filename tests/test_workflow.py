@@ -176,7 +176,7 @@ def test_higgs_classifiers_beat_chance_and_limits_exist(finished_run):
     metrics = json.loads((finished_run / "results/higgs/classifiers.json").read_text())
     for name in ("bdt", "dnn"):
         assert metrics["auc"][name] > 0.6 and metrics["auc"][name] - 2 * metrics["auc_err"][name] > 0.5, name
-    assert set(metrics["ams"]) == {"cut", "bdt", "dnn"}
+    assert set(metrics["ams"]) == {"cut", "bdt", "dnn", "bdt_mreg"}
     limits = json.loads((finished_run / "results/higgs/limits.json").read_text())
     for name, limit in limits.items():
         assert limit["mu_expected"] > 0 and limit["significance"] >= 0, name
