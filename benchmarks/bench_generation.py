@@ -32,7 +32,6 @@ import copy
 import datetime
 import importlib
 import importlib.metadata
-import json
 import os
 import platform
 import sys
@@ -40,6 +39,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from timing import write_report  # benchmarks/timing.py, beside this script
 
 from ml4hep.config import validate_config
 from ml4hep.generate.processes import ProcessSpec, generated_processes
@@ -229,9 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "total_seconds": total,
         "results": results,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    write_report(args.output, report)
     return 0
 
 

@@ -62,7 +62,6 @@ import argparse
 import datetime
 import glob
 import importlib.metadata
-import json
 import math
 import os
 import platform
@@ -70,13 +69,14 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
 import uproot
+from timing import summary, timed, write_report  # benchmarks/timing.py, beside this script
 
 from ml4hep.config import validate_config
 from ml4hep.higgs.dataset import GENERATED_BRANCHES
@@ -210,26 +210,6 @@ def loop_features(rows: Sequence[Mapping[str, Any]], jet_pt_min: float) -> tuple
 # ---------------------------------------------------------------------------------------------------------------
 # Measurement helpers
 # ---------------------------------------------------------------------------------------------------------------
-
-def timed(function: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
-    """Wall times of ``repeats`` calls of ``function`` and the last result."""
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return times, result
-
-
-def summary(times: Sequence[float], events: int, raw_seconds: float | None = None) -> dict[str, Any]:
-    """Median time, events/s, and the ratio to the raw read."""
-    median = statistics.median(times)
-    out: dict[str, Any] = {"seconds": median, "seconds_all": list(times), "events": events,
-                           "events_per_second": events / median}
-    if raw_seconds is not None:
-        out["ratio_to_raw_read"] = median / raw_seconds
-    return out
-
 
 def group_files(files: Sequence[str]) -> dict[str, list[str]]:
     """Sample name (the parent directory, else the file stem) -> files."""
@@ -564,9 +544,7 @@ def main(argv: list[str] | None = None) -> int:
         "loop_scaling": result["loop_scaling"],
         "columnar_fixed_cost": result["columnar_fixed_cost"],
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    write_report(args.output, report)
     agree = all(r["check"]["agree"] for r in [result["loop_comparison"], *result["loop_scaling"]])
     if not agree:
         print("error: the per-event loop and the columnar features disagree", file=sys.stderr)

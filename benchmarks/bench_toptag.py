@@ -46,14 +46,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.metadata
-import json
 import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +60,7 @@ import awkward as ak
 import numpy as np
 import torch
 import uproot
+from timing import summary, timed, write_report  # benchmarks/timing.py, beside this script
 
 from ml4hep.config import validate_config
 from ml4hep.generate.pythia import stdout_to_stderr
@@ -77,26 +77,6 @@ BDT_TREES = 200
 BDT_DEPTH = 4
 SPLIT = {"train": 0.8, "val": 0.2}
 WARMUP_JETS = 64
-
-
-def timed(function: Callable[[], Any], repeats: int) -> tuple[list[float], Any]:
-    """Wall times of ``repeats`` calls of ``function`` and the last result."""
-    times, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = function()
-        times.append(time.perf_counter() - start)
-    return times, result
-
-
-def summary(times: Sequence[float], jets: int, raw_seconds: float | None = None) -> dict[str, Any]:
-    """Median time, jets/s, and the ratio to the raw read."""
-    median = statistics.median(times)
-    out: dict[str, Any] = {"seconds": median, "seconds_all": list(times), "jets": jets,
-                           "jets_per_second": jets / median}
-    if raw_seconds is not None:
-        out["ratio_to_raw_read"] = median / raw_seconds
-    return out
 
 
 def generate_samples(events: int, seed: int | None, workdir: Path) -> tuple[dict[str, list[str]], dict[str, Any]]:
@@ -179,12 +159,12 @@ def bench_preprocessing(files: Sequence[str], jets: ak.Array, options: Mapping[s
     substructure_times, sub = timed(substructure, repeats)
     raw_seconds = statistics.median(raw_times)
     results = {
-        "raw_read": summary(raw_times, n, raw_seconds),
-        "constituent_arrays": summary(constituent_times, n, raw_seconds),
-        "jet_images": summary(image_times, n, raw_seconds),
+        "raw_read": summary(raw_times, n, raw_seconds, unit="jets"),
+        "constituent_arrays": summary(constituent_times, n, raw_seconds, unit="jets"),
+        "jet_images": summary(image_times, n, raw_seconds, unit="jets"),
         "constituents_and_images": summary([a + b for a, b in zip(constituent_times, image_times, strict=True)], n,
-                                           raw_seconds),
-        "substructure_features": summary(substructure_times, n, raw_seconds),
+                                           raw_seconds, unit="jets"),
+        "substructure_features": summary(substructure_times, n, raw_seconds, unit="jets"),
     }
     bad = {name: int((~np.isfinite(a)).sum()) for name, a in (("x", x), ("images", image_array), ("substructure", sub))}
     if any(bad.values()):
@@ -230,7 +210,7 @@ def bench_torch(name: str, arrays: Mapping[str, np.ndarray], labels: np.ndarray,
         predict(model, [a[:batch] for a in inputs], batch_size=batch, device=torch.device("cpu"))  # warm-up
         times, _ = timed(lambda batch=batch: predict(model, inputs, batch_size=batch, device=torch.device("cpu")),
                          repeats)
-        out["inference"][str(batch)] = summary(times, len(labels))
+        out["inference"][str(batch)] = summary(times, len(labels), unit="jets")
     return out
 
 
@@ -258,7 +238,7 @@ def bench_bdt(substructure: np.ndarray, labels: np.ndarray, split: Mapping[str, 
         "train_jets": len(train),
         "fit_seconds": fit_seconds,
         "train_jets_per_second": len(train) / fit_seconds,
-        "inference": {"all": summary(times, len(labels))},
+        "inference": {"all": summary(times, len(labels), unit="jets")},
     }
 
 
@@ -415,9 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         "preprocessing": preprocessing,
         "models": models,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.output}")
+    write_report(args.output, report)
     return 0
 
 
