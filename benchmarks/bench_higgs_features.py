@@ -61,7 +61,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import glob
-import importlib.metadata
 import math
 import os
 import platform
@@ -76,7 +75,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 import uproot
-from timing import summary, timed, write_report  # benchmarks/timing.py, beside this script
+from timing import summary, timed, versions, write_report  # benchmarks/timing.py, beside this script
 
 from ml4hep.config import validate_config
 from ml4hep.higgs.dataset import GENERATED_BRANCHES
@@ -438,17 +437,6 @@ def table(result: Mapping[str, Any], repeats: int, jet_pt_min: float) -> str:
     return "\n".join(lines)
 
 
-def versions() -> dict[str, str]:
-    """Versions of the libraries that do the work."""
-    out = {}
-    for package in ("uproot", "awkward", "numpy"):
-        try:
-            out[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            out[package] = "not installed"
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -535,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
             "cpu_count": os.cpu_count(),
             "loadavg_before": load_before,
             "loadavg_after": load_after,
-            "versions": versions(),
+            "versions": versions(("uproot", "awkward", "numpy")),
         },
         "benchmark_seconds": measured,
         "total_seconds": total,

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import importlib.metadata
 import os
 import platform
 import statistics
@@ -60,7 +59,7 @@ import awkward as ak
 import numpy as np
 import torch
 import uproot
-from timing import summary, timed, write_report  # benchmarks/timing.py, beside this script
+from timing import summary, timed, versions, write_report  # benchmarks/timing.py, beside this script
 
 from ml4hep.config import validate_config
 from ml4hep.generate.pythia import stdout_to_stderr
@@ -279,17 +278,6 @@ def table(pre: Mapping[str, Any], models: Sequence[Mapping[str, Any]], n_jets: i
     return "\n".join(lines)
 
 
-def versions() -> dict[str, str]:
-    """Versions of the libraries that do the work."""
-    out = {}
-    for package in ("torch", "xgboost", "uproot", "awkward", "fastjet", "numpy"):
-        try:
-            out[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            out[package] = "not installed"
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -388,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
             "torch_threads": torch.get_num_threads(),
             "loadavg_before": load_before,
             "loadavg_after": os.getloadavg(),
-            "versions": versions(),
+            "versions": versions(("torch", "xgboost", "uproot", "awkward", "fastjet", "numpy")),
         },
         "benchmark_seconds": measured,
         "total_seconds": total,
