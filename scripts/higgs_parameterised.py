@@ -14,4 +14,5 @@ with rule_context(snakemake):
                       [tuple(h) for h in snakemake.params.heavy], snakemake.params.backgrounds,
                       hyper.pop("left_out_mass"), hyper, snakemake.params.seed, snakemake.params.device,
                       Path(snakemake.output.model).parent, snakemake.output.metrics,
-                      [snakemake.output.csv, snakemake.output.md], [snakemake.output.plot, snakemake.output.plot_pdf])
+                      [snakemake.output.csv, snakemake.output.md, snakemake.output.tex],
+                      [snakemake.output.plot, snakemake.output.plot_pdf])

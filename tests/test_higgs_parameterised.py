@@ -186,7 +186,7 @@ def test_table_marks_left_out_mass_and_missing_dedicated(tmp_path):
             {"mass": 500.0, "left_out": True, "parameterised": 0.95, "dedicated": 0.96, "unparameterised": 0.9,
              "n_signal": 11, "n_background": 20}]
     write_auc_table(rows, tmp_path / "t.csv", tmp_path / "t.md")
-    assert (tmp_path / "t.csv").read_text().splitlines()[1] == "300,false,0.910000,,0.880000,10,20"
+    assert (tmp_path / "t.csv").read_text().splitlines()[1] == "300.0,false,0.91,,0.88,10,20"
     md = (tmp_path / "t.md").read_text().splitlines()
     assert md[2] == "| 300 | 0.9100 | – | 0.8800 |"
     assert md[3] == "| **500 (left out)** | 0.9500 | 0.9600 | 0.9000 |"

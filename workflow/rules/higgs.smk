@@ -137,7 +137,7 @@ rule higgs_evaluate:
         test="results/higgs/features/test.npz",
         scores=expand("results/higgs/scores/{classifier}.npz", classifier=HIGGS_CLASSIFIERS),
         infos=expand("results/higgs/models/{classifier}_info.json", classifier=HIGGS_CLASSIFIERS),
-        code=library("metrics.py", "plotting.py", "higgs/dataset.py", "higgs/evaluate.py"),
+        code=library("metrics.py", "plotting.py", "tables.py", "higgs/dataset.py", "higgs/evaluate.py"),
     params:
         heavy=HIGGS_HEAVY,
         regularisation=HIGGS["ams_regularisation"],
@@ -162,7 +162,7 @@ rule higgs_limits:
     input:
         test="results/higgs/features/test.npz",
         scores=expand("results/higgs/scores/{classifier}.npz", classifier=("cut", "bdt", "dnn")),
-        code=library("stats.py", "higgs/dataset.py", "higgs/limits.py"),
+        code=library("stats.py", "tables.py", "higgs/dataset.py", "higgs/limits.py"),
     params:
         heavy=HIGGS_HEAVY,
         options=HIGGS["limits"],
@@ -182,13 +182,14 @@ rule higgs_regression:
         predictions="results/higgs/regression/predictions.npz",
         csv="results/higgs/regression/resolution.csv",
         md="results/higgs/regression/resolution.md",
+        tex="results/higgs/regression/resolution.tex",
         plot=report("results/higgs/plots/mass_regression.png", caption="../report/higgs_regression.rst",
                     category="Higgs"),
         plot_pdf="results/higgs/plots/mass_regression.pdf",
         metrics="results/higgs/regression/metrics.json",
     input:
         **higgs_feature_files(),
-        code=library("training.py", "higgs/dataset.py", "higgs/classifiers.py", "higgs/regression.py"),
+        code=library("training.py", "tables.py", "higgs/dataset.py", "higgs/classifiers.py", "higgs/regression.py"),
     params:
         hyper=HIGGS["regression"],
         seed=derive_seed(config["seed"], "higgs", "regression"),
@@ -230,12 +231,13 @@ rule higgs_parameterised:
         metrics="results/higgs/parameterised/metrics.json",
         csv="results/higgs/parameterised/auc.csv",
         md="results/higgs/parameterised/auc.md",
+        tex="results/higgs/parameterised/auc.tex",
         plot=report("results/higgs/plots/parameterised_auc.png", caption="../report/higgs_parameterised.rst",
                     category="Higgs"),
         plot_pdf="results/higgs/plots/parameterised_auc.pdf",
     input:
         **higgs_feature_files(),
-        code=library("training.py", "metrics.py", "higgs/dataset.py", "higgs/classifiers.py",
+        code=library("training.py", "metrics.py", "tables.py", "higgs/dataset.py", "higgs/classifiers.py",
                      "higgs/parameterised.py"),
     params:
         heavy=heavy_processes(),
@@ -259,7 +261,9 @@ rule higgs_parameterised:
 rule higgs_heavy_limits:
     output:
         limits="results/higgs/heavy_limits.json",
+        csv="results/higgs/heavy_limits.csv",
         md="results/higgs/heavy_limits.md",
+        tex="results/higgs/heavy_limits.tex",
         plot=report("results/higgs/plots/heavy_limits.png", caption="../report/higgs_heavy_limits.rst",
                     category="Higgs"),
         plot_pdf="results/higgs/plots/heavy_limits.pdf",
@@ -267,7 +271,7 @@ rule higgs_heavy_limits:
         test="results/higgs/features/test.npz",
         model="results/higgs/models/parameterised/parameterised.pt",
         samples="results/samples/summary.csv",
-        code=library("stats.py", "higgs/dataset.py", "higgs/limits.py", "higgs/parameterised.py"),
+        code=library("stats.py", "tables.py", "higgs/dataset.py", "higgs/limits.py", "higgs/parameterised.py"),
     params:
         heavy=heavy_processes(),
         backgrounds=HIGGS["backgrounds"],

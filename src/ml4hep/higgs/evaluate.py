@@ -16,6 +16,7 @@ import numpy as np
 from ml4hep.higgs.dataset import load_split, process_mask, select_events
 from ml4hep.io import write_json
 from ml4hep.metrics import ams, ams_curve, auc, bootstrap
+from ml4hep.tables import Column, number, with_error, write_table
 
 DISPLAY_NAMES = {"cut": "Visible-mass window", "bdt": "BDT (xgboost)", "dnn": "DNN (torch)",
                  "bdt_mreg": "BDT + regressed mass"}
@@ -92,21 +93,19 @@ def evaluate_classifiers(
 
 def write_tables(metrics: Mapping[str, Any], csv_path: str | Path, md_path: str | Path, tex_path: str | Path) -> None:
     """Classifier table: AUC and AMS (± bootstrap) with the selected signal and background yields."""
-    names = list(metrics["auc"])
-    rows = [(n, metrics["auc"][n], metrics["auc_err"][n], metrics["ams"][n], metrics["ams_err"][n],
-             metrics["selected"][n]["signal"], metrics["selected"][n]["background"]) for n in names]
-    Path(csv_path).write_text("classifier,auc,auc_err,ams,ams_err,signal,background\n"
-                              + "".join(",".join(str(v) for v in row) + "\n" for row in rows))
-    md = ["| Classifier | AUC | AMS | s | b |", "|---|---|---|---|---|"]
-    tex = [r"\begin{tabular}{lcccc}", r"\hline", r"Classifier & AUC & AMS & $s$ & $b$ \\", r"\hline"]
-    for name, a, a_err, s, s_err, sig, bkg in rows:
-        md.append(f"| {DISPLAY_NAMES.get(name, name)} | {a:.4f} ± {a_err:.4f} | {s:.2f} ± {s_err:.2f} | {sig:.4g} | "
-                  f"{bkg:.4g} |")
-        tex.append(f"{DISPLAY_NAMES.get(name, name)} & {a:.4f} $\\pm$ {a_err:.4f} & {s:.2f} $\\pm$ {s_err:.2f} & "
-                   f"{sig:.4g} & {bkg:.4g} \\\\")
-    tex += [r"\hline", r"\end{tabular}"]
-    Path(md_path).write_text("\n".join(md) + "\n")
-    Path(tex_path).write_text("\n".join(tex) + "\n")
+    rows = [{"classifier": name, "auc": metrics["auc"][name], "auc_err": metrics["auc_err"][name],
+             "ams": metrics["ams"][name], "ams_err": metrics["ams_err"][name],
+             "signal": metrics["selected"][name]["signal"], "background": metrics["selected"][name]["background"]}
+            for name in metrics["auc"]]
+    columns = [
+        Column("Classifier", lambda r: DISPLAY_NAMES.get(r["classifier"], r["classifier"]), align="l"),
+        Column("AUC", lambda r: with_error(r["auc"], r["auc_err"], 4)),
+        Column("AMS", lambda r: with_error(r["ams"], r["ams_err"], 2)),
+        Column("s", lambda r: number(r["signal"], 4), latex="$s$"),
+        Column("b", lambda r: number(r["background"], 4), latex="$b$"),
+    ]
+    write_table(rows, columns, csv=csv_path, md=md_path, tex=tex_path,
+                note="s, b: expected signal and background events selected at the validation-optimal threshold.")
 
 
 def plot_performance(

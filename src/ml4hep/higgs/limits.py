@@ -23,6 +23,7 @@ from ml4hep.stats import (
     histogram_templates,
     merge_bin_edges,
 )
+from ml4hep.tables import Column, number, write_table
 
 
 def score_binning(scores: np.ndarray, labels: np.ndarray, n_bins: int, min_background_events: int) -> np.ndarray:
@@ -79,23 +80,17 @@ def write_limit_tables(limits: Mapping[str, Any], csv_path: str | Path, md_path:
     """Expected limits table: median, ±1σ, ±2σ on mu and the expected significance per classifier."""
     from ml4hep.higgs.evaluate import DISPLAY_NAMES
 
-    header = "classifier,mu_expected,minus2,minus1,plus1,plus2,significance\n"
-    rows = [f"{n},{v['mu_expected']},{v['band'][0]},{v['band'][1]},{v['band'][3]},{v['band'][4]},{v['significance']}"
-            for n, v in limits.items()]
-    Path(csv_path).write_text(header + "\n".join(rows) + "\n")
-    md = ["| Classifier | expected μ limit (95% CL) | −1σ / +1σ | −2σ / +2σ | expected Z₀ |", "|---|---|---|---|---|"]
-    tex = [r"\begin{tabular}{lcccc}", r"\hline",
-           r"Classifier & $\mu_{95}^{\mathrm{exp}}$ & $-1\sigma$/$+1\sigma$ & $-2\sigma$/$+2\sigma$ & "
-           r"$Z_0^{\mathrm{exp}}$ \\", r"\hline"]
-    for name, v in limits.items():
-        band = v["band"]
-        cells = (DISPLAY_NAMES.get(name, name), f"{v['mu_expected']:.3g}", f"{band[1]:.3g} / {band[3]:.3g}",
-                 f"{band[0]:.3g} / {band[4]:.3g}", f"{v['significance']:.2f}")
-        md.append("| " + " | ".join(cells) + " |")
-        tex.append(" & ".join(cells) + r" \\")
-    tex += [r"\hline", r"\end{tabular}"]
-    Path(md_path).write_text("\n".join(md) + "\n")
-    Path(tex_path).write_text("\n".join(tex) + "\n")
+    rows = [{"classifier": name, "mu_expected": v["mu_expected"], "minus2": v["band"][0], "minus1": v["band"][1],
+             "plus1": v["band"][3], "plus2": v["band"][4], "significance": v["significance"]}
+            for name, v in limits.items()]
+    columns = [
+        Column("Classifier", lambda r: DISPLAY_NAMES.get(r["classifier"], r["classifier"]), align="l"),
+        Column("expected μ limit (95% CL)", lambda r: number(r["mu_expected"]), latex=r"$\mu_{95}^{\mathrm{exp}}$"),
+        Column("−1σ / +1σ", lambda r: f"{number(r['minus1'])} / {number(r['plus1'])}"),
+        Column("−2σ / +2σ", lambda r: f"{number(r['minus2'])} / {number(r['plus2'])}"),
+        Column("expected Z₀", lambda r: f"{r['significance']:.2f}", latex=r"$Z_0^{\mathrm{exp}}$"),
+    ]
+    write_table(rows, columns, csv=csv_path, md=md_path, tex=tex_path)
 
 
 def heavy_mass_limits(
@@ -150,3 +145,25 @@ def heavy_mass_limits(
             "left_out": abs(float(mass) - float(left_out_mass)) < 1e-6,
         }
     return results
+
+
+def write_heavy_limit_tables(limits: Mapping[str, Any], csv_path: str | Path, md_path: str | Path,
+                             tex_path: str | Path) -> None:
+    """Expected σ×BR limit (median, ±1σ, ±2σ) and μ limit per heavy-Higgs mass, the left-out mass marked."""
+    rows = []
+    for entry in limits.values():
+        band = entry["xsec_band_pb"]
+        rows.append({"mass_gev": entry["mass"], "left_out": entry["left_out"], "sigma_pb": entry["sigma_pb"],
+                     "limit_pb": band[2], "minus2_pb": band[0], "minus1_pb": band[1], "plus1_pb": band[3],
+                     "plus2_pb": band[4], "mu_expected": entry["mu_expected"]})
+    columns = [
+        Column("m_H [GeV]", lambda r: f"{r['mass_gev']:g}" + (" (left out of training)" if r["left_out"] else ""),
+               latex=r"$m_H$ [GeV]", align="l"),
+        Column("σ×BR generated [pb]", lambda r: number(r["sigma_pb"]), latex=r"$\sigma\times B$ generated [pb]"),
+        Column("expected limit on σ×BR [pb]", lambda r: number(r["limit_pb"]),
+               latex=r"expected limit on $\sigma\times B$ [pb]"),
+        Column("−1σ / +1σ", lambda r: f"{number(r['minus1_pb'])} / {number(r['plus1_pb'])}"),
+        Column("−2σ / +2σ", lambda r: f"{number(r['minus2_pb'])} / {number(r['plus2_pb'])}"),
+        Column("expected μ limit", lambda r: number(r["mu_expected"])),
+    ]
+    write_table(rows, columns, csv=csv_path, md=md_path, tex=tex_path)

@@ -49,6 +49,7 @@ from ml4hep.higgs.classifiers import HiggsDNN, Standardiser
 from ml4hep.higgs.dataset import load_split, process_mask
 from ml4hep.io import write_json
 from ml4hep.metrics import auc
+from ml4hep.tables import Column, write_table
 from ml4hep.training import (
     FitResult,
     balanced_weights,
@@ -312,34 +313,26 @@ def _mass_label(mass: float) -> str:
     return f"{float(mass):g}"
 
 
-def write_auc_table(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path) -> None:
+def write_auc_table(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path,
+                    tex_path: str | Path | None = None) -> None:
     """AUC per generated mass (rows) and network (columns), the left-out mass marked.
 
     Args:
         rows: ``mass``, ``left_out``, ``n_signal``, ``n_background`` and one AUC per network (NaN: not trained).
         csv_path: CSV file (NaN written as empty).
         md_path: Markdown file (the left-out row marked "(left out)", a missing AUC as "–").
+        tex_path: LaTeX file (optional).
     """
-    columns = ("mass", "left_out", *NETWORKS, "n_signal", "n_background")
 
-    def cell(value: Any) -> str:
-        if isinstance(value, bool):
-            return str(value).lower()
-        if isinstance(value, float):
-            return "" if not math.isfinite(value) else f"{value:.6g}" if value > 1 else f"{value:.6f}"
-        return str(value)
+    def mass(row: Mapping[str, Any]) -> str:
+        return f"**{_mass_label(row['mass'])} (left out)**" if row["left_out"] else _mass_label(row["mass"])
 
-    Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(csv_path).write_text(",".join(columns) + "\n"
-                              + "".join(",".join(cell(row[c]) for c in columns) + "\n" for row in rows))
-    md = ["| Mass [GeV] | " + " | ".join(f"AUC {DISPLAY_NAMES[n].lower()}" for n in NETWORKS) + " |",
-          "|---|" + "---|" * len(NETWORKS)]
-    for row in rows:
-        mass = f"**{_mass_label(row['mass'])} (left out)**" if row["left_out"] else _mass_label(row["mass"])
-        values = [f"{row[n]:.4f}" if math.isfinite(row[n]) else "–" for n in NETWORKS]
-        md.append(f"| {mass} | " + " | ".join(values) + " |")
-    Path(md_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(md_path).write_text("\n".join(md) + "\n")
+    def auc_cell(name: str) -> Column:
+        return Column(f"AUC {DISPLAY_NAMES[name].lower()}",
+                      lambda row: f"{row[name]:.4f}" if math.isfinite(row[name]) else "–")
+
+    write_table(rows, [Column("Mass [GeV]", mass, align="l"), *(auc_cell(n) for n in NETWORKS)], csv=csv_path,
+                md=md_path, tex=tex_path, csv_keys=("mass", "left_out", *NETWORKS, "n_signal", "n_background"))
 
 
 def plot_auc_vs_mass(
@@ -416,7 +409,7 @@ def run_parameterised(
         model_dir: Directory of the checkpoints (:func:`ml4hep.training.save_checkpoint`): ``parameterised.pt``,
             ``unparameterised.pt`` and ``dedicated_m{mass}.pt``; the metadata name the inputs and the masses.
         metrics_path: JSON of the returned dictionary (non-finite numbers written as null).
-        table_paths: AUC table ``(csv, md)``.
+        table_paths: AUC table ``(csv, md[, tex])``.
         plot_paths: "AUC vs mass" figure files (PNG, PDF).
 
     Returns:
@@ -507,8 +500,7 @@ def run_parameterised(
                  " (left out)" if row["left_out"] else "", row["parameterised"], row["dedicated"],
                  row["unparameterised"])
 
-    csv_path, md_path = table_paths
-    write_auc_table(rows, csv_path, md_path)
+    write_auc_table(rows, *table_paths)
     plot_auc_vs_mass(rows, left_out, plot_paths)
     at_left_out = next(row for row in rows if row["left_out"])
     metrics: dict[str, Any] = {

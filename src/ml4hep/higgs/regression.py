@@ -48,6 +48,7 @@ from ml4hep.higgs.classifiers import HiggsDNN, Standardiser
 from ml4hep.higgs.dataset import load_split
 from ml4hep.higgs.features import FEATURE_NAMES, UNDEFINED
 from ml4hep.io import write_json
+from ml4hep.tables import Column, write_table
 from ml4hep.training import FitResult, fit, load_checkpoint, predict, save_checkpoint, seed_everything, select_device
 
 log = logging.getLogger(__name__)
@@ -329,22 +330,21 @@ def estimator_masses(split: Mapping[str, np.ndarray], regressed: np.ndarray | No
     return out
 
 
-def write_resolution_table(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path) -> None:
-    """Write the resolution table as CSV (every column of :data:`TABLE_COLUMNS`) and Markdown."""
-    lines = [",".join(TABLE_COLUMNS)]
-    lines += [",".join(str(row[c]) for c in TABLE_COLUMNS) for row in rows]
-    Path(csv_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(csv_path).write_text("\n".join(lines) + "\n")
-    md = ["| True mass [GeV] | Estimator | Events | Undefined | Median response | Bias | Resolution |",
-          "|---|---|---|---|---|---|---|"]
-    for row in rows:
-        md.append(f"| {row['bin']} | {DISPLAY_NAMES.get(row['estimator'], row['estimator'])} | {row['n_used']} | "
-                  f"{row['n_undefined']} | {row['median_response']:.3f} | {row['bias']:+.3f} | "
-                  f"{row['resolution']:.3f} |")
-    md += ["", "Response r = m_estimate / m_true; bias = median(r) - 1; resolution = (IQR(r) / 2) / median(r). "
-           "Undefined estimates (-999) are excluded and counted."]
-    Path(md_path).parent.mkdir(parents=True, exist_ok=True)
-    Path(md_path).write_text("\n".join(md) + "\n")
+def write_resolution_table(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path,
+                           tex_path: str | Path | None = None) -> None:
+    """Write the resolution table as CSV (every column of :data:`TABLE_COLUMNS`), Markdown and LaTeX."""
+    columns = [
+        Column("True mass [GeV]", "bin", align="l"),
+        Column("Estimator", lambda r: DISPLAY_NAMES.get(r["estimator"], r["estimator"]), align="l"),
+        Column("Events", "n_used", align="r"),
+        Column("Undefined", "n_undefined", align="r"),
+        Column("Median response", lambda r: f"{r['median_response']:.3f}"),
+        Column("Bias", lambda r: f"{r['bias']:+.3f}"),
+        Column("Resolution", lambda r: f"{r['resolution']:.3f}"),
+    ]
+    write_table(rows, columns, csv=csv_path, md=md_path, tex=tex_path, csv_keys=TABLE_COLUMNS,
+                note="Response r = m_estimate / m_true; bias = median(r) - 1; resolution = (IQR(r) / 2) / median(r). "
+                     "Undefined estimates (-999) are excluded and counted.")
 
 
 def plot_regression(
@@ -442,7 +442,7 @@ def run_regression(
         model_path: Torch checkpoint (``state_dict`` + primitive metadata; :func:`load_mass_regression` reads it).
         predictions_path: ``.npz`` with one array per split: the regressed mass (GeV) of *every* event of the split
             (ttbar and events without a true mass included), in the split's event order.
-        table_paths: Resolution table ``(csv, md)``: test split, per true-mass bin (:func:`mass_bins` of the test
+        table_paths: Resolution table ``(csv, md[, tex])``: test split, per true-mass bin (:func:`mass_bins` of the test
             resonance masses) and estimator, then the overall rows (bin ``all``).
         plot_paths: Figure files (PNG, PDF) of :func:`plot_regression` on the test split.
         metrics_path: JSON of the returned dictionary (non-finite numbers written as null).
@@ -489,8 +489,7 @@ def run_regression(
     overall = {name: overall_resolution(truth, estimate) for name, estimate in estimates.items()}
     rows += [{"bin": "all", "bin_low": 0.0, "bin_high": math.inf, "estimator": name, **stats}
              for name, stats in overall.items()]
-    csv_path, md_path = table_paths
-    write_resolution_table(rows, csv_path, md_path)
+    write_resolution_table(rows, *table_paths)
     plot_regression(truth, estimates, plot_paths, bins)
 
     metrics: dict[str, Any] = {}

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ml4hep.metrics import accuracy, auc, background_rejection, bootstrap
+from ml4hep.tables import Column, with_error, write_table
 from ml4hep.toptag.preprocess import load_split
 
 DISPLAY_NAMES = {"cut": "Cut (m_SD, τ32)", "bdt": "BDT (substructure)", "cnn": "CNN (jet image)", "pfn": "PFN",
@@ -97,42 +98,21 @@ def evaluate_taggers(
     }
 
 
-def _fmt(value: float | None, error: float | None, digits: int) -> str:
-    if value is None:
-        return "inf"
-    if error is None:
-        return f"{value:.{digits}f}"
-    return f"{value:.{digits}f} ± {error:.{digits}f}"
-
-
-def _latex(cell: str) -> str:
-    return (cell.replace("±", r"$\pm$").replace("τ32", r"$\tau_{32}$").replace("m_SD", r"$m_\mathrm{SD}$")
-            .replace("—", "--"))
-
-
 def write_tables(metrics: Mapping[str, Any], csv_path: str | Path, md_path: str | Path, tex_path: str | Path) -> None:
     """The comparison table in the layout of arXiv:1902.09914 (AUC, accuracy, 1/εB at εS = 0.3 and 0.5, #param)."""
-    rows = []
-    for name, m in metrics["taggers"].items():
-        rows.append({"tagger": name, "auc": m["auc"], "auc_err": m["auc_err"], "accuracy": m["accuracy"],
-                     "accuracy_err": m["accuracy_err"], "r30": m["r30"], "r30_err": m["r30_err"], "r50": m["r50"],
-                     "r50_err": m["r50_err"], "parameters": m["parameters"]})
-    header = ["tagger", "auc", "auc_err", "accuracy", "accuracy_err", "r30", "r30_err", "r50", "r50_err", "parameters"]
-    lines = [",".join(header)] + [",".join("" if r[h] is None else str(r[h]) for h in header) for r in rows]
-    Path(csv_path).write_text("\n".join(lines) + "\n")
-    md = ["| Tagger | AUC | Acc. | 1/εB (εS = 0.3) | 1/εB (εS = 0.5) | #Param |", "|---|---|---|---|---|---|"]
-    tex = [r"\begin{tabular}{lccccr}", r"\hline",
-           r"Tagger & AUC & Acc. & $1/\epsilon_B$ ($\epsilon_S=0.3$) & $1/\epsilon_B$ ($\epsilon_S=0.5$) & \#Param \\",
-           r"\hline"]
-    for r in rows:
-        cells = [DISPLAY_NAMES.get(r["tagger"], r["tagger"]), _fmt(r["auc"], r["auc_err"], 4),
-                 _fmt(r["accuracy"], r["accuracy_err"], 3), _fmt(r["r30"], r["r30_err"], 1),
-                 _fmt(r["r50"], r["r50_err"], 1), "—" if r["parameters"] is None else f"{r['parameters']:,}"]
-        md.append("| " + " | ".join(cells) + " |")
-        tex.append(" & ".join(_latex(c) for c in cells) + r" \\")
-    tex += [r"\hline", r"\end{tabular}"]
-    Path(md_path).write_text("\n".join(md) + "\n")
-    Path(tex_path).write_text("\n".join(tex) + "\n")
+    keys = ["auc", "auc_err", "accuracy", "accuracy_err", "r30", "r30_err", "r50", "r50_err", "parameters"]
+    rows = [{"tagger": name, **{k: m[k] for k in keys}} for name, m in metrics["taggers"].items()]
+    columns = [
+        Column("Tagger", lambda r: DISPLAY_NAMES.get(r["tagger"], r["tagger"]), align="l"),
+        Column("AUC", lambda r: with_error(r["auc"], r["auc_err"], 4)),
+        Column("Acc.", lambda r: with_error(r["accuracy"], r["accuracy_err"], 3)),
+        Column("1/εB (εS = 0.3)", lambda r: with_error(r["r30"], r["r30_err"], 1, missing="inf"),
+               latex=r"$1/\epsilon_B$ ($\epsilon_S=0.3$)"),
+        Column("1/εB (εS = 0.5)", lambda r: with_error(r["r50"], r["r50_err"], 1, missing="inf"),
+               latex=r"$1/\epsilon_B$ ($\epsilon_S=0.5$)"),
+        Column("#Param", lambda r: "—" if r["parameters"] is None else f"{r['parameters']:,}", align="r"),
+    ]
+    write_table(rows, columns, csv=csv_path, md=md_path, tex=tex_path, csv_keys=["tagger", *keys])
 
 
 def plot_rocs(
@@ -151,7 +131,8 @@ def plot_rocs(
             eps_s, eps_b, _ = roc(labels, data["test"])
         keep = (eps_b > 0) & (eps_s > 0.05)
         m = metrics["taggers"][name]
-        legend = f"{DISPLAY_NAMES.get(name, name)} (AUC {m['auc']:.3f}, R30 {_fmt(m['r30'], None, 0)})"
+        r30 = with_error(m["r30"], None, 0, missing="inf")
+        legend = f"{DISPLAY_NAMES.get(name, name)} (AUC {m['auc']:.3f}, R30 {r30})"
         ax.plot(eps_s[keep], 1.0 / eps_b[keep], label=legend, linewidth=1.8)
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
