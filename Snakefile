@@ -15,14 +15,14 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/samples.smk"
 include: "workflow/rules/toptag.smk"
 include: "workflow/rules/higgs.smk"
+include: "workflow/rules/combine.smk"
 
 
 rule all:
     default_target: True
     input:
-        rules.sample_summary.output,
-        rules.toptag_evaluate.output,
-        rules.higgs_evaluate.output,
-        rules.higgs_limits.output,
-        rules.higgs_regression.output,
-        rules.higgs_metrics.output,
+        # The sample stage serves the Higgs and top-tagging tasks.
+        rules.sample_summary.output if {"higgs", "toptag"} & set(TASKS) else [],
+        task_targets(),
+        rules.combine.output,
+        rules.provenance.output,

@@ -206,3 +206,55 @@ def test_higgs_headline_metrics_and_heavy_limits(finished_run):
     for entry in heavy.values():
         assert entry["xsec_band_pb"] == sorted(entry["xsec_band_pb"]) and entry["xsec_band_pb"][0] > 0
     assert (finished_run / "results/higgs/plots/heavy_limits.png").stat().st_size > 10_000
+    for table in ("heavy_limits", "regression/resolution", "parameterised/auc", "limits", "classifiers"):
+        assert r"\begin{tabular}" in (finished_run / f"results/higgs/{table}.tex").read_text(), table
+
+
+def higgsml_csv_from_generated(feature_dir, path):
+    """The SM events of the finished run's Higgs event table in the HiggsML challenge's CSV layout."""
+    import numpy as np
+    import pandas as pd
+
+    from ml4hep.convert import HIGGSML_FEATURES
+
+    frames = []
+    for split, fraction in (("train", 0.5), ("val", 0.25), ("test", 0.25)):
+        with np.load(feature_dir / f"{split}.npz", allow_pickle=False) as data:
+            names = [str(n) for n in data["feature_names"]]
+            sm = ~np.char.startswith(data["process_names"][data["process"]].astype(str), "higgs_heavyh")
+            columns = {name: data["X"][sm, names.index(name)] for name in names}
+            # The challenge's MMC mass is not computed here; the collinear mass stands in for it.
+            columns["DER_mass_MMC"] = columns["DER_mass_collinear"]
+            frame = pd.DataFrame({name: columns[name] for name in HIGGSML_FEATURES})
+            frame["Weight"] = data["weight"][sm] * fraction  # undo the split's scaling to the full yield
+            frame["Label"] = np.where(data["label"][sm] == 1, "s", "b")
+            frames.append(frame)
+    table = pd.concat(frames, ignore_index=True)
+    table.insert(0, "EventId", np.arange(100000, 100000 + len(table)))
+    table.to_csv(path, index=False)
+    return len(table)
+
+
+def test_higgsml_csv_runs_through_the_higgs_rules(finished_run, tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    n_events = higgsml_csv_from_generated(finished_run / "results/higgs/features", tmp_path / "higgsml.csv")
+    override = write_override(workdir, "higgsml.yaml", {
+        "inputs": {"higgsml": {"files": [str(tmp_path / "higgsml.csv")], "format": "higgsml_csv", "set": "higgsml"}},
+        "higgs": {"higgsml": "higgsml"}})
+    run_snakemake(workdir, "results/higgs/metrics.json", "--cores", "2", "--configfile", "config/test.yaml", override)
+    metrics = json.loads((workdir / "results/higgs/metrics.json").read_text())
+    assert set(metrics["auc"]) == {"cut", "bdt", "dnn"}
+    for name in ("bdt", "dnn"):
+        assert metrics["auc"][name] - 2 * metrics["auc_err"][name] > 0.5, name
+    assert metrics["regression"] is None and metrics["parameterised"] is None and "heavy_limits" not in metrics
+    summary = json.loads((workdir / "results/higgs/features/summary.json").read_text())
+    assert summary == {"higgsml": {"selected_events": n_events, "expected_yield": summary["higgsml"]["expected_yield"]}}
+    assert not (workdir / "results/logs/generate_sample").exists(), "no generated sample is needed"
+
+
+def test_higgsml_key_must_name_a_higgsml_input(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    override = write_override(workdir, "wrong.yaml", {"higgs": {"higgsml": "higgs_ztautau"}})
+    result = run_snakemake(workdir, "-n", "--configfile", "config/test.yaml", override, check=False)
+    assert result.returncode != 0
+    assert "config key 'higgs.higgsml': 'higgs_ztautau' is not an `inputs` sample with `set: higgsml`" in result.stdout

@@ -26,6 +26,7 @@ _LATEX_REPLACEMENTS = (
     ("−", "$-$"),
     ("≥", r"$\geq$"),
     ("≤", r"$\leq$"),
+    ("→", r"$\to$"),
     ("—", "--"),
     ("–", "--"),
     ("χ²", r"$\chi^2$"),
@@ -128,22 +129,26 @@ def write_table(
         keys = list(csv_keys) if csv_keys is not None else list(rows[0]) if rows else []
         lines = [",".join(keys)] + [",".join(_csv_value(row.get(k)) for k in keys) for row in rows]
         _write(csv, lines)
-    cells = [[column.text(row) for column in columns] for row in rows]
     if md is not None:
-        lines = ["| " + " | ".join(c.title for c in columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(row) + " |" for row in cells]
-        if note:
-            lines += ["", note]
-        _write(md, lines)
+        _write(md, markdown_lines(rows, columns, note))
     if tex is not None:
-        header = " & ".join(c.latex if c.latex is not None else latex_cell(c.title) for c in columns)
-        lines = [r"\begin{tabular}{" + "".join(c.align for c in columns) + "}", r"\hline", header + r" \\",
-                 r"\hline"]
-        lines += [" & ".join(latex_cell(cell) for cell in row) + r" \\" for row in cells]
-        lines += [r"\hline", r"\end{tabular}"]
-        if note:
-            lines.append("% " + note.replace("\n", " "))
-        _write(tex, lines)
+        _write(tex, latex_lines(rows, columns, note))
+
+
+def markdown_lines(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], note: str | None = None) -> list[str]:
+    """The table in Markdown, one line per entry (header, rule, rows, then the note after a blank line)."""
+    lines = ["| " + " | ".join(c.title for c in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(column.text(row) for column in columns) + " |" for row in rows]
+    return [*lines, "", note] if note else lines
+
+
+def latex_lines(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], note: str | None = None) -> list[str]:
+    """The table as a LaTeX ``tabular`` (the note as a comment line after it)."""
+    header = " & ".join(c.latex if c.latex is not None else latex_cell(c.title) for c in columns)
+    lines = [r"\begin{tabular}{" + "".join(c.align for c in columns) + "}", r"\hline", header + r" \\", r"\hline"]
+    lines += [" & ".join(latex_cell(column.text(row)) for column in columns) + r" \\" for row in rows]
+    lines += [r"\hline", r"\end{tabular}"]
+    return [*lines, "% " + note.replace("\n", " ")] if note else lines
 
 
 def _write(path: str | Path, lines: Sequence[str]) -> None:

@@ -1,13 +1,20 @@
 # Higgs H->tautau: event table (selection + HiggsML features + split) -> classifiers -> evaluation.
 
 HIGGS = config["higgs"]
-HIGGS_HEAVY = [f"higgs_heavyh{m}" for m in config["samples"]["higgs"]["heavy_higgs"]["masses_gev"]]
+HIGGSML = HIGGS["higgsml"]
+if HIGGSML is not None and IMPORTED.get(HIGGSML, {}).get("set") != "higgsml":
+    raise ConfigError(f"config key 'higgs.higgsml': {HIGGSML!r} is not an `inputs` sample with `set: higgsml` "
+                      f"(inputs of that set: {sorted(n for n, e in IMPORTED.items() if e['set'] == 'higgsml')})")
+# The real HiggsML data has no generator truth and no heavy Higgs: those rules run on generated samples only.
+HIGGS_HEAVY = [] if HIGGSML else [f"higgs_heavyh{m}" for m in config["samples"]["higgs"]["heavy_higgs"]["masses_gev"]]
 HIGGS_SPLITS = ("train", "val", "test")
-HIGGS_CLASSIFIERS = ("cut", "bdt", "dnn", "bdt_mreg")
+HIGGS_CLASSIFIERS = ("cut", "bdt", "dnn") if HIGGSML else ("cut", "bdt", "dnn", "bdt_mreg")
 
 
 def higgs_roles():
     """Sample name -> role in the event table."""
+    if HIGGSML:
+        return {HIGGSML: "higgsml"}
     roles = {name: "signal" for name in HIGGS["signal"]}
     roles.update({name: "background" for name in HIGGS["backgrounds"]})
     roles.update({name: "heavy" for name in HIGGS_HEAVY})
@@ -15,6 +22,24 @@ def higgs_roles():
         if name in roles and entry["set"] == "higgsml":
             roles[name] = "higgsml"
     return roles
+
+
+def higgs_targets():
+    """The final outputs of the Higgs task (the generator-truth and heavy-Higgs parts only on generated samples)."""
+    targets = ["results/higgs/classifiers.json", "results/higgs/limits.json", "results/higgs/metrics.json"]
+    if not HIGGSML:
+        targets += ["results/higgs/regression/metrics.json", "results/higgs/heavy_limits.json"]
+    return targets
+
+
+def higgs_metrics_inputs():
+    """The rule outputs the headline metrics are assembled from."""
+    inputs = {"classifiers": "results/higgs/classifiers.json", "limits": "results/higgs/limits.json"}
+    if not HIGGSML:
+        inputs.update(regression="results/higgs/regression/metrics.json",
+                      parameterised="results/higgs/parameterised/metrics.json",
+                      heavy_limits="results/higgs/heavy_limits.json")
+    return inputs
 
 
 def heavy_processes():
@@ -211,12 +236,8 @@ rule higgs_metrics:
     output:
         "results/higgs/metrics.json",
     input:
-        classifiers="results/higgs/classifiers.json",
-        limits="results/higgs/limits.json",
-        regression="results/higgs/regression/metrics.json",
-        parameterised="results/higgs/parameterised/metrics.json",
-        heavy_limits="results/higgs/heavy_limits.json",
-        code=library("higgs/summary.py"),
+        **higgs_metrics_inputs(),
+        code=library("io.py", "higgs/summary.py"),
     log:
         "results/logs/higgs/metrics.log",
     conda:

@@ -115,7 +115,7 @@ rule toptag_evaluate:
         val="results/toptag/features/val.npz",
         scores=expand("results/toptag/scores/{tagger}.npz", tagger=TOPTAG["taggers"]),
         infos=expand("results/toptag/models/{tagger}_info.json", tagger=TOPTAG["taggers"]),
-        code=library("metrics.py", "plotting.py", "toptag/evaluate.py", "toptag/preprocess.py"),
+        code=library("metrics.py", "plotting.py", "tables.py", "toptag/evaluate.py", "toptag/preprocess.py"),
     params:
         taggers=TOPTAG["taggers"],
         bootstrap=TOPTAG["bootstrap"],

@@ -16,8 +16,9 @@ def assemble_metrics(paths: Mapping[str, str | Path]) -> dict[str, Any]:
     """Headline metrics: ``auc``, ``ams``, ``regression``, ``parameterised``, ``limits`` (+ errors and extras).
 
     Args:
-        paths: ``classifiers``, ``limits``, ``regression``, and optionally ``parameterised`` and ``heavy_limits``
-            JSON files written by the Higgs rules.
+        paths: ``classifiers`` and ``limits``, and optionally ``regression``, ``parameterised`` and
+            ``heavy_limits``: JSON files written by the Higgs rules (the optional parts need generated samples; on
+            the real HiggsML data their keys hold None).
 
     Returns:
         The metrics dictionary (numbers copied from those files, computed on the test split).
@@ -25,17 +26,21 @@ def assemble_metrics(paths: Mapping[str, str | Path]) -> dict[str, Any]:
     def read(key: str) -> dict[str, Any]:
         return json.loads(Path(paths[key]).read_text())
 
-    classifiers, limits, regression = read("classifiers"), read("limits"), read("regression")
+    classifiers, limits = read("classifiers"), read("limits")
     metrics: dict[str, Any] = {
         "auc": classifiers["auc"],
         "auc_err": classifiers["auc_err"],
         "ams": classifiers["ams"],
         "ams_err": classifiers["ams_err"],
         "ams_threshold": classifiers["threshold"],
-        "regression": {key: regression[key] for key in REGRESSION_KEYS},
+        "regression": None,
+        "parameterised": None,
         "limits": {name: {"mu_expected": v["mu_expected"], "band": v["band"], "significance": v["significance"]}
                    for name, v in limits.items()},
     }
+    if "regression" in paths:
+        regression = read("regression")
+        metrics["regression"] = {key: regression[key] for key in REGRESSION_KEYS}
     if "bdt" in metrics["ams"] and "bdt_mreg" in metrics["ams"]:
         metrics["ams_change_with_regressed_mass"] = metrics["ams"]["bdt_mreg"] - metrics["ams"]["bdt"]
     if "parameterised" in paths:

@@ -1,0 +1,235 @@
+"""The combine step: one summary of every task's headline metrics, one table of all limits, one overview figure.
+
+Everything here is read from the tasks' own outputs (``results/{task}/metrics.json`` and their tables), so a number
+in the summary is the number its task computed in this run. Tasks left out of the config are left out here.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ml4hep.tables import Column, latex_cell, latex_lines, markdown_lines, number, with_error, write_table
+
+TASK_TITLES = {"higgs": "Higgs H→ττ (lep-had)", "toptag": "Top tagging", "pdf": "PDF replicas (closure test)",
+               "susy": "SUSY limits (pMSSM-19 classifier)"}
+HIGGS_NAMES = {"cut": "Visible-mass window", "bdt": "BDT (xgboost)", "dnn": "DNN (torch)",
+               "bdt_mreg": "BDT + regressed mass"}
+TOPTAG_NAMES = {"cut": "Cut (m_SD, τ32)", "bdt": "BDT (substructure)", "cnn": "CNN (jet image)", "pfn": "PFN",
+                "efn": "EFN", "particlenet": "ParticleNet"}
+
+Section = tuple[list[dict[str, Any]], list[Column], str | None]
+
+
+def _get(mapping: Mapping[str, Any] | None, *keys: str) -> Any:
+    """``mapping[k1][k2]...`` or None where a level is missing."""
+    value: Any = mapping
+    for key in keys:
+        if not isinstance(value, Mapping) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def higgs_section(metrics: Mapping[str, Any]) -> Section:
+    """Per classifier: AUC, AMS, expected μ limit and significance; the regression and parameterised lines."""
+    rows = []
+    for name in metrics["auc"]:
+        rows.append({"name": HIGGS_NAMES.get(name, name), "auc": metrics["auc"][name],
+                     "auc_err": _get(metrics, "auc_err", name), "ams": metrics["ams"][name],
+                     "ams_err": _get(metrics, "ams_err", name), "mu": _get(metrics, "limits", name, "mu_expected"),
+                     "z0": _get(metrics, "limits", name, "significance")})
+    columns = [Column("Classifier", "name", align="l"),
+               Column("AUC", lambda r: with_error(r["auc"], r["auc_err"], 3)),
+               Column("AMS", lambda r: with_error(r["ams"], r["ams_err"], 2)),
+               Column("expected μ limit (95% CL)", lambda r: number(r["mu"])),
+               Column("expected Z₀", lambda r: number(r["z0"], 2))]
+    notes = []
+    regression = metrics.get("regression")
+    if regression:
+        notes.append(f"Di-τ mass resolution: regressed {regression['resolution_regressed']:.3f}, visible "
+                     f"{regression['resolution_visible']:.3f}.")
+    parameterised = metrics.get("parameterised")
+    if parameterised:
+        notes.append(f"At the left-out heavy-Higgs mass {parameterised['mass_left_out']:g} GeV: AUC parameterised "
+                     f"{parameterised['auc_parameterised']:.4f}, dedicated {parameterised['auc_dedicated']:.4f}, "
+                     f"without the mass input {parameterised['auc_unparameterised']:.4f}.")
+    return rows, columns, " ".join(notes) or None
+
+
+def toptag_section(metrics: Mapping[str, Any]) -> Section:
+    """Per tagger: AUC, accuracy, R30 and R50 with bootstrap errors."""
+    rows = [{"name": TOPTAG_NAMES.get(name, name), **m} for name, m in metrics["taggers"].items()]
+    columns = [Column("Tagger", "name", align="l"),
+               Column("AUC", lambda r: with_error(r["auc"], r.get("auc_err"), 4)),
+               Column("Accuracy", lambda r: with_error(r["accuracy"], r.get("accuracy_err"), 3)),
+               Column("R30", lambda r: with_error(r["r30"], r.get("r30_err"), 0, missing="inf")),
+               Column("R50", lambda r: with_error(r["r50"], r.get("r50_err"), 0, missing="inf"))]
+    note = f"{metrics['n_test']} test jets." if "n_test" in metrics else None
+    return rows, columns, note
+
+
+def pdf_section(metrics: Mapping[str, Any]) -> Section:
+    """Closure estimators, replicas kept and χ² per data point of every dataset."""
+    closure = metrics.get("closure", {})
+    replicas = metrics.get("replicas", {})
+    rows = [
+        {"quantity": "closure level", "value": str(closure.get("level", "–"))},
+        {"quantity": "bias-variance ratio R_bv", "value": number(closure.get("r_bv"))},
+        {"quantity": "ξ_1σ", "value": number(closure.get("xi_1sigma"))},
+        {"quantity": "replicas kept / requested", "value": f"{replicas.get('kept', '–')} / "
+                                                          f"{replicas.get('requested', '–')}"},
+    ]
+    for dataset, chi2 in metrics.get("chi2", {}).items():
+        value = chi2 if not isinstance(chi2, Mapping) else chi2.get("central", chi2.get("chi2_per_point"))
+        rows.append({"quantity": f"χ²/N {dataset}", "value": number(value)})
+    columns = [Column("Quantity", "quantity", align="l"), Column("Value", "value")]
+    return rows, columns, "NNPDF4.0 closure test: R_bv = 1.03 ± 0.05, ξ_1σ = 0.69 ± 0.02 (arXiv:2111.05787)."
+
+
+def susy_section(metrics: Mapping[str, Any]) -> Section:
+    """Per classifier: accuracy overall and at confidence ≥ 0.95 with its coverage."""
+    rows = [{"name": name, **m} for name, m in metrics["classifiers"].items()]
+    columns = [Column("Classifier", "name", align="l"),
+               Column("Accuracy", lambda r: number(r.get("accuracy"), 4)),
+               Column("Accuracy (conf. ≥ 0.95)", lambda r: number(r.get("accuracy_conf95"), 4)),
+               Column("Coverage (conf. ≥ 0.95)", lambda r: number(r.get("coverage_conf95"), 3))]
+    seconds = metrics.get("seconds_per_point", {})
+    note = f"Fraction of points excluded: {number(metrics.get('fraction_excluded'))}."
+    if seconds.get("recast") and seconds.get("classifier"):
+        note += (f" Time per point: recast {seconds['recast']:.3g} s, classifier {seconds['classifier']:.3g} s "
+                 f"(speed-up {seconds['recast'] / seconds['classifier']:.3g}).")
+    return rows, columns, note + " SUSY-AI (arXiv:1605.02797): 93.2% overall, > 99% at confidence ≥ 0.95."
+
+
+SECTIONS: dict[str, Callable[[Mapping[str, Any]], Section]] = {
+    "higgs": higgs_section, "toptag": toptag_section, "pdf": pdf_section, "susy": susy_section}
+
+
+def write_summary(
+    metrics_paths: Mapping[str, str | Path],
+    plots: Mapping[str, str | Path],
+    md_path: str | Path,
+    tex_path: str | Path,
+) -> None:
+    """``summary.md`` and ``summary.tex``: one section per task (headline table, note, key plot).
+
+    Args:
+        metrics_paths: Task -> its ``metrics.json``, in the order of the sections.
+        plots: Task -> its key plot (PNG; linked from the Markdown relative to ``md_path``, and the PDF next to it
+            included in the LaTeX).
+        md_path: Markdown output.
+        tex_path: LaTeX output (a document fragment to include in a report).
+    """
+    md = ["# ml4hep summary", "",
+          "Every number below was computed in this run on the test split of its task; definitions in DESIGN.md.", ""]
+    tex = []
+    for task, path in metrics_paths.items():
+        rows, columns, note = SECTIONS[task](json.loads(Path(path).read_text()))
+        title = TASK_TITLES.get(task, task)
+        md += [f"## {title}", "", *markdown_lines(rows, columns, note), ""]
+        tex += [rf"\section*{{{latex_cell(title)}}}", r"\begin{center}", *latex_lines(rows, columns),
+                r"\end{center}"]
+        if note:
+            tex += [latex_cell(note), ""]
+        if task in plots:
+            plot = Path(plots[task])
+            md += [f"![{title}]({os.path.relpath(plot, Path(md_path).parent)})", ""]
+            tex += [r"\begin{center}", rf"\includegraphics[width=0.6\textwidth]{{{plot.with_suffix('.pdf')}}}",
+                    r"\end{center}"]
+    Path(md_path).parent.mkdir(parents=True, exist_ok=True)
+    Path(md_path).write_text("\n".join(md) + "\n")
+    Path(tex_path).write_text("\n".join(tex) + "\n")
+
+
+LIMIT_KEYS = ("task", "analysis", "parameter", "quantity", "expected", "minus2", "minus1", "plus1", "plus2",
+              "significance", "observed_fraction", "unit")
+
+
+def higgs_limit_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Expected μ limits per SM classifier and expected σ×B limits per heavy-Higgs mass."""
+    rows = []
+    for name, limit in (metrics.get("limits") or {}).items():
+        band = limit["band"]
+        rows.append({"task": "higgs", "analysis": f"H(125)→ττ, {HIGGS_NAMES.get(name, name)}",
+                     "parameter": "m_H = 125 GeV", "quantity": "μ (95% CL CLs, expected)", "expected": band[2],
+                     "minus2": band[0], "minus1": band[1], "plus1": band[3], "plus2": band[4],
+                     "significance": limit.get("significance"), "unit": ""})
+    for entry in (metrics.get("heavy_limits") or {}).values():
+        band = entry["xsec_band_pb"]
+        left_out = " (left out of training)" if entry.get("left_out") else ""
+        rows.append({"task": "higgs", "analysis": "heavy H→ττ, parameterised NN",
+                     "parameter": f"m_H = {entry['mass']:g} GeV{left_out}",
+                     "quantity": "σ×B (95% CL CLs, expected)", "expected": band[2], "minus2": band[0],
+                     "minus1": band[1], "plus1": band[3], "plus2": band[4],
+                     "significance": entry.get("significance"), "unit": "pb"})
+    return rows
+
+
+def susy_limit_rows(exclusion_csv: str | Path) -> list[dict[str, Any]]:
+    """Excluded fraction per mass bin (recast truth and classifier prediction) from the SUSY exclusion table.
+
+    The table has one row per plane and bin with ``plane``, ``bin``, ``fraction_true`` and ``fraction_predicted``
+    (and optionally ``points``).
+    """
+    rows = []
+    with open(exclusion_csv, newline="") as stream:
+        for entry in csv.DictReader(stream):
+            rows.append({"task": "susy", "analysis": f"pMSSM-19 scan, {entry['plane']}", "parameter": entry["bin"],
+                         "quantity": "excluded fraction (classifier)", "expected": _float(entry["fraction_predicted"]),
+                         "observed_fraction": _float(entry["fraction_true"]), "unit": ""})
+    return rows
+
+
+def _float(text: str | None) -> float | None:
+    try:
+        value = float(text) if text not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is None or math.isfinite(value) else None
+
+
+def write_limits(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path,
+                 tex_path: str | Path) -> None:
+    """The one table of all limits of all tasks (CSV with every number, Markdown and LaTeX)."""
+    columns = [
+        Column("Task", "task", align="l"), Column("Analysis", "analysis", align="l"),
+        Column("Point", "parameter", align="l"), Column("Quantity", "quantity", align="l"),
+        Column("Expected", lambda r: number(r.get("expected"))),
+        Column("−1σ / +1σ", lambda r: f"{number(r.get('minus1'))} / {number(r.get('plus1'))}"
+               if r.get("minus1") is not None else "–"),
+        Column("−2σ / +2σ", lambda r: f"{number(r.get('minus2'))} / {number(r.get('plus2'))}"
+               if r.get("minus2") is not None else "–"),
+        Column("Z₀ (exp.)", lambda r: number(r.get("significance"), 2)),
+        Column("Recast truth", lambda r: number(r.get("observed_fraction"))),
+        Column("Unit", "unit"),
+    ]
+    write_table([{k: row.get(k) for k in LIMIT_KEYS} for row in rows], columns, csv=csv_path, md=md_path,
+                tex=tex_path, csv_keys=LIMIT_KEYS,
+                note="Expected limits from the test-split templates (pyhf, asymptotic CLs); for SUSY, the excluded "
+                     "fraction of scan points per mass bin predicted by the classifier against the recast truth.")
+
+
+def overview_figure(panels: Mapping[str, str | Path], outputs: Sequence[str | Path]) -> None:
+    """One page with the key plot of every task (one panel each, titled by task)."""
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+
+    from ml4hep.plotting import save
+
+    n = len(panels)
+    columns = 2 if n > 1 else 1
+    rows = math.ceil(n / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(8 * columns, 7 * rows), squeeze=False)
+    for ax, (task, path) in zip(axes.flat, panels.items(), strict=False):
+        ax.imshow(mpimg.imread(path))
+        ax.set_title(TASK_TITLES.get(task, task), fontsize=18)
+        ax.set_axis_off()
+    for ax in list(axes.flat)[n:]:
+        ax.set_axis_off()
+    save(fig, outputs)

@@ -1,0 +1,36 @@
+import json
+
+from ml4hep.config import config_hash
+from ml4hep.provenance import collect_provenance, job_times, rule_times
+
+from .conftest import ROOT
+
+
+def write_benchmark(path, seconds):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("s\th:m:s\tmax_rss\tmax_vms\n" f"{seconds}\t0:00:01\t123.4\t500.0\n")
+
+
+def test_provenance_records_config_commit_versions_devices_and_times(tmp_path):
+    bench = tmp_path / "benchmarks"
+    write_benchmark(bench / "higgs" / "train_bdt.tsv", 2.5)
+    write_benchmark(bench / "generate_sample" / "higgs_ztautau" / "0.tsv", 10.0)
+    write_benchmark(bench / "generate_sample" / "higgs_ztautau" / "1.tsv", 12.0)
+    info = tmp_path / "higgs" / "models" / "bdt_info.json"
+    info.parent.mkdir(parents=True)
+    info.write_text(json.dumps({"device": "cpu", "seed": 42}))
+    config = {"seed": 7, "device": "cpu"}
+    record = collect_provenance(config, ROOT, [info], bench)
+    assert record["config"] == config and record["config_hash"] == config_hash(config) and record["seed"] == 7
+    assert record["git"]["commit"] is None or len(record["git"]["commit"]) == 40
+    assert record["packages"]["torch"] and record["packages"]["snakemake"]
+    assert record["training"] == {"higgs/bdt": {"device": "cpu", "seed": 42}}
+    assert record["job_times"]["higgs/train_bdt"] == {"seconds": 2.5, "max_rss_mb": 123.4}
+    assert record["rule_times"]["generate_sample"] == {"jobs": 2, "seconds": 22.0}
+    assert list(record["rule_times"])[0] == "generate_sample", "slowest rule first"
+    json.dumps(record)
+
+
+def test_job_times_skip_empty_benchmarks(tmp_path):
+    (tmp_path / "empty.tsv").write_text("s\th:m:s\n")
+    assert job_times(tmp_path) == {} and rule_times({}) == {}

@@ -1,0 +1,72 @@
+# Combine: one summary of every task, one table of all limits, an overview figure, and the run's provenance.
+
+TASKS = config["tasks"]
+# The plot that stands for each task in the summary and the overview figure.
+KEY_PLOTS = {
+    "higgs": "results/higgs/plots/ams.png",
+    "toptag": "results/toptag/plots/roc.png",
+}
+# The training jobs' info files (device, seed) that provenance.json collects.
+TRAINING_INFOS = {
+    "higgs": lambda: expand("results/higgs/models/{classifier}_info.json", classifier=HIGGS_CLASSIFIERS),
+    "toptag": lambda: expand("results/toptag/models/{tagger}_info.json", tagger=TOPTAG["taggers"]),
+}
+TASK_TARGETS = {
+    "higgs": higgs_targets,
+    "toptag": lambda: ["results/toptag/metrics.json"],
+}
+
+
+def task_targets():
+    """The final outputs of every configured task."""
+    return [path for task in TASKS for path in TASK_TARGETS[task]()]
+
+
+def summary_tasks():
+    """Configured tasks in the summary's order."""
+    return [task for task in ("higgs", "toptag", "pdf", "susy") if task in TASKS]
+
+
+rule combine:
+    output:
+        md="results/summary/summary.md",
+        tex="results/summary/summary.tex",
+        limits_csv=report("results/summary/limits.csv", caption="../report/summary_limits.rst", category="Summary"),
+        limits_md="results/summary/limits.md",
+        limits_tex="results/summary/limits.tex",
+        overview=report("results/summary/overview.png", caption="../report/summary_overview.rst", category="Summary"),
+        overview_pdf="results/summary/overview.pdf",
+    input:
+        metrics=[f"results/{task}/metrics.json" for task in summary_tasks()],
+        plots=[KEY_PLOTS[task] for task in summary_tasks() if task in KEY_PLOTS],
+        susy_exclusion=["results/susy/exclusion.csv"] if "susy" in TASKS else [],
+        code=library("plotting.py", "tables.py", "combine.py"),
+    params:
+        tasks=summary_tasks(),
+        plot_tasks=[task for task in summary_tasks() if task in KEY_PLOTS],
+    log:
+        "results/logs/combine/summary.log",
+    benchmark:
+        "results/benchmarks/combine/summary.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/combine.py"
+
+
+rule provenance:
+    output:
+        "results/provenance.json",
+    input:
+        summary="results/summary/summary.md",
+        infos=[path for task in summary_tasks() if task in TRAINING_INFOS for path in TRAINING_INFOS[task]()],
+        code=library("config.py", "provenance.py"),
+    params:
+        config=config,
+        workflow=workflow.basedir,
+    log:
+        "results/logs/combine/provenance.log",
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/provenance.py"
