@@ -1,0 +1,16 @@
+"""Rule susy_evaluate: accuracy/confidence table, classifier vs recast time, exclusion maps, metrics.json."""
+
+import json
+
+import torch
+
+from ml4hep.rules import rule_context
+from ml4hep.susy.evaluate import evaluate
+
+with rule_context(snakemake):
+    torch.set_num_threads(1)
+    with open(snakemake.input.summary) as stream:
+        summary = json.load(stream)
+    models = dict(zip(snakemake.params.classifiers, snakemake.input.models, strict=True))
+    evaluate(snakemake.input.test, models, snakemake.params.inputs, snakemake.params.recast, snakemake.params.options,
+             summary, dict(snakemake.output))

@@ -1,0 +1,11 @@
+"""Rule susy_label: the recast (spectrum, cross sections, yields, pyhf CLs) of every point of one scan shard."""
+
+from ml4hep.io import write_json
+from ml4hep.rules import rule_context
+from ml4hep.susy.recast import label_shard
+
+with rule_context(snakemake):
+    recast = snakemake.params.recast
+    summary = label_shard(snakemake.input.points, snakemake.output.labels, recast["signal_regions"],
+                          recast["luminosity_fb"], recast["min_signal_events"], recast["xsec_order"])
+    write_json(snakemake.output.summary, summary)

@@ -1,0 +1,261 @@
+"""Evaluation on the test split: SUSY-AI-style accuracy/coverage table, speed-up, exclusion maps, metrics.json.
+
+* accuracy overall, and accuracy and coverage (fraction of points) among the points with confidence >= 0.68, 0.90,
+  0.95, 0.99, per classifier, next to the majority-class guess;
+* time per point of each classifier (batch over the test split, and one point at a time, inputs computed from the 19
+  parameters included) and of the recast (re-run here on ``timing_points`` test points), so the speed-up is measured
+  in the same run;
+* exclusion maps in (m_gluino, m_chi10), (m_squark, m_chi10), (m_stop1, m_chi10), (m_chi1+-, m_chi10): the fraction
+  of points excluded per bin by the recast and by one classifier, their 50% contours, misclassified points marked;
+  a table of the excluded fraction per mass bin of each plane.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ml4hep.io import write_json
+from ml4hep.susy.classifiers import Predictor, confidence, features
+from ml4hep.susy.recast import label_points
+from ml4hep.susy.scan import PARAMETERS
+from ml4hep.tables import Column, number, write_table
+
+log = logging.getLogger(__name__)
+
+CONFIDENCE_LEVELS = (0.68, 0.90, 0.95, 0.99)
+"""Confidence thresholds of the accuracy/coverage table (SUSY-AI, arXiv:1605.02797)."""
+
+PLANES: dict[str, tuple[str, str]] = {
+    "gluino": ("m_gluino", r"$m_{\tilde g}$"),
+    "squark": ("m_squark", r"$m_{\tilde q}$ (mean, 1st/2nd gen.)"),
+    "stop": ("m_st1", r"$m_{\tilde t_1}$"),
+    "chargino": ("m_chi1p", r"$m_{\tilde\chi^\pm_1}$"),
+}
+"""Map name -> (x mass column, axis label); the y axis is the LSP mass m_chi10."""
+
+DISPLAY = {"rf": "Random forest", "bdt": "BDT (xgboost)", "mlp": "MLP (torch)", "majority": "Majority class"}
+
+
+def confidence_table(allowed: np.ndarray, p_allowed: np.ndarray,
+                     levels: Sequence[float] = CONFIDENCE_LEVELS) -> dict[str, float]:
+    """Accuracy overall and accuracy/coverage at each confidence level.
+
+    Args:
+        allowed: True labels (1 allowed, 0 excluded).
+        p_allowed: Predicted P(allowed).
+        levels: Confidence thresholds.
+
+    Returns:
+        ``accuracy``, ``accuracy_conf{NN}``, ``coverage_conf{NN}`` (NN = 100 x level, e.g. 95), ``n``.
+    """
+    allowed = np.asarray(allowed) == 1
+    correct = (np.asarray(p_allowed) >= 0.5) == allowed
+    conf = confidence(p_allowed)
+    out: dict[str, float] = {"accuracy": float(correct.mean()), "n": int(len(correct))}
+    for level in levels:
+        key = f"{round(100 * level):d}"
+        selected = conf >= level
+        out[f"accuracy_conf{key}"] = float(correct[selected].mean()) if selected.any() else float("nan")
+        out[f"coverage_conf{key}"] = float(selected.mean())
+    return out
+
+
+def time_classifier(predictor: Predictor, points: Mapping[str, np.ndarray], inputs: str,
+                    single: int = 50) -> dict[str, float]:
+    """Seconds per point of a classifier, inputs from the 19 parameters included: batch and one at a time."""
+    start = time.perf_counter()
+    predictor.p_allowed(features(points, inputs))
+    n = len(points[PARAMETERS[0]])
+    batch = (time.perf_counter() - start) / n
+    k = min(single, n)
+    start = time.perf_counter()
+    for i in range(k):
+        predictor.p_allowed(features({p: points[p][i : i + 1] for p in PARAMETERS}, inputs))
+    return {"batch": batch, "single": (time.perf_counter() - start) / max(k, 1)}
+
+
+def excluded_fraction_maps(x: np.ndarray, y: np.ndarray, excluded: np.ndarray, bins: tuple[np.ndarray, np.ndarray]
+                           ) -> tuple[np.ndarray, np.ndarray]:
+    """Excluded fraction per (x, y) bin (NaN where empty) and the counts."""
+    counts, _, _ = np.histogram2d(x, y, bins=bins)
+    hits, _, _ = np.histogram2d(x, y, bins=bins, weights=excluded.astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, hits / counts, np.nan), counts
+
+
+def _edges(values: np.ndarray, nbins: int) -> np.ndarray:
+    low, high = np.nanmin(values), np.nanmax(values)
+    return np.linspace(low, high if high > low else low + 1.0, nbins + 1)
+
+
+def plot_maps(test: Mapping[str, np.ndarray], predicted_excluded: np.ndarray, classifier: str, nbins: int,
+              paths: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """Draw the four exclusion maps (recast on top, classifier below) and return the per-bin table rows."""
+    import matplotlib.pyplot as plt
+
+    from ml4hep.plotting import save
+
+    true_excluded = test["allowed"] == 0
+    wrong = true_excluded != predicted_excluded
+    fig, axes = plt.subplots(2, len(PLANES), figsize=(5.2 * len(PLANES), 9.5), squeeze=False)
+    rows: list[dict[str, Any]] = []
+    y = test["m_chi10"]
+    for column, (mass, label) in enumerate(PLANES.values()):
+        x = test[mass]
+        finite = np.isfinite(x) & np.isfinite(y)
+        bins = (_edges(x[finite], nbins), _edges(y[finite], nbins))
+        maps = {"recast": excluded_fraction_maps(x[finite], y[finite], true_excluded[finite], bins)[0],
+                classifier: excluded_fraction_maps(x[finite], y[finite], predicted_excluded[finite], bins)[0]}
+        centres = [0.5 * (b[1:] + b[:-1]) for b in bins]
+        for row, (source, fraction) in enumerate(maps.items()):
+            ax = axes[row, column]
+            mesh = ax.pcolormesh(bins[0], bins[1], fraction.T, vmin=0, vmax=1, cmap="RdYlGn_r", shading="flat")
+            for other, style in (("recast", "-"), (classifier, "--")):
+                masked = np.ma.masked_invalid(maps[other].T)
+                if masked.count() >= 4 and np.nanmin(maps[other]) < 0.5 < np.nanmax(maps[other]):
+                    ax.contour(centres[0], centres[1], masked, levels=[0.5], colors="k", linestyles=style,
+                               linewidths=2)
+            if row == 1:
+                ax.scatter(x[finite & wrong], y[finite & wrong], s=6, c="blue", marker="x", linewidths=0.7,
+                           label=f"misclassified ({int((finite & wrong).sum())})")
+                ax.legend(loc="upper left", fontsize=9)
+            ax.set_xlabel(f"{label} [GeV]", fontsize=12)
+            ax.set_ylabel(r"$m_{\tilde\chi^0_1}$ [GeV]", fontsize=12)
+            ax.set_title(f"{'recast' if source == 'recast' else DISPLAY.get(source, source)}: excluded fraction",
+                         fontsize=11)
+            fig.colorbar(mesh, ax=ax)
+        counts, _ = np.histogram(x[finite], bins=bins[0])
+        true_hits, _ = np.histogram(x[finite], bins=bins[0], weights=true_excluded[finite].astype(float))
+        pred_hits, _ = np.histogram(x[finite], bins=bins[0], weights=predicted_excluded[finite].astype(float))
+        for low, high, n, t, p in zip(bins[0][:-1], bins[0][1:], counts, true_hits, pred_hits, strict=True):
+            rows.append({"plane": f"{mass} vs m_chi10", "bin": f"{mass} {low:.0f}-{high:.0f} GeV", "mass": mass,
+                         "low_gev": float(low), "high_gev": float(high), "points": int(n),
+                         "fraction_true": float(t / n) if n else float("nan"),
+                         "fraction_predicted": float(p / n) if n else float("nan")})
+    fig.suptitle("Solid: 50% contour of the recast, dashed: of the classifier", fontsize=12)
+    save(fig, paths)
+    return rows
+
+
+def plot_confidence(results: Mapping[str, Mapping[str, np.ndarray]], test_allowed: np.ndarray,
+                    paths: Sequence[str | Path]) -> None:
+    """Accuracy and coverage versus the confidence threshold, per classifier."""
+    import matplotlib.pyplot as plt
+
+    from ml4hep.plotting import save
+
+    fig, ax = plt.subplots(figsize=(7, 5))
+    levels = np.linspace(0, 0.99, 100)
+    for name, p in results.items():
+        conf = confidence(p["p_allowed"])
+        correct = (p["p_allowed"] >= 0.5) == (test_allowed == 1)
+        accuracy = [correct[conf >= c].mean() if (conf >= c).any() else np.nan for c in levels]
+        coverage = [(conf >= c).mean() for c in levels]
+        line, = ax.plot(levels, accuracy, label=f"{DISPLAY.get(name, name)} accuracy")
+        ax.plot(levels, coverage, ls="--", color=line.get_color(), label=f"{DISPLAY.get(name, name)} coverage")
+    ax.set_xlabel("confidence threshold |2P - 1|")
+    ax.set_ylabel("fraction")
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=9)
+    save(fig, paths)
+
+
+def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: str, recast: Mapping[str, Any],
+             options: Mapping[str, Any], dataset_summary: Mapping[str, Any], outputs: Mapping[str, Any]
+             ) -> dict[str, Any]:
+    """Evaluate every classifier on the test split and write tables, plots and ``metrics.json``.
+
+    Args:
+        test_path: Test split (``.npz``).
+        models: Classifier name -> model file.
+        inputs: ``parameters`` or ``parameters_and_masses``.
+        recast: The recast config (``luminosity_fb``, ``signal_regions``, ``min_signal_events``, ``xsec_order``).
+        options: ``timing_points``, ``map_classifier``, ``map_bins``.
+        dataset_summary: The dataset summary (counts, excluded fraction).
+        outputs: ``metrics``, ``accuracy_{csv,md,tex}``, ``fractions_{csv,md,tex}``, ``maps``, ``maps_pdf``,
+            ``confidence``, ``confidence_pdf``.
+
+    Returns:
+        The metrics.
+    """
+    from ml4hep.susy.classifiers import load_split
+
+    test = load_split(test_path)
+    points = {p: test[p] for p in PARAMETERS}
+    results: dict[str, dict[str, Any]] = {}
+    for name, path in models.items():
+        predictor = Predictor.load(name, path)
+        p_allowed = predictor.p_allowed(test["X"])
+        timing = time_classifier(predictor, points, inputs)
+        results[name] = {"p_allowed": p_allowed, **confidence_table(test["allowed"], p_allowed),
+                         "seconds_per_point_batch": timing["batch"], "seconds_per_point_single": timing["single"]}
+        log.info("%s: accuracy %.4f, at confidence >= 0.95: %.4f on %.1f%% of the points", name,
+                 results[name]["accuracy"], results[name]["accuracy_conf95"], 100 * results[name]["coverage_conf95"])
+    majority = int(np.mean(test["allowed"]) >= 0.5)
+    baseline = confidence_table(test["allowed"], np.full(len(test["allowed"]), float(majority)))
+
+    k = min(int(options["timing_points"]), len(test["allowed"]))
+    start = time.perf_counter()
+    relabel = label_points({p: v[:k] for p, v in points.items()}, recast["signal_regions"], recast["luminosity_fb"],
+                           recast["min_signal_events"], recast["xsec_order"])
+    recast_seconds = (time.perf_counter() - start) / max(k, 1)
+    agree = float(np.mean((relabel["excluded"] == 1) == (test["allowed"][:k] == 0))) if k else float("nan")
+
+    rows = [{"classifier": name, **{key: r[key] for key in r if key != "p_allowed"}} for name, r in results.items()]
+    rows.append({"classifier": "majority", **baseline})
+    keys = ["accuracy", *[f"{kind}_conf{round(100 * c)}" for c in CONFIDENCE_LEVELS for kind in ("accuracy",
+                                                                                                  "coverage")]]
+    columns = [Column("Classifier", lambda r: DISPLAY.get(r["classifier"], r["classifier"]), align="l"),
+               Column("Accuracy", lambda r: number(r["accuracy"], 4))]
+    for c in CONFIDENCE_LEVELS:
+        tag = round(100 * c)
+        columns += [Column(f"Acc. (conf ≥ {c:g})", lambda r, t=tag: number(r[f"accuracy_conf{t}"], 4)),
+                    Column(f"Cov. (conf ≥ {c:g})", lambda r, t=tag: number(r[f"coverage_conf{t}"], 3))]
+    write_table(rows, columns, csv=outputs["accuracy_csv"], md=outputs["accuracy_md"], tex=outputs["accuracy_tex"],
+                csv_keys=["classifier", *keys, "seconds_per_point_batch", "seconds_per_point_single"],
+                note=f"Test split, {len(test['allowed'])} points; confidence = |2 P(allowed) - 1|; coverage = fraction "
+                     "of the points at or above the confidence.")
+
+    map_classifier = options["map_classifier"] if options["map_classifier"] in results else next(iter(results))
+    predicted_excluded = results[map_classifier]["p_allowed"] < 0.5
+    bins_rows = plot_maps(test, predicted_excluded, map_classifier, int(options["map_bins"]),
+                          [outputs["maps"], outputs["maps_pdf"]])
+    write_table(bins_rows, [
+        Column("Plane", "plane", align="l"),
+        Column("Mass bin [GeV]", lambda r: f"{r['low_gev']:.0f}–{r['high_gev']:.0f}"),
+        Column("Points", "points", align="r"),
+        Column("Excluded (recast)", lambda r: number(r["fraction_true"], 3)),
+        Column(f"Excluded ({DISPLAY.get(map_classifier, map_classifier)})",
+               lambda r: number(r["fraction_predicted"], 3)),
+    ], csv=outputs["fractions_csv"], md=outputs["fractions_md"], tex=outputs["fractions_tex"],
+        csv_keys=["plane", "bin", "mass", "low_gev", "high_gev", "points", "fraction_true", "fraction_predicted"],
+        note="Fraction of the test points excluded per bin of the x-axis mass of each plane.")
+    plot_confidence(results, test["allowed"], [outputs["confidence"], outputs["confidence_pdf"]])
+
+    classifier_seconds = results[map_classifier]["seconds_per_point_batch"]
+    metrics = {
+        "classifiers": {name: {key: r[key] for key in r if key != "p_allowed"} for name, r in results.items()},
+        "majority_class": {"accuracy": baseline["accuracy"], "class": "allowed" if majority else "excluded"},
+        "fraction_excluded": float(np.mean(test["allowed"] == 0)),
+        "fraction_excluded_all_labelled": dataset_summary.get("fraction_excluded"),
+        "seconds_per_point": {
+            "recast": recast_seconds, "classifier": classifier_seconds, "classifier_name": map_classifier,
+            "classifier_single": results[map_classifier]["seconds_per_point_single"],
+            "recast_label_jobs": dataset_summary.get("recast_seconds_per_point"), "recast_points_timed": k,
+        },
+        "speedup": recast_seconds / classifier_seconds if classifier_seconds > 0 else None,
+        "speedup_single": recast_seconds / results[map_classifier]["seconds_per_point_single"],
+        "recast_reproducible_fraction": agree,
+        "points": {k2: dataset_summary.get(k2) for k2 in ("points_scanned", "labelled", "left_out_non_neutralino_lsp",
+                                                          "lsp_types", "splits", "best_region_counts")},
+        "map_classifier": map_classifier,
+        "inputs": inputs,
+    }
+    write_json(outputs["metrics"], metrics)
+    return metrics

@@ -1,0 +1,198 @@
+# SUSY limits (SUSY-AI-like): pMSSM-19 scan shards -> recast label shards (spectrum, cross sections, pyhf CLs) ->
+# dataset split -> one training rule per classifier -> evaluation (accuracy/confidence table, speed-up, maps).
+
+SUSY = config["susy"]
+SUSY_SHARDS = list(range(SUSY["scan"]["shards"]))
+SUSY_SPLITS = ("train", "val", "test")
+SUSY_CLASSIFIERS = ("rf", "bdt", "mlp")
+SUSY_MODEL_SUFFIX = {"rf": "npz", "bdt": "json", "mlp": "pt"}
+
+
+def susy_shard_points(shard):
+    """(points, first point id) of one scan shard."""
+    from ml4hep.susy.scan import shard_sizes
+
+    sizes = shard_sizes(SUSY["scan"]["points"], SUSY["scan"]["shards"])
+    return sizes[int(shard)], sum(sizes[: int(shard)])
+
+
+def susy_split_files():
+    return {split: f"results/susy/dataset/{split}.npz" for split in SUSY_SPLITS}
+
+
+def susy_model_file(classifier):
+    return f"results/susy/models/{classifier}.{SUSY_MODEL_SUFFIX[classifier]}"
+
+
+rule susy_scan:
+    output:
+        points="results/susy/scan/{shard}.root",
+    input:
+        code=library("io.py", "susy/scan.py", "susy/slha.py"),
+    params:
+        size=lambda wc: susy_shard_points(wc.shard),
+        ranges=SUSY["scan"]["ranges"],
+        seed=lambda wc: derive_seed(config["seed"], "susy", "scan", wc.shard),
+        slha_dir=lambda wc: f"results/susy/slha/{wc.shard}" if SUSY["scan"]["write_slha"] else None,
+    wildcard_constraints:
+        shard=r"\d+",
+    log:
+        "results/logs/susy/scan_{shard}.log",
+    benchmark:
+        "results/benchmarks/susy/scan_{shard}.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/susy_scan.py"
+
+
+rule susy_label:
+    output:
+        labels="results/susy/labels/{shard}.root",
+        summary="results/susy/labels/{shard}.json",
+    input:
+        points="results/susy/scan/{shard}.root",
+        code=library("io.py", "susy/scan.py", "susy/spectrum.py", "susy/xsec.py", "susy/recast.py"),
+    params:
+        recast=SUSY["recast"],
+    wildcard_constraints:
+        shard=r"\d+",
+    log:
+        "results/logs/susy/label_{shard}.log",
+    benchmark:
+        "results/benchmarks/susy/label_{shard}.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/susy_label.py"
+
+
+rule susy_dataset:
+    output:
+        **susy_split_files(),
+        summary="results/susy/dataset/summary.json",
+    input:
+        labels=expand("results/susy/labels/{shard}.root", shard=SUSY_SHARDS),
+        code=library("io.py", "splitting.py", "susy/scan.py", "susy/spectrum.py", "susy/recast.py",
+                     "susy/classifiers.py", "susy/dataset.py"),
+    params:
+        split=SUSY["split"],
+        inputs=SUSY["inputs"],
+        seed=derive_seed(config["seed"], "susy", "split"),
+    log:
+        "results/logs/susy/dataset.log",
+    benchmark:
+        "results/benchmarks/susy/dataset.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/susy_dataset.py"
+
+
+rule susy_train_rf:
+    output:
+        model="results/susy/models/{classifier}.npz",
+        info="results/susy/models/{classifier}_info.json",
+    input:
+        **susy_split_files(),
+        code=library("training.py", "susy/spectrum.py", "susy/classifiers.py"),
+    params:
+        hyper=lambda wc: SUSY[wc.classifier],
+        seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
+        device=config["device"],
+    wildcard_constraints:
+        classifier="rf",
+    threads: 2
+    log:
+        "results/logs/susy/train_{classifier}.log",
+    benchmark:
+        "results/benchmarks/susy/train_{classifier}.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/susy_train.py"
+
+
+rule susy_train_bdt:
+    output:
+        model="results/susy/models/{classifier}.json",
+        info="results/susy/models/{classifier}_info.json",
+    input:
+        **susy_split_files(),
+        code=library("training.py", "susy/spectrum.py", "susy/classifiers.py"),
+    params:
+        hyper=lambda wc: SUSY[wc.classifier],
+        seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
+        device=config["device"],
+    wildcard_constraints:
+        classifier="bdt",
+    threads: 2
+    log:
+        "results/logs/susy/train_{classifier}.log",
+    benchmark:
+        "results/benchmarks/susy/train_{classifier}.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/susy_train.py"
+
+
+rule susy_train_mlp:
+    output:
+        model="results/susy/models/{classifier}.pt",
+        info="results/susy/models/{classifier}_info.json",
+    input:
+        **susy_split_files(),
+        code=library("training.py", "susy/spectrum.py", "susy/classifiers.py"),
+    params:
+        hyper=lambda wc: SUSY[wc.classifier],
+        seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
+        device=config["device"],
+    wildcard_constraints:
+        classifier="mlp",
+    threads: 2
+    log:
+        "results/logs/susy/train_{classifier}.log",
+    benchmark:
+        "results/benchmarks/susy/train_{classifier}.tsv"
+    resources:
+        gpu=gpu_request(),
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/susy_train.py"
+
+
+rule susy_evaluate:
+    output:
+        metrics="results/susy/metrics.json",
+        accuracy_csv="results/susy/accuracy.csv",
+        accuracy_md="results/susy/accuracy.md",
+        accuracy_tex="results/susy/accuracy.tex",
+        fractions_csv="results/susy/exclusion.csv",
+        fractions_md="results/susy/exclusion.md",
+        fractions_tex="results/susy/exclusion.tex",
+        maps=report("results/susy/plots/maps.png", caption="../report/susy_maps.rst", category="SUSY"),
+        maps_pdf="results/susy/plots/maps.pdf",
+        confidence=report("results/susy/plots/confidence.png", caption="../report/susy_confidence.rst",
+                          category="SUSY"),
+        confidence_pdf="results/susy/plots/confidence.pdf",
+    input:
+        test="results/susy/dataset/test.npz",
+        summary="results/susy/dataset/summary.json",
+        models=[susy_model_file(c) for c in SUSY_CLASSIFIERS],
+        code=library("io.py", "plotting.py", "tables.py", "susy/scan.py", "susy/spectrum.py", "susy/xsec.py",
+                     "susy/recast.py", "susy/classifiers.py", "susy/evaluate.py"),
+    params:
+        classifiers=SUSY_CLASSIFIERS,
+        inputs=SUSY["inputs"],
+        recast=SUSY["recast"],
+        options=SUSY["evaluate"],
+    log:
+        "results/logs/susy/evaluate.log",
+    benchmark:
+        "results/benchmarks/susy/evaluate.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/susy_evaluate.py"
