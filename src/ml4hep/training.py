@@ -40,15 +40,26 @@ def select_device(requested: str = "auto") -> torch.device:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>")
     has_cuda = torch.cuda.is_available()
     if requested == "cpu" or (requested == "auto" and not has_cuda):
-        reason = "as configured" if requested == "cpu" else "no GPU visible"
+        reason = "as configured" if requested == "cpu" else f"no GPU usable: {_no_cuda_reason()}"
         log.info("device: cpu (%s; CUDA_VISIBLE_DEVICES=%s)", reason, visible)
         return torch.device("cpu")
     if requested in ("auto", "cuda") and has_cuda:
-        log.info("device: cuda (%s; CUDA_VISIBLE_DEVICES=%s)", torch.cuda.get_device_name(0), visible)
+        log.info("device: cuda (%s, %d visible; CUDA_VISIBLE_DEVICES=%s)", torch.cuda.get_device_name(0),
+                 torch.cuda.device_count(), visible)
         return torch.device("cuda")
     if requested == "cuda":
-        raise ConfigError(f"config key 'device' is 'cuda' but no GPU is visible (CUDA_VISIBLE_DEVICES={visible})")
+        raise ConfigError(f"config key 'device' is 'cuda' but no GPU is visible ({_no_cuda_reason()}; "
+                          f"CUDA_VISIBLE_DEVICES={visible})")
     raise ConfigError(f"config key 'device': unknown device {requested!r}")
+
+
+def _no_cuda_reason() -> str:
+    """Why torch sees no CUDA device: a CPU-only build, or no device visible to this process."""
+    if torch.version.cuda is None:
+        return f"torch {torch.__version__} is built without CUDA"
+    if os.environ.get("CUDA_VISIBLE_DEVICES") == "":
+        return "CUDA_VISIBLE_DEVICES is empty"
+    return "torch finds no CUDA device"
 
 
 def seed_everything(seed: int) -> None:

@@ -1,0 +1,193 @@
+"""The workflow through profiles/slurm on a real single-node SLURM cluster, against a local run of the same jobs.
+
+The cluster (Debian's slurmctld, slurmd and munge, installed with apt-get when missing) is started in a private
+directory with a ``cpu`` and a ``gpu`` partition and a node that advertises one pretend GPU, so the profile runs
+unchanged and the GPU rule's ``--gpus=1`` submission is exercised for real. Every daemon is stopped by PID.
+
+Subset of the tiny workflow (config/test.yaml with ``device=auto`` so that training rules ask for a GPU): the four
+top-tagging sample shards (CPU jobs), the feature rule (CPU) and the PFN training (a GPU rule): six SLURM jobs.
+Each SLURM job pays ~6-7 s of Snakemake start-up; the two-CPU node runs two shards at a time either way, so
+bundling them in a job group would save only a few seconds and would not submit the shards as a cluster run does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import uproot
+import yaml
+
+from .cluster import GPU_PARTITION, SLURM_BINARIES, SLURM_PACKAGES, SlurmCluster, ensure_packages
+from .conftest import ROOT, copy_workflow
+
+pytestmark = pytest.mark.slurm
+
+PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"
+SHARDS = [f"results/samples/{process}/{shard}.root" for process in ("toptag_ttbar", "toptag_qcd") for shard in (0, 1)]
+TARGET = "results/toptag/models/pfn_info.json"
+# Run-dependent fields of the PFN info (timings); everything else must be identical.
+TIMING_KEYS = {"seconds", "train_jets_per_second", "inference_jets_per_second"}
+SNAKEMAKE_ARGS = (TARGET, "--configfile", "config/test.yaml", "--config", "device=auto")
+
+
+def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """Run ``command``; on timeout send SIGINT (Snakemake then cancels its SLURM jobs) before giving up."""
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True)
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGINT)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        raise AssertionError(f"{' '.join(command[:4])} ran over {timeout:.0f} s:\n{output[-5000:]}") from None
+    result = subprocess.CompletedProcess(command, process.returncode, output)
+    if result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{output[-6000:]}")
+    return result
+
+
+def gpu_rules() -> set[str]:
+    """Rules whose resources declare ``gpu=gpu_request()`` in workflow/rules/*.smk."""
+    rules = set()
+    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
+        for block in re.split(r"\n(?=\s*rule \w+:)", smk.read_text()):
+            name = re.match(r"\s*rule (\w+):", block)
+            if name and "gpu=gpu_request()" in block:
+                rules.add(name.group(1))
+    return rules
+
+
+def test_profile_sends_every_gpu_rule_to_the_gpu_partition():
+    profile = yaml.safe_load(PROFILE.read_text())
+    assert profile["executor"] == "slurm"
+    assert profile["retries"] >= 1 and profile["slurm-status-command"] == "squeue"
+    assert profile["default-resources"]["slurm_partition"] != GPU_PARTITION
+    for key in ("mem_mb", "runtime"):
+        assert key in profile["default-resources"]
+    found = gpu_rules()
+    assert {"toptag_train_network", "higgs_train_dnn"} <= found
+    for rule in sorted(found):
+        assert profile["set-resources"].get(rule, {}).get("slurm_partition") == GPU_PARTITION, (
+            f"GPU rule {rule} is not sent to the GPU partition in {PROFILE.relative_to(ROOT)}")
+
+
+def test_every_profile_entry_is_commented():
+    lines = PROFILE.read_text().splitlines()
+    for number, line in enumerate(lines):
+        if not line.strip() or line.lstrip().startswith("#") or line.strip().endswith("*gpu_job"):
+            continue
+        previous = lines[number - 1].strip()
+        assert previous.startswith("#") or line.rstrip().endswith(":"), f"line {number + 1} has no comment: {line}"
+
+
+def test_local_dry_run_never_waits_for_a_gpu(tmp_path):
+    """``device: auto`` makes training rules ask for gpu=1; locally that resource is unlimited, so they run."""
+    workdir = copy_workflow(tmp_path / "wf")
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "2", *SNAKEMAKE_ARGS], cwd=workdir,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "toptag_train_network" in result.stdout and "gpu=1" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A running single-node cluster, stopped (jobs cancelled, daemons by PID) when the module's tests end."""
+    reason = ensure_packages(SLURM_PACKAGES, SLURM_BINARIES)
+    if reason:
+        pytest.skip(f"no SLURM: {reason}")
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        if cluster.daemons.running():
+            subprocess.run(["scancel", "--full", "--user", str(os.getuid())], env=cluster.env, capture_output=True)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and _active_jobs(cluster):
+                time.sleep(0.5)
+        killed = cluster.stop()
+        assert not cluster.daemons.running(), "a SLURM daemon survived"
+        assert not killed, f"needed SIGKILL: {killed}"
+
+
+def _active_jobs(cluster: SlurmCluster) -> list[str]:
+    result = subprocess.run(["squeue", "-h", "-o", "%i"], env=cluster.env, capture_output=True, text=True)
+    return result.stdout.split() if result.returncode == 0 else []
+
+
+def test_workflow_on_slurm_equals_local_run(slurm, tmp_path):
+    local = copy_workflow(tmp_path / "local")
+    cluster = copy_workflow(tmp_path / "cluster")
+    snakemake = [sys.executable, "-m", "snakemake"]
+
+    start = time.perf_counter()
+    result = run([*snakemake, *SNAKEMAKE_ARGS, "--workflow-profile", "profiles/slurm", "--verbose",
+                  # Faster polling than the profile's gentle site values, for a test that waits on six short jobs.
+                  "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2"],
+                 cluster, slurm.env, timeout=240)
+    slurm_seconds = time.perf_counter() - start
+    run([*snakemake, *SNAKEMAKE_ARGS, "--cores", "2"], local, dict(os.environ), timeout=240)
+    local_seconds = time.perf_counter() - start - slurm_seconds
+
+    # What slurmctld received: every job of the run, the GPU one on the GPU partition with one GPU.
+    jobs = slurm.jobs()
+    submitted = [line.split("sbatch call:", 1)[1].strip() for line in result.stdout.splitlines()
+                 if "sbatch call:" in line]
+    gpu_calls = [c for c in submitted if "rule_toptag_train_network" in c or "toptag_train_network" in c]
+    cpu_calls = [c for c in submitted if "generate_sample" in c]
+    report = {"slurm_seconds": round(slurm_seconds, 1), "local_seconds": round(local_seconds, 1),
+              # The sbatch options (the --wrap payload is the Snakemake call that runs the one job).
+              "sbatch_gpu": [c.split(" --wrap")[0] for c in gpu_calls[:1]],
+              "sbatch_cpu": [c.split(" --wrap")[0] for c in cpu_calls[:1]]}
+    (Path(os.environ.get("ML4HEP_SLURM_REPORT", tmp_path / "slurm_report.json"))).write_text(
+        json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    assert len(submitted) == 6, submitted
+    assert gpu_calls and " --gpus=1" in gpu_calls[0] and f"-p {GPU_PARTITION}" in gpu_calls[0], gpu_calls
+    assert cpu_calls and "--gpus" not in cpu_calls[0] and "-p cpu" in cpu_calls[0], cpu_calls
+    assert [job["JobState"] for job in jobs] == ["COMPLETED"] * 6, jobs
+    gpu_jobs = [job for job in jobs if job.get("TresPerJob") == "gres:gpu:1"]
+    assert len(gpu_jobs) == 1 and gpu_jobs[0]["Partition"] == GPU_PARTITION, gpu_jobs
+    assert sum(job["Partition"] == "cpu" for job in jobs) == 5
+
+    # Inside the GPU job SLURM exposed the pretend GPU; torch has no CUDA device, so the job says it uses the CPU.
+    train_log = (cluster / "results/logs/toptag/train_pfn.log").read_text()
+    assert re.search(r"device: cpu \(no GPU usable: .*; CUDA_VISIBLE_DEVICES=0\)", train_log), train_log[:2000]
+    assert json.loads((cluster / TARGET).read_text())["device"] == "cpu"
+
+    # The same outputs as the local run.
+    for shard in SHARDS:
+        with uproot.open(local / shard) as a, uproot.open(cluster / shard) as b:
+            for tree in ("events", "run"):
+                left, right = a[tree].arrays(library="np"), b[tree].arrays(library="np")
+                assert left.keys() == right.keys()
+                for branch in left:
+                    if tree == "run" and branch == "seconds":
+                        continue
+                    assert all(np.array_equal(x, y) for x, y in zip(left[branch], right[branch], strict=True)), (
+                        f"{shard}:{tree}/{branch} differs")
+    for split in ("train", "val", "test"):
+        with np.load(local / f"results/toptag/features/{split}.npz") as a, \
+                np.load(cluster / f"results/toptag/features/{split}.npz") as b:
+            assert sorted(a.files) == sorted(b.files)
+            for key in a.files:
+                assert np.array_equal(a[key], b[key]), f"features {split}/{key} differ"
+    with np.load(local / "results/toptag/scores/pfn.npz") as a, np.load(cluster / "results/toptag/scores/pfn.npz") as b:
+        for key in a.files:
+            np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-6, err_msg=f"pfn scores {key}")
+    info_local, info_cluster = (json.loads((d / TARGET).read_text()) for d in (local, cluster))
+    for key in set(info_local) - TIMING_KEYS:
+        assert info_local[key] == info_cluster[key], f"pfn info {key} differs"
