@@ -11,7 +11,7 @@ from ml4hep.rules import rule_context
 
 with rule_context(snakemake):
     splits = {"val": snakemake.input.val, "test": snakemake.input.test}
-    classifiers = ("cut", "bdt", "dnn", "bdt_mreg")
+    classifiers = snakemake.params.classifiers
     scores = dict(zip(classifiers, snakemake.input.scores, strict=True))
     metrics = evaluate_classifiers(splits, scores, snakemake.params.heavy, snakemake.params.regularisation,
                                    snakemake.params.bootstrap, snakemake.params.seed)

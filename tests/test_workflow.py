@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import time
 
 import pytest
@@ -258,3 +259,80 @@ def test_higgsml_key_must_name_a_higgsml_input(tmp_path):
     result = run_snakemake(workdir, "-n", "--configfile", "config/test.yaml", override, check=False)
     assert result.returncode != 0
     assert "config key 'higgs.higgsml': 'higgs_ztautau' is not an `inputs` sample with `set: higgsml`" in result.stdout
+
+
+def test_summary_tables_equal_the_task_metrics(finished_run):
+    import csv
+
+    higgs = json.loads((finished_run / "results/higgs/metrics.json").read_text())
+    toptag = json.loads((finished_run / "results/toptag/metrics.json").read_text())
+    summary = (finished_run / "results/summary/summary.md").read_text()
+    assert "## Higgs" in summary and "## Top tagging" in summary
+    assert f"{higgs['auc']['bdt']:.3f} ± {higgs['auc_err']['bdt']:.3f}" in summary
+    assert f"{toptag['taggers']['particlenet']['auc']:.4f}" in summary
+    rows = list(csv.DictReader(open(finished_run / "results/summary/limits.csv")))
+    mu = {r["analysis"]: float(r["expected"]) for r in rows if r["unit"] == ""}
+    assert mu["H(125)→ττ, DNN (torch)"] == pytest.approx(higgs["limits"]["dnn"]["mu_expected"])
+    heavy = [r for r in rows if r["unit"] == "pb"]
+    assert len(heavy) == len(higgs["heavy_limits"])
+    assert (finished_run / "results/summary/overview.png").stat().st_size > 20_000
+
+
+def test_provenance_of_the_run(finished_run):
+    record = json.loads((finished_run / "results/provenance.json").read_text())
+    config = load_config(finished_run / "config" / "test.yaml")
+    assert record["seed"] == config["seed"] and record["config"]["toptag"] == config["toptag"]
+    assert record["training"]["toptag/particlenet"]["device"] == "cpu"
+    assert record["training"]["higgs/dnn"]["seed"] > 0
+    assert record["rule_times"]["generate_sample"]["jobs"] == 21
+    assert record["packages"]["pythia8mc"] == "8.317.2"
+
+
+def test_changing_one_task_section_reruns_that_task_and_the_summary_only(finished_run):
+    override = write_override(finished_run, "toptag_bootstrap.yaml", {"toptag": {"bootstrap": 11}})
+    result = run_snakemake(finished_run, "-n", "--configfile", "config/test.yaml", override)
+    assert {rule for rule, _ in planned_jobs(result.stdout)} == {"toptag_evaluate", "combine", "provenance", "all"}
+
+
+def test_the_same_config_gives_the_same_metrics(finished_run):
+    def headline(path):
+        def strip(value):
+            if isinstance(value, dict):
+                return {k: strip(v) for k, v in value.items() if "second" not in k and "time" not in k}
+            return value
+
+        return strip(json.loads(path.read_text()))
+
+    before = headline(finished_run / "results/higgs/metrics.json")
+    run_snakemake(finished_run, "--cores", "2", *TEST_CONFIG, "--forcerun", "higgs_features",
+                  "results/higgs/metrics.json")
+    assert headline(finished_run / "results/higgs/metrics.json") == before
+
+
+def test_report_shows_the_plots_in_a_browser(finished_run, tmp_path):
+    from .cluster import ensure_packages
+
+    playwright = pytest.importorskip("playwright.sync_api")
+    reason = ensure_packages(("chromium",), ("chromium",))
+    if reason:
+        pytest.skip(reason)
+    report = finished_run / "results" / "report.html"
+    run_snakemake(finished_run, *TEST_CONFIG, "--report", str(report))
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=shutil.which("chromium"),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(report.as_uri())
+            page.get_by_text("Top tagging", exact=True).first.click()
+            page.get_by_text("roc.png").first.click()
+            image = page.locator("img").first
+            image.wait_for(state="visible", timeout=30_000)
+            width = image.evaluate("img => img.naturalWidth")
+            page.screenshot(path=str(tmp_path / "report.png"))
+        finally:
+            browser.close()
+    assert width > 300, "the ROC plot is rendered in the report"
+    assert (tmp_path / "report.png").stat().st_size > 20_000

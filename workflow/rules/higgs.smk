@@ -9,6 +9,7 @@ if HIGGSML is not None and IMPORTED.get(HIGGSML, {}).get("set") != "higgsml":
 HIGGS_HEAVY = [] if HIGGSML else [f"higgs_heavyh{m}" for m in config["samples"]["higgs"]["heavy_higgs"]["masses_gev"]]
 HIGGS_SPLITS = ("train", "val", "test")
 HIGGS_CLASSIFIERS = ("cut", "bdt", "dnn") if HIGGSML else ("cut", "bdt", "dnn", "bdt_mreg")
+HIGGS_LIMIT_CLASSIFIERS = ("cut", "bdt", "dnn")
 
 
 def higgs_roles():
@@ -164,6 +165,7 @@ rule higgs_evaluate:
         infos=expand("results/higgs/models/{classifier}_info.json", classifier=HIGGS_CLASSIFIERS),
         code=library("metrics.py", "plotting.py", "tables.py", "higgs/dataset.py", "higgs/evaluate.py"),
     params:
+        classifiers=HIGGS_CLASSIFIERS,
         heavy=HIGGS_HEAVY,
         regularisation=HIGGS["ams_regularisation"],
         bootstrap=HIGGS["bootstrap"],
@@ -186,9 +188,10 @@ rule higgs_limits:
         tex="results/higgs/limits.tex",
     input:
         test="results/higgs/features/test.npz",
-        scores=expand("results/higgs/scores/{classifier}.npz", classifier=("cut", "bdt", "dnn")),
-        code=library("stats.py", "tables.py", "higgs/dataset.py", "higgs/limits.py"),
+        scores=expand("results/higgs/scores/{classifier}.npz", classifier=HIGGS_LIMIT_CLASSIFIERS),
+        code=library("io.py", "stats.py", "tables.py", "higgs/dataset.py", "higgs/limits.py"),
     params:
+        classifiers=HIGGS_LIMIT_CLASSIFIERS,
         heavy=HIGGS_HEAVY,
         options=HIGGS["limits"],
     log:
