@@ -45,6 +45,13 @@ def _convert(args: argparse.Namespace) -> None:
     print(json.dumps(summary, indent=2, default=str))
 
 
+def _susy_predict(args: argparse.Namespace) -> None:
+    from ml4hep.susy.predict import format_rows, predict
+
+    rows = predict(args.points, args.models, args.classifier)
+    print(json.dumps(rows, indent=2) if args.json else "\n".join(format_rows(rows)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``ml4hep`` command."""
     parser = argparse.ArgumentParser(prog="ml4hep", description=__doc__)
@@ -67,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("output")
     conv.add_argument("--max-constituents", type=int, default=200)
     conv.set_defaults(func=_convert)
+
+    susy = commands.add_parser("susy", help="SUSY task tools").add_subparsers(dest="susy_command", required=True)
+    susy_predict = susy.add_parser("predict", help="classify pMSSM-19 points as excluded/allowed (SUSY-AI style)")
+    susy_predict.add_argument("points", nargs="+", help="SLHA files, folders of SLHA files, or ROOT/CSV tables")
+    susy_predict.add_argument("--models", default="results/susy/models", help="folder of the trained classifiers")
+    susy_predict.add_argument("--classifier", choices=["rf", "bdt", "mlp"], default="rf")
+    susy_predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    susy_predict.set_defaults(func=_susy_predict)
     return parser
 
 

@@ -237,6 +237,7 @@ def train_classifier(name: str, train: Mapping[str, np.ndarray], val: Mapping[st
     else:
         raise ValueError(f"unknown classifier {name!r}; known: {', '.join(CLASSIFIERS)}")
     info["seconds"] = time.perf_counter() - start
+    info["feature_names"] = [str(f) for f in train["feature_names"]]
     p_val = Predictor.load(name, model_path).p_allowed(val["X"])
     info["val_accuracy"] = float(np.mean((p_val >= 0.5) == (val["allowed"] == 1)))
     log.info("%s: validation accuracy %.4f (%.1f s)", name, info["val_accuracy"], info["seconds"])

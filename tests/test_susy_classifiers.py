@@ -1,0 +1,96 @@
+import json
+
+import numpy as np
+import pytest
+
+from ml4hep.cli import main
+from ml4hep.config import derive_seed
+from ml4hep.susy.classifiers import CLASSIFIERS, ForestArrays, Predictor, load_split, train_classifier
+from ml4hep.susy.dataset import build_dataset
+from ml4hep.susy.evaluate import confidence_table
+from ml4hep.susy.recast import label_shard
+from ml4hep.susy.scan import PARAMETERS, read_points, scan_shard, shard_sizes
+from ml4hep.susy.slha import write_slha
+
+
+@pytest.fixture(scope="module")
+def tiny(test_config, tmp_path_factory):
+    """The tiny config's SUSY chain through the library: scan and label shards, dataset, three classifiers."""
+    susy = test_config["susy"]
+    out = tmp_path_factory.mktemp("susy")
+    labels, first = [], 0
+    for shard, n in enumerate(shard_sizes(susy["scan"]["points"], susy["scan"]["shards"])):
+        scan_shard(n, derive_seed(test_config["seed"], "susy", "scan", shard), susy["scan"]["ranges"],
+                   out / f"scan{shard}.root", first_id=first)
+        first += n
+        recast = susy["recast"]
+        label_shard(str(out / f"scan{shard}.root"), str(out / f"labels{shard}.root"), recast["signal_regions"],
+                    recast["luminosity_fb"], recast["min_signal_events"], recast["xsec_order"])
+        labels.append(out / f"labels{shard}.root")
+    splits = {s: out / f"{s}.npz" for s in ("train", "val", "test")}
+    summary = build_dataset(labels, splits, susy["split"], susy["inputs"], 11)
+    data = {s: load_split(p) for s, p in splits.items()}
+    models = out / "models"
+    models.mkdir()
+    suffix = {"rf": "npz", "bdt": "json", "mlp": "pt"}
+    for name in CLASSIFIERS:
+        model = models / f"{name}.{suffix[name]}"
+        info = train_classifier(name, data["train"], data["val"], susy[name], 5, "cpu", model)
+        (models / f"{name}_info.json").write_text(json.dumps(info))
+    return {"summary": summary, "data": data, "models": models, "suffix": suffix, "dir": out}
+
+
+def test_dataset_counts(tiny, test_config):
+    summary = tiny["summary"]
+    assert summary["points_scanned"] == test_config["susy"]["scan"]["points"]
+    assert summary["labelled"] + summary["left_out_non_neutralino_lsp"] == summary["points_scanned"]
+    assert summary["lsp_types"]["neutralino"] == summary["labelled"]
+    assert 0.2 < summary["fraction_excluded"] < 0.8  # both classes present in the tiny config
+    assert sum(summary["splits"].values()) == summary["labelled"]
+
+
+@pytest.mark.parametrize("name", CLASSIFIERS)
+def test_classifier_beats_majority_guess(tiny, name):
+    val, test = tiny["data"]["val"], tiny["data"]["test"]
+    predictor = Predictor.load(name, tiny["models"] / f"{name}.{tiny['suffix'][name]}")
+    both = {k: np.concatenate([val[k], test[k]]) for k in ("X", "allowed")}  # ~120 points, less noisy than test
+    result = confidence_table(both["allowed"], predictor.p_allowed(both["X"]))
+    majority = max(both["allowed"].mean(), 1 - both["allowed"].mean())
+    assert result["accuracy"] > majority + 0.1, (name, result["accuracy"], majority)
+    assert result["coverage_conf68"] <= 1.0
+
+
+def test_forest_arrays_match_scikit_learn(tiny):
+    from sklearn.ensemble import RandomForestClassifier
+
+    train, test = tiny["data"]["train"], tiny["data"]["test"]
+    forest = RandomForestClassifier(n_estimators=20, random_state=3).fit(train["X"], train["allowed"])
+    arrays = ForestArrays.from_sklearn(forest)
+    path = arrays.save(tiny["dir"] / "forest.npz")
+    np.testing.assert_allclose(ForestArrays.load(path).predict_proba(test["X"]), forest.predict_proba(test["X"])[:, 1])
+
+
+def test_confidence_table_by_hand():
+    allowed = np.array([1, 1, 0, 0])
+    p = np.array([0.99, 0.6, 0.3, 0.7])  # confidences 0.98, 0.2, 0.4, 0.4; correct, correct, correct, wrong
+    table = confidence_table(allowed, p)
+    assert table["accuracy"] == 0.75
+    assert table["coverage_conf95"] == 0.25 and table["accuracy_conf95"] == 1.0
+    assert table["coverage_conf99"] == 0.0 and np.isnan(table["accuracy_conf99"])
+
+
+def test_cli_predicts_slha_folder_and_table(tiny, capsys):
+    points = read_points(tiny["dir"] / "scan0.root")
+    folder = tiny["dir"] / "slha"
+    for i in range(3):
+        write_slha(folder / f"p{i}.slha", {k: float(points[k][i]) for k in PARAMETERS})
+    assert main(["susy", "predict", str(folder), str(tiny["dir"] / "scan1.root"), "--models", str(tiny["models"]),
+                 "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 3 + len(read_points(tiny["dir"] / "scan1.root")["M1"])
+    assert all(r["class"] in ("allowed", "excluded") and 0 <= r["p_allowed"] <= 1 for r in rows)
+    assert all(r["confidence"] == pytest.approx(abs(2 * r["p_allowed"] - 1)) for r in rows)
+    assert main(["susy", "predict", str(folder / "p0.slha"), "--models", str(tiny["models"]), "--classifier",
+                 "bdt"]) == 0
+    out = capsys.readouterr().out
+    assert "P(allowed)" in out and "ms" in out

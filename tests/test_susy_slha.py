@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+from ml4hep.cli import main
+from ml4hep.susy.scan import PARAMETERS, sample_points
+from ml4hep.susy.slha import SLHAError, read_slha, write_slha
+from ml4hep.susy.spectrum import mass_block, spectrum
+
+
+def one_point(seed=4):
+    points = sample_points(1, seed)
+    return {name: float(points[name][0]) for name in PARAMETERS}
+
+
+def test_round_trip(tmp_path):
+    point = one_point()
+    masses = spectrum({k: np.array([v]) for k, v in point.items()})
+    path = write_slha(tmp_path / "p.slha", point, mass_block(masses))
+    back = read_slha(path)
+    assert list(back) == list(PARAMETERS)
+    for name in PARAMETERS:
+        assert back[name] == pytest.approx(point[name], rel=1e-7)
+    assert "BLOCK MASS" in path.read_text()
+
+
+def _entry(line, index, value):
+    """Whether ``line`` is the SLHA entry ``index value``."""
+    parts = line.split()
+    return len(parts) == 2 and parts[0] == str(index) and float(parts[1]) == pytest.approx(value)
+
+
+def _without(text, predicate):
+    return "\n".join(line for line in text.splitlines() if not predicate(line)) + "\n"
+
+
+def test_missing_block_is_named(tmp_path):
+    text = write_slha(tmp_path / "p.slha", one_point()).read_text()
+    bad = tmp_path / "no_extpar.slha"
+    bad.write_text(text.replace("BLOCK EXTPAR", "BLOCK OTHER"))
+    with pytest.raises(SLHAError, match="missing block EXTPAR"):
+        read_slha(bad)
+
+
+def test_missing_parameter_is_named(tmp_path):
+    text = write_slha(tmp_path / "p.slha", one_point()).read_text()
+    bad = tmp_path / "no_mu.slha"
+    bad.write_text(_without(text, lambda line: line.split()[:1] == ["23"]))
+    with pytest.raises(SLHAError, match=r"EXTPAR 23 \(mu\)"):
+        read_slha(bad)
+
+
+def test_tanb_from_minpar_or_named_when_missing(tmp_path):
+    point = one_point()
+    text = write_slha(tmp_path / "p.slha", point).read_text()
+    only_minpar = tmp_path / "minpar.slha"
+    only_minpar.write_text(_without(text, lambda line: line.split()[:1] == ["25"]))
+    assert read_slha(only_minpar)["tanb"] == pytest.approx(point["tanb"])
+    neither = tmp_path / "neither.slha"
+    neither.write_text(_without(only_minpar.read_text(), lambda line: _entry(line, 3, point["tanb"])))
+    with pytest.raises(SLHAError, match="tan beta"):
+        read_slha(neither)
+
+
+def test_garbage_and_missing_files(tmp_path):
+    garbage = tmp_path / "garbage.slha"
+    garbage.write_text("BLOCK EXTPAR\n   1   not-a-number\n")
+    with pytest.raises(SLHAError):
+        read_slha(garbage)
+    with pytest.raises(SLHAError, match="does not exist"):
+        read_slha(tmp_path / "nothing.slha")
+
+
+def test_cli_prints_one_line_for_a_malformed_file(tmp_path, capsys):
+    point = one_point()
+    text = write_slha(tmp_path / "p.slha", point).read_text()
+    bad = tmp_path / "no_m3.slha"
+    bad.write_text(_without(text, lambda line: _entry(line, 3, point["M3"])))
+    assert main(["susy", "predict", str(bad), "--models", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no_m3.slha" in err[0] and "EXTPAR 3 (M3)" in err[0]
