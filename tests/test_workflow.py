@@ -326,13 +326,16 @@ def test_report_shows_the_plots_in_a_browser(finished_run, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(report.as_uri())
-            page.get_by_text("Top tagging", exact=True).first.click()
-            page.get_by_text("roc.png").first.click()
-            image = page.locator("img").first
-            image.wait_for(state="visible", timeout=30_000)
-            width = image.evaluate("img => img.naturalWidth")
-            page.screenshot(path=str(tmp_path / "report.png"))
+            widths = {}
+            for category, plot in (("Top tagging", "roc.png"), ("Summary", "overview.png")):
+                page.get_by_text("Results", exact=True).first.click()
+                page.get_by_text(category, exact=True).first.click()
+                page.locator("tr", has_text=plot).first.locator("a[iconname=eye]").click()
+                shown = page.locator("img[src^='data:image/png']").first
+                shown.wait_for(state="visible", timeout=30_000)
+                widths[plot] = shown.evaluate("img => Math.min(img.naturalWidth, img.getBoundingClientRect().width)")
+                page.screenshot(path=str(tmp_path / f"report_{plot}"))
         finally:
             browser.close()
-    assert width > 300, "the ROC plot is rendered in the report"
-    assert (tmp_path / "report.png").stat().st_size > 20_000
+    assert widths["roc.png"] > 300 and widths["overview.png"] > 300, f"plots rendered in the report: {widths}"
+    assert (tmp_path / "report_roc.png").stat().st_size > 20_000

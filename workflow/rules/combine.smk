@@ -5,15 +5,19 @@ TASKS = config["tasks"]
 KEY_PLOTS = {
     "higgs": "results/higgs/plots/ams.png",
     "toptag": "results/toptag/plots/roc.png",
+    "susy": "results/susy/plots/maps.png",
 }
 # The training jobs' info files (device, seed) that provenance.json collects.
 TRAINING_INFOS = {
     "higgs": lambda: expand("results/higgs/models/{classifier}_info.json", classifier=HIGGS_CLASSIFIERS),
     "toptag": lambda: expand("results/toptag/models/{tagger}_info.json", tagger=TOPTAG["taggers"]),
+    "susy": lambda: expand("results/susy/models/{classifier}_info.json", classifier=SUSY_CLASSIFIERS),
 }
 TASK_TARGETS = {
     "higgs": higgs_targets,
     "toptag": lambda: ["results/toptag/metrics.json"],
+    "pdf": lambda: ["results/pdf/metrics.json"],
+    "susy": lambda: ["results/susy/metrics.json"],
 }
 
 
