@@ -9,8 +9,10 @@ later rule could consume.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -24,6 +26,33 @@ from ml4hep.errors import EmptySampleError, InputFileError
 
 EVENTS_TREE = "events"
 RUN_TREE = "run"
+# Seconds an XRootD operation may take before uproot gives up on it (one attempt; read_tree retries).
+REMOTE_TIMEOUT = 60
+# XRootD's client keeps a server whose connection failed marked bad for XRD_STREAMERRORWINDOW seconds (1800 by
+# default), so every retry within half an hour would fail at once; read_tree's retries wait seconds, so the window
+# is set to this unless the user set the variable.
+XRD_STREAM_ERROR_WINDOW = 1
+
+log = logging.getLogger(__name__)
+
+
+class _TransientRemoteError(Exception):
+    """A remote read failed in a way that may succeed on a later attempt (timeout, lost connection)."""
+
+
+def _raise_if_transient(path: str, error: BaseException) -> None:
+    """Raise _TransientRemoteError for a remote I/O failure that a retry may cure.
+
+    That is a timeout or a lost connection, not an error the server reported (XRootD codes [3000-3999]: no such
+    file, not authorised), nor anything about a local file.
+    """
+    if not is_remote(path) or not isinstance(error, OSError | ConnectionError | TimeoutError):
+        return
+    if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
+        return
+    if "Server responded with an error: [30" in str(error):
+        return
+    raise _TransientRemoteError(_short(error)) from error
 
 
 def is_remote(path: str | os.PathLike[str]) -> bool:
@@ -62,8 +91,8 @@ def write_root(
     return path
 
 
-def _open(path: str, retries: int, retry_wait: float) -> Any:
-    """Open a ROOT file, retrying remote ones; raises InputFileError naming the problem."""
+def _open(path: str) -> Any:
+    """Open a ROOT file; raises InputFileError naming the problem (_TransientRemoteError for a remote hiccup)."""
     if not is_remote(path):
         if not os.path.exists(path):
             raise InputFileError(path, "file does not exist")
@@ -73,18 +102,14 @@ def _open(path: str, retries: int, retry_wait: float) -> Any:
             magic = stream.read(4)
         if magic != b"root":
             raise InputFileError(path, f"not a readable ROOT file (it starts with {magic!r}, not b'root')")
-    attempts = retries + 1 if is_remote(path) else 1
-    for attempt in range(attempts):
-        try:
-            return uproot.open(path)
-        except (OSError, ConnectionError, TimeoutError) as error:
-            if attempt + 1 < attempts:
-                time.sleep(retry_wait * 2**attempt)
-                continue
-            raise InputFileError(path, f"cannot open ({type(error).__name__}: {error})") from error
-        except Exception as error:  # uproot raises ValueError, struct.error, ... for non-ROOT bytes
-            raise InputFileError(path, f"not a readable ROOT file ({_short(error)})") from error
-    raise AssertionError("unreachable")
+    try:
+        # root:// goes through fsspec-xrootd (uproot's default handler for URLs).
+        return uproot.open(path, timeout=REMOTE_TIMEOUT) if is_remote(path) else uproot.open(path)
+    except (OSError, ConnectionError, TimeoutError) as error:
+        _raise_if_transient(path, error)
+        raise InputFileError(path, f"cannot open ({_short(error)})") from error
+    except Exception as error:  # uproot raises ValueError, struct.error, ... for non-ROOT bytes
+        raise InputFileError(path, f"not a readable ROOT file ({_short(error)})") from error
 
 
 def _check_complete(path: str, file: Any) -> None:
@@ -121,7 +146,8 @@ def read_tree(
         tree: Tree name.
         branch_map: ml4hep name -> name in the file, for files with other branch names.
         allow_empty: Accept a tree with no entries.
-        retries: Extra attempts to open a remote file.
+        retries: Extra attempts for a remote file whose opening or reading fails transiently (timeout, lost
+            connection); each retry is logged. Errors the server reports (no such file, ...) are not retried.
         retry_wait: Seconds before the first retry (doubled each time).
 
     Returns:
@@ -133,7 +159,36 @@ def read_tree(
     """
     path = str(path)
     branch_map = dict(branch_map or {})
-    file = _open(path, retries, retry_wait)
+    attempts = retries + 1 if is_remote(path) else 1
+    if is_remote(path):
+        _prepare_xrootd()
+    for attempt in range(attempts):
+        try:
+            return _read_tree_once(path, branches, tree, branch_map, allow_empty)
+        except _TransientRemoteError as error:
+            if attempt + 1 == attempts:
+                raise InputFileError(path, f"cannot read after {attempts} attempt(s) ({error})") from error
+            wait = retry_wait * 2**attempt
+            log.warning("%s: %s; retry %d of %d in %.1f s", path, error, attempt + 1, retries, wait)
+            time.sleep(wait)
+    raise AssertionError("unreachable")
+
+
+def _prepare_xrootd() -> None:
+    """Make the XRootD client retry a failed server after seconds, not half an hour (see XRD_STREAM_ERROR_WINDOW)."""
+    if "XRD_STREAMERRORWINDOW" in os.environ:
+        return
+    os.environ["XRD_STREAMERRORWINDOW"] = str(XRD_STREAM_ERROR_WINDOW)
+    if "XRootD.client" in sys.modules:  # already initialised from the environment: set it in the client too
+        from XRootD.client import EnvPutInt
+
+        EnvPutInt("StreamErrorWindow", XRD_STREAM_ERROR_WINDOW)
+
+
+def _read_tree_once(path: str, branches: Sequence[str] | None, tree: str, branch_map: dict[str, str],
+                    allow_empty: bool) -> ak.Array:
+    """One attempt of :func:`read_tree`."""
+    file = _open(path)
     with file:
         _check_complete(path, file)
         try:
@@ -142,6 +197,7 @@ def read_tree(
             trees = sorted({k.split(";")[0] for k, c in file.classnames().items() if c.startswith("TTree")})
             raise InputFileError(path, f"no TTree '{tree}' (trees in the file: {trees or 'none'})") from error
         except Exception as error:
+            _raise_if_transient(path, error)
             raise InputFileError(path, f"cannot read TTree '{tree}' ({_short(error)}); truncated file?") from error
         if not isinstance(ttree, uproot.TTree):
             raise InputFileError(path, f"'{tree}' is a {type(ttree).__name__}, not a TTree")
@@ -156,6 +212,7 @@ def read_tree(
         try:
             arrays = ttree.arrays(list(in_file.values()), library="ak", how=dict)
         except Exception as error:
+            _raise_if_transient(path, error)
             raise InputFileError(path, f"cannot read TTree '{tree}' ({_short(error)}); truncated file?") from error
     return ak.zip({name: arrays[source] for name, source in in_file.items()}, depth_limit=1)
 
