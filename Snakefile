@@ -15,6 +15,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/samples.smk"
 include: "workflow/rules/toptag.smk"
 include: "workflow/rules/higgs.smk"
+include: "workflow/rules/pdf.smk"
 include: "workflow/rules/susy.smk"
 include: "workflow/rules/combine.smk"
 

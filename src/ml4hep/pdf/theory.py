@@ -1,0 +1,358 @@
+"""Theory as a linear map: FK tables from the PDF at Q0 on an x-grid to DIS observables, built with eko.
+
+For every dataset the FK table ``fk`` of shape (points, input flavours, grid points) gives the observable as
+``O_i = sum_{a,k} fk[i, a, k] f_a(x_k, Q0)`` with ``f`` the PDF (not x f) of the input flavours
+:data:`INPUT_PIDS` (g, light quarks and antiquarks, charm; bottom, top and photon vanish at Q0 here).
+
+How it is built (LO, the setting ``order: LO``):
+
+1. eko evolves from Q0 to a modest set of Q^2 nodes per dataset: nodes evenly spaced in ln Q^2 (spacing from the
+   settings) inside each range of fixed flavour number, the bottom threshold being a node on both sides. Datasets
+   have hundreds of distinct Q^2 values; the evolution operator is smooth in ln Q^2 within a flavour range, so it is
+   interpolated there with a cubic spline (quadratic or linear with fewer nodes).
+2. The observable is contracted at every node: at LO, F2 = x sum_q e_q^2 (q + qbar)(x, Q^2) (photon exchange,
+   no F_L, no Z; the reduced cross-section equals F2 at this order). The output x of each point is reached with
+   eko's own x-space interpolation (the same polynomial basis as the evolution).
+
+eko compiles with numba on first use (13-24 minutes per fresh environment), so the tables of the default settings are
+kept as small versioned files in the repository under ``theory/fk/<hash>/``, where ``<hash>`` is :func:`settings_hash`
+of the theory settings: the workflow rebuilds them only when the settings change (a new hash, a new folder).
+NLO (yadism coefficient functions) is not implemented: ``order: NLO`` raises a ConfigError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ml4hep.errors import ConfigError, InputFileError
+
+log = logging.getLogger(__name__)
+
+FK_FORMAT_VERSION = 1
+"""Bump when the content or layout of an FK file changes (it enters the hash)."""
+
+EKO_PIDS = (22, -6, -5, -4, -3, -2, -1, 21, 1, 2, 3, 4, 5, 6)
+"""eko's flavour basis (order of the operator's flavour axes)."""
+
+INPUT_PIDS = (21, -4, -3, -2, -1, 1, 2, 3, 4)
+"""Input flavours at Q0 kept in an FK table (b, t and the photon are zero at Q0 = 1.65 GeV)."""
+
+CHARGES2 = {1: 1 / 9, 2: 4 / 9, 3: 1 / 9, 4: 4 / 9, 5: 1 / 9, 6: 4 / 9}
+
+POSITIVITY_OBSERVABLES = ("xup", "xdp", "xsp", "xg")
+"""Positivity pseudo-observables: x(u+ubar), x(d+dbar), x(s+sbar) and x g at the positivity Q^2."""
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "order": "LO",
+    "q0": 1.65,
+    "alphas_mz": 0.118,
+    "mz": 91.1876,
+    "masses": {"c": 1.51, "b": 4.92, "t": 172.5},
+    "xgrid": {"x_min": 1e-5, "n_log": 25, "n_lin": 15, "x_mid": 0.1},
+    "interpolation_degree": 4,
+    "q2_spacing": 0.5,
+    "ev_op_iterations": 10,
+    "positivity": {"q2": 5.0, "x_min": 5e-5, "x_max": 0.9, "points": 20},
+    "evolve_to_q": 100.0,
+}
+
+
+def settings_hash(settings: Mapping[str, Any], dataset_versions: Mapping[str, str] | None = None) -> str:
+    """Twelve hex digits identifying the theory settings (and the FK format version).
+
+    Args:
+        settings: Theory settings (the config's ``pdf.theory`` block).
+        dataset_versions: Optional extra identity (e.g. the nnpdf-data version) mixed into the hash.
+
+    Returns:
+        The hash, used as the FK folder name.
+    """
+    content = {"format": FK_FORMAT_VERSION, "settings": _canonical(settings), "extra": dict(dataset_versions or {})}
+    text = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _canonical(value: Any) -> Any:
+    """Numbers as floats (so that 5 and 5.0 in a config give the same hash), mappings with sorted keys."""
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(value.items())}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    return float(value)
+
+
+def xgrid(settings: Mapping[str, Any]) -> np.ndarray:
+    """The interpolation x-grid: log-spaced from x_min to x_mid, linear from x_mid to 1 (1 included)."""
+    grid = settings["xgrid"]
+    low = np.geomspace(grid["x_min"], grid["x_mid"], int(grid["n_log"]))
+    high = np.linspace(grid["x_mid"], 1.0, int(grid["n_lin"]) + 1)
+    return np.unique(np.round(np.concatenate([low, high]), 14))
+
+
+def thresholds(settings: Mapping[str, Any]) -> list[float]:
+    """Squared heavy-quark masses (matching scales) in GeV^2: c, b, t."""
+    masses = settings["masses"]
+    return [float(masses[q]) ** 2 for q in ("c", "b", "t")]
+
+
+def nf_at(q2: float, settings: Mapping[str, Any]) -> int:
+    """Active flavours at Q^2 (at most 5: no top in these fits)."""
+    return 3 + sum(q2 >= t for t in thresholds(settings)[:2])
+
+
+def q2_nodes(q2: np.ndarray, settings: Mapping[str, Any]) -> list[tuple[float, int]]:
+    """(Q^2, nf) evolution nodes covering the points' Q^2, evenly spaced in ln Q^2 per flavour range.
+
+    Args:
+        q2: The points' Q^2 (all above Q0^2).
+        settings: Theory settings (``q2_spacing`` = largest node spacing in ln Q^2).
+
+    Returns:
+        Sorted nodes: per flavour number, from the smallest to the largest Q^2 of the points in that range.
+    """
+    nodes: list[tuple[float, int]] = []
+    for nf in sorted({nf_at(float(v), settings) for v in q2}):
+        inside = np.array([v for v in q2 if nf_at(float(v), settings) == nf])
+        lo, hi = math.log(inside.min()), math.log(inside.max())
+        count = 1 if hi - lo <= 0 else max(2, math.ceil((hi - lo) / float(settings["q2_spacing"])) + 1)
+        nodes.extend((float(v), nf) for v in np.exp(np.linspace(lo, hi, count)))
+    return nodes
+
+
+def _eko_cards(settings: Mapping[str, Any], nodes: Sequence[tuple[float, int]]) -> tuple[Any, Any]:
+    from eko.runner import OperatorCard, TheoryCard
+    from ekobox.cards import example
+
+    if settings["order"] != "LO":
+        raise ConfigError(f"pdf.theory.order: {settings['order']!r} is not implemented (only LO FK tables)")
+    theory = example.raw_theory()
+    theory["order"] = [1, 0]
+    theory["couplings"] = {"alphas": float(settings["alphas_mz"]), "alphaem": 0.007496252,
+                           "ref": (float(settings["mz"]), 5)}
+    theory["heavy"] = {"masses": [[float(settings["masses"][q]), float("nan")] for q in ("c", "b", "t")],
+                       "masses_scheme": "POLE", "matching_ratios": [1.0, 1.0, 1.0]}
+    operator = example.raw_operator()
+    q0 = float(settings["q0"])
+    operator["init"] = (q0, nf_at(q0**2, settings))
+    operator["mugrid"] = [(float(math.sqrt(q2)), int(nf)) for q2, nf in nodes]
+    operator["xgrid"] = [float(v) for v in xgrid(settings)]
+    configs = dict(operator["configs"])
+    configs.update(interpolation_polynomial_degree=int(settings["interpolation_degree"]), interpolation_is_log=True,
+                   ev_op_iterations=int(settings["ev_op_iterations"]), n_integration_cores=1)
+    operator["configs"] = configs
+    return TheoryCard.from_dict(theory), OperatorCard.from_dict(operator)
+
+
+def evolve(settings: Mapping[str, Any], nodes: Sequence[tuple[float, int]]) -> dict[tuple[float, int], np.ndarray]:
+    """Run eko from Q0 to the nodes.
+
+    Args:
+        settings: Theory settings.
+        nodes: (Q^2, nf) targets.
+
+    Returns:
+        (Q^2, nf) -> operator of shape (14, nx, 14, nx) in eko's flavour basis :data:`EKO_PIDS`.
+    """
+    import eko
+
+    theory, operator = _eko_cards(settings, nodes)
+    start = time.perf_counter()
+    operators: dict[tuple[float, int], np.ndarray] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "eko.tar"
+        eko.runner.solve(theory, operator, path)
+        with eko.EKO.read(path) as evolution:
+            available = list(evolution.evolgrid)
+            for q2, nf in nodes:
+                key = min((ep for ep in available if ep[1] == nf), key=lambda ep: abs(ep[0] - q2))
+                operators[(q2, nf)] = np.array(evolution[key].operator)
+    log.info("eko: %d nodes on %d x points in %.1f s", len(nodes), len(xgrid(settings)), time.perf_counter() - start)
+    return operators
+
+
+def interpolation_matrix(x: np.ndarray, settings: Mapping[str, Any]) -> np.ndarray:
+    """The x-space interpolation of eko from the grid to the points' x: f(x_i) = sum_k W[i, k] f(x_k)."""
+    from eko.interpolation import InterpolatorDispatcher, XGrid
+
+    dispatcher = InterpolatorDispatcher(XGrid(xgrid(settings), log=True), int(settings["interpolation_degree"]),
+                                        mode_N=False)
+    return np.asarray(dispatcher.get_interpolation(np.asarray(x, float)))
+
+
+def f2_weights() -> np.ndarray:
+    """Output-flavour weights of the LO F2 (per x): e_q^2 for quarks and antiquarks of every flavour."""
+    return np.array([CHARGES2.get(abs(pid), 0.0) if pid not in (21, 22) else 0.0 for pid in EKO_PIDS])
+
+
+def positivity_weights(observable: str) -> np.ndarray:
+    """Output-flavour weights of a positivity pseudo-observable (times x)."""
+    chosen = {"xup": (2, -2), "xdp": (1, -1), "xsp": (3, -3), "xg": (21,)}[observable]
+    return np.array([1.0 if pid in chosen else 0.0 for pid in EKO_PIDS])
+
+
+def contract(
+    operators: Mapping[tuple[float, int], np.ndarray],
+    x: np.ndarray,
+    q2: np.ndarray,
+    weights: np.ndarray,
+    settings: Mapping[str, Any],
+) -> np.ndarray:
+    """FK table from evolution operators at nodes: interpolation in ln Q^2 per flavour range, then in x.
+
+    Args:
+        operators: (Q^2, nf) -> eko operator (14, nx, 14, nx).
+        x: Points' x.
+        q2: Points' Q^2.
+        weights: Output-flavour weights per point, shape (points, 14); the observable is x sum_p w_p f_p.
+        settings: Theory settings.
+
+    Returns:
+        FK table of shape (points, len(INPUT_PIDS), nx).
+    """
+    from scipy.interpolate import make_interp_spline
+
+    inputs = [EKO_PIDS.index(pid) for pid in INPUT_PIDS]
+    interp = interpolation_matrix(x, settings)
+    nx = interp.shape[1]
+    fk = np.zeros((len(x), len(INPUT_PIDS), nx))
+    nodes = sorted(operators)
+    for nf in sorted({nf for _, nf in nodes}):
+        segment = [node for node in nodes if node[1] == nf]
+        in_segment = np.array([nf_at(float(v), settings) == nf for v in q2])
+        if not in_segment.any():
+            continue
+        # stack (nodes, 14 out, nx out, 9 in, nx in) -> per-point weighted output flavours
+        stack = np.stack([operators[node][:, :, inputs, :] for node in segment])
+        log_nodes = np.log([node[0] for node in segment])
+        rows = np.flatnonzero(in_segment)
+        if len(segment) == 1:
+            at_points = np.repeat(stack, len(rows), axis=0)
+        else:
+            spline = make_interp_spline(log_nodes, stack, k=min(3, len(segment) - 1), axis=0)
+            at_points = spline(np.clip(np.log(q2[rows]), log_nodes[0], log_nodes[-1]))
+        # observable_i = x_i sum_p w_ip sum_j W_ij E[p, j, a, k]
+        fk[rows] = np.einsum("ip,ij,ipjak->iak", weights[rows], interp[rows], at_points) * x[rows, None, None]
+    return fk
+
+
+def build_dataset_fk(settings: Mapping[str, Any], name: str, x: np.ndarray, q2: np.ndarray,
+                     index: np.ndarray) -> dict[str, np.ndarray]:
+    """FK table of one DIS dataset (LO F2) for its points inside the theory's domain (Q^2 > Q0^2, x >= x_min).
+
+    Args:
+        settings: Theory settings.
+        name: Dataset name (stored in the file).
+        x: All points' x.
+        q2: All points' Q^2.
+        index: The points' numbers in the commondata file.
+
+    Returns:
+        Arrays to store: ``fk``, ``index`` (commondata point numbers covered), ``x``, ``q2``, ``xgrid``,
+        ``input_pids``, ``name``, ``seconds``.
+    """
+    start = time.perf_counter()
+    inside = (q2 > float(settings["q0"]) ** 2) & (x >= float(settings["xgrid"]["x_min"])) & (x < 1)
+    nodes = q2_nodes(q2[inside], settings)
+    log.info("%s: %d of %d points in the theory domain, %d Q^2 nodes", name, inside.sum(), len(x), len(nodes))
+    operators = evolve(settings, nodes)
+    weights = np.tile(f2_weights(), (int(inside.sum()), 1))
+    fk = contract(operators, x[inside], q2[inside], weights, settings)
+    return {"fk": fk, "index": np.asarray(index)[inside], "x": x[inside], "q2": q2[inside],
+            "xgrid": xgrid(settings), "input_pids": np.array(INPUT_PIDS), "name": np.asarray(name),
+            "seconds": np.asarray(time.perf_counter() - start)}
+
+
+def positivity_kinematics(settings: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, Q^2, observable index) of the positivity pseudo-points: every observable at every x."""
+    pos = settings["positivity"]
+    xs = np.geomspace(float(pos["x_min"]), float(pos["x_max"]), int(pos["points"]))
+    x = np.tile(xs, len(POSITIVITY_OBSERVABLES))
+    which = np.repeat(np.arange(len(POSITIVITY_OBSERVABLES)), len(xs))
+    return x, np.full(len(x), float(pos["q2"])), which
+
+
+def build_positivity_fk(settings: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """FK table of the positivity pseudo-observables (:data:`POSITIVITY_OBSERVABLES`) at the positivity Q^2."""
+    start = time.perf_counter()
+    x, q2, which = positivity_kinematics(settings)
+    operators = evolve(settings, q2_nodes(q2, settings))
+    weights = np.stack([positivity_weights(POSITIVITY_OBSERVABLES[k]) for k in which])
+    fk = contract(operators, x, q2, weights, settings)
+    return {"fk": fk, "index": np.arange(len(x)), "x": x, "q2": q2, "observable": which,
+            "xgrid": xgrid(settings), "input_pids": np.array(INPUT_PIDS), "name": np.asarray("POSITIVITY"),
+            "seconds": np.asarray(time.perf_counter() - start)}
+
+
+def build_evolution(settings: Mapping[str, Any], q: float) -> dict[str, np.ndarray]:
+    """The evolution operator from Q0 to Q on the grid (output: 14 eko flavours; input: :data:`INPUT_PIDS`)."""
+    start = time.perf_counter()
+    q2 = float(q) ** 2
+    node = (q2, nf_at(q2, settings))
+    operator = evolve(settings, [node])[node]
+    inputs = [EKO_PIDS.index(pid) for pid in INPUT_PIDS]
+    return {"operator": operator[:, :, inputs, :], "q": np.asarray(float(q)), "xgrid": xgrid(settings),
+            "output_pids": np.array(EKO_PIDS), "input_pids": np.array(INPUT_PIDS),
+            "seconds": np.asarray(time.perf_counter() - start)}
+
+
+def save_table(content: Mapping[str, np.ndarray], path: str | Path, settings: Mapping[str, Any]) -> Path:
+    """Write an FK table (compressed npz, float64) with the settings as JSON text inside."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial.npz")
+    np.savez_compressed(partial, settings=np.asarray(json.dumps(settings, sort_keys=True)), **content)
+    partial.replace(path)
+    return path
+
+
+def load_table(path: str | Path) -> dict[str, np.ndarray]:
+    """Read an FK table written by :func:`save_table` (no pickles)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(str(path), "FK table does not exist (run the pdf_theory rule to build it)")
+    with np.load(path, allow_pickle=False) as content:
+        return {k: content[k] for k in content.files}
+
+
+def build_table(kind: str, settings: Mapping[str, Any], output: str | Path, *, dataset: str | None = None,
+                variant: str | None = "legacy", evolve_to_q: float | None = None) -> Path:
+    """Build one theory file, as the ``pdf_theory`` rule does.
+
+    Args:
+        kind: ``dataset`` (FK table of a commondata set), ``positivity`` or ``evolution``.
+        settings: Theory settings.
+        output: File to write.
+        dataset: Dataset name for ``dataset``.
+        variant: Commondata variant for ``dataset``.
+        evolve_to_q: Target scale (GeV) for ``evolution``.
+
+    Returns:
+        The written path.
+    """
+    from ml4hep.pdf.commondata import load_dataset
+
+    if kind == "dataset":
+        if dataset is None:
+            raise ConfigError("pdf theory: a dataset FK table needs a dataset name")
+        data = load_dataset(dataset, variant)
+        content = build_dataset_fk(settings, dataset, data.x, data.q2, data.index)
+    elif kind == "positivity":
+        content = build_positivity_fk(settings)
+    elif kind == "evolution":
+        content = build_evolution(settings, float(evolve_to_q if evolve_to_q is not None else 100.0))
+    else:
+        raise ConfigError(f"pdf theory: unknown table kind {kind!r}")
+    log.info("%s: built in %.1f s", Path(output).name, float(content["seconds"]))
+    return save_table(content, output, settings)
