@@ -1,0 +1,137 @@
+"""Failure handling: a job (or the whole run) killed with SIGKILL mid-run leaves no output that a later rule could
+consume, and rerunning completes the workflow."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from ml4hep.errors import InputFileError
+from ml4hep.io import read_run_info, read_tree
+
+from .conftest import SNAKEMAKE, copy_workflow, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+SHARD = "results/samples/higgs_heavyh300/0.root"
+ARGS = (SHARD, "--cores", "1", "--configfile", "config/test.yaml")
+
+
+def descendants(pid: int) -> list[int]:
+    """PIDs of all processes below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def start_and_find_job(workdir: Path, timeout: float = 60) -> tuple[subprocess.Popen, int]:
+    """Start snakemake on the shard and return it with the PID of the running generate_sample job script."""
+    run = subprocess.Popen([*SNAKEMAKE, *ARGS], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        jobs = [p for p in descendants(run.pid) if "generate_sample" in cmdline(p) and "python" in cmdline(p)]
+        if jobs:
+            return run, jobs[0]
+        if run.poll() is not None:
+            raise AssertionError(f"snakemake ended before the job was seen:\n{run.communicate()[0][-3000:]}")
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGKILL)
+    raise AssertionError("the generate_sample job did not start")
+
+
+def assert_rerun_completes(workdir: Path) -> None:
+    plan = run_snakemake(workdir, "-n", *ARGS)
+    assert "generate_sample" in plan.stdout, "the killed job is planned again"
+    run_snakemake(workdir, *ARGS)
+    assert read_run_info(workdir / SHARD)["events_generated"] == 100
+    assert not list((workdir / "results/samples").rglob(".*.partial")), "no temporary file is left behind"
+
+
+def test_killed_job_leaves_no_output_and_the_rerun_completes(tmp_path):
+    workdir = copy_workflow(tmp_path / "wf")
+    run, job = start_and_find_job(workdir)
+    os.kill(job, signal.SIGKILL)
+    output, _ = run.communicate(timeout=60)
+    assert run.returncode != 0, output
+    assert "Error in rule generate_sample" in output
+    assert not (workdir / SHARD).exists(), "a killed job's output is not left for later rules"
+    assert_rerun_completes(workdir)
+
+
+def test_killed_run_is_redone_after_unlock(tmp_path):
+    """SIGKILL to Snakemake and its job together: the output is absent, the stale lock is removed with --unlock
+    (as Snakemake's message says) and the rerun (rerun-incomplete in the default profile) completes."""
+    workdir = copy_workflow(tmp_path / "wf")
+    run, _ = start_and_find_job(workdir)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.communicate(timeout=30)
+    assert not (workdir / SHARD).exists()
+    assert list((workdir / ".snakemake/incomplete").iterdir()), "Snakemake recorded the job as incomplete"
+    locked = run_snakemake(workdir, *ARGS, check=False)
+    assert locked.returncode != 0 and "--unlock" in locked.stdout, locked.stdout[-3000:]
+    run_snakemake(workdir, "--unlock", *ARGS)
+    assert_rerun_completes(workdir)
+
+
+def test_writer_killed_mid_file_leaves_no_output(tmp_path):
+    """ml4hep.io.write_root writes a hidden temporary file and renames it when complete."""
+    target = tmp_path / "shard.root"
+    ready = tmp_path / "ready"
+    code = textwrap.dedent(f"""
+        import time
+        import numpy as np
+        from pathlib import Path
+        from ml4hep.io import write_root
+
+        def chunks():
+            for i in range(1000):
+                if i == 2:
+                    Path({str(ready)!r}).touch()
+                    time.sleep(60)
+                yield {{"x": np.arange(1000.0) + i}}
+
+        write_root({str(target)!r}, {{"events": chunks()}})
+    """)
+    writer = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline and writer.poll() is None:
+            time.sleep(0.05)
+        assert ready.exists(), "the writer did not reach the middle of the file"
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait(timeout=10)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert not target.exists()
+    assert (tmp_path / ".shard.root.partial").exists(), "the half-written data went to the temporary name"
+    with pytest.raises(InputFileError, match="does not exist"):
+        read_tree(target)
