@@ -102,6 +102,22 @@ def test_local_dry_run_never_waits_for_a_gpu(tmp_path):
     assert "toptag_train_network" in result.stdout and "gpu=1" in result.stdout
 
 
+def test_device_choice_is_logged_from_what_is_visible(monkeypatch, caplog):
+    """A GPU job's device comes from what the job sees; without a usable GPU it runs on the CPU and says why."""
+    import torch
+
+    from ml4hep.training import select_device
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    with caplog.at_level("INFO", logger="ml4hep.training"):
+        device = select_device("auto")
+    if torch.cuda.is_available():
+        assert device.type == "cuda" and "device: cuda (" in caplog.text
+    else:
+        assert device.type == "cpu"
+        assert re.search(r"device: cpu \(no GPU usable: .+; CUDA_VISIBLE_DEVICES=0\)", caplog.text), caplog.text
+
+
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
     """A running single-node cluster, stopped (jobs cancelled, daemons by PID) when the module's tests end."""
