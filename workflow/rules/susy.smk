@@ -95,7 +95,7 @@ rule susy_train_rf:
         info="results/susy/models/{classifier}_info.json",
     input:
         **susy_split_files(),
-        code=library("training.py", "susy/spectrum.py", "susy/classifiers.py"),
+        code=library("training.py", "susy/scan.py", "susy/spectrum.py", "susy/classifiers.py"),
     params:
         hyper=lambda wc: SUSY[wc.classifier],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
@@ -119,7 +119,7 @@ rule susy_train_bdt:
         info="results/susy/models/{classifier}_info.json",
     input:
         **susy_split_files(),
-        code=library("training.py", "susy/spectrum.py", "susy/classifiers.py"),
+        code=library("training.py", "susy/scan.py", "susy/spectrum.py", "susy/classifiers.py"),
     params:
         hyper=lambda wc: SUSY[wc.classifier],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
@@ -143,7 +143,7 @@ rule susy_train_mlp:
         info="results/susy/models/{classifier}_info.json",
     input:
         **susy_split_files(),
-        code=library("training.py", "susy/spectrum.py", "susy/classifiers.py"),
+        code=library("training.py", "susy/scan.py", "susy/spectrum.py", "susy/classifiers.py"),
     params:
         hyper=lambda wc: SUSY[wc.classifier],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),

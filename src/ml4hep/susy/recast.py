@@ -47,6 +47,7 @@ from ml4hep.susy.spectrum import M_BOTTOM, M_TOP, M_W, spectrum
 from ml4hep.susy.xsec import SQUARKS, cross_sections
 
 log = logging.getLogger(__name__)
+logging.getLogger("pyhf").setLevel(logging.WARNING)  # pyhf logs every model it builds at INFO
 
 CLS_THRESHOLD = 0.05
 
@@ -192,8 +193,14 @@ def cls_test(signal: float, background: float, uncertainty: float, observed: flo
     import pyhf
 
     pyhf.set_backend("numpy")
-    model = pyhf.simplemodels.uncorrelated_background(signal=[float(signal)], bkg=[float(background)],
-                                                      bkg_uncertainty=[float(uncertainty)])
+    # the spec of pyhf.simplemodels.uncorrelated_background, built without re-validating the schema every time
+    spec = {"channels": [{"name": "singlechannel", "samples": [
+        {"name": "signal", "data": [float(signal)],
+         "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
+        {"name": "background", "data": [float(background)],
+         "modifiers": [{"name": "uncorr_bkguncrt", "type": "shapesys", "data": [float(uncertainty)]}]},
+    ]}]}
+    model = pyhf.Model(spec, poi_name="mu", validate=False)
     data = [float(observed), *model.config.auxdata]
     observed_cls, expected_cls = pyhf.infer.hypotest(1.0, data, model, test_stat="qtilde", return_expected=True)
     return float(observed_cls), float(expected_cls)
