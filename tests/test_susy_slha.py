@@ -78,3 +78,15 @@ def test_cli_prints_one_line_for_a_malformed_file(tmp_path, capsys):
     assert main(["susy", "predict", str(bad), "--models", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no_m3.slha" in err[0] and "EXTPAR 3 (M3)" in err[0]
+
+
+def test_scan_shard_writes_root_and_slha(tmp_path):
+    from ml4hep.susy.scan import read_points, scan_shard
+
+    scan_shard(4, 9, None, tmp_path / "scan.root", slha_dir=tmp_path / "slha", first_id=10)
+    table = read_points(tmp_path / "scan.root", extra=("point_id",))
+    assert list(table["point_id"]) == [10, 11, 12, 13]
+    for i, point_id in enumerate(table["point_id"]):
+        back = read_slha(tmp_path / "slha" / f"point_{point_id}.slha")
+        for name in PARAMETERS:
+            assert back[name] == pytest.approx(table[name][i], rel=1e-7)
