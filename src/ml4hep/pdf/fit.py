@@ -195,6 +195,10 @@ def fit_replica(
     lam = float(options["positivity_lambda"])
     tolerance = float(options["positivity_tolerance"])
     optimiser = torch.optim.Adam(model.parameters(), lr=float(options["learning_rate"]))
+    # the learning rate falls exponentially to lr_final_fraction x lr at the last epoch (settles the positivity
+    # penalty's oscillation around zero)
+    gamma = float(options.get("lr_final_fraction", 1.0)) ** (1.0 / max(int(options["epochs"]), 1))
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=gamma)
 
     def pdf_on_grid() -> torch.Tensor:
         f = model(grid) * inv_x[None, :]
@@ -239,6 +243,7 @@ def fit_replica(
             break
         (loss_chi2 / n_train + lam * penalty).backward()
         optimiser.step()
+        scheduler.step()
     model.load_state_dict(best_state)
     result.seconds = time.perf_counter() - start
     log.info("replica fit: %d epochs, best %d, chi2/N train %.3f val %.3f, %.1f s", result.epochs_run,

@@ -139,8 +139,9 @@ def _eko_cards(settings: Mapping[str, Any], nodes: Sequence[tuple[float, int]]) 
         raise ConfigError(f"pdf.theory.order: {settings['order']!r} is not implemented (only LO FK tables)")
     theory = example.raw_theory()
     theory["order"] = [1, 0]
-    theory["couplings"] = {"alphas": float(settings["alphas_mz"]), "alphaem": 0.007496252,
-                           "ref": (float(settings["mz"]), 5)}
+    reference = settings.get("alphas_reference")  # (alpha_s, scale in GeV, nf): benchmarks only, not in the config
+    alphas, scale, nf_ref = reference if reference else (settings["alphas_mz"], settings["mz"], 5)
+    theory["couplings"] = {"alphas": float(alphas), "alphaem": 0.007496252, "ref": (float(scale), int(nf_ref))}
     theory["heavy"] = {"masses": [[float(settings["masses"][q]), float("nan")] for q in ("c", "b", "t")],
                        "masses_scheme": "POLE", "matching_ratios": [1.0, 1.0, 1.0]}
     operator = example.raw_operator()

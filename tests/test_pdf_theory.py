@@ -1,0 +1,103 @@
+"""PDF task: theory settings hash, Q^2 nodes, FK contraction, the versioned FK tables, and (slow) eko vs Les Houches."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ml4hep.config import load_config, validate_config
+from ml4hep.pdf import theory
+from ml4hep.pdf.commondata import load_dataset
+from ml4hep.pdf.truth import les_houches_flavours, predictions, rotation, truth_on_grid
+
+from .conftest import ROOT
+
+SETTINGS = validate_config({})["pdf"]["theory"]
+
+
+def test_settings_hash_is_stable_and_changes_with_any_setting():
+    assert theory.settings_hash(SETTINGS) == theory.settings_hash(theory.DEFAULT_SETTINGS)
+    as_ints = {**SETTINGS, "q2_spacing": 0.5, "positivity": {**SETTINGS["positivity"], "q2": 5}}
+    assert theory.settings_hash(as_ints) == theory.settings_hash(SETTINGS)  # 5 and 5.0 are the same setting
+    changed = {**SETTINGS, "alphas_mz": 0.119}
+    assert theory.settings_hash(changed) != theory.settings_hash(SETTINGS)
+
+
+def test_default_fk_tables_are_versioned_so_no_run_compiles_eko():
+    """Every dataset of the shipped configs has its FK table in theory/fk/<hash>/ (else CI would run eko)."""
+    for name in ("config.yaml", "test.yaml"):
+        config = load_config(ROOT / "config" / name)
+        folder = ROOT / "theory" / "fk" / theory.settings_hash(config["pdf"]["theory"])
+        for table in [*config["pdf"]["datasets"], "POSITIVITY", "EVOLUTION"]:
+            assert (folder / f"{table}.npz").exists(), f"{folder}/{table}.npz missing"
+
+
+def test_q2_nodes_cover_the_points_per_flavour_range():
+    q2 = np.array([3.0, 10.0, 20.0, 30.0, 1000.0])
+    nodes = theory.q2_nodes(q2, SETTINGS)
+    mb2 = SETTINGS["masses"]["b"] ** 2
+    assert {nf for _, nf in nodes} == {4, 5}
+    assert all((q < mb2) == (nf == 4) for q, nf in nodes)
+    assert min(q for q, _ in nodes) == pytest.approx(3.0) and max(q for q, _ in nodes) == pytest.approx(1000.0)
+    for nf in (4, 5):
+        logs = np.log([q for q, n in nodes if n == nf])
+        assert np.all(np.diff(logs) <= SETTINGS["q2_spacing"] + 1e-12)
+
+
+def test_contraction_gives_the_lo_f2_formula_for_a_known_operator():
+    """With the operator E(Q^2) = (1 + ln Q^2) * identity, F2 = (1 + ln Q^2) x sum_q e_q^2 (q + qbar)(x)."""
+    grid = theory.xgrid(SETTINGS)
+    nx = len(grid)
+    identity = np.zeros((14, nx, 14, nx))
+    for p in range(14):
+        identity[p, :, p, :] = np.eye(nx)
+    q2 = np.array([4.0, 15.0, 40.0, 300.0])
+    x = np.array([0.02, 0.1, 0.25, 0.5])
+    operators = {node: identity * (1 + math.log(node[0])) for node in theory.q2_nodes(q2, SETTINGS)}
+    fk = theory.contract(operators, x, q2, np.tile(theory.f2_weights(), (len(x), 1)), SETTINGS)
+    pdf_grid = truth_on_grid(grid)
+    flav = les_houches_flavours(x)  # x f
+    f2 = (4 / 9 * (flav["uv"] + 2 * flav["ubar"]) + 1 / 9 * (flav["dv"] + 2 * flav["dbar"]) + 1 / 9 * 2 * flav["s"])
+    np.testing.assert_allclose(predictions(fk, pdf_grid), f2 * (1 + np.log(q2)), rtol=2e-3)
+
+
+def test_stored_fk_table_gives_sensible_bcdms_predictions():
+    """The toy PDF's LO F2 is within 20% of the BCDMS data for most points (a sanity check of units and flavours)."""
+    folder = ROOT / "theory" / "fk" / theory.settings_hash(SETTINGS)
+    table = theory.load_table(folder / "BCDMS_NC_NOTFIXED_P_EM-F2.npz")
+    data = load_dataset("BCDMS_NC_NOTFIXED_P_EM-F2")
+    ratio = predictions(table["fk"], truth_on_grid(table["xgrid"])) / data.central[table["index"]]
+    assert np.mean(np.abs(ratio - 1) < 0.2) > 0.6
+    assert table["fk"].shape == (len(table["index"]), len(theory.INPUT_PIDS), len(table["xgrid"]))
+
+
+# Les Houches benchmark (hep-ph/0204316, table 2, LO, FFNS nf = 4, mu_F^2 = mu_R^2 = 10^4 GeV^2, x f values),
+# as transcribed in eko's ekomark/benchmark/external/LHA.yaml (table2 part2).
+LH_X = [1e-4, 1e-3, 1e-2, 0.1, 0.3, 0.5, 0.7]
+LH_UV = [1.0057e-2, 5.0392e-2, 2.1955e-1, 5.7267e-1, 3.7925e-1, 1.3476e-1, 2.3123e-2]
+LH_DV = [5.9076e-3, 2.9296e-2, 1.2433e-1, 2.8413e-1, 1.4186e-1, 3.5364e-2, 3.5943e-3]
+LH_G = [9.7371e1, 3.2078e1, 8.0546e0, 8.8766e-1, 8.2676e-2, 7.9240e-3, 3.7311e-4]
+
+
+@pytest.mark.slow
+def test_eko_evolution_reproduces_the_les_houches_lo_table():
+    """Toy PDFs at Q0^2 = 2 GeV^2, alpha_s(Q0) = 0.35, nf = 4 fixed, evolved at LO to 10^4 GeV^2 with the task's
+    eko set-up; compared with the tables' x u_v, x d_v, x g (5 significant digits)."""
+    settings = {**SETTINGS, "q0": math.sqrt(2.0), "alphas_reference": (0.35, math.sqrt(2.0), 4),
+                "masses": {"c": math.sqrt(2.0), "b": 1e5, "t": 1e6},
+                "xgrid": {"x_min": 1e-5, "n_log": 30, "n_lin": 20, "x_mid": 0.1}}
+    node = (1e4, 4)
+    operators = theory.evolve(settings, [node])
+    weights = {"uv": {2: 1, -2: -1}, "dv": {1: 1, -1: -1}, "g": {21: 1}}
+    grid = theory.xgrid(settings)
+    inputs = rotation() @ truth_on_grid(grid)  # f of INPUT_PIDS at Q0
+    for name, expected in (("uv", LH_UV), ("dv", LH_DV), ("g", LH_G)):
+        w = np.array([weights[name].get(pid, 0) for pid in theory.EKO_PIDS], float)
+        fk = theory.contract(operators, np.array(LH_X), np.full(len(LH_X), 1e4), np.tile(w, (len(LH_X), 1)),
+                             settings)
+        ours = np.einsum("iak,ak->i", fk, inputs)
+        relative = np.abs(ours / np.array(expected) - 1)
+        print(name, dict(zip(LH_X, np.round(relative, 6), strict=True)))
+        assert np.all(relative < 1e-3), (name, relative)  # measured here: <= 2e-5 (u_v), 1.5e-4 (d_v), 3.5e-4 (g)
