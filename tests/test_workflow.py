@@ -313,7 +313,7 @@ def test_report_shows_the_plots_in_a_browser(finished_run, tmp_path):
     from .cluster import ensure_packages
 
     playwright = pytest.importorskip("playwright.sync_api")
-    reason = ensure_packages(("chromium",), ("chromium",))
+    reason = ensure_packages(("chromium",), ("/usr/bin/chromium",))
     if reason:
         pytest.skip(reason)
     report = finished_run / "results" / "report.html"
