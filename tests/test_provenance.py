@@ -1,5 +1,7 @@
 import json
 
+import numpy as np
+
 from ml4hep.config import config_hash
 from ml4hep.provenance import collect_provenance, job_times, rule_times
 
@@ -16,15 +18,19 @@ def test_provenance_records_config_commit_versions_devices_and_times(tmp_path):
     write_benchmark(bench / "higgs" / "train_bdt.tsv", 2.5)
     write_benchmark(bench / "generate_sample" / "higgs_ztautau" / "0.tsv", 10.0)
     write_benchmark(bench / "generate_sample" / "higgs_ztautau" / "1.tsv", 12.0)
-    info = tmp_path / "higgs" / "models" / "bdt_info.json"
+    info = tmp_path / "results" / "higgs" / "models" / "bdt_info.json"
     info.parent.mkdir(parents=True)
     info.write_text(json.dumps({"device": "cpu", "seed": 42}))
+    replica = tmp_path / "results" / "pdf" / "replicas" / "fit0" / "replica3.npz"
+    replica.parent.mkdir(parents=True)
+    np.savez(replica, device=np.asarray("cpu"), seed=np.asarray(99), values=np.zeros(3))
     config = {"seed": 7, "device": "cpu"}
-    record = collect_provenance(config, ROOT, [info], bench)
+    record = collect_provenance(config, ROOT, [info, replica], bench)
     assert record["config"] == config and record["config_hash"] == config_hash(config) and record["seed"] == 7
     assert record["git"]["commit"] is None or len(record["git"]["commit"]) == 40
     assert record["packages"]["torch"] and record["packages"]["snakemake"]
-    assert record["training"] == {"higgs/bdt": {"device": "cpu", "seed": 42}}
+    assert record["training"] == {"higgs/models/bdt": {"device": "cpu", "seed": 42},
+                                  "pdf/replicas/fit0/replica3": {"device": "cpu", "seed": 99}}
     assert record["job_times"]["higgs/train_bdt"] == {"seconds": 2.5, "max_rss_mb": 123.4}
     assert record["rule_times"]["generate_sample"] == {"jobs": 2, "seconds": 22.0}
     assert list(record["rule_times"])[0] == "generate_sample", "slowest rule first"

@@ -282,8 +282,8 @@ def test_provenance_of_the_run(finished_run):
     record = json.loads((finished_run / "results/provenance.json").read_text())
     config = load_config(finished_run / "config" / "test.yaml")
     assert record["seed"] == config["seed"] and record["config"]["toptag"] == config["toptag"]
-    assert record["training"]["toptag/particlenet"]["device"] == "cpu"
-    assert record["training"]["higgs/dnn"]["seed"] > 0
+    assert record["training"]["toptag/models/particlenet"]["device"] == "cpu"
+    assert record["training"]["higgs/models/dnn"]["seed"] > 0
     assert record["rule_times"]["generate_sample"]["jobs"] == 21
     assert record["packages"]["pythia8mc"] == "8.317.2"
 

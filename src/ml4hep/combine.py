@@ -80,8 +80,8 @@ def pdf_section(metrics: Mapping[str, Any]) -> Section:
     replicas = metrics.get("replicas", {})
     rows = [
         {"quantity": "closure level", "value": str(closure.get("level", "–"))},
-        {"quantity": "bias-variance ratio R_bv", "value": number(closure.get("r_bv"))},
-        {"quantity": "ξ_1σ", "value": number(closure.get("xi_1sigma"))},
+        {"quantity": "bias-variance ratio R_bv", "value": _estimate(closure, "r_bv")},
+        {"quantity": "ξ_1σ", "value": _estimate(closure, "xi_1sigma")},
         {"quantity": "replicas kept / requested", "value": f"{replicas.get('kept', '–')} / "
                                                           f"{replicas.get('requested', '–')}"},
     ]
@@ -90,6 +90,12 @@ def pdf_section(metrics: Mapping[str, Any]) -> Section:
         rows.append({"quantity": f"χ²/N {dataset}", "value": number(value)})
     columns = [Column("Quantity", "quantity", align="l"), Column("Value", "value")]
     return rows, columns, "NNPDF4.0 closure test: R_bv = 1.03 ± 0.05, ξ_1σ = 0.69 ± 0.02 (arXiv:2111.05787)."
+
+
+def _estimate(closure: Mapping[str, Any], key: str) -> str:
+    """A closure estimator with its error when the closure test gives one (several fits)."""
+    value, error = closure.get(key), closure.get(f"{key}_err")
+    return with_error(value, error, 2) if error is not None else number(value)
 
 
 def susy_section(metrics: Mapping[str, Any]) -> Section:

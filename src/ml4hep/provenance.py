@@ -17,6 +17,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ml4hep.config import config_hash
 
 KEY_PACKAGES = ("ml4hep", "snakemake", "uproot", "awkward", "vector", "numpy", "fastjet", "pythia8mc", "torch",
@@ -87,11 +89,21 @@ def rule_times(job_seconds: Mapping[str, Mapping[str, float | None]]) -> dict[st
 
 
 def training_jobs(info_files: Sequence[str | Path]) -> dict[str, dict[str, Any]]:
-    """Device and seed of each training job from its info JSON (file stem -> ``device``, ``seed``)."""
+    """Device and seed of each training job, from its info JSON or its ``.npz`` output (arrays ``device``, ``seed``).
+
+    Returns:
+        The file's path below ``results/`` without suffix and ``_info`` (e.g. ``higgs/models/bdt``) -> ``device``,
+        ``seed``.
+    """
     jobs = {}
-    for path in info_files:
-        info = json.loads(Path(path).read_text())
-        name = f"{Path(path).parent.parent.name}/{Path(path).stem.removesuffix('_info')}"
+    for path in map(Path, info_files):
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as arrays:
+                info = {key: arrays[key].item() for key in ("device", "seed") if key in arrays.files}
+        else:
+            info = json.loads(path.read_text())
+        parts = path.with_name(path.stem.removesuffix("_info")).parts
+        name = "/".join(parts[parts.index("results") + 1:] if "results" in parts else parts)
         jobs[name] = {"device": info.get("device"), "seed": info.get("seed")}
     return jobs
 
@@ -107,7 +119,7 @@ def collect_provenance(
     Args:
         config: The resolved (validated, defaults filled) config of the run.
         workflow_folder: The workflow's folder (for the git commit).
-        info_files: Info JSON files of the training jobs (each with ``device`` and ``seed``).
+        info_files: Info JSON (or ``.npz``) files of the training jobs (each with ``device`` and ``seed``).
         benchmark_folder: Folder of the ``benchmark:`` files.
 
     Returns:

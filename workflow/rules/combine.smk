@@ -5,12 +5,14 @@ TASKS = config["tasks"]
 KEY_PLOTS = {
     "higgs": "results/higgs/plots/ams.png",
     "toptag": "results/toptag/plots/roc.png",
+    "pdf": "results/pdf/plots/band_g.png",
     "susy": "results/susy/plots/maps.png",
 }
 # The training jobs' info files (device, seed) that provenance.json collects.
 TRAINING_INFOS = {
     "higgs": lambda: expand("results/higgs/models/{classifier}_info.json", classifier=HIGGS_CLASSIFIERS),
     "toptag": lambda: expand("results/toptag/models/{tagger}_info.json", tagger=TOPTAG["taggers"]),
+    "pdf": lambda: expand("results/pdf/replicas/fit{fit}/replica{replica}.npz", fit=PDF_FITS, replica=PDF_REPLICAS),
     "susy": lambda: expand("results/susy/models/{classifier}_info.json", classifier=SUSY_CLASSIFIERS),
 }
 TASK_TARGETS = {
