@@ -11,6 +11,11 @@ with rule_context(snakemake):
     torch.set_num_threads(1)
     with open(snakemake.input.summary) as stream:
         summary = json.load(stream)
+    grid, grid_summary = list(snakemake.input.grid), list(snakemake.input.grid_summary)
+    comparison = {}
+    if grid_summary:
+        with open(grid_summary[0]) as stream:
+            comparison = json.load(stream)["summary"]
     models = dict(zip(snakemake.params.classifiers, snakemake.input.models, strict=True))
     evaluate(snakemake.input.test, models, snakemake.params.inputs, snakemake.params.recast, snakemake.params.options,
-             summary, dict(snakemake.output))
+             summary, dict(snakemake.output), grid[0] if grid else None, comparison)

@@ -24,6 +24,43 @@ def susy_model_file(classifier):
     return f"results/susy/models/{classifier}.{SUSY_MODEL_SUFFIX[classifier]}"
 
 
+SUSY_GRID = SUSY["efficiency_grid"]
+if SUSY_GRID["use_in_recast"] and SUSY_GRID["events"] == 0:
+    raise ConfigError("config key 'susy.efficiency_grid.use_in_recast' needs susy.efficiency_grid.events > 0")
+
+
+def susy_grid_for_recast():
+    """The grid CSV when the recast uses it (an input of the label and evaluation jobs), else nothing."""
+    return ["results/susy/efficiency_grid.csv"] if SUSY_GRID["use_in_recast"] else []
+
+
+def susy_grid_summary():
+    return ["results/susy/efficiency_grid.json"] if SUSY_GRID["events"] > 0 else []
+
+
+rule susy_efficiency_grid:
+    output:
+        grid="results/susy/efficiency_grid.csv",
+        comparison="results/susy/efficiency_grid.json",
+        plot=report("results/susy/plots/efficiency_grid.png", caption="../report/susy_efficiency_grid.rst",
+                    category="SUSY"),
+        plot_pdf="results/susy/plots/efficiency_grid.pdf",
+    input:
+        code=library("io.py", "plotting.py", "generate/pythia.py", "generate/record.py", "susy/grid.py",
+                     "susy/recast.py"),
+    params:
+        options=SUSY_GRID,
+        seed=derive_seed(config["seed"], "susy", "efficiency_grid"),
+    log:
+        "results/logs/susy/efficiency_grid.log",
+    benchmark:
+        "results/benchmarks/susy/efficiency_grid.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/susy_efficiency_grid.py"
+
+
 rule susy_scan:
     output:
         points="results/susy/scan/{shard}.root",
@@ -52,7 +89,8 @@ rule susy_label:
         summary="results/susy/labels/{shard}.json",
     input:
         points="results/susy/scan/{shard}.root",
-        code=library("io.py", "susy/scan.py", "susy/spectrum.py", "susy/xsec.py", "susy/recast.py"),
+        grid=susy_grid_for_recast(),
+        code=library("io.py", "susy/scan.py", "susy/spectrum.py", "susy/xsec.py", "susy/recast.py", "susy/grid.py"),
     params:
         recast=SUSY["recast"],
     wildcard_constraints:
@@ -181,8 +219,10 @@ rule susy_evaluate:
         test="results/susy/dataset/test.npz",
         summary="results/susy/dataset/summary.json",
         models=[susy_model_file(c) for c in SUSY_CLASSIFIERS],
+        grid=susy_grid_for_recast(),
+        grid_summary=susy_grid_summary(),
         code=library("io.py", "plotting.py", "tables.py", "susy/scan.py", "susy/spectrum.py", "susy/xsec.py",
-                     "susy/recast.py", "susy/classifiers.py", "susy/evaluate.py"),
+                     "susy/recast.py", "susy/grid.py", "susy/classifiers.py", "susy/evaluate.py"),
     params:
         classifiers=SUSY_CLASSIFIERS,
         inputs=SUSY["inputs"],

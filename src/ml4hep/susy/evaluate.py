@@ -22,6 +22,7 @@ import numpy as np
 
 from ml4hep.io import write_json
 from ml4hep.susy.classifiers import Predictor, confidence, features
+from ml4hep.susy.grid import grid_overrides
 from ml4hep.susy.recast import label_points
 from ml4hep.susy.scan import PARAMETERS
 from ml4hep.tables import Column, number, write_table
@@ -167,8 +168,8 @@ def plot_confidence(results: Mapping[str, Mapping[str, np.ndarray]], test_allowe
 
 
 def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: str, recast: Mapping[str, Any],
-             options: Mapping[str, Any], dataset_summary: Mapping[str, Any], outputs: Mapping[str, Any]
-             ) -> dict[str, Any]:
+             options: Mapping[str, Any], dataset_summary: Mapping[str, Any], outputs: Mapping[str, Any],
+             grid: str | Path | None = None, grid_summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Evaluate every classifier on the test split and write tables, plots and ``metrics.json``.
 
     Args:
@@ -180,6 +181,8 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
         dataset_summary: The dataset summary (counts, excluded fraction).
         outputs: ``metrics``, ``accuracy_{csv,md,tex}``, ``fractions_{csv,md,tex}``, ``maps``, ``maps_pdf``,
             ``confidence``, ``confidence_pdf``.
+        grid: The Pythia8 efficiency grid when the recast uses it (the timing re-run then uses it too), or None.
+        grid_summary: The grid's comparison with the parametrisation, copied into the metrics.
 
     Returns:
         The metrics.
@@ -203,7 +206,7 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
     k = min(int(options["timing_points"]), len(test["allowed"]))
     start = time.perf_counter()
     relabel = label_points({p: v[:k] for p, v in points.items()}, recast["signal_regions"], recast["luminosity_fb"],
-                           recast["min_signal_events"], recast["xsec_order"])
+                           recast["min_signal_events"], recast["xsec_order"], overrides=grid_overrides(grid))
     recast_seconds = (time.perf_counter() - start) / max(k, 1)
     agree = float(np.mean((relabel["excluded"] == 1) == (test["allowed"][:k] == 0))) if k else float("nan")
 
@@ -256,6 +259,7 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
                                                           "lsp_types", "splits", "best_region_counts")},
         "map_classifier": map_classifier,
         "inputs": inputs,
+        "efficiency_grid": dict(grid_summary or {}, used_in_recast=grid is not None),
     }
     write_json(outputs["metrics"], metrics)
     return metrics

@@ -158,22 +158,27 @@ def topologies(masses: Mapping[str, np.ndarray], sigma: Mapping[str, np.ndarray]
     }
 
 
-def signal_yields(masses: Mapping[str, np.ndarray], luminosity_fb: float, order: str = "nnll") -> dict[str, np.ndarray]:
+def signal_yields(masses: Mapping[str, np.ndarray], luminosity_fb: float, order: str = "nnll",
+                  overrides: Mapping[tuple[str, str], Any] | None = None) -> dict[str, np.ndarray]:
     """Expected signal events per signal region (vectorised over points).
 
     Args:
         masses: Output of :func:`~ml4hep.susy.spectrum.spectrum`.
         luminosity_fb: Integrated luminosity.
         order: Cross-section order of the strong channels (``nnll`` or ``nlo``).
+        overrides: (topology, region) -> efficiency callable replacing the parametrisation (e.g. the Pythia8 grid
+            of :mod:`ml4hep.susy.grid`).
 
     Returns:
         Signal region -> expected events.
     """
     tops = topologies(masses, cross_sections(masses, order))
     yields = {region: np.zeros(len(masses["m_chi10"])) for region in SIGNAL_REGIONS}
+    overrides = overrides or {}
     for topology, t in tops.items():
         for region, efficiency in EFFICIENCIES[topology.split("_")[0] if topology.startswith("squark") else
                                                topology].items():
+            efficiency = overrides.get((topology, region), efficiency)
             yields[region] += luminosity_fb * t["sigma"] * efficiency(t["parent"], t["gap"])
     return {region: np.nan_to_num(value, nan=0.0) for region, value in yields.items()}
 
@@ -213,6 +218,7 @@ def label_points(
     min_signal_events: float = 1.0,
     order: str = "nnll",
     progress: bool = False,
+    overrides: Mapping[tuple[str, str], Any] | None = None,
 ) -> dict[str, np.ndarray]:
     """Run the full recast on every point and label it.
 
@@ -223,6 +229,7 @@ def label_points(
         min_signal_events: Regions with fewer expected signal events are not tested (cannot exclude).
         order: Cross-section order of the strong channels.
         progress: Show a tqdm progress bar.
+        overrides: Efficiencies replacing the parametrisation (see :func:`signal_yields`).
 
     Returns:
         Column -> array per point: the masses and fractions of the spectrum, ``lsp``, ``s_{region}`` (expected
@@ -240,7 +247,7 @@ def label_points(
     masses = spectrum(points)
     valid = masses["lsp"] == 0
     selected = {k: v[valid] for k, v in masses.items()}
-    yields_valid = signal_yields(selected, luminosity_fb, order) if valid.any() else {
+    yields_valid = signal_yields(selected, luminosity_fb, order, overrides) if valid.any() else {
         r: np.zeros(0) for r in SIGNAL_REGIONS}
     vector_seconds = (time.perf_counter() - start) / max(n, 1)
     out: dict[str, np.ndarray] = dict(masses)
@@ -288,7 +295,7 @@ def recast_point(point: Mapping[str, float], regions: Mapping[str, Mapping[str, 
 
 
 def label_shard(scan_path: str, output: str, regions: Mapping[str, Mapping[str, float]], luminosity_fb: float,
-                min_signal_events: float = 1.0, order: str = "nnll") -> dict[str, Any]:
+                min_signal_events: float = 1.0, order: str = "nnll", grid: str | None = None) -> dict[str, Any]:
     """One labelling job: the recast of every point of a scan shard, written as ROOT (TTree ``points``).
 
     Args:
@@ -298,16 +305,19 @@ def label_shard(scan_path: str, output: str, regions: Mapping[str, Mapping[str, 
         luminosity_fb: Integrated luminosity.
         min_signal_events: See :func:`label_points`.
         order: Cross-section order of the strong channels.
+        grid: Pythia8 efficiency grid (CSV of :mod:`ml4hep.susy.grid`) replacing the gluino parametrisation, or None.
 
     Returns:
         Summary: points, labelled, excluded, seconds per labelled point.
     """
+    from ml4hep.susy.grid import grid_overrides
     from ml4hep.susy.scan import read_points, write_points
 
     points = read_points(scan_path, extra=("point_id",))
     ids = points.pop("point_id")
     start = time.perf_counter()
-    columns = label_points(points, regions, luminosity_fb, min_signal_events, order, progress=True)
+    columns = label_points(points, regions, luminosity_fb, min_signal_events, order, progress=True,
+                           overrides=grid_overrides(grid))
     seconds = time.perf_counter() - start
     write_points(output, points, {"point_id": ids, **columns})
     labelled = columns["excluded"] != NOT_LABELLED
