@@ -122,6 +122,8 @@ def test_device_choice_is_logged_from_what_is_visible(monkeypatch, caplog):
 def slurm(tmp_path_factory):
     """A running single-node cluster, stopped (jobs cancelled, daemons by PID) when the module's tests end."""
     reason = ensure_packages(SLURM_PACKAGES, SLURM_BINARIES)
+    if reason is None and os.geteuid() != 0:
+        reason = f"slurmd must run as root to start jobs (running as uid {os.geteuid()})"
     if reason:
         pytest.skip(f"no SLURM: {reason}")
     cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
