@@ -24,30 +24,35 @@ def _whiten(cov: np.ndarray) -> np.ndarray:
     return np.linalg.inv(chol)
 
 
-def fit_estimators(predictions: np.ndarray, truth: np.ndarray, cov: np.ndarray) -> dict[str, float]:
+def fit_estimators(predictions: np.ndarray, truth: np.ndarray, cov: np.ndarray,
+                   bases: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
     """Bias, variance and the xi_1sigma count of one fit.
 
     Args:
         predictions: Replica predictions, shape (replicas, points).
         truth: Truth predictions.
         cov: Experimental covariance of the points.
+        bases: (L^-1 with C = L L^T, eigenvectors of C), when already computed.
 
     Returns:
         ``bias``, ``variance`` (both per point) and ``inside`` (the fraction of eigen-directions where the truth is
         within one replica standard deviation of the mean).
     """
-    whiten = _whiten(cov)
+    whiten, vectors = bases if bases is not None else _bases(cov)
     mean = predictions.mean(axis=0)
     delta = whiten @ (mean - truth)
     spread = (predictions - mean) @ whiten.T
     n = len(truth)
     bias = float(delta @ delta / n)
     variance = float(np.mean(np.sum(spread**2, axis=1)) / n)
-    _, vectors = np.linalg.eigh(cov)
     rotated = (predictions - truth) @ vectors
     sigma = rotated.std(axis=0, ddof=1) if len(predictions) > 1 else np.zeros(n)
     inside = float(np.mean(np.abs(rotated.mean(axis=0)) < sigma))
     return {"bias": bias, "variance": variance, "inside": inside}
+
+
+def _bases(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return _whiten(cov), np.linalg.eigh(cov)[1]
 
 
 def estimators(fits: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], bootstrap: int = 200,
@@ -68,7 +73,8 @@ def estimators(fits: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], bootst
         r_bv = float(np.sqrt(sum(p["bias"] for p in parts) / variance)) if variance > 0 else float("nan")
         return r_bv, float(np.mean([p["inside"] for p in parts]))
 
-    parts = [fit_estimators(*fit) for fit in fits]
+    bases = [_bases(cov) for _, _, cov in fits]
+    parts = [fit_estimators(*fit, bases=basis) for fit, basis in zip(fits, bases, strict=True)]
     r_bv, xi = combine(parts)
     rng = np.random.default_rng(seed)
     samples = []
@@ -78,7 +84,7 @@ def estimators(fits: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], bootst
         for k in chosen:
             predictions, truth, cov = fits[k]
             rows = rng.integers(0, len(predictions), len(predictions))
-            resampled.append(fit_estimators(predictions[rows], truth, cov))
+            resampled.append(fit_estimators(predictions[rows], truth, cov, bases[k]))
         samples.append(combine(resampled))
     errors = np.std(samples, axis=0, ddof=1) if len(samples) > 1 else [float("nan")] * 2
     return {"r_bv": r_bv, "r_bv_err": float(errors[0]), "xi_1sigma": xi, "xi_1sigma_err": float(errors[1]),

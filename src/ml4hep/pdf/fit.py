@@ -8,9 +8,9 @@ rules fix A_V = 3 / int V_raw and A_V3 = 1 / int V3_raw (u_v -> 2, d_v -> 1 with
 
 Loss: chi2 of the training points with the fit covariance (its training block; training and validation points are
 treated as uncorrelated, as in NNPDF) plus a positivity penalty ``lambda * sum relu(-P)`` over the positivity
-pseudo-observables P. Full-batch Adam; after every epoch the validation chi2 is computed, and the weights of the
-epoch with the lowest validation chi2 among those with positivity satisfied are kept (early stopping after
-``patience`` epochs without improvement, or at ``epochs``).
+pseudo-observables P. Full-batch Adam (learning rate decaying exponentially); at every epoch the validation chi2 is
+computed, and the weights of the epoch with the lowest validation chi2 among those with positivity satisfied are kept.
+Training stops ``patience`` epochs after the last improvement of the validation chi2 (any epoch), or at ``epochs``.
 """
 
 from __future__ import annotations
@@ -213,6 +213,7 @@ def fit_replica(
                         epochs_run=0, seconds=0.0)
     best_state = copy.deepcopy(model.state_dict())
     best_score = math.inf
+    lowest_val, lowest_epoch = math.inf, 0
     every = int(options["record_every"])
     for epoch in range(int(options["epochs"])):
         # the weights "of epoch e" are those before the e-th update: their chi2 comes with the same forward pass
@@ -234,12 +235,14 @@ def fit_replica(
             result.chi2_train.append(train_value)
             result.chi2_val.append(val_value)
         result.epochs_run = epoch + 1
-        if positive and val_value < best_score:
+        if val_value < lowest_val:  # patience counts from the last improvement of the validation chi2
+            lowest_val, lowest_epoch = val_value, epoch
+        if positive and val_value < best_score:  # the kept weights: the best validation chi2 with positivity
             best_score = val_value
             best_state = copy.deepcopy(model.state_dict())
             result.best_epoch, result.best_chi2_val, result.best_chi2_train = epoch, val_value, train_value
             result.positivity_ok = True
-        elif result.best_epoch >= 0 and epoch - result.best_epoch >= int(options["patience"]):
+        if epoch - lowest_epoch >= int(options["patience"]):
             break
         (loss_chi2 / n_train + lam * penalty).backward()
         optimiser.step()
