@@ -154,8 +154,7 @@ class SlurmCluster:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         munge_dir = self.root / "munge"
         key = munge_dir / "munge.key"
-        shutil.copy2("/etc/munge/munge.key", key) if Path("/etc/munge/munge.key").exists() else key.write_bytes(
-            os.urandom(128))
+        key.write_bytes(os.urandom(128))  # a private key: only this cluster's daemons and clients share it
         os.chmod(key, 0o600)
         os.chmod(munge_dir, 0o700)
         munge_socket = munge_dir / "munge.socket"

@@ -4,10 +4,11 @@ The cluster (Debian's slurmctld, slurmd and munge, installed with apt-get when m
 directory with a ``cpu`` and a ``gpu`` partition and a node that advertises one pretend GPU, so the profile runs
 unchanged and the GPU rule's ``--gpus=1`` submission is exercised for real. Every daemon is stopped by PID.
 
-Subset of the tiny workflow (config/test.yaml with ``device=auto`` so that training rules ask for a GPU): the four
-top-tagging sample shards (CPU jobs), the feature rule (CPU) and the PFN training (a GPU rule): six SLURM jobs.
-Each SLURM job pays ~6-7 s of Snakemake start-up; the two-CPU node runs two shards at a time either way, so
-bundling them in a job group would save only a few seconds and would not submit the shards as a cluster run does.
+Subset of the tiny workflow (config/test.yaml with ``device=auto`` so that training rules ask for a GPU, and 300
+events per top-tagging sample so that each is one shard): the two sample shards (CPU jobs), the feature rule (CPU)
+and the PFN training (a GPU rule): four SLURM jobs, then the same targets run locally for the comparison. Each SLURM
+job pays ~6-7 s of Snakemake start-up; the two shards run side by side on the two-CPU node. Job groups are not
+used: they would save one start-up and would not submit the shards as separate jobs as a cluster run does.
 """
 
 from __future__ import annotations
@@ -32,11 +33,20 @@ from .conftest import ROOT, copy_workflow
 pytestmark = pytest.mark.slurm
 
 PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"
-SHARDS = [f"results/samples/{process}/{shard}.root" for process in ("toptag_ttbar", "toptag_qcd") for shard in (0, 1)]
+# The tiny config with 300 events per top-tagging sample: one shard each (test.yaml has two shards of each).
+SUBSET = {"samples": {"toptag": {"processes": {"ttbar": {"events": 300}, "qcd": {"events": 300}}}}}
+SHARDS = ["results/samples/toptag_ttbar/0.root", "results/samples/toptag_qcd/0.root"]
 TARGET = "results/toptag/models/pfn_info.json"
 # Run-dependent fields of the PFN info (timings); everything else must be identical.
 TIMING_KEYS = {"seconds", "train_jets_per_second", "inference_jets_per_second"}
-SNAKEMAKE_ARGS = (TARGET, "--configfile", "config/test.yaml", "--config", "device=auto")
+SNAKEMAKE_ARGS = (TARGET, "--configfile", "config/test.yaml", "config/slurm_subset.yaml", "--config", "device=auto")
+
+
+def subset_copy(destination: Path) -> Path:
+    """A scratch copy of the workflow with the subset's config override."""
+    workdir = copy_workflow(destination)
+    (workdir / "config" / "slurm_subset.yaml").write_text(yaml.safe_dump(SUBSET))
+    return workdir
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
@@ -95,7 +105,7 @@ def test_every_profile_entry_is_commented():
 
 def test_local_dry_run_never_waits_for_a_gpu(tmp_path):
     """``device: auto`` makes training rules ask for gpu=1; locally that resource is unlimited, so they run."""
-    workdir = copy_workflow(tmp_path / "wf")
+    workdir = subset_copy(tmp_path / "wf")
     result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "2", *SNAKEMAKE_ARGS], cwd=workdir,
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -147,13 +157,13 @@ def _active_jobs(cluster: SlurmCluster) -> list[str]:
 
 
 def test_workflow_on_slurm_equals_local_run(slurm, tmp_path):
-    local = copy_workflow(tmp_path / "local")
-    cluster = copy_workflow(tmp_path / "cluster")
+    local = subset_copy(tmp_path / "local")
+    cluster = subset_copy(tmp_path / "cluster")
     snakemake = [sys.executable, "-m", "snakemake"]
 
     start = time.perf_counter()
     result = run([*snakemake, *SNAKEMAKE_ARGS, "--workflow-profile", "profiles/slurm", "--verbose",
-                  # Faster polling than the profile's gentle site values, for a test that waits on six short jobs.
+                  # Faster polling than the profile's gentle site values, for a test that waits on four short jobs.
                   "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2"],
                  cluster, slurm.env, timeout=240)
     slurm_seconds = time.perf_counter() - start
@@ -173,13 +183,13 @@ def test_workflow_on_slurm_equals_local_run(slurm, tmp_path):
     (Path(os.environ.get("ML4HEP_SLURM_REPORT", tmp_path / "slurm_report.json"))).write_text(
         json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
-    assert len(submitted) == 6, submitted
+    assert len(submitted) == len(SHARDS) + 2, submitted
     assert gpu_calls and " --gpus=1" in gpu_calls[0] and f"-p {GPU_PARTITION}" in gpu_calls[0], gpu_calls
     assert cpu_calls and "--gpus" not in cpu_calls[0] and "-p cpu" in cpu_calls[0], cpu_calls
-    assert [job["JobState"] for job in jobs] == ["COMPLETED"] * 6, jobs
+    assert [job["JobState"] for job in jobs] == ["COMPLETED"] * (len(SHARDS) + 2), jobs
     gpu_jobs = [job for job in jobs if job.get("TresPerJob") == "gres:gpu:1"]
     assert len(gpu_jobs) == 1 and gpu_jobs[0]["Partition"] == GPU_PARTITION, gpu_jobs
-    assert sum(job["Partition"] == "cpu" for job in jobs) == 5
+    assert sum(job["Partition"] == "cpu" for job in jobs) == len(SHARDS) + 1
 
     # Inside the GPU job SLURM exposed the pretend GPU; torch has no CUDA device, so the job says it uses the CPU.
     train_log = (cluster / "results/logs/toptag/train_pfn.log").read_text()
