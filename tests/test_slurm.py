@@ -103,8 +103,9 @@ def test_every_profile_entry_is_commented():
         assert previous.startswith("#") or line.rstrip().endswith(":"), f"line {number + 1} has no comment: {line}"
 
 
-def test_local_dry_run_never_waits_for_a_gpu(tmp_path):
-    """``device: auto`` makes training rules ask for gpu=1; locally that resource is unlimited, so they run."""
+def test_local_dry_run_schedules_gpu_rules_without_a_gpu(tmp_path):
+    """``device: auto`` makes training rules ask for gpu=1; locally that resource is unlimited, so they are
+    scheduled (the local reference run in the SLURM test below really runs one on this GPU-less machine)."""
     workdir = subset_copy(tmp_path / "wf")
     result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "2", *SNAKEMAKE_ARGS], cwd=workdir,
                             capture_output=True, text=True, timeout=300)
