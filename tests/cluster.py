@@ -160,7 +160,9 @@ class SlurmCluster:
         munge_socket = munge_dir / "munge.socket"
         memory_mb = int(_total_memory_mb() * 0.8)
         cpus = os.cpu_count() or 1
-        ctld_port, slurmd_port = free_port(), free_port()
+        ctld_port = slurmd_port = free_port()
+        while slurmd_port == ctld_port:
+            slurmd_port = free_port()
         run = self.root / "run"
         self.conf.write_text("\n".join([
             "ClusterName=ml4hep-test",
