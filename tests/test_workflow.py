@@ -304,8 +304,8 @@ def test_the_same_config_gives_the_same_metrics(finished_run):
         return strip(json.loads(path.read_text()))
 
     before = headline(finished_run / "results/higgs/metrics.json")
-    run_snakemake(finished_run, "--cores", "2", *TEST_CONFIG, "--forcerun", "higgs_features",
-                  "results/higgs/metrics.json")
+    run_snakemake(finished_run, "results/higgs/metrics.json", "--cores", "2", "--forcerun", "higgs_features",
+                  *TEST_CONFIG)
     assert headline(finished_run / "results/higgs/metrics.json") == before
 
 
