@@ -84,8 +84,11 @@ def estimators(fits: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], bootst
         for k in chosen:
             predictions, truth, cov = fits[k]
             rows = rng.integers(0, len(predictions), len(predictions))
+            if len(np.unique(rows)) < 2:  # no spread left: R_bv undefined for this resample
+                break
             resampled.append(fit_estimators(predictions[rows], truth, cov, bases[k]))
-        samples.append(combine(resampled))
+        else:
+            samples.append(combine(resampled))
     errors = np.std(samples, axis=0, ddof=1) if len(samples) > 1 else [float("nan")] * 2
     return {"r_bv": r_bv, "r_bv_err": float(errors[0]), "xi_1sigma": xi, "xi_1sigma_err": float(errors[1]),
             "bias": float(np.mean([p["bias"] for p in parts])),
