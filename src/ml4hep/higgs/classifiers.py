@@ -25,6 +25,7 @@ from torch import nn
 from ml4hep.higgs.dataset import load_split, process_mask, select_events
 from ml4hep.higgs.features import UNDEFINED
 from ml4hep.metrics import ams
+from ml4hep.networks import dense_stack
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +70,7 @@ class HiggsDNN(nn.Module):
                  dropout: float = 0.1) -> None:
         super().__init__()
         self.standardiser = standardiser
-        layers: list[nn.Module] = []
-        width = n_inputs
-        for size in hidden:
-            layers += [nn.Linear(width, int(size)), nn.ReLU(), nn.Dropout(float(dropout))]
-            width = int(size)
-        layers.append(nn.Linear(width, 1))
-        self.net = nn.Sequential(*layers)
+        self.net = dense_stack(n_inputs, hidden, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One output per event."""

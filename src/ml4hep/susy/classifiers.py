@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ml4hep.networks import dense_stack
 from ml4hep.susy.scan import PARAMETERS
 from ml4hep.susy.spectrum import spectrum
 
@@ -153,13 +154,7 @@ class SusyMLP(nn.Module):
     def __init__(self, n_inputs: int, hidden: Sequence[int] = (128, 128, 128), dropout: float = 0.1) -> None:
         super().__init__()
         self.standardiser = Standardiser(n_inputs)
-        layers: list[nn.Module] = []
-        width = n_inputs
-        for size in hidden:
-            layers += [nn.Linear(width, int(size)), nn.ReLU(), nn.Dropout(float(dropout))]
-            width = int(size)
-        layers.append(nn.Linear(width, 1))
-        self.net = nn.Sequential(*layers)
+        self.net = dense_stack(n_inputs, hidden, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """One logit per point."""
