@@ -93,7 +93,7 @@ rule higgs_train_baseline:
     input:
         **higgs_feature_files(),
         regressed_mass=regressed_mass_input,
-        code=library("metrics.py", "training.py", "higgs/dataset.py", "higgs/classifiers.py"),
+        code=library("metrics.py", "training.py", "higgs/dataset.py", "networks.py", "higgs/classifiers.py"),
     params:
         options=lambda wc: higgs_train_rule(wc.classifier),
         heavy=HIGGS_HEAVY,
@@ -119,7 +119,7 @@ rule higgs_train_dnn:
         info="results/higgs/models/{classifier}_info.json",
     input:
         **higgs_feature_files(),
-        code=library("metrics.py", "training.py", "higgs/dataset.py", "higgs/classifiers.py"),
+        code=library("metrics.py", "training.py", "higgs/dataset.py", "networks.py", "higgs/classifiers.py"),
     params:
         options=lambda wc: higgs_train_rule(wc.classifier),
         heavy=HIGGS_HEAVY,
@@ -217,7 +217,8 @@ rule higgs_regression:
         metrics="results/higgs/regression/metrics.json",
     input:
         **higgs_feature_files(),
-        code=library("training.py", "tables.py", "higgs/dataset.py", "higgs/classifiers.py", "higgs/regression.py"),
+        code=library("training.py", "tables.py", "networks.py", "higgs/dataset.py", "higgs/classifiers.py",
+                     "higgs/regression.py"),
     params:
         hyper=HIGGS["regression"],
         seed=derive_seed(config["seed"], "higgs", "regression"),
@@ -261,8 +262,8 @@ rule higgs_parameterised:
         plot_pdf="results/higgs/plots/parameterised_auc.pdf",
     input:
         **higgs_feature_files(),
-        code=library("training.py", "metrics.py", "tables.py", "higgs/dataset.py", "higgs/classifiers.py",
-                     "higgs/parameterised.py"),
+        code=library("training.py", "metrics.py", "tables.py", "networks.py", "higgs/dataset.py",
+                     "higgs/classifiers.py", "higgs/parameterised.py"),
     params:
         heavy=heavy_processes(),
         backgrounds=HIGGS["backgrounds"],

@@ -112,7 +112,7 @@ rule susy_dataset:
     input:
         labels=expand("results/susy/labels/{shard}.root", shard=SUSY_SHARDS),
         code=library("io.py", "splitting.py", "susy/scan.py", "susy/spectrum.py", "susy/recast.py",
-                     "susy/classifiers.py", "susy/dataset.py"),
+                     "networks.py", "susy/classifiers.py", "susy/dataset.py"),
     params:
         split=SUSY["split"],
         inputs=SUSY["inputs"],
@@ -133,7 +133,7 @@ rule susy_train_rf:
         info="results/susy/models/{classifier}_info.json",
     input:
         **susy_split_files(),
-        code=library("training.py", "susy/scan.py", "susy/spectrum.py", "susy/classifiers.py"),
+        code=library("training.py", "susy/scan.py", "susy/spectrum.py", "networks.py", "susy/classifiers.py"),
     params:
         hyper=lambda wc: SUSY[wc.classifier],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
@@ -157,7 +157,7 @@ rule susy_train_bdt:
         info="results/susy/models/{classifier}_info.json",
     input:
         **susy_split_files(),
-        code=library("training.py", "susy/scan.py", "susy/spectrum.py", "susy/classifiers.py"),
+        code=library("training.py", "susy/scan.py", "susy/spectrum.py", "networks.py", "susy/classifiers.py"),
     params:
         hyper=lambda wc: SUSY[wc.classifier],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
@@ -181,7 +181,7 @@ rule susy_train_mlp:
         info="results/susy/models/{classifier}_info.json",
     input:
         **susy_split_files(),
-        code=library("training.py", "susy/scan.py", "susy/spectrum.py", "susy/classifiers.py"),
+        code=library("training.py", "susy/scan.py", "susy/spectrum.py", "networks.py", "susy/classifiers.py"),
     params:
         hyper=lambda wc: SUSY[wc.classifier],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
@@ -222,7 +222,7 @@ rule susy_evaluate:
         grid=susy_grid_for_recast(),
         grid_summary=susy_grid_summary(),
         code=library("io.py", "plotting.py", "tables.py", "susy/scan.py", "susy/spectrum.py", "susy/xsec.py",
-                     "susy/recast.py", "susy/grid.py", "susy/classifiers.py", "susy/evaluate.py"),
+                     "susy/recast.py", "susy/grid.py", "networks.py", "susy/classifiers.py", "susy/evaluate.py"),
     params:
         classifiers=SUSY_CLASSIFIERS,
         inputs=SUSY["inputs"],
