@@ -139,7 +139,8 @@ def plot_maps(test: Mapping[str, np.ndarray], predicted_excluded: np.ndarray, cl
                          "low_gev": float(low), "high_gev": float(high), "points": int(n),
                          "fraction_true": float(t / n) if n else float("nan"),
                          "fraction_predicted": float(p / n) if n else float("nan")})
-    fig.suptitle("Solid: 50% contour of the recast, dashed: of the classifier", fontsize=12)
+    fig.suptitle(r"$\mathit{Simulation}$, $\sqrt{s}$ = 13 TeV pMSSM-19 scan. Solid: 50% contour of the recast, "
+                 "dashed: of the classifier", fontsize=12)
     save(fig, paths)
     return rows
 
@@ -149,7 +150,7 @@ def plot_confidence(results: Mapping[str, Mapping[str, np.ndarray]], test_allowe
     """Accuracy and coverage versus the confidence threshold, per classifier."""
     import matplotlib.pyplot as plt
 
-    from ml4hep.plotting import save
+    from ml4hep.plotting import label, save
 
     fig, ax = plt.subplots(figsize=(7, 5))
     levels = np.linspace(0, 0.99, 100)
@@ -162,8 +163,9 @@ def plot_confidence(results: Mapping[str, Mapping[str, np.ndarray]], test_allowe
         ax.plot(levels, coverage, ls="--", color=line.get_color(), label=f"{DISPLAY.get(name, name)} coverage")
     ax.set_xlabel("confidence threshold |2P - 1|")
     ax.set_ylabel("fraction")
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=9)
+    ax.set_ylim(0, 1.1)
+    ax.legend(fontsize=9, loc="lower left")
+    label(ax, com_tev=13)
     save(fig, paths)
 
 

@@ -227,7 +227,7 @@ def run_grid(options: Mapping[str, Any], seed: int, csv_path: str | os.PathLike[
     import matplotlib.pyplot as plt
 
     from ml4hep.io import write_json
-    from ml4hep.plotting import save
+    from ml4hep.plotting import label, save
 
     rows = efficiency_grid(options["gluino_masses"], options["lsp_fractions"], int(options["events"]), seed,
                            csv_path)
@@ -252,8 +252,8 @@ def run_grid(options: Mapping[str, Any], seed: int, csv_path: str | os.PathLike[
             ax.plot(fractions, curve, ls="--", color=line[0].get_color())
         ax.set_xlabel(r"$m_{\tilde\chi^0_1} / m_{\tilde g}$")
         ax.set_ylabel(f"efficiency ({region})")
-        ax.set_title("points: Pythia8 + FastJet grid; dashed: parametrisation", fontsize=11)
-        ax.legend(fontsize=9)
+        ax.legend(fontsize=9, title="points: Pythia8 + FastJet grid\ndashed: parametrisation", title_fontsize=9)
+        label(ax, com_tev=13)
     save(fig, plot_paths)
     return summary
 
