@@ -14,14 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ml4hep.higgs.evaluate import DISPLAY_NAMES as HIGGS_NAMES
+from ml4hep.susy.evaluate import DISPLAY as SUSY_NAMES
 from ml4hep.tables import Column, latex_cell, latex_lines, markdown_lines, number, with_error, write_table
+from ml4hep.toptag.evaluate import DISPLAY_NAMES as TOPTAG_NAMES
 
 TASK_TITLES = {"higgs": "Higgs H→ττ (lep-had)", "toptag": "Top tagging", "pdf": "PDF replicas (closure test)",
                "susy": "SUSY limits (pMSSM-19 classifier)"}
-HIGGS_NAMES = {"cut": "Visible-mass window", "bdt": "BDT (xgboost)", "dnn": "DNN (torch)",
-               "bdt_mreg": "BDT + regressed mass"}
-TOPTAG_NAMES = {"cut": "Cut (m_SD, τ32)", "bdt": "BDT (substructure)", "cnn": "CNN (jet image)", "pfn": "PFN",
-                "efn": "EFN", "particlenet": "ParticleNet"}
 
 Section = tuple[list[dict[str, Any]], list[Column], str | None]
 
@@ -100,11 +99,11 @@ def _estimate(closure: Mapping[str, Any], key: str) -> str:
 
 def susy_section(metrics: Mapping[str, Any]) -> Section:
     """Per classifier: accuracy overall and at confidence ≥ 0.95 with its coverage."""
-    rows = [{"name": name, **m} for name, m in metrics["classifiers"].items()]
+    rows = [{"name": SUSY_NAMES.get(name, name), **m} for name, m in metrics["classifiers"].items()]
     columns = [Column("Classifier", "name", align="l"),
-               Column("Accuracy", lambda r: number(r.get("accuracy"), 4)),
-               Column("Accuracy (conf. ≥ 0.95)", lambda r: number(r.get("accuracy_conf95"), 4)),
-               Column("Coverage (conf. ≥ 0.95)", lambda r: number(r.get("coverage_conf95"), 3))]
+               Column("Accuracy", lambda r: with_error(r.get("accuracy"), None, 4)),
+               Column("Accuracy (conf. ≥ 0.95)", lambda r: with_error(r.get("accuracy_conf95"), None, 4)),
+               Column("Coverage (conf. ≥ 0.95)", lambda r: with_error(r.get("coverage_conf95"), None, 3))]
     seconds = metrics.get("seconds_per_point", {})
     note = f"Fraction of points excluded: {number(metrics.get('fraction_excluded'))}."
     if seconds.get("recast") and seconds.get("classifier"):

@@ -46,7 +46,8 @@ rule combine:
         metrics=[f"results/{task}/metrics.json" for task in summary_tasks()],
         plots=[KEY_PLOTS[task] for task in summary_tasks() if task in KEY_PLOTS],
         susy_exclusion=["results/susy/exclusion.csv"] if "susy" in TASKS else [],
-        code=library("plotting.py", "tables.py", "combine.py"),
+        code=library("plotting.py", "tables.py", "combine.py", "higgs/evaluate.py", "toptag/evaluate.py",
+                     "susy/evaluate.py"),
     params:
         tasks=summary_tasks(),
         plot_tasks=[task for task in summary_tasks() if task in KEY_PLOTS],
