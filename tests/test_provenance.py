@@ -18,6 +18,8 @@ def test_provenance_records_config_commit_versions_devices_and_times(tmp_path):
     write_benchmark(bench / "higgs" / "train_bdt.tsv", 2.5)
     write_benchmark(bench / "generate_sample" / "higgs_ztautau" / "0.tsv", 10.0)
     write_benchmark(bench / "generate_sample" / "higgs_ztautau" / "1.tsv", 12.0)
+    write_benchmark(bench / "susy" / "label_0.tsv", 1.0)
+    write_benchmark(bench / "susy" / "label_1.tsv", 2.0)
     info = tmp_path / "results" / "higgs" / "models" / "bdt_info.json"
     info.parent.mkdir(parents=True)
     info.write_text(json.dumps({"device": "cpu", "seed": 42}))
@@ -34,6 +36,7 @@ def test_provenance_records_config_commit_versions_devices_and_times(tmp_path):
     assert record["job_times"]["higgs/train_bdt"] == {"seconds": 2.5, "max_rss_mb": 123.4}
     assert record["rule_times"]["generate_sample"] == {"jobs": 2, "seconds": 22.0}
     assert list(record["rule_times"])[0] == "generate_sample", "slowest rule first"
+    assert record["rule_times"]["susy/label"] == {"jobs": 2, "seconds": 3.0}
     json.dumps(record)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import platform
+import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from importlib import metadata
@@ -78,10 +79,15 @@ def job_times(benchmark_folder: str | Path) -> dict[str, dict[str, float]]:
 
 
 def rule_times(job_seconds: Mapping[str, Mapping[str, float | None]]) -> dict[str, dict[str, float]]:
-    """Jobs grouped by rule family (the path before the wildcards): job count and total seconds, slowest first."""
+    """Jobs grouped by rule family: job count and total seconds, slowest first.
+
+    The family is the benchmark path without its wildcard values: the first folder when the path has wildcard
+    folders (``generate_sample/higgs_ztautau/0`` -> ``generate_sample``), else the path with its numbers dropped
+    (``susy/label_3`` -> ``susy/label``, ``pdf/replica_fit0_2`` -> ``pdf/replica_fit``).
+    """
     totals: dict[str, dict[str, float]] = {}
     for job, entry in job_seconds.items():
-        family = job.split("/")[0] if job.count("/") > 1 else job
+        family = job.split("/")[0] if job.count("/") > 1 else re.sub(r"_?\d+", "", job)
         total = totals.setdefault(family, {"jobs": 0, "seconds": 0.0})
         total["jobs"] += 1
         total["seconds"] += entry["seconds"] or 0.0
