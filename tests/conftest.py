@@ -35,10 +35,10 @@ def tiny_samples(test_config, tmp_path_factory) -> dict[str, Path]:
 
 
 def copy_workflow(destination: Path) -> Path:
-    """Copy what a workflow run needs (Snakefile, rules, scripts, config, profiles, library sources)."""
+    """Copy what a workflow run needs (Snakefile, rules, scripts, config, profiles, library sources, FK tables)."""
     destination.mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "Snakefile", destination / "Snakefile")
-    for folder in ("workflow", "scripts", "config", "profiles", "src", "envs"):
+    for folder in ("workflow", "scripts", "config", "profiles", "src", "envs", "theory"):
         shutil.copytree(ROOT / folder, destination / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return destination
 

@@ -53,6 +53,7 @@ def test_dry_run_of_the_whole_workflow(tmp_path):
     # test.yaml, shards of 400: ztautau 4000 -> 10; ggh125 1200 -> 3; ttbar, 3 heavy masses -> 1 each; top: 2 each
     assert len(generated) == 10 + 3 + 1 + 3 + 2 + 2
     assert ("sample_summary", "") in jobs and ("all", "") in jobs
+    assert not any(rule == "pdf_theory" for rule, _ in jobs), "the FK tables of the test settings are versioned"
     assert not (workdir / "results").exists()
 
 
@@ -60,6 +61,9 @@ def test_default_config_dry_run(tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
     result = run_snakemake(workdir, "-n")
     assert "generate_sample" in result.stdout
+    rules = {rule for rule, _ in planned_jobs(result.stdout)}
+    assert {"pdf_replica", "susy_label", "combine", "provenance"} <= rules
+    assert "pdf_theory" not in rules, "the FK tables of the default settings are versioned: eko never runs"
 
 
 @pytest.mark.parametrize(
