@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ml4hep.plotting import plt, save
+from ml4hep.plotting import label, plt, save
 
 BAND_LABELS = {"g": "$xg(x)$", "sigma": r"$x\Sigma(x)$", "uv": "$xu_v(x)$", "dv": "$xd_v(x)$"}
 
@@ -25,7 +25,11 @@ def band(ax: plt.Axes, x: np.ndarray, replicas: np.ndarray, truth: np.ndarray | 
     ax.set_xscale("log")
     ax.set_xlabel("$x$")
     ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=12)
+    if truth is not None:
+        # Closure pseudo-data are simulated: the plain "Simulation" label; a fit to real data gets a plain title.
+        label(ax, text=f"({title})")
+    else:
+        ax.set_title(title, fontsize=12)
     finite = replicas[:, x > 1e-4] if (x > 1e-4).any() else replicas
     top = np.percentile(finite, 97, axis=0).max()
     bottom = min(np.percentile(finite, 3, axis=0).min(), 0.0)
