@@ -345,13 +345,11 @@ def test_ztautau_visible_and_collinear_masses_bracket_z(tiny_samples):
 
 
 @pytest.mark.slow
-def test_ztautau_collinear_mass_near_z(test_config, tmp_path, request):
+def test_ztautau_collinear_mass_near_z(test_config, tmp_path):
     """Where the collinear approximation applies (cos dphi(tau, lep) > -0.9), its median is nearer m_Z than m_vis.
 
     Generates 4000 Z->tautau events (about 2 minutes): runs only when asked for, with ``pytest -m slow``.
     """
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("generates 4000 events; run with pytest -m slow")
     config = copy.deepcopy(test_config)
     config["samples"]["higgs"]["processes"]["ztautau"]["events"] = 4000
     spec = generated_processes(config)["higgs_ztautau"]
