@@ -20,6 +20,8 @@ def test_provenance_records_config_commit_versions_devices_and_times(tmp_path):
     write_benchmark(bench / "generate_sample" / "higgs_ztautau" / "1.tsv", 12.0)
     write_benchmark(bench / "susy" / "label_0.tsv", 1.0)
     write_benchmark(bench / "susy" / "label_1.tsv", 2.0)
+    write_benchmark(bench / "pdf" / "replica_fit0_1.tsv", 1.5)
+    write_benchmark(bench / "pdf" / "data_HERA_NC_318GEV_EP-SIGMARED.tsv", 0.5)
     info = tmp_path / "results" / "higgs" / "models" / "bdt_info.json"
     info.parent.mkdir(parents=True)
     info.write_text(json.dumps({"device": "cpu", "seed": 42}))
@@ -37,6 +39,8 @@ def test_provenance_records_config_commit_versions_devices_and_times(tmp_path):
     assert record["rule_times"]["generate_sample"] == {"jobs": 2, "seconds": 22.0}
     assert list(record["rule_times"])[0] == "generate_sample", "slowest rule first"
     assert record["rule_times"]["susy/label"] == {"jobs": 2, "seconds": 3.0}
+    assert record["rule_times"]["pdf/replica_fit"] == {"jobs": 1, "seconds": 1.5}
+    assert "pdf/data_HERA_NC_318GEV_EP-SIGMARED" in record["rule_times"]
     json.dumps(record)
 
 

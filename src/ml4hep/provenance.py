@@ -83,11 +83,12 @@ def rule_times(job_seconds: Mapping[str, Mapping[str, float | None]]) -> dict[st
 
     The family is the benchmark path without its wildcard values: the first folder when the path has wildcard
     folders (``generate_sample/higgs_ztautau/0`` -> ``generate_sample``), else the path with its numbers dropped
-    (``susy/label_3`` -> ``susy/label``, ``pdf/replica_fit0_2`` -> ``pdf/replica_fit``).
+    (``susy/label_3`` -> ``susy/label``, ``pdf/replica_fit0_2`` -> ``pdf/replica_fit``; digits inside names such as
+    ``HERA_NC_318GEV`` are kept).
     """
     totals: dict[str, dict[str, float]] = {}
     for job, entry in job_seconds.items():
-        family = job.split("/")[0] if job.count("/") > 1 else re.sub(r"_?\d+", "", job)
+        family = job.split("/")[0] if job.count("/") > 1 else re.sub(r"_\d+(?=_|$)|(?<=fit)\d+", "", job)
         total = totals.setdefault(family, {"jobs": 0, "seconds": 0.0})
         total["jobs"] += 1
         total["seconds"] += entry["seconds"] or 0.0
