@@ -62,7 +62,7 @@ def test_limit_table_holds_every_higgs_and_susy_row(tmp_path):
     assert [r["parameter"] for r in heavy] == ["m_H = 300 GeV", "m_H = 500 GeV (left out of training)"]
     assert float(heavy[1]["expected"]) == 4.0
     susy = table[-1]
-    assert float(susy["expected"]) == 0.7 and float(susy["observed_fraction"]) == 0.75
+    assert float(susy["expected"]) == 0.7 and float(susy["recast_fraction"]) == 0.75
     assert "1000-1500 / 0-500" in (tmp_path / "l.md").read_text()
     assert r"\end{tabular}" in (tmp_path / "l.tex").read_text()
 

@@ -153,7 +153,7 @@ def write_summary(
 
 
 LIMIT_KEYS = ("task", "analysis", "parameter", "quantity", "expected", "minus2", "minus1", "plus1", "plus2",
-              "significance", "observed_fraction", "unit")
+              "significance", "recast_fraction", "unit")
 
 
 def higgs_limit_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -187,7 +187,7 @@ def susy_limit_rows(exclusion_csv: str | Path) -> list[dict[str, Any]]:
         for entry in csv.DictReader(stream):
             rows.append({"task": "susy", "analysis": f"pMSSM-19 scan, {entry['plane']}", "parameter": entry["bin"],
                          "quantity": "excluded fraction (classifier)", "expected": _float(entry["fraction_predicted"]),
-                         "observed_fraction": _float(entry["fraction_true"]), "unit": ""})
+                         "recast_fraction": _float(entry["fraction_true"]), "unit": ""})
     return rows
 
 
@@ -211,7 +211,7 @@ def write_limits(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_pat
         Column("−2σ / +2σ", lambda r: f"{number(r.get('minus2'))} / {number(r.get('plus2'))}"
                if r.get("minus2") is not None else "–"),
         Column("Z₀ (exp.)", lambda r: number(r.get("significance"), 2)),
-        Column("Recast truth", lambda r: number(r.get("observed_fraction"))),
+        Column("Recast truth", lambda r: number(r.get("recast_fraction"))),
         Column("Unit", "unit"),
     ]
     write_table([{k: row.get(k) for k in LIMIT_KEYS} for row in rows], columns, csv=csv_path, md=md_path,
