@@ -255,7 +255,8 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
             "recast_label_jobs": dataset_summary.get("recast_seconds_per_point"), "recast_points_timed": k,
         },
         "speedup": recast_seconds / classifier_seconds if classifier_seconds > 0 else None,
-        "speedup_single": recast_seconds / results[map_classifier]["seconds_per_point_single"],
+        "speedup_single": (recast_seconds / results[map_classifier]["seconds_per_point_single"]
+                           if results[map_classifier]["seconds_per_point_single"] > 0 else None),
         "recast_reproducible_fraction": agree,
         "points": {k2: dataset_summary.get(k2) for k2 in ("points_scanned", "labelled", "left_out_non_neutralino_lsp",
                                                           "lsp_types", "splits", "best_region_counts")},
