@@ -1,8 +1,6 @@
 """Rule combine: summary.md/.tex, the table of all limits and the overview figure from the tasks' outputs."""
 
-import json
-
-from ml4hep.combine import higgs_limit_rows, overview_figure, susy_limit_rows, write_limits, write_summary
+from ml4hep.combine import limit_rows, overview_figure, write_limits, write_summary
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake) as log:
@@ -10,9 +8,7 @@ with rule_context(snakemake) as log:
     metrics = dict(zip(snakemake.params.tasks, snakemake.input.metrics, strict=True))
     plots = dict(zip(snakemake.params.plot_tasks, snakemake.input.plots, strict=True))
     write_summary(metrics, plots, out.md, out.tex)
-    rows = higgs_limit_rows(json.loads(open(metrics["higgs"]).read())) if "higgs" in metrics else []
-    for path in snakemake.input.susy_exclusion:
-        rows += susy_limit_rows(path)
+    rows = limit_rows(metrics, list(snakemake.input.susy_exclusion))
     write_limits(rows, out.limits_csv, out.limits_md, out.limits_tex)
     overview_figure(plots, [out.overview, out.overview_pdf])
     log.info("summary of %s; %d limit rows", ", ".join(metrics), len(rows))

@@ -4,7 +4,7 @@ import json
 import matplotlib.pyplot as plt
 import pytest
 
-from ml4hep.combine import higgs_limit_rows, overview_figure, susy_limit_rows, write_limits, write_summary
+from ml4hep.combine import limit_rows, overview_figure, write_limits, write_summary
 
 HIGGS = {"auc": {"cut": 0.61, "bdt": 0.81}, "auc_err": {"cut": 0.01, "bdt": 0.02}, "ams": {"cut": 1.5, "bdt": 2.25},
          "ams_err": {"cut": 0.1, "bdt": 0.2},
@@ -52,7 +52,9 @@ def test_limit_table_holds_every_higgs_and_susy_row(tmp_path):
     exclusion = tmp_path / "exclusion.csv"
     exclusion.write_text("plane,bin,points,fraction_true,fraction_predicted\n"
                          "m_gluino vs m_LSP,1000-1500 / 0-500,40,0.75,0.7\n")
-    rows = higgs_limit_rows(HIGGS) + susy_limit_rows(exclusion)
+    metrics = tmp_path / "higgs_metrics.json"
+    metrics.write_text(json.dumps(HIGGS))
+    rows = limit_rows({"higgs": metrics}, [exclusion])
     write_limits(rows, tmp_path / "l.csv", tmp_path / "l.md", tmp_path / "l.tex")
     table = list(csv.DictReader(open(tmp_path / "l.csv")))
     assert len(table) == 2 + 2 + 1

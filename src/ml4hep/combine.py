@@ -199,6 +199,14 @@ def _float(text: str | None) -> float | None:
     return value if value is None or math.isfinite(value) else None
 
 
+def limit_rows(metrics_paths: Mapping[str, str | Path], exclusion_csvs: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """Every limit row of the run: the Higgs task's (when it ran) and the SUSY exclusion tables'."""
+    rows = higgs_limit_rows(json.loads(Path(metrics_paths["higgs"]).read_text())) if "higgs" in metrics_paths else []
+    for path in exclusion_csvs:
+        rows += susy_limit_rows(path)
+    return rows
+
+
 def write_limits(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path,
                  tex_path: str | Path) -> None:
     """The one table of all limits of all tasks (CSV with every number, Markdown and LaTeX)."""
