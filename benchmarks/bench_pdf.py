@@ -16,6 +16,7 @@ What is measured, in one run (CPU, torch limited to one thread per fit as in the
 Usage::
 
     python benchmarks/bench_pdf.py [--replicas 3] [--epochs 1000] [--jobs 2] [--rebuild POSITIVITY]
+                                   [--config config/pdf-nlo.yaml]
 
 Numbers go to ``results/benchmarks/pdf.json``.
 """
@@ -83,9 +84,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rebuild", default=None, help="rebuild and time one theory table (e.g. POSITIVITY)")
+    parser.add_argument("--config", default=str(ROOT / "config" / "config.yaml"),
+                        help="config whose pdf block is benchmarked (e.g. config/pdf-nlo.yaml for the NLO theory)")
     parser.add_argument("--output", default=str(ROOT / "results" / "benchmarks" / "pdf.json"))
     args = parser.parse_args()
-    options = load_config(ROOT / "config" / "config.yaml")["pdf"]
+    options = load_config(args.config)["pdf"]
+    print(f"theory: {options['theory']['order']}, FK tables {theory.settings_hash(options['theory'])}")
     load_before = os.getloadavg()
 
     inputs = fit_inputs(options)
@@ -133,7 +137,7 @@ def main() -> None:
                         "epochs_per_second": args.epochs / per_fit, "fitted_points": n_points,
                         "seconds_per_epoch_per_point": per_fit / args.epochs / n_points},
         "theory_build_seconds_recorded": build, "theory_points": points, "theory_rebuilt_now": rebuilt,
-        "replicas_scaling": scaling, "jobs": args.jobs,
+        "replicas_scaling": scaling, "jobs": args.jobs, "theory_order": options["theory"]["order"],
         "load_average_before": load_before, "load_average_after": os.getloadavg(),
         "versions": versions(["torch", "numpy", "eko", "nnpdf-data"]),
     })

@@ -59,3 +59,12 @@ def test_postfit_rejects_outliers_and_failed_replicas():
     ok = np.array([True, True, True, True, False, True, True, True])
     kept = select(chi2, ok, 4.0)
     assert kept.tolist() == [True, True, True, True, False, False, True, False]
+
+
+def test_postfit_keeps_good_replicas_when_the_replicas_agree_closely():
+    """A spread far below the statistical scatter sqrt(2/N) of chi2/N does not make a 4-MAD cut reject good fits."""
+    chi2 = np.array([1.030, 1.031, 1.029, 1.032, 1.030, 1.028, 1.057, 1.60])
+    ok = np.ones(len(chi2), bool)
+    assert not select(chi2, ok, 4.0)[6]  # 1.057 is 5 MADs above the median, without the floor
+    kept = select(chi2, ok, 4.0, points=861)  # sqrt(2/861) = 0.048: the cut is at 1.22
+    assert kept.tolist() == [True] * 7 + [False]

@@ -265,6 +265,23 @@ def test_higgsml_key_must_name_a_higgsml_input(tmp_path):
     assert "config key 'higgs.higgsml': 'higgs_ztautau' is not an `inputs` sample with `set: higgsml`" in result.stdout
 
 
+def test_pdf_chain_runs_at_nlo_from_the_versioned_tables(finished_run, tmp_path):
+    """config/pdf-nlo.yaml switches the theory to NLO: its FK tables are in the repository, so the PDF chain runs
+    without eko, the closure uses NLO predictions (different from the LO run's) and the metrics say so."""
+    from ml4hep.pdf.theory import settings_hash
+
+    workdir = copy_workflow(tmp_path / "wf")
+    result = run_snakemake(workdir, "results/pdf/metrics.json", "--cores", "2", "--configfile", "config/test.yaml",
+                           "config/pdf-nlo.yaml")
+    assert "rule pdf_theory" not in result.stdout
+    nlo = json.loads((workdir / "results/pdf/metrics.json").read_text())
+    lo = json.loads((finished_run / "results/pdf/metrics.json").read_text())
+    expected = settings_hash(load_config(workdir / "config" / "pdf-nlo.yaml")["pdf"]["theory"])
+    assert nlo["theory"] == {"order": "NLO", "fk_tables": expected} and lo["theory"]["order"] == "LO"
+    assert nlo["closure"]["r_bv"] > 0 and nlo["chi2"] != lo["chi2"]
+    assert nlo["chi2"]["BCDMS_NC_NOTFIXED_P_EM-F2"] < 3  # the fitted set (NMC is held out in test.yaml)
+
+
 def test_summary_tables_equal_the_task_metrics(finished_run):
     import csv
 

@@ -78,6 +78,7 @@ def pdf_section(metrics: Mapping[str, Any]) -> Section:
     closure = metrics.get("closure", {})
     replicas = metrics.get("replicas", {})
     rows = [
+        {"quantity": "theory order", "value": str(metrics.get("theory", {}).get("order", "–"))},
         {"quantity": "closure level", "value": str(closure.get("level", "–"))},
         {"quantity": "bias-variance ratio R_bv", "value": _estimate(closure, "r_bv")},
         {"quantity": "ξ_1σ", "value": _estimate(closure, "xi_1sigma")},

@@ -14,7 +14,7 @@ from ml4hep.pdf import plots
 from ml4hep.pdf.closure import estimators
 from ml4hep.pdf.postfit import chi2_per_point, load_ensemble, load_replica
 from ml4hep.pdf.pseudodata import FitInputs
-from ml4hep.pdf.theory import EKO_PIDS, load_table
+from ml4hep.pdf.theory import EKO_PIDS, load_table, settings_hash
 from ml4hep.pdf.truth import (
     FIT_BASIS,
     les_houches_basis,
@@ -134,6 +134,7 @@ def evaluate(input_files: Sequence[str], ensemble_file: str, postfit_file: str, 
         "chi2": {row["dataset"]: row["chi2_central"] for row in rows},
         "chi2_replicas": {row["dataset"]: row["chi2_replicas"] for row in rows},
         "replicas": {"requested": summary["requested"], "kept": summary["kept"], "fits": len(inputs)},
+        "theory": {"order": options["theory"]["order"], "fk_tables": settings_hash(options["theory"])},
     }
     if closure_mode:
         closure = closure_estimators(inputs, ensemble, seed)
@@ -156,7 +157,7 @@ def evaluate(input_files: Sequence[str], ensemble_file: str, postfit_file: str, 
     curves = flavours_from_basis(ensemble["xf_out"][first])
     truth = truth_flavours(x_out) if closure_mode else None
     q0 = float(options["theory"]["q0"])
-    level = f", level {inputs[0].level} closure" if closure_mode else ""
+    level = f", {options['theory']['order']}" + (f", level {inputs[0].level} closure" if closure_mode else "")
     for flavour in BAND_FLAVOURS:
         plots.band_figure(x_out, curves[flavour], None if truth is None else truth[flavour], flavour,
                           f"Q0 = {q0:g} GeV{level}", [outputs[f"band_{flavour}"], outputs[f"band_{flavour}_pdf"]])

@@ -4,8 +4,10 @@ Rule (documented in the config's ``pdf.postfit``): for every closure fit, a repl
 
 * its fit failed (non-finite values) or its kept weights do not satisfy positivity, or
 * its chi2/N against the fitted central data (fit covariance, fitted points) exceeds
-  median + ``chi2_nsigma`` x 1.4826 x MAD of the fit's replicas (a robust 4-sigma rule by default; NNPDF's postfit
-  uses a 4-sigma cut on the chi2 distribution).
+  median + ``chi2_nsigma`` x sigma, with sigma the larger of 1.4826 x MAD of the fit's replicas and sqrt(2 / N), the
+  statistical scatter of chi2/N over N Gaussian points (a robust 4-sigma rule by default; NNPDF's postfit uses a
+  4-sigma cut on the chi2 distribution). The floor keeps well-fitted replicas when the replicas agree closely
+  (a MAD of 0.005 would otherwise reject a replica 0.03 above the median).
 """
 
 from __future__ import annotations
@@ -40,15 +42,22 @@ def load_replica(path: str | Path) -> dict[str, np.ndarray]:
         return {k: content[k] for k in content.files}
 
 
-def select(chi2: np.ndarray, ok: np.ndarray, nsigma: float) -> np.ndarray:
-    """Kept replicas: finite, ``ok`` and chi2 below median + nsigma * 1.4826 * MAD (of the finite, ok ones)."""
+def select(chi2: np.ndarray, ok: np.ndarray, nsigma: float, points: int | None = None) -> np.ndarray:
+    """Kept replicas: finite, ``ok`` and chi2/N below median + nsigma * sigma (of the finite, ok ones).
+
+    Args:
+        chi2: chi2/N per replica.
+        ok: Whether each replica passed positivity and finished.
+        nsigma: Width of the cut in units of sigma.
+        points: N, the number of points of chi2/N: sigma is at least sqrt(2 / N) (no floor when None).
+    """
     chi2 = np.asarray(chi2, float)
     good = np.isfinite(chi2) & np.asarray(ok, bool)
     if not good.any():
         return good
     median = np.median(chi2[good])
-    mad = 1.4826 * np.median(np.abs(chi2[good] - median))
-    return good & (chi2 <= median + nsigma * max(mad, 1e-12))
+    sigma = max(1.4826 * np.median(np.abs(chi2[good] - median)), np.sqrt(2 / points) if points else 1e-12)
+    return good & (chi2 <= median + nsigma * sigma)
 
 
 def postfit(input_files: Sequence[str], replica_files: Sequence[Sequence[str]], options: Mapping[str, Any],
@@ -78,7 +87,7 @@ def postfit(input_files: Sequence[str], replica_files: Sequence[Sequence[str]], 
         replicas = [load_replica(path) for path in files]
         chi2 = np.array([chi2_per_point(r["predictions"][fitted], inputs.data[fitted], cov) for r in replicas])
         ok = np.array([bool(r["positivity_ok"]) and np.all(np.isfinite(r["pdf_grid"])) for r in replicas])
-        kept = select(chi2, ok, nsigma)
+        kept = select(chi2, ok, nsigma, int(fitted.sum()))
         reasons = {int(i): ("positivity or failed fit" if not ok[i] else f"chi2/N {chi2[i]:.3f} outlier")
                    for i in np.flatnonzero(~kept)}
         summary["fits"][str(k)] = {"requested": len(replicas), "kept": int(kept.sum()), "rejected": reasons,

@@ -1,23 +1,26 @@
-"""Theory as a linear map: FK tables from the PDF at Q0 on an x-grid to DIS observables, built with eko.
+"""Theory as a linear map: FK tables from the PDF at Q0 on an x-grid to DIS observables, built with eko and yadism.
 
 For every dataset the FK table ``fk`` of shape (points, input flavours, grid points) gives the observable as
 ``O_i = sum_{a,k} fk[i, a, k] f_a(x_k, Q0)`` with ``f`` the PDF (not x f) of the input flavours
 :data:`INPUT_PIDS` (g, light quarks and antiquarks, charm; bottom, top and photon vanish at Q0 here).
 
-How it is built (LO, the setting ``order: LO``):
+How it is built:
 
-1. eko evolves from Q0 to a modest set of Q^2 nodes per dataset: nodes evenly spaced in ln Q^2 (spacing from the
-   settings) inside each range of fixed flavour number, the bottom threshold being a node on both sides. Datasets
-   have hundreds of distinct Q^2 values; the evolution operator is smooth in ln Q^2 within a flavour range, so it is
-   interpolated there with a cubic spline (quadratic or linear with fewer nodes).
-2. The observable is contracted at every node: at LO, F2 = x sum_q e_q^2 (q + qbar)(x, Q^2) (photon exchange,
-   no F_L, no Z; the reduced cross-section equals F2 at this order). The output x of each point is reached with
-   eko's own x-space interpolation (the same polynomial basis as the evolution).
+1. eko evolves (at the settings' ``order``, LO or NLO) from Q0 to a modest set of Q^2 nodes per dataset: nodes
+   evenly spaced in ln Q^2 (spacing from the settings) inside each range of fixed flavour number, the bottom
+   threshold being a node on both sides. Datasets have hundreds of distinct Q^2 values; the evolution operator is
+   smooth in ln Q^2 within a flavour range, so it is interpolated there with a cubic spline (quadratic or linear
+   with fewer nodes).
+2. The observable's coefficients ``C[i, p, j]`` (point, output flavour, grid point: ``O_i = sum C f(x_j, Q_i^2)``)
+   are contracted with the operator at every point. At LO they are the parton-model formula,
+   F2 = x sum_q e_q^2 (q + qbar)(x, Q^2), reached through eko's own x-space interpolation (photon exchange, no F_L:
+   the reduced cross-section equals F2 at this order). At NLO they come from yadism (zero-mass VFNS, photon
+   exchange, no target-mass corrections): ``C = sum_k a_s(Q^2)^k C_k`` with a_s = alpha_s / (4 pi) from eko's
+   running coupling at the same order; reduced cross-sections are F2 - y^2 / (1 + (1 - y)^2) F_L.
 
-eko compiles with numba on first use (13-24 minutes per fresh environment), so the tables of the default settings are
+eko compiles with numba on first use (13-24 minutes per fresh environment), so the tables of the shipped settings are
 kept as small versioned files in the repository under ``theory/fk/<hash>/``, where ``<hash>`` is :func:`settings_hash`
 of the theory settings: the workflow rebuilds them only when the settings change (a new hash, a new folder).
-NLO (yadism coefficient functions) is not implemented: ``order: NLO`` raises a ConfigError.
 """
 
 from __future__ import annotations
@@ -131,14 +134,52 @@ def q2_nodes(q2: np.ndarray, settings: Mapping[str, Any]) -> list[tuple[float, i
     return nodes
 
 
+ORDERS = {"LO": 0, "NLO": 1}
+"""Perturbative orders: the highest power of a_s in the coefficient functions (eko's order is this plus one)."""
+
+MIN_NLO_EV_OP_ITERATIONS = 40
+"""Fewer evolution steps at NLO leave 4-40% errors in the large-x sea against the Les Houches NLO table."""
+
+OBSERVABLES = {"F2": "F2_total", "SIGMARED": "XSHERANC_total"}
+"""yadism observable of each commondata observable kind (the name's last ``-`` part)."""
+
+
+def perturbative_order(settings: Mapping[str, Any]) -> int:
+    """The settings' order as the highest power of a_s (LO: 0, NLO: 1).
+
+    Raises:
+        ConfigError: For an unknown order, or NLO with too few evolution steps.
+    """
+    order = settings["order"]
+    if order not in ORDERS:
+        raise ConfigError(f"config key 'pdf.theory.order': {order!r} is not one of {sorted(ORDERS)}")
+    iterations = int(settings["ev_op_iterations"])
+    if ORDERS[order] >= 1 and iterations < MIN_NLO_EV_OP_ITERATIONS:
+        raise ConfigError(f"config key 'pdf.theory.ev_op_iterations': {iterations} is too few at {order} "
+                          f"(at least {MIN_NLO_EV_OP_ITERATIONS}; fewer leave percent-level evolution errors)")
+    return ORDERS[order]
+
+
+def observable_kind(dataset: str) -> str:
+    """The DIS observable of a dataset from its name (``..._EM-F2`` is F2, ``..._EP-SIGMARED`` a reduced xsec).
+
+    Raises:
+        ConfigError: For an observable the theory has no coefficient functions for.
+    """
+    kind = dataset.rsplit("-", 1)[-1]
+    if kind not in OBSERVABLES or "_NC_" not in dataset:
+        raise ConfigError(f"config key 'pdf.datasets': {dataset!r} is neither a neutral-current F2 nor a "
+                          "neutral-current reduced cross-section (SIGMARED) set; the theory has no coefficient "
+                          "functions for it")
+    return kind
+
+
 def _eko_cards(settings: Mapping[str, Any], nodes: Sequence[tuple[float, int]]) -> tuple[Any, Any]:
     from eko.runner import OperatorCard, TheoryCard
     from ekobox.cards import example
 
-    if settings["order"] != "LO":
-        raise ConfigError(f"pdf.theory.order: {settings['order']!r} is not implemented (only LO FK tables)")
     theory = example.raw_theory()
-    theory["order"] = [1, 0]
+    theory["order"] = [perturbative_order(settings) + 1, 0]
     reference = settings.get("alphas_reference")  # (alpha_s, scale in GeV, nf): benchmarks only, not in the config
     alphas, scale, nf_ref = reference if reference else (settings["alphas_mz"], settings["mz"], 5)
     theory["couplings"] = {"alphas": float(alphas), "alphaem": 0.007496252, "ref": (float(scale), int(nf_ref))}
@@ -203,20 +244,138 @@ def positivity_weights(observable: str) -> np.ndarray:
     return np.array([1.0 if pid in chosen else 0.0 for pid in EKO_PIDS])
 
 
+def parton_model_coefficients(x: np.ndarray, weights: np.ndarray, settings: Mapping[str, Any]) -> np.ndarray:
+    """Coefficients of an observable x sum_p w_p f_p(x, Q^2): ``C[i, p, j] = x_i w_ip W_ij`` (W: x interpolation).
+
+    Args:
+        x: Points' x.
+        weights: Output-flavour weights per point, shape (points, 14), in eko's basis :data:`EKO_PIDS`.
+        settings: Theory settings.
+
+    Returns:
+        Coefficients of shape (points, 14, grid points).
+    """
+    interp = interpolation_matrix(x, settings)
+    return np.asarray(x)[:, None, None] * weights[:, :, None] * interp[:, None, :]
+
+
+def strong_coupling(settings: Mapping[str, Any], q2: np.ndarray) -> np.ndarray:
+    """a_s = alpha_s / (4 pi) at the points' Q^2, from eko's running at the settings' order (the evolution's own)."""
+    from eko.couplings import Couplings, couplings_mod_ev
+    from eko.io.types import EvolutionMethod
+
+    theory, _ = _eko_cards(settings, [])
+    running = Couplings(couplings=theory.couplings, order=theory.order,
+                        method=couplings_mod_ev(EvolutionMethod.ITERATE_EXACT),
+                        masses=[m**2 for m, _ in theory.heavy.masses], hqm_scheme=theory.heavy.masses_scheme,
+                        thresholds_ratios=[1.0, 1.0, 1.0])
+    return np.array([running.a_s(float(v), nf_to=nf_at(float(v), settings)) for v in q2])
+
+
+def _yadism_theory(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The theory card for yadism: NNPDF theory 200 (nnpdf-data) with the settings' order, masses and coupling.
+
+    The scheme is zero-mass VFNS without target-mass corrections, as the LO formula.
+    """
+    from nnpdf_data import THEORY_CARDS_PATH, theorydbutils
+    from nnpdf_data.theory import TheoryCard
+
+    raw = theorydbutils.fetch_theory(THEORY_CARDS_PATH, 200)
+    masses = settings["masses"]
+    raw.update(PTO=perturbative_order(settings), FNS="ZM-VFNS", TMC=0, IC=1, Q0=float(settings["q0"]),
+               mc=float(masses["c"]), Qmc=float(masses["c"]), mb=float(masses["b"]), Qmb=float(masses["b"]),
+               mt=float(masses["t"]), Qmt=float(masses["t"]), alphas=float(settings["alphas_mz"]),
+               Qref=float(settings["mz"]), MZ=float(settings["mz"]), ModEv="EXA")
+    return {key: value for key, value in TheoryCard(**raw).asdict().items() if value is not None}
+
+
+def _run_quietly(yadism: Any, theory: Mapping[str, Any], runcard: Mapping[str, Any]) -> Any:
+    """Run yadism with its console silenced and the ``yadism``/``eko`` loggers restored afterwards.
+
+    yadism resets those loggers on every run, prints a banner, and logs a CRITICAL "NaNs are encountered" line for
+    every point and order after its clean-up whether or not it found any (finite values are checked by the caller).
+    """
+    import yadism.log
+
+    loggers = [logging.getLogger(name) for name in ("yadism", "eko")]
+    saved = [(logger.level, list(logger.handlers), logger.propagate) for logger in loggers]
+    yadism.log.silent_mode = True
+    loggers[0].propagate = False
+    try:
+        return yadism.run_yadism(dict(theory), dict(runcard))
+    finally:
+        for logger, (level, handlers, propagate) in zip(loggers, saved, strict=True):
+            logger.setLevel(level)
+            logger.handlers = handlers
+            logger.propagate = propagate
+
+
+def yadism_coefficients(settings: Mapping[str, Any], kind: str, x: np.ndarray, q2: np.ndarray,
+                        y: np.ndarray) -> np.ndarray:
+    """Coefficients ``C[i, p, j]`` of F2 or the reduced cross-section from yadism, summed over orders of a_s.
+
+    Args:
+        settings: Theory settings (order, masses, coupling, x-grid).
+        kind: ``F2`` or ``SIGMARED`` (see :data:`OBSERVABLES`).
+        x: Points' x.
+        q2: Points' Q^2.
+        y: Points' inelasticity (enters the reduced cross-section through F_L).
+
+    Returns:
+        Coefficients of shape (points, 14, grid points) in eko's basis :data:`EKO_PIDS`.
+
+    Raises:
+        ValueError: If yadism returns non-finite coefficients at a point.
+    """
+    import yadism
+
+    name = OBSERVABLES[kind]
+    grid = [float(v) for v in xgrid(settings)]
+    runcard = {
+        "observables": {name: [{"x": float(a), "Q2": float(b), "y": float(c)}
+                               for a, b, c in zip(x, q2, y, strict=True)]},
+        "prDIS": "EM", "ProjectileDIS": "electron", "PolarizationDIS": 0.0, "TargetDIS": "proton",
+        "PropagatorCorrection": 0.0, "NCPositivityCharge": None, "interpolation_xgrid": grid,
+        "interpolation_polynomial_degree": int(settings["interpolation_degree"]), "interpolation_is_log": True,
+    }
+    output = _run_quietly(yadism, _yadism_theory(settings), runcard)
+    order = [list(output["pids"]).index(pid) for pid in EKO_PIDS]
+    a_s = strong_coupling(settings, q2)
+    coefficients = np.zeros((len(x), len(EKO_PIDS), len(grid)))
+    for i, point in enumerate(output[name]):
+        for (power_s, power_em, log_r, log_f), (values, _) in point.orders.items():
+            if power_em or log_r or log_f:  # no QED; scale logarithms vanish at central scales
+                continue
+            values = np.asarray(values)[order]
+            if not np.all(np.isfinite(values)):
+                raise ValueError(f"yadism: non-finite {name} coefficients at x = {x[i]}, Q^2 = {q2[i]}")
+            coefficients[i] += a_s[i] ** power_s * values
+    return coefficients
+
+
+def observable_coefficients(settings: Mapping[str, Any], kind: str, x: np.ndarray, q2: np.ndarray,
+                            y: np.ndarray) -> np.ndarray:
+    """Coefficients of a DIS observable at the settings' order: the parton-model formula at LO, yadism beyond."""
+    if perturbative_order(settings) == 0:
+        return parton_model_coefficients(x, np.tile(f2_weights(), (len(x), 1)), settings)
+    return yadism_coefficients(settings, kind, x, q2, y)
+
+
 def contract(
     operators: Mapping[tuple[float, int], np.ndarray],
-    x: np.ndarray,
     q2: np.ndarray,
-    weights: np.ndarray,
+    coefficients: np.ndarray,
     settings: Mapping[str, Any],
 ) -> np.ndarray:
-    """FK table from evolution operators at nodes: interpolation in ln Q^2 per flavour range, then in x.
+    """FK table from evolution operators at nodes and the observable's coefficients at the points.
+
+    The operator is interpolated in ln Q^2 per flavour range to each point's Q^2, then
+    ``fk[i, a, k] = sum_{p, j} C[i, p, j] E_i[p, j, a, k]``.
 
     Args:
         operators: (Q^2, nf) -> eko operator (14, nx, 14, nx).
-        x: Points' x.
         q2: Points' Q^2.
-        weights: Output-flavour weights per point, shape (points, 14); the observable is x sum_p w_p f_p.
+        coefficients: ``C[i, p, j]`` of shape (points, 14, nx) (see :func:`parton_model_coefficients`).
         settings: Theory settings.
 
     Returns:
@@ -225,38 +384,35 @@ def contract(
     from scipy.interpolate import make_interp_spline
 
     inputs = [EKO_PIDS.index(pid) for pid in INPUT_PIDS]
-    interp = interpolation_matrix(x, settings)
-    nx = interp.shape[1]
-    fk = np.zeros((len(x), len(INPUT_PIDS), nx))
+    fk = np.zeros((len(q2), len(INPUT_PIDS), coefficients.shape[2]))
     nodes = sorted(operators)
     for nf in sorted({nf for _, nf in nodes}):
         segment = [node for node in nodes if node[1] == nf]
-        in_segment = np.array([nf_at(float(v), settings) == nf for v in q2])
-        if not in_segment.any():
+        rows = np.flatnonzero([nf_at(float(v), settings) == nf for v in q2])
+        if not len(rows):
             continue
-        # stack (nodes, 14 out, nx out, 9 in, nx in) -> per-point weighted output flavours
+        # stack (nodes, 14 out, nx out, 9 in, nx in)
         stack = np.stack([operators[node][:, :, inputs, :] for node in segment])
         log_nodes = np.log([node[0] for node in segment])
-        rows = np.flatnonzero(in_segment)
         if len(segment) == 1:
             at_points = np.repeat(stack, len(rows), axis=0)
         else:
             spline = make_interp_spline(log_nodes, stack, k=min(3, len(segment) - 1), axis=0)
             at_points = spline(np.clip(np.log(q2[rows]), log_nodes[0], log_nodes[-1]))
-        # observable_i = x_i sum_p w_ip sum_j W_ij E[p, j, a, k]
-        fk[rows] = np.einsum("ip,ij,ipjak->iak", weights[rows], interp[rows], at_points) * x[rows, None, None]
+        fk[rows] = np.einsum("ipj,ipjak->iak", coefficients[rows], at_points)
     return fk
 
 
-def build_dataset_fk(settings: Mapping[str, Any], name: str, x: np.ndarray, q2: np.ndarray,
+def build_dataset_fk(settings: Mapping[str, Any], name: str, x: np.ndarray, q2: np.ndarray, y: np.ndarray,
                      index: np.ndarray) -> dict[str, np.ndarray]:
-    """FK table of one DIS dataset (LO F2) for its points inside the theory's domain (Q^2 > Q0^2, x >= x_min).
+    """FK table of one DIS dataset for its points inside the theory's domain (Q^2 > Q0^2, x >= x_min).
 
     Args:
         settings: Theory settings.
-        name: Dataset name (stored in the file).
+        name: Dataset name (its observable kind from :func:`observable_kind`; stored in the file).
         x: All points' x.
         q2: All points' Q^2.
+        y: All points' inelasticity.
         index: The points' numbers in the commondata file.
 
     Returns:
@@ -264,12 +420,14 @@ def build_dataset_fk(settings: Mapping[str, Any], name: str, x: np.ndarray, q2: 
         ``input_pids``, ``name``, ``seconds``.
     """
     start = time.perf_counter()
+    kind = observable_kind(name)
     inside = (q2 > float(settings["q0"]) ** 2) & (x >= float(settings["xgrid"]["x_min"])) & (x < 1)
     nodes = q2_nodes(q2[inside], settings)
-    log.info("%s: %d of %d points in the theory domain, %d Q^2 nodes", name, inside.sum(), len(x), len(nodes))
+    log.info("%s (%s, %s): %d of %d points in the theory domain, %d Q^2 nodes", name, kind, settings["order"],
+             inside.sum(), len(x), len(nodes))
+    coefficients = observable_coefficients(settings, kind, x[inside], q2[inside], y[inside])
     operators = evolve(settings, nodes)
-    weights = np.tile(f2_weights(), (int(inside.sum()), 1))
-    fk = contract(operators, x[inside], q2[inside], weights, settings)
+    fk = contract(operators, q2[inside], coefficients, settings)
     return {"fk": fk, "index": np.asarray(index)[inside], "x": x[inside], "q2": q2[inside],
             "xgrid": xgrid(settings), "input_pids": np.array(INPUT_PIDS), "name": np.asarray(name),
             "seconds": np.asarray(time.perf_counter() - start)}
@@ -290,7 +448,7 @@ def build_positivity_fk(settings: Mapping[str, Any]) -> dict[str, np.ndarray]:
     x, q2, which = positivity_kinematics(settings)
     operators = evolve(settings, q2_nodes(q2, settings))
     weights = np.stack([positivity_weights(POSITIVITY_OBSERVABLES[k]) for k in which])
-    fk = contract(operators, x, q2, weights, settings)
+    fk = contract(operators, q2, parton_model_coefficients(x, weights, settings), settings)
     return {"fk": fk, "index": np.arange(len(x)), "x": x, "q2": q2, "observable": which,
             "xgrid": xgrid(settings), "input_pids": np.array(INPUT_PIDS), "name": np.asarray("POSITIVITY"),
             "seconds": np.asarray(time.perf_counter() - start)}
@@ -348,7 +506,7 @@ def build_table(kind: str, settings: Mapping[str, Any], output: str | Path, *, d
         if dataset is None:
             raise ConfigError("pdf theory: a dataset FK table needs a dataset name")
         data = load_dataset(dataset, variant)
-        content = build_dataset_fk(settings, dataset, data.x, data.q2, data.index)
+        content = build_dataset_fk(settings, dataset, data.x, data.q2, data.y, data.index)
     elif kind == "positivity":
         content = build_positivity_fk(settings)
     elif kind == "evolution":
