@@ -40,8 +40,8 @@ def build_dataset(label_paths: Sequence[str | os.PathLike[str]], outputs: Mappin
         seed: Seed of the split.
 
     Returns:
-        Summary: points scanned, LSP types (counts), labelled points, excluded fraction, split sizes, mean recast
-        seconds per labelled point.
+        Summary: points scanned, LSP types (counts), labelled points, excluded fraction, split sizes, the allowed
+        fraction of the training split (the majority-class baseline's class), mean recast seconds per labelled point.
     """
     table = read_labels(label_paths)
     labelled = table["excluded"] != NOT_LABELLED
@@ -65,6 +65,7 @@ def build_dataset(label_paths: Sequence[str | os.PathLike[str]], outputs: Mappin
         "best_region_counts": {r: int((kept["best_region"][kept["excluded"] == EXCLUDED] == i).sum())
                                for i, r in enumerate(SIGNAL_REGIONS)},
         "splits": {s: int(len(i)) for s, i in splits.items()},
+        "train_fraction_allowed": float(allowed[splits["train"]].mean()) if len(splits["train"]) else float("nan"),
         "recast_seconds_per_point": float(kept["seconds"].mean()) if labelled.any() else float("nan"),
         "inputs": list(names),
     }

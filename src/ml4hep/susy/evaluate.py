@@ -202,7 +202,7 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
                          "seconds_per_point_batch": timing["batch"], "seconds_per_point_single": timing["single"]}
         log.info("%s: accuracy %.4f, at confidence >= 0.95: %.4f on %.1f%% of the points", name,
                  results[name]["accuracy"], results[name]["accuracy_conf95"], 100 * results[name]["coverage_conf95"])
-    majority = int(np.mean(test["allowed"]) >= 0.5)
+    majority = int(float(dataset_summary["train_fraction_allowed"]) >= 0.5)  # the class a guesser learns in training
     baseline = confidence_table(test["allowed"], np.full(len(test["allowed"]), float(majority)))
 
     k = min(int(options["timing_points"]), len(test["allowed"]))
