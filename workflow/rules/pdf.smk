@@ -1,7 +1,7 @@
 # PDF replicas (NNPDF-like): nnpdf-data -> FK tables (eko, versioned in theory/fk/<hash>/) -> fit inputs per closure
 # fit -> one job per replica [GPU rule] -> postfit -> chi2 tables, closure estimators, bands, metrics.json.
 
-from ml4hep.pdf.theory import observable_kind, perturbative_order, settings_hash
+from ml4hep.pdf.theory import observable_kind, settings_hash
 
 PDF = config["pdf"]
 PDF_DATASETS = list(PDF["datasets"])
@@ -9,9 +9,8 @@ PDF_FK_DIR = f"theory/fk/{settings_hash(PDF['theory'])}"
 PDF_FITS = list(range(PDF["closure"]["fits"] if PDF["mode"] == "closure" else 1))
 PDF_REPLICAS = list(range(PDF["replicas"]))
 PDF_BAND_FLAVOURS = ("g", "sigma", "uv", "dv")
-perturbative_order(PDF["theory"])  # an order the theory cannot build stops the run here, not in a job
 for _name in PDF_DATASETS:
-    observable_kind(_name)
+    observable_kind(_name)  # a dataset the theory has no coefficients for stops the run here, not in a job
 for _name in PDF["closure"]["held_out"]:
     if _name not in PDF["datasets"]:
         raise ConfigError(f"pdf.closure.held_out: {_name!r} is not in pdf.datasets")

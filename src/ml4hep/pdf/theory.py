@@ -174,8 +174,8 @@ def observable_kind(dataset: str) -> str:
     return kind
 
 
-def _eko_cards(settings: Mapping[str, Any], nodes: Sequence[tuple[float, int]]) -> tuple[Any, Any]:
-    from eko.runner import OperatorCard, TheoryCard
+def _eko_theory_card(settings: Mapping[str, Any]) -> Any:
+    from eko.runner import TheoryCard
     from ekobox.cards import example
 
     theory = example.raw_theory()
@@ -185,6 +185,13 @@ def _eko_cards(settings: Mapping[str, Any], nodes: Sequence[tuple[float, int]]) 
     theory["couplings"] = {"alphas": float(alphas), "alphaem": 0.007496252, "ref": (float(scale), int(nf_ref))}
     theory["heavy"] = {"masses": [[float(settings["masses"][q]), float("nan")] for q in ("c", "b", "t")],
                        "masses_scheme": "POLE", "matching_ratios": [1.0, 1.0, 1.0]}
+    return TheoryCard.from_dict(theory)
+
+
+def _eko_cards(settings: Mapping[str, Any], nodes: Sequence[tuple[float, int]]) -> tuple[Any, Any]:
+    from eko.runner import OperatorCard
+    from ekobox.cards import example
+
     operator = example.raw_operator()
     q0 = float(settings["q0"])
     operator["init"] = (q0, nf_at(q0**2, settings))
@@ -194,7 +201,7 @@ def _eko_cards(settings: Mapping[str, Any], nodes: Sequence[tuple[float, int]]) 
     configs.update(interpolation_polynomial_degree=int(settings["interpolation_degree"]), interpolation_is_log=True,
                    ev_op_iterations=int(settings["ev_op_iterations"]), n_integration_cores=1)
     operator["configs"] = configs
-    return TheoryCard.from_dict(theory), OperatorCard.from_dict(operator)
+    return _eko_theory_card(settings), OperatorCard.from_dict(operator)
 
 
 def evolve(settings: Mapping[str, Any], nodes: Sequence[tuple[float, int]]) -> dict[tuple[float, int], np.ndarray]:
@@ -264,7 +271,7 @@ def strong_coupling(settings: Mapping[str, Any], q2: np.ndarray) -> np.ndarray:
     from eko.couplings import Couplings, couplings_mod_ev
     from eko.io.types import EvolutionMethod
 
-    theory, _ = _eko_cards(settings, [])
+    theory = _eko_theory_card(settings)
     running = Couplings(couplings=theory.couplings, order=theory.order,
                         method=couplings_mod_ev(EvolutionMethod.ITERATE_EXACT),
                         masses=[m**2 for m, _ in theory.heavy.masses], hqm_scheme=theory.heavy.masses_scheme,
