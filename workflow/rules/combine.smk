@@ -46,8 +46,7 @@ rule combine:
         metrics=[f"results/{task}/metrics.json" for task in summary_tasks()],
         plots=[KEY_PLOTS[task] for task in summary_tasks() if task in KEY_PLOTS],
         susy_exclusion=["results/susy/exclusion.csv"] if "susy" in TASKS else [],
-        code=library("plotting.py", "tables.py", "combine.py", "higgs/evaluate.py", "toptag/evaluate.py",
-                     "susy/evaluate.py"),
+        code=script_code("combine.py"),
     params:
         tasks=summary_tasks(),
         plot_tasks=[task for task in summary_tasks() if task in KEY_PLOTS],
@@ -67,10 +66,10 @@ rule provenance:
     input:
         summary="results/summary/summary.md",
         infos=[path for task in summary_tasks() if task in TRAINING_INFOS for path in TRAINING_INFOS[task]()],
-        code=library("config.py", "provenance.py"),
+        code=script_code("provenance.py"),
     params:
         config=config,
-        workflow=workflow.basedir,
+        workflow=os.path.relpath(workflow.basedir),  # relative: a moved project keeps its params
     log:
         "results/logs/combine/provenance.log",
     conda:

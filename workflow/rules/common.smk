@@ -1,7 +1,9 @@
-# Shared helpers: config validation, the sample catalogue, paths of library code that rules depend on.
+# Shared helpers: config validation, the sample catalogue, the library code (import closure) each rule runs.
 
+import os
 from pathlib import Path
 
+from ml4hep import workflow_code
 from ml4hep.config import derive_seed, load_schema, validate_config
 from ml4hep.errors import ConfigError
 from ml4hep.generate.processes import generated_processes, shard_config
@@ -13,16 +15,21 @@ GENERATED = generated_processes(config)
 IMPORTED = config["inputs"]
 
 
-def library(*modules):
-    """Library source files a rule depends on, so that editing one reruns exactly the rules that use it."""
-    return [str(LIBRARY / module) for module in ("__init__.py", "errors.py", "rules.py", *modules)]
+def script_code(script, without=()):
+    """The library files rule script ``scripts/<script>`` runs: its import closure over src/ml4hep (package
+    ``__init__`` files and module data included; ml4hep.workflow_code), computed when the workflow is parsed.
+
+    Editing one of them reruns exactly the jobs that run it; the paths are relative to the working directory, so a
+    finished project moved to another folder has the same inputs. ``without`` names modules a rule's jobs never reach
+    (imported lazily on a code path of other rules that share the script).
+    """
+    return workflow_code.script_code(Path(workflow.basedir) / "scripts" / script, LIBRARY.parent, os.getcwd(), without)
 
 
 def generation_code(sample_set):
-    """Library files a generation job of ``sample_set`` runs (the other set's event builder is left out)."""
-    common = ("config.py", "io.py", "generate/processes.py", "generate/pythia.py", "generate/record.py",
-              "generate/shard.py")
-    return library(*common, f"generate/{sample_set}.py")
+    """Library files a generation job of ``sample_set`` runs (the other sets' event builders are left out)."""
+    others = sorted({"higgs", "toptag"} - {sample_set})
+    return script_code("generate_sample.py", without=[f"ml4hep.generate.{other}" for other in others])
 
 
 def sample_shards(process):

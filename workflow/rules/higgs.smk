@@ -58,7 +58,7 @@ rule higgs_features:
         summary="results/higgs/features/summary.json",
     input:
         samples=lambda wc: [f for name in higgs_roles() for f in sample_shards(name)],
-        code=library("io.py", "splitting.py", "higgs/features.py", "higgs/dataset.py"),
+        code=script_code("higgs_features.py"),
     params:
         samples=lambda wc: {name: sample_shards(name) for name in higgs_roles()},
         roles=higgs_roles(),
@@ -93,7 +93,7 @@ rule higgs_train_baseline:
     input:
         **higgs_feature_files(),
         regressed_mass=regressed_mass_input,
-        code=library("metrics.py", "training.py", "higgs/dataset.py", "networks.py", "higgs/classifiers.py"),
+        code=script_code("higgs_train.py"),
     params:
         options=lambda wc: higgs_train_rule(wc.classifier),
         heavy=HIGGS_HEAVY,
@@ -119,7 +119,7 @@ rule higgs_train_dnn:
         info="results/higgs/models/{classifier}_info.json",
     input:
         **higgs_feature_files(),
-        code=library("metrics.py", "training.py", "higgs/dataset.py", "networks.py", "higgs/classifiers.py"),
+        code=script_code("higgs_train.py"),
     params:
         options=lambda wc: higgs_train_rule(wc.classifier),
         heavy=HIGGS_HEAVY,
@@ -163,7 +163,7 @@ rule higgs_evaluate:
         test="results/higgs/features/test.npz",
         scores=expand("results/higgs/scores/{classifier}.npz", classifier=HIGGS_CLASSIFIERS),
         infos=expand("results/higgs/models/{classifier}_info.json", classifier=HIGGS_CLASSIFIERS),
-        code=library("metrics.py", "plotting.py", "tables.py", "higgs/dataset.py", "higgs/evaluate.py"),
+        code=script_code("higgs_evaluate.py"),
     params:
         classifiers=HIGGS_CLASSIFIERS,
         heavy=HIGGS_HEAVY,
@@ -189,7 +189,7 @@ rule higgs_limits:
     input:
         test="results/higgs/features/test.npz",
         scores=expand("results/higgs/scores/{classifier}.npz", classifier=HIGGS_LIMIT_CLASSIFIERS),
-        code=library("io.py", "stats.py", "tables.py", "higgs/dataset.py", "higgs/limits.py"),
+        code=script_code("higgs_limits.py"),
     params:
         classifiers=HIGGS_LIMIT_CLASSIFIERS,
         heavy=HIGGS_HEAVY,
@@ -217,8 +217,7 @@ rule higgs_regression:
         metrics="results/higgs/regression/metrics.json",
     input:
         **higgs_feature_files(),
-        code=library("training.py", "tables.py", "networks.py", "higgs/dataset.py", "higgs/classifiers.py",
-                     "higgs/regression.py"),
+        code=script_code("higgs_regression.py"),
     params:
         hyper=HIGGS["regression"],
         seed=derive_seed(config["seed"], "higgs", "regression"),
@@ -241,7 +240,7 @@ rule higgs_metrics:
         "results/higgs/metrics.json",
     input:
         **higgs_metrics_inputs(),
-        code=library("io.py", "higgs/summary.py"),
+        code=script_code("higgs_metrics.py"),
     log:
         "results/logs/higgs/metrics.log",
     conda:
@@ -262,8 +261,7 @@ rule higgs_parameterised:
         plot_pdf="results/higgs/plots/parameterised_auc.pdf",
     input:
         **higgs_feature_files(),
-        code=library("training.py", "metrics.py", "tables.py", "networks.py", "higgs/dataset.py",
-                     "higgs/classifiers.py", "higgs/parameterised.py"),
+        code=script_code("higgs_parameterised.py"),
     params:
         heavy=heavy_processes(),
         backgrounds=HIGGS["backgrounds"],
@@ -296,7 +294,7 @@ rule higgs_heavy_limits:
         test="results/higgs/features/test.npz",
         model="results/higgs/models/parameterised/parameterised.pt",
         samples="results/samples/summary.csv",
-        code=library("stats.py", "tables.py", "higgs/dataset.py", "higgs/limits.py", "higgs/parameterised.py"),
+        code=script_code("higgs_heavy_limits.py"),
     params:
         heavy=heavy_processes(),
         backgrounds=HIGGS["backgrounds"],

@@ -25,7 +25,7 @@ rule pdf_data:
     output:
         "results/pdf/data/{dataset}.npz",
     input:
-        code=library("pdf/commondata.py"),
+        code=script_code("pdf_data.py"),
     params:
         variant=lambda wc: PDF["datasets"][wc.dataset]["variant"],
     wildcard_constraints:
@@ -69,7 +69,7 @@ rule pdf_inputs:
         data=expand("results/pdf/data/{dataset}.npz", dataset=PDF_DATASETS),
         fk=expand(f"{PDF_FK_DIR}/{{dataset}}.npz", dataset=PDF_DATASETS),
         positivity=f"{PDF_FK_DIR}/POSITIVITY.npz",
-        code=library("pdf/commondata.py", "pdf/theory.py", "pdf/truth.py", "pdf/pseudodata.py"),
+        code=script_code("pdf_inputs.py"),
     params:
         datasets=PDF_DATASETS,
         options=PDF,
@@ -92,7 +92,7 @@ rule pdf_replica:
         model="results/pdf/replicas/fit{fit}/replica{replica}.pt",
     input:
         inputs="results/pdf/inputs/fit{fit}.npz",
-        code=library("training.py", "pdf/truth.py", "pdf/pseudodata.py", "pdf/fit.py"),
+        code=script_code("pdf_replica.py"),
     params:
         options=PDF,
         seed=lambda wc: derive_seed(config["seed"], "pdf", "replica", wc.fit, wc.replica),
@@ -120,7 +120,7 @@ rule pdf_postfit:
     input:
         inputs=expand("results/pdf/inputs/fit{fit}.npz", fit=PDF_FITS),
         replicas=expand("results/pdf/replicas/fit{fit}/replica{replica}.npz", fit=PDF_FITS, replica=PDF_REPLICAS),
-        code=library("pdf/pseudodata.py", "pdf/postfit.py"),
+        code=script_code("pdf_postfit.py"),
     params:
         options=PDF,
         replicas=len(PDF_REPLICAS),
@@ -163,8 +163,7 @@ rule pdf_evaluate:
         postfit="results/pdf/postfit.json",
         evolution=f"{PDF_FK_DIR}/EVOLUTION.npz",
         curves=expand("results/pdf/replicas/fit0/replica{replica}.npz", replica=PDF_REPLICAS),
-        code=library("io.py", "tables.py", "plotting.py", "pdf/theory.py", "pdf/truth.py", "pdf/postfit.py",
-                     "pdf/closure.py", "pdf/plots.py", "pdf/evaluate.py"),
+        code=script_code("pdf_evaluate.py"),
     params:
         options=PDF,
         seed=derive_seed(config["seed"], "pdf", "bootstrap"),

@@ -32,7 +32,7 @@ if IMPORTED:
             "results/samples/{process}/{shard}.root",
         input:
             source=lambda wc: local_source(wc.process, int(wc.shard)),
-            code=library("io.py", "convert.py", "samples.py"),
+            code=script_code("import_sample.py"),
         params:
             entry=lambda wc: IMPORTED[wc.process],
             source=lambda wc: IMPORTED[wc.process]["files"][int(wc.shard)],
@@ -73,7 +73,7 @@ rule sample_summary:
         pdf="results/samples/plots/sample_overview.pdf",
     input:
         samples=all_sample_shards(),
-        code=library("io.py", "samples.py", "plotting.py"),
+        code=script_code("summarize_samples.py"),
     params:
         samples=lambda wc: {process: sample_shards(process) for process in sorted({*GENERATED, *IMPORTED})},
     log:

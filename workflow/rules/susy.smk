@@ -46,8 +46,7 @@ rule susy_efficiency_grid:
                     category="SUSY"),
         plot_pdf="results/susy/plots/efficiency_grid.pdf",
     input:
-        code=library("io.py", "plotting.py", "generate/pythia.py", "generate/record.py", "susy/grid.py",
-                     "susy/recast.py"),
+        code=script_code("susy_efficiency_grid.py"),
     params:
         options=SUSY_GRID,
         seed=derive_seed(config["seed"], "susy", "efficiency_grid"),
@@ -65,7 +64,7 @@ rule susy_scan:
     output:
         points="results/susy/scan/{shard}.root",
     input:
-        code=library("io.py", "susy/scan.py", "susy/slha.py"),
+        code=script_code("susy_scan.py"),
     params:
         size=lambda wc: susy_shard_points(wc.shard),
         ranges=SUSY["scan"]["ranges"],
@@ -90,7 +89,7 @@ rule susy_label:
     input:
         points="results/susy/scan/{shard}.root",
         grid=susy_grid_for_recast(),
-        code=library("io.py", "susy/scan.py", "susy/spectrum.py", "susy/xsec.py", "susy/recast.py", "susy/grid.py"),
+        code=script_code("susy_label.py"),
     params:
         recast=SUSY["recast"],
     wildcard_constraints:
@@ -111,8 +110,7 @@ rule susy_dataset:
         summary="results/susy/dataset/summary.json",
     input:
         labels=expand("results/susy/labels/{shard}.root", shard=SUSY_SHARDS),
-        code=library("io.py", "splitting.py", "susy/scan.py", "susy/spectrum.py", "susy/recast.py",
-                     "networks.py", "susy/classifiers.py", "susy/dataset.py"),
+        code=script_code("susy_dataset.py"),
     params:
         split=SUSY["split"],
         inputs=SUSY["inputs"],
@@ -133,7 +131,7 @@ rule susy_train_rf:
         info="results/susy/models/{classifier}_info.json",
     input:
         **susy_split_files(),
-        code=library("training.py", "susy/scan.py", "susy/spectrum.py", "networks.py", "susy/classifiers.py"),
+        code=script_code("susy_train.py"),
     params:
         hyper=lambda wc: SUSY[wc.classifier],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
@@ -157,7 +155,7 @@ rule susy_train_bdt:
         info="results/susy/models/{classifier}_info.json",
     input:
         **susy_split_files(),
-        code=library("training.py", "susy/scan.py", "susy/spectrum.py", "networks.py", "susy/classifiers.py"),
+        code=script_code("susy_train.py"),
     params:
         hyper=lambda wc: SUSY[wc.classifier],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
@@ -181,7 +179,7 @@ rule susy_train_mlp:
         info="results/susy/models/{classifier}_info.json",
     input:
         **susy_split_files(),
-        code=library("training.py", "susy/scan.py", "susy/spectrum.py", "networks.py", "susy/classifiers.py"),
+        code=script_code("susy_train.py"),
     params:
         hyper=lambda wc: SUSY[wc.classifier],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
@@ -221,8 +219,7 @@ rule susy_evaluate:
         models=[susy_model_file(c) for c in SUSY_CLASSIFIERS],
         grid=susy_grid_for_recast(),
         grid_summary=susy_grid_summary(),
-        code=library("io.py", "plotting.py", "tables.py", "susy/scan.py", "susy/spectrum.py", "susy/xsec.py",
-                     "susy/recast.py", "susy/grid.py", "networks.py", "susy/classifiers.py", "susy/evaluate.py"),
+        code=script_code("susy_evaluate.py"),
     params:
         classifiers=SUSY_CLASSIFIERS,
         inputs=SUSY["inputs"],

@@ -21,7 +21,7 @@ rule toptag_features:
         **toptag_feature_files(),
     input:
         samples=lambda wc: [f for sample in TOPTAG["samples"] for f in sample_shards(sample)],
-        code=library("io.py", "toptag/preprocess.py", "toptag/substructure.py"),
+        code=script_code("toptag_features.py"),
     params:
         samples=lambda wc: {sample: sample_shards(sample) for sample in TOPTAG["samples"]},
         options={k: TOPTAG[k] for k in ("split", "predefined_split", "max_constituents", "rotate", "jet_r", "image")},
@@ -45,7 +45,7 @@ rule toptag_train_baseline:
         info="results/toptag/models/{tagger}_info.json",
     input:
         **toptag_feature_files(),
-        code=library("metrics.py", "training.py", "toptag/taggers.py", "toptag/preprocess.py"),
+        code=script_code("toptag_train.py", without=("ml4hep.toptag.models", "ml4hep.onnx_export")),
     params:
         options=lambda wc: {"bdt": TOPTAG["bdt"]} if wc.tagger == "bdt" else {},
         seed=lambda wc: derive_seed(config["seed"], "toptag", wc.tagger),
@@ -72,8 +72,7 @@ rule toptag_train_network:
         info="results/toptag/models/{tagger}_info.json",
     input:
         **toptag_feature_files(),
-        code=library("metrics.py", "training.py", "onnx_export.py", "toptag/taggers.py", "toptag/models.py",
-                     "toptag/preprocess.py"),
+        code=script_code("toptag_train.py"),
     params:
         options=lambda wc: {"training": TOPTAG["training"], "models": {wc.tagger: toptag_hyper(wc.tagger)}},
         seed=lambda wc: derive_seed(config["seed"], "toptag", wc.tagger),
@@ -115,7 +114,7 @@ rule toptag_evaluate:
         val="results/toptag/features/val.npz",
         scores=expand("results/toptag/scores/{tagger}.npz", tagger=TOPTAG["taggers"]),
         infos=expand("results/toptag/models/{tagger}_info.json", tagger=TOPTAG["taggers"]),
-        code=library("metrics.py", "plotting.py", "tables.py", "toptag/evaluate.py", "toptag/preprocess.py"),
+        code=script_code("toptag_evaluate.py"),
     params:
         taggers=TOPTAG["taggers"],
         bootstrap=TOPTAG["bootstrap"],

@@ -14,10 +14,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ml4hep.errors import GenerationError
-from ml4hep.generate.higgs import build_higgs_events
 from ml4hep.generate.processes import ProcessSpec
 from ml4hep.generate.pythia import MB_TO_FB, MB_TO_PB, PythiaRun, make_pythia
-from ml4hep.generate.toptag import build_toptag_jets
 from ml4hep.io import EVENTS_TREE, RUN_TREE, write_root
 
 log = logging.getLogger(__name__)
@@ -64,11 +62,16 @@ def generate_shard(
     start = time.perf_counter()
     run = make_pythia(spec.settings, seed)
     rng = np.random.default_rng(seed)
+    # Each set's event builder is imported in its branch: a generation job depends only on its own set's code.
     if spec.sample_set == "higgs":
+        from ml4hep.generate.higgs import build_higgs_events
+
         section = config["samples"]["higgs"]
         build = partial(build_higgs_events, objects=section["objects"], smearing=section["smearing"], rng=rng,
                         charge_of=_charge_lookup(run))
     elif spec.sample_set == "toptag":
+        from ml4hep.generate.toptag import build_toptag_jets
+
         build = partial(build_toptag_jets, options=config["samples"]["toptag"],
                         signal=spec.name.endswith("ttbar"))
     else:
