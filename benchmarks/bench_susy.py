@@ -39,8 +39,8 @@ import torch
 from timing import timed, versions, write_report  # benchmarks/timing.py, beside this script
 
 from ml4hep.config import derive_seed, load_config
-from ml4hep.susy.classifiers import CLASSIFIERS, Predictor, feature_names, features, train_classifier
-from ml4hep.susy.predict import MODEL_SUFFIX
+from ml4hep.models import FitContext
+from ml4hep.susy.classifiers import CLASSIFIERS, feature_names, features, p_allowed
 from ml4hep.susy.recast import EXCLUDED, label_points, signal_yields
 from ml4hep.susy.scan import PARAMETERS, sample_points
 from ml4hep.susy.spectrum import spectrum
@@ -97,7 +97,8 @@ def main() -> None:
     report_classifiers = {}
     with tempfile.TemporaryDirectory() as scratch:
         for name in CLASSIFIERS:
-            path = Path(args.models) / f"{name}.{MODEL_SUFFIX[name]}"
+            suffix = CLASSIFIERS.model_class(name).suffix
+            path = Path(args.models) / f"{name}{suffix}"
             info_path = Path(args.models) / f"{name}_info.json"
             source = "workflow"
             if path.is_file() and info_path.is_file():
@@ -105,17 +106,19 @@ def main() -> None:
                 inputs = "parameters" if names == feature_names("parameters") else "parameters_and_masses"
             else:
                 inputs, source = susy["inputs"], "trained here on the benchmark points (timing only)"
-                path = Path(scratch) / f"{name}.{MODEL_SUFFIX[name]}"
+                path = Path(scratch) / f"{name}{suffix}"
                 x = features(points, inputs)
                 split = {"X": x, "allowed": allowed, "feature_names": np.array(feature_names(inputs))}
-                train_classifier(name, split, split, susy[name], 1, "cpu", path)
-            predictor = Predictor.load(name, path)
-            predictor.p_allowed(features(one, inputs))  # warm-up
-            batch_times, _ = timed(lambda p=predictor, i=inputs: p.p_allowed(features(points, i)), args.repeats)
+                model = CLASSIFIERS.create(name, susy[name])
+                model.fit(split, split, FitContext(seed=1, device="cpu"))
+                model.save(path)
+            predictor = CLASSIFIERS.load(name, path)
+            p_allowed(predictor, features(one, inputs))  # warm-up
+            batch_times, _ = timed(lambda p=predictor, i=inputs: p_allowed(p, features(points, i)), args.repeats)
             k = min(args.single, n)
             start = time.perf_counter()
             for i in range(k):
-                predictor.p_allowed(features({p: v[i : i + 1] for p, v in points.items()}, inputs))
+                p_allowed(predictor, features({p: v[i : i + 1] for p, v in points.items()}, inputs))
             single = (time.perf_counter() - start) / k
             batch = statistics.median(batch_times) / n
             report_classifiers[name] = {

@@ -1,14 +1,22 @@
 """Rules higgs_train_baseline / higgs_train_dnn: train the visible-mass window, a BDT or the DNN."""
 
-import torch
-
-from ml4hep.higgs.classifiers import train_classifier
+from ml4hep.higgs.classifiers import CLASSIFIERS, classifier_splits
+from ml4hep.models.step import job_context, train_and_score
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake):
-    torch.set_num_threads(snakemake.threads)
+    inputs = {split: snakemake.input[split] for split in ("train", "val", "test")}
     regressed_mass = list(snakemake.input.get("regressed_mass", []))
-    train_classifier(snakemake.wildcards.classifier, {s: snakemake.input[s] for s in ("train", "val", "test")},
-                     snakemake.params.options, snakemake.params.heavy, snakemake.params.seed, snakemake.params.device,
-                     snakemake.output.model, snakemake.output.scores, snakemake.output.info,
-                     regressed_mass[0] if regressed_mass else None)
+    splits = classifier_splits(inputs, snakemake.params.heavy, regressed_mass[0] if regressed_mass else None)
+    context = job_context(seed=snakemake.params.seed, device=snakemake.params.device, threads=snakemake.threads,
+                          hyper=snakemake.params.hyper, inputs=inputs, checkpoint=snakemake.params.checkpoint)
+    train_and_score(
+        CLASSIFIERS.create(snakemake.wildcards.classifier, snakemake.params.hyper),
+        splits,
+        context,
+        model_path=snakemake.output.model,
+        scores_path=snakemake.output.scores,
+        info_path=snakemake.output.info,
+        samples=[str(name) for name in splits["train"]["process_names"]],
+        info={"classifier": snakemake.wildcards.classifier},
+    )

@@ -1,13 +1,21 @@
-"""Rules susy_train_{rf,bdt,mlp}: train one classifier of the recast label."""
+"""Rules susy_train_{rf,bdt,mlp}: train one classifier of the recast label, write model, scores and info."""
 
-import torch
-
+from ml4hep.models.step import job_context, train_and_score
 from ml4hep.rules import rule_context
-from ml4hep.susy.classifiers import load_split, train_classifier, write_info
+from ml4hep.susy.classifiers import CLASSIFIERS, load_split, validation_summary
 
 with rule_context(snakemake):
-    torch.set_num_threads(snakemake.threads)
-    info = train_classifier(snakemake.wildcards.classifier, load_split(snakemake.input.train),
-                            load_split(snakemake.input.val), snakemake.params.hyper, snakemake.params.seed,
-                            snakemake.params.device, snakemake.output.model, snakemake.threads)
-    write_info(snakemake.output.info, info)
+    inputs = {split: snakemake.input[split] for split in ("train", "val", "test")}
+    context = job_context(seed=snakemake.params.seed, device=snakemake.params.device, threads=snakemake.threads,
+                          hyper=snakemake.params.hyper, inputs=inputs, checkpoint=snakemake.params.checkpoint)
+    train_and_score(
+        CLASSIFIERS.create(snakemake.wildcards.classifier, snakemake.params.hyper),
+        {split: load_split(path) for split, path in inputs.items()},
+        context,
+        model_path=snakemake.output.model,
+        scores_path=snakemake.output.scores,
+        info_path=snakemake.output.info,
+        label="allowed",
+        info={"classifier": snakemake.wildcards.classifier},
+        summarise=validation_summary,
+    )

@@ -1,19 +1,21 @@
 """Rules toptag_train_baseline / toptag_train_network: train one tagger, write model, scores and info."""
 
-import torch
-
+from ml4hep.models.step import job_context, train_and_score
 from ml4hep.rules import rule_context
-from ml4hep.toptag.taggers import train_tagger
+from ml4hep.toptag.preprocess import SPLITS, load_split
+from ml4hep.toptag.taggers import TAGGERS
 
 with rule_context(snakemake):
-    torch.set_num_threads(snakemake.threads)
-    train_tagger(
-        snakemake.wildcards.tagger,
-        {split: snakemake.input[split] for split in ("train", "val", "test")},
-        snakemake.params.options,
-        snakemake.params.seed,
-        snakemake.params.device,
-        snakemake.output.model,
-        snakemake.output.scores,
-        snakemake.output.info,
+    inputs = {split: snakemake.input[split] for split in SPLITS}
+    context = job_context(seed=snakemake.params.seed, device=snakemake.params.device, threads=snakemake.threads,
+                          hyper=snakemake.params.hyper, inputs=inputs, checkpoint=snakemake.params.checkpoint)
+    train_and_score(
+        TAGGERS.create(snakemake.wildcards.tagger, snakemake.params.hyper),
+        {split: load_split(path) for split, path in inputs.items()},
+        context,
+        model_path=snakemake.output.model,
+        scores_path=snakemake.output.scores,
+        info_path=snakemake.output.info,
+        onnx_path=snakemake.output.get("onnx"),
+        samples=snakemake.params.samples,
     )

@@ -7,10 +7,14 @@ import json
 import numpy as np
 import pytest
 
-from ml4hep.higgs.classifiers import Standardiser, train_classifier
+from ml4hep.higgs.classifiers import CLASSIFIERS, classifier_splits
 from ml4hep.higgs.evaluate import best_ams_threshold, evaluate_classifiers, selected_ams, write_tables
 from ml4hep.higgs.features import FEATURE_NAMES, UNDEFINED
 from ml4hep.metrics import ams
+from ml4hep.models import FitContext
+from ml4hep.models.scores import read_scores
+from ml4hep.models.standardiser import Standardiser
+from ml4hep.models.step import train_and_score
 
 PROCESSES = np.array(["signal", "background", "heavy"])
 
@@ -36,15 +40,18 @@ def trained(tmp_path_factory):
     for split, n in (("train", 3000), ("val", 1500), ("test", 1500)):
         splits[split] = folder / f"{split}.npz"
         np.savez(splits[split], **synthetic_split(rng, n))
-    options = {"ams_regularisation": 10.0,
-               "bdt": {"n_estimators": 100, "max_depth": 3, "learning_rate": 0.1, "early_stopping_rounds": 10},
-               "dnn": {"hidden": [16, 16], "dropout": 0.0, "epochs": 15, "batch_size": 128, "learning_rate": 0.003,
-                       "patience": 5}}
+    hyper = {"cut": {"ams_regularisation": 10.0},
+             "bdt": {"n_estimators": 100, "max_depth": 3, "learning_rate": 0.1, "early_stopping_rounds": 10},
+             "dnn": {"hidden": [16, 16], "dropout": 0.0, "epochs": 15, "batch_size": 128, "learning_rate": 0.003,
+                     "patience": 5}}
     scores, infos = {}, {}
-    for name, suffix in (("cut", "json"), ("bdt", "json"), ("dnn", "pt")):
-        scores[name] = folder / f"{name}_scores.npz"
-        infos[name] = train_classifier(name, splits, options, ["heavy"], 3, "cpu", folder / f"{name}.{suffix}",
-                                       scores[name], folder / f"{name}_info.json")
+    sm = classifier_splits(splits, ["heavy"])
+    for name in ("cut", "bdt", "dnn"):
+        scores[name] = folder / f"{name}_scores.root"
+        model_path = folder / f"{name}{CLASSIFIERS.model_class(name).suffix}"
+        infos[name] = train_and_score(CLASSIFIERS.create(name, hyper[name]), sm, FitContext(seed=3),
+                                      model_path=model_path, scores_path=scores[name],
+                                      info_path=folder / f"{name}_info.json")
     return folder, splits, scores, infos
 
 
@@ -64,7 +71,7 @@ def test_classifiers_beat_chance_and_the_heavy_sample_is_left_out(trained):
     assert infos["bdt"]["feature_importance"]["DER_mass_vis"] == max(infos["bdt"]["feature_importance"].values())
     test = np.load(splits["test"])
     n_sm = int(np.sum(test["process"] != 2))
-    assert len(np.load(scores["bdt"])["test"]) == n_sm
+    assert len(read_scores(scores["bdt"], "test")) == n_sm
     write_tables(metrics, folder / "c.csv", folder / "c.md", folder / "c.tex")
     assert f"{metrics['ams']['bdt']:.2f}" in (folder / "c.md").read_text()
     json.dumps(metrics)
@@ -81,9 +88,17 @@ def test_ams_threshold_and_selection():
 
 def test_standardiser_ignores_undefined_values():
     x = np.array([[1.0, UNDEFINED], [3.0, 2.0], [5.0, 4.0]])
-    standardiser = Standardiser.fit(x)
+    standardiser = Standardiser(2, undefined=UNDEFINED).fit(x)
     assert standardiser.mean.tolist() == [3.0, 3.0]
     import torch
 
     out = standardiser(torch.as_tensor(x, dtype=torch.float32))
     assert out[0, 1] == 0 and out[1, 1] == pytest.approx(-1.0)
+
+
+def test_saved_classifiers_reload_with_the_same_scores(trained):
+    folder, splits, scores, _ = trained
+    test = classifier_splits(splits, ["heavy"])["test"]
+    for name in ("cut", "bdt", "dnn"):
+        model = CLASSIFIERS.load(name, folder / f"{name}{CLASSIFIERS.model_class(name).suffix}")
+        np.testing.assert_array_equal(model.predict(test), read_scores(scores[name], "test"))

@@ -38,7 +38,7 @@ SUBSET = {"samples": {"toptag": {"processes": {"ttbar": {"events": 300}, "qcd": 
 SHARDS = ["results/samples/toptag_ttbar/0.root", "results/samples/toptag_qcd/0.root"]
 TARGET = "results/toptag/models/pfn_info.json"
 # Run-dependent fields of the PFN info (timings); everything else must be identical.
-TIMING_KEYS = {"seconds", "train_jets_per_second", "inference_jets_per_second"}
+TIMING_KEYS = {"seconds", "train_seconds", "train_examples_per_second", "inference_examples_per_second"}
 SNAKEMAKE_ARGS = (TARGET, "--configfile", "config/test.yaml", "config/slurm_subset.yaml", "--config", "device=auto")
 
 

@@ -5,7 +5,10 @@ import pytest
 
 from ml4hep.cli import main
 from ml4hep.config import derive_seed
-from ml4hep.susy.classifiers import CLASSIFIERS, ForestArrays, Predictor, load_split, train_classifier
+from ml4hep.models import FitContext
+from ml4hep.models.forest import ForestArrays
+from ml4hep.models.step import train_and_score
+from ml4hep.susy.classifiers import CLASSIFIERS, load_split, p_allowed, validation_summary
 from ml4hep.susy.dataset import build_dataset
 from ml4hep.susy.evaluate import confidence_table
 from ml4hep.susy.recast import label_shard
@@ -32,11 +35,11 @@ def tiny(test_config, tmp_path_factory):
     data = {s: load_split(p) for s, p in splits.items()}
     models = out / "models"
     models.mkdir()
-    suffix = {"rf": "npz", "bdt": "json", "mlp": "pt"}
+    suffix = {name: CLASSIFIERS.model_class(name).suffix for name in CLASSIFIERS}
     for name in CLASSIFIERS:
-        model = models / f"{name}.{suffix[name]}"
-        info = train_classifier(name, data["train"], data["val"], susy[name], 5, "cpu", model)
-        (models / f"{name}_info.json").write_text(json.dumps(info))
+        train_and_score(CLASSIFIERS.create(name, susy[name]), data, FitContext(seed=5),
+                        model_path=models / f"{name}{suffix[name]}", scores_path=models / f"{name}.root",
+                        info_path=models / f"{name}_info.json", label="allowed", summarise=validation_summary)
     return {"summary": summary, "data": data, "models": models, "suffix": suffix, "dir": out}
 
 
@@ -52,9 +55,9 @@ def test_dataset_counts(tiny, test_config):
 @pytest.mark.parametrize("name", CLASSIFIERS)
 def test_classifier_beats_majority_guess(tiny, name):
     val, test = tiny["data"]["val"], tiny["data"]["test"]
-    predictor = Predictor.load(name, tiny["models"] / f"{name}.{tiny['suffix'][name]}")
+    predictor = CLASSIFIERS.load(name, tiny["models"] / f"{name}{tiny['suffix'][name]}")
     both = {k: np.concatenate([val[k], test[k]]) for k in ("X", "allowed")}  # ~120 points, less noisy than test
-    result = confidence_table(both["allowed"], predictor.p_allowed(both["X"]))
+    result = confidence_table(both["allowed"], p_allowed(predictor, both["X"]))
     majority = max(both["allowed"].mean(), 1 - both["allowed"].mean())
     assert result["accuracy"] > majority + 0.1, (name, result["accuracy"], majority)
     assert result["coverage_conf68"] <= 1.0

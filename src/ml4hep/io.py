@@ -250,6 +250,7 @@ def read_sample(
     tree: str = EVENTS_TREE,
     branch_map: Mapping[str, str] | None = None,
     name: str = "sample",
+    origin: bool = False,
 ) -> ak.Array:
     """Read and concatenate the shards of one sample; an empty shard is accepted but an empty sample is not.
 
@@ -259,6 +260,8 @@ def read_sample(
         tree: Tree name.
         branch_map: ml4hep name -> name in the files.
         name: Sample name used in the error message.
+        origin: Add the fields ``shard`` (position of the file in ``paths``) and ``entry`` (entry in that file), so
+            that derived tables (features, scores) point back to the ntuples.
 
     Returns:
         The concatenated array.
@@ -273,6 +276,9 @@ def read_sample(
     total = sum(len(part) for part in parts)
     if total == 0:
         raise EmptySampleError(", ".join(paths), f"sample '{name}' has no entries in any file")
+    if origin:
+        parts = [ak.with_field(ak.with_field(part, np.full(len(part), shard, dtype=np.int64), "shard"),
+                               np.arange(len(part), dtype=np.int64), "entry") for shard, part in enumerate(parts)]
     return ak.concatenate(parts) if len(parts) > 1 else parts[0]
 
 

@@ -6,11 +6,12 @@ Checkpoints are plain ``state_dict``s (plus primitive metadata) saved with ``tor
 
 from __future__ import annotations
 
-import copy
 import logging
+import math
 import os
 import random
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,136 @@ def balanced_weights(labels: np.ndarray, weights: np.ndarray | None = None) -> n
     return out
 
 
+class EarlyStopping:
+    """Early stopping with best-weights restore, shared by every torch training (networks and PDF replicas).
+
+    Patience counts epochs since the lowest monitored value of any epoch; the weights kept are those of the lowest
+    value among the *admissible* epochs (for a PDF replica: those whose positivity penalty is within tolerance; for
+    an ordinary network every epoch is admissible, and the two coincide).
+
+    Example:
+        >>> from torch import nn
+        >>> model = nn.Linear(1, 1)
+        >>> stopper = EarlyStopping(patience=2)
+        >>> [stopper.update(epoch, loss, model) for epoch, loss in enumerate([3.0, 2.0, 2.5, 2.4])]
+        [False, False, False, True]
+        >>> stopper.best_epoch, stopper.best_value
+        (1, 2.0)
+    """
+
+    def __init__(self, patience: int) -> None:
+        self.patience = int(patience)
+        self.best_epoch = -1
+        self.best_value = math.inf
+        self.lowest_epoch = -1
+        self.lowest_value = math.inf
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def update(self, epoch: int, value: float, model: nn.Module, admissible: bool = True) -> bool:
+        """Record the monitored value of ``epoch`` (and the weights when they are the best); True: stop now."""
+        if value < self.lowest_value:
+            self.lowest_value, self.lowest_epoch = value, epoch
+        if admissible and value < self.best_value:
+            self.best_value, self.best_epoch = value, epoch
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return epoch - self.lowest_epoch >= self.patience
+
+    def restore(self, model: nn.Module) -> bool:
+        """Load the kept weights into ``model``; False when no admissible epoch was seen (weights left as they are)."""
+        if self.best_state is None:
+            return False
+        model.load_state_dict(self.best_state)
+        return True
+
+    def state_dict(self) -> dict[str, Any]:
+        """The state to put in a checkpoint (tensors and plain numbers only)."""
+        return {"best_epoch": self.best_epoch, "best_value": self.best_value, "lowest_epoch": self.lowest_epoch,
+                "lowest_value": self.lowest_value, "best_state": self.best_state}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a state written by :meth:`state_dict`."""
+        self.best_epoch, self.best_value = int(state["best_epoch"]), float(state["best_value"])
+        self.lowest_epoch, self.lowest_value = int(state["lowest_epoch"]), float(state["lowest_value"])
+        self.best_state = state["best_state"]
+
+
+def rng_state(generator: torch.Generator | None = None) -> dict[str, Any]:
+    """Every random state a training step draws from (torch, CUDA, numpy, Python, and ``generator``)."""
+    _, keys, position, has_gauss, cached = np.random.get_state()
+    version, internal, gauss = random.getstate()
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.as_tensor(keys.astype(np.int64)), "position": int(position),
+                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "python": {"version": version, "internal": list(internal), "gauss": gauss},
+    }
+    if generator is not None:
+        state["generator"] = generator.get_state()
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any], generator: torch.Generator | None = None) -> None:
+    """Restore what :func:`rng_state` returned."""
+    torch.set_rng_state(state["torch"])
+    numpy_state = state["numpy"]
+    np.random.set_state(("MT19937", numpy_state["keys"].numpy().astype(np.uint32), numpy_state["position"],
+                         numpy_state["has_gauss"], numpy_state["cached"]))
+    python_state = state["python"]
+    random.setstate((python_state["version"], tuple(python_state["internal"]), python_state["gauss"]))
+    if generator is not None and "generator" in state:
+        generator.set_state(state["generator"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+class TrainingCheckpoint:
+    """A per-epoch checkpoint of a training job, so that a killed or retried job resumes where it stopped.
+
+    It holds the model, optimiser and scheduler states, the epoch, every RNG state, the early-stopping state and
+    the history, and a ``fingerprint`` of what the training depends on (hyper-parameters, seed, inputs): a
+    checkpoint of another configuration is ignored, not resumed. It is written atomically each epoch, read with
+    ``torch.load(weights_only=True)`` and removed once the training has finished.
+
+    Args:
+        path: Checkpoint file (None: no checkpoints).
+        fingerprint: Identity of the training; a checkpoint with another one is discarded.
+    """
+
+    def __init__(self, path: str | Path | None, fingerprint: str = "") -> None:
+        self.path = Path(path) if path is not None else None
+        self.fingerprint = fingerprint
+
+    def save(self, state: Mapping[str, Any]) -> None:
+        """Write ``state`` (plus the fingerprint) atomically."""
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(f".{self.path.name}.partial")
+        torch.save({**state, "fingerprint": self.fingerprint}, partial)
+        os.replace(partial, self.path)
+
+    def load(self) -> dict[str, Any] | None:
+        """The saved state, or None when there is none (or it belongs to another training or cannot be read)."""
+        if self.path is None or not self.path.is_file():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - a torn checkpoint is not fatal: start afresh
+            log.warning("checkpoint %s unreadable (%s): starting afresh", self.path, error)
+            return None
+        if state.get("fingerprint") != self.fingerprint:
+            log.info("checkpoint %s belongs to another training: starting afresh", self.path)
+            return None
+        return state
+
+    def remove(self) -> None:
+        """Delete the checkpoint (the training has finished)."""
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
 @dataclass
 class FitResult:
     """Outcome of :func:`fit`.
@@ -98,8 +229,9 @@ class FitResult:
         best_val_loss: That loss.
         train_loss: Training loss per epoch.
         val_loss: Validation loss per epoch.
-        seconds: Wall time.
+        seconds: Wall time (of this job; a resumed training counts from the resume).
         examples_per_second: Training throughput (examples seen per second of training).
+        resumed_from_epoch: Last epoch of the checkpoint this training resumed from (None: from the start).
     """
 
     best_epoch: int
@@ -108,6 +240,7 @@ class FitResult:
     val_loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
     examples_per_second: float = 0.0
+    resumed_from_epoch: int | None = None
 
 
 def _tensor(array: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -143,10 +276,15 @@ def fit(
     device: torch.device | None = None,
     seed: int = 0,
     description: str = "train",
+    checkpoint: TrainingCheckpoint | None = None,
+    after_epoch: Callable[[int], None] | None = None,
 ) -> FitResult:
     """Train ``model`` with Adam, stop when the validation loss has not improved for ``patience`` epochs.
 
-    The weights of the best validation epoch are kept (copied after each improvement) and loaded at the end.
+    The weights of the best validation epoch are kept (:class:`EarlyStopping`) and loaded at the end. With a
+    ``checkpoint`` the whole training state is saved after every epoch, and a training that finds a checkpoint of
+    its own fingerprint resumes from it (logged as ``resumed from epoch k``); on the CPU the resumed training ends
+    with exactly the weights of an uninterrupted one.
 
     Args:
         model: Module called as ``model(*inputs)`` returning one output per example.
@@ -165,27 +303,42 @@ def fit(
         device: Where to train (default CPU).
         seed: Seed of the shuffling.
         description: Label of the progress bar.
+        checkpoint: Where to save (and resume) the training state each epoch (None: nowhere).
+        after_epoch: Called with the epoch number after its checkpoint is written (tests use it to kill a job).
 
     Returns:
         The training history and the best epoch.
     """
-    import time
-
     device = device or torch.device("cpu")
     model.to(device)
     n_train = len(train_target)
     tensors = [_tensor(a) for a in train_inputs]
     target = _tensor(np.asarray(train_target, dtype=np.float32))
     weight = _tensor(np.ones(n_train, np.float32) if train_weight is None else np.asarray(train_weight, np.float32))
-    val_weight = np.ones(len(val_target), np.float32) if val_weight is None else val_weight
+    val_target_tensor = _tensor(np.asarray(val_target, np.float32))
+    val_weight_tensor = _tensor(np.ones(len(val_target), np.float32) if val_weight is None
+                                else np.asarray(val_weight, np.float32))
     optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
+    stopper = EarlyStopping(patience)
     result = FitResult(best_epoch=-1, best_val_loss=float("inf"))
-    best_state: dict[str, torch.Tensor] | None = None
+    checkpoint = checkpoint or TrainingCheckpoint(None)
+    first_epoch = 0
+    saved = checkpoint.load()
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimiser.load_state_dict(saved["optimiser"])
+        stopper.load_state_dict(saved["early_stopping"])
+        set_rng_state(saved["rng"], generator)
+        result.train_loss, result.val_loss = list(saved["train_loss"]), list(saved["val_loss"])
+        first_epoch = int(saved["epoch"]) + 1
+        result.resumed_from_epoch = int(saved["epoch"])
+        log.info("%s: resumed from epoch %d (%s)", description, result.resumed_from_epoch, checkpoint.path)
     start = time.perf_counter()
-    training_seconds = 0.0
-    bar = tqdm(range(epochs), desc=description, mininterval=5.0)
-    for epoch in bar:
+    training_seconds, epochs_trained = 0.0, 0
+    stop = saved is not None and bool(saved["stopped"])
+    bar = tqdm(range(first_epoch, epochs), desc=description, mininterval=5.0, initial=first_epoch, total=epochs)
+    for epoch in bar if not stop else ():
         model.train()
         epoch_start = time.perf_counter()
         permutation = torch.randperm(n_train, generator=generator)
@@ -201,24 +354,26 @@ def fit(
             total += float(batch_loss.detach()) * len(index)
             seen += len(index)
         training_seconds += time.perf_counter() - epoch_start
+        epochs_trained += 1
         result.train_loss.append(total / max(seen, 1))
         val_output = predict(model, val_inputs, batch_size=4 * batch_size, device=device, raw=True)
-        val_loss = float(_weighted_loss(loss, torch.as_tensor(val_output), _tensor(np.asarray(val_target, np.float32)),
-                                        _tensor(np.asarray(val_weight, np.float32))))
+        val_loss = float(_weighted_loss(loss, torch.as_tensor(val_output), val_target_tensor, val_weight_tensor))
         result.val_loss.append(val_loss)
         bar.set_postfix(train=f"{result.train_loss[-1]:.4f}", val=f"{val_loss:.4f}")
-        if val_loss < result.best_val_loss:
-            result.best_val_loss, result.best_epoch = val_loss, epoch
-            best_state = copy.deepcopy(model.state_dict())
-        elif epoch - result.best_epoch >= patience:
-            log.info("%s: early stop at epoch %d (best %d, val loss %.5f)", description, epoch, result.best_epoch,
-                     result.best_val_loss)
+        stop = stopper.update(epoch, val_loss, model)
+        checkpoint.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": epoch,
+                         "stopped": stop, "early_stopping": stopper.state_dict(), "rng": rng_state(generator),
+                         "train_loss": result.train_loss, "val_loss": result.val_loss})
+        if after_epoch is not None:
+            after_epoch(epoch)
+        if stop:
+            log.info("%s: early stop at epoch %d (best %d, val loss %.5f)", description, epoch, stopper.best_epoch,
+                     stopper.best_value)
             break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    stopper.restore(model)
+    result.best_epoch, result.best_val_loss = stopper.best_epoch, stopper.best_value
     result.seconds = time.perf_counter() - start
-    epochs_run = len(result.train_loss)
-    result.examples_per_second = n_train * epochs_run / training_seconds if training_seconds > 0 else float("nan")
+    result.examples_per_second = n_train * epochs_trained / training_seconds if training_seconds > 0 else float("nan")
     return result
 
 

@@ -54,7 +54,7 @@ def process_table(name: str, paths: Sequence[str], label: int, jet_pt_min: float
     Returns:
         Columns ``X``, ``label``, ``weight``, ``truth_mass``, ``resonance_mass``.
     """
-    events = read_sample(paths, GENERATED_BRANCHES, name=name)
+    events = read_sample(paths, GENERATED_BRANCHES, name=name, origin=True)
     selected = select_lephad(events)
     if len(selected) == 0:
         raise EmptySampleError(", ".join(paths), f"no event of '{name}' passes the lep-had selection")
@@ -68,12 +68,13 @@ def process_table(name: str, paths: Sequence[str], label: int, jet_pt_min: float
         "weight": ak.to_numpy(selected.weight).astype(np.float64),
         "truth_mass": ak.to_numpy(selected.truth_ditau_mass).astype(np.float64),
         "resonance_mass": ak.to_numpy(selected.resonance_mass).astype(np.float64),
+        "shard": ak.to_numpy(selected.shard), "entry": ak.to_numpy(selected.entry),
     }
 
 
 def higgsml_table(name: str, paths: Sequence[str]) -> dict[str, np.ndarray]:
     """The events of a converted HiggsML file (already lep-had) with the same feature columns."""
-    events = read_sample(paths, None, name=name)
+    events = read_sample(paths, None, name=name, origin=True)
     features = features_from_higgsml(events)
     check_features(features, ", ".join(paths))
     n = len(events)
@@ -83,6 +84,7 @@ def higgsml_table(name: str, paths: Sequence[str]) -> dict[str, np.ndarray]:
         "weight": ak.to_numpy(events.weight).astype(np.float64),
         "truth_mass": np.full(n, np.nan),
         "resonance_mass": np.where(ak.to_numpy(events.label) == 1, 125.0, 0.0),
+        "shard": ak.to_numpy(events.shard), "entry": ak.to_numpy(events.entry),
     }
 
 
@@ -126,7 +128,8 @@ def build_dataset(
         np.savez(outputs[split], X=data["X"][index], feature_names=np.array(FEATURE_NAMES), label=data["label"][index],
                  weight=data["weight"][index] * total / fractions[split], process=data["process"][index],
                  process_names=np.array(names), truth_mass=data["truth_mass"][index],
-                 resonance_mass=data["resonance_mass"][index])
+                 resonance_mass=data["resonance_mass"][index], sample=data["process"][index],
+                 shard=data["shard"][index], entry=data["entry"][index])
     for number, name in enumerate(names):
         selected = data["process"] == number
         summary[name] = {"selected_events": int(selected.sum()),
@@ -134,7 +137,7 @@ def build_dataset(
     return summary
 
 
-EVENT_COLUMNS = ("X", "label", "weight", "process", "truth_mass", "resonance_mass")
+EVENT_COLUMNS = ("X", "label", "weight", "process", "truth_mass", "resonance_mass", "sample", "shard", "entry")
 
 
 def select_events(split: Mapping[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:

@@ -15,11 +15,9 @@ from typing import Any
 import numpy as np
 
 from ml4hep.errors import InputFileError
-from ml4hep.susy.classifiers import Predictor, confidence, feature_names, features
+from ml4hep.susy.classifiers import CLASSIFIERS, confidence, feature_names, features, p_allowed
 from ml4hep.susy.scan import PARAMETERS, read_points
 from ml4hep.susy.slha import read_slha
-
-MODEL_SUFFIX = {"rf": "npz", "bdt": "json", "mlp": "pt"}
 
 
 def collect_points(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -55,9 +53,9 @@ def collect_points(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], 
     return names, {p: np.array([row[p] for row in rows], dtype=np.float64) for p in PARAMETERS}
 
 
-def load_predictor(models_dir: str | os.PathLike[str], classifier: str) -> tuple[Predictor, str]:
+def load_predictor(models_dir: str | os.PathLike[str], classifier: str) -> tuple[Any, str]:
     """The trained classifier and its input set (from ``{classifier}_info.json`` next to the model)."""
-    model = Path(models_dir) / f"{classifier}.{MODEL_SUFFIX[classifier]}"
+    model = Path(models_dir) / f"{classifier}{CLASSIFIERS.model_class(classifier).suffix}"
     info_path = Path(models_dir) / f"{classifier}_info.json"
     if not info_path.is_file():
         raise InputFileError(str(info_path), "training summary missing (run the workflow first)")
@@ -65,7 +63,7 @@ def load_predictor(models_dir: str | os.PathLike[str], classifier: str) -> tuple
     inputs = "parameters" if names == feature_names("parameters") else "parameters_and_masses"
     if names and names != feature_names(inputs):
         raise InputFileError(str(info_path), "the model's inputs are not a known input set")
-    return Predictor.load(classifier, model), inputs
+    return CLASSIFIERS.load(classifier, model), inputs
 
 
 def predict(paths: Sequence[str | os.PathLike[str]], models_dir: str | os.PathLike[str], classifier: str = "rf"
@@ -78,11 +76,11 @@ def predict(paths: Sequence[str | os.PathLike[str]], models_dir: str | os.PathLi
     names, points = collect_points(paths)
     predictor, inputs = load_predictor(models_dir, classifier)
     start = time.perf_counter()
-    p_allowed = predictor.p_allowed(features(points, inputs))
+    allowed = p_allowed(predictor, features(points, inputs))
     ms = 1e3 * (time.perf_counter() - start) / max(len(names), 1)
-    conf = confidence(p_allowed)
+    conf = confidence(allowed)
     return [{"name": name, "class": "allowed" if p >= 0.5 else "excluded", "p_allowed": float(p),
-             "confidence": float(c), "ms": ms} for name, p, c in zip(names, p_allowed, conf, strict=True)]
+             "confidence": float(c), "ms": ms} for name, p, c in zip(names, allowed, conf, strict=True)]
 
 
 def format_rows(rows: Sequence[Mapping[str, Any]]) -> list[str]:

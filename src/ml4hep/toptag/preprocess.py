@@ -46,7 +46,7 @@ def load_jets(samples: Mapping[str, Sequence[str]]) -> ak.Array:
     """
     parts = []
     for number, (name, paths) in enumerate(samples.items()):
-        jets = read_sample(paths, JET_BRANCHES, name=name)
+        jets = read_sample(paths, JET_BRANCHES, name=name, origin=True)
         jets = ak.with_field(jets, np.ones(len(jets)), "weight")
         parts.append(ak.with_field(jets, np.full(len(jets), number), "sample_index"))
     jets = ak.concatenate(parts) if len(parts) > 1 else parts[0]
@@ -195,6 +195,8 @@ def build_features(
         np.savez(outputs[split], x=x[index], mask=mask[index], images=images[index],
                  substructure=substructure[index], substructure_names=np.array(FEATURE_NAMES),
                  label=labels[index], weight=ak.to_numpy(jets.weight)[index],
+                 sample=ak.to_numpy(jets.sample_index)[index], shard=ak.to_numpy(jets.shard)[index],
+                 entry=ak.to_numpy(jets.entry)[index],
                  jet_pt=ak.to_numpy(jets.jet_pt)[index], jet_mass=ak.to_numpy(jets.jet_mass)[index])
         counts[split] = len(index)
     return counts

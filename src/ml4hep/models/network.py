@@ -1,0 +1,165 @@
+"""Torch networks behind the model interface: one class per network, one training loop for all of them."""
+
+from __future__ import annotations
+
+import json
+import pickle  # only for its error type: models are read with torch.load(weights_only=True)
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from ml4hep.models.base import FitContext, Split
+
+if TYPE_CHECKING:  # torch is imported where a network is built, so that the registries load without it
+    from torch import nn
+
+TRAINING_KEYS = ("epochs", "batch_size", "learning_rate", "weight_decay", "patience")
+"""Hyper-parameters of the training loop; every other hyper-parameter belongs to the network."""
+
+
+class TorchClassifier:
+    """A torch network trained with :func:`ml4hep.training.fit` (BCE on logits, early stopping, checkpoints).
+
+    A subclass says which columns the network reads (``inputs``), how the loss weights events (``weighting``) and
+    how to build the network (:meth:`build_network`, from the hyper-parameters and :meth:`network_shape`, the
+    sizes that come from the data); everything else (seeding, device, early stopping, checkpoint and resume,
+    saving as a ``state_dict``, loading with ``weights_only=True``, ONNX export) is here, once.
+
+    Attributes:
+        inputs: Columns of the split fed to the network, in the order of its ``forward`` arguments.
+        label: Column with the 0/1 labels.
+        weighting: ``balanced`` (classes of equal total weight, unit event weights), ``balanced_event`` (the same
+            with the ``weight`` column) or ``none``.
+
+    Args:
+        **hyper: Training keys (:data:`TRAINING_KEYS`) and the network's own keys.
+    """
+
+    name: ClassVar[str] = "network"
+    suffix: ClassVar[str] = ".pt"
+    is_network: ClassVar[bool] = True
+    inputs: ClassVar[tuple[str, ...]] = ("X",)
+    label: ClassVar[str] = "label"
+    weighting: ClassVar[str] = "balanced"
+    defaults: ClassVar[dict[str, Any]] = {"epochs": 30, "batch_size": 256, "learning_rate": 1e-3,
+                                          "weight_decay": 0.0, "patience": 5}
+
+    def __init__(self, **hyper: Any) -> None:
+        self.hyper = {**self.defaults, **hyper}
+        self.network: nn.Module | None = None
+        self.shape: dict[str, Any] = {}
+
+    @property
+    def network_hyper(self) -> dict[str, Any]:
+        """The hyper-parameters of the network (all but the training keys)."""
+        return {k: v for k, v in self.hyper.items() if k not in TRAINING_KEYS}
+
+    def network_shape(self, train: Split) -> dict[str, Any]:
+        """Sizes the network takes from the training data (e.g. the number of input columns)."""
+        return {}
+
+    def build_network(self, **shape: Any) -> nn.Module:
+        """A new network with the hyper-parameters and ``shape``."""
+        raise NotImplementedError
+
+    def prepare(self, network: nn.Module, train: Split) -> None:
+        """Set what the network learns from the training data before training (e.g. its standardiser)."""
+
+    def arrays(self, split: Split) -> list[np.ndarray]:
+        """The network's input arrays of ``split``."""
+        return [np.asarray(split[column], dtype=np.float32) for column in self.inputs]
+
+    def loss_weights(self, split: Split) -> np.ndarray | None:
+        """Per-example loss weights."""
+        from ml4hep.training import balanced_weights
+
+        if self.weighting == "none":
+            return None
+        return balanced_weights(split[self.label], split["weight"] if self.weighting == "balanced_event" else None)
+
+    def fit(self, train: Split, val: Split, context: FitContext) -> dict[str, Any]:
+        """Train on ``train`` with early stopping on ``val``; resume from the context's checkpoint if it has one."""
+        import torch
+
+        from ml4hep.training import TrainingCheckpoint, fit, seed_everything, select_device
+
+        torch.set_num_threads(context.threads)
+        device = select_device(context.device)
+        seed_everything(context.seed)
+        self.shape = self.network_shape(train)
+        self.network = self.build_network(**self.shape)
+        self.prepare(self.network, train)
+        result = fit(
+            self.network, self.arrays(train), np.asarray(train[self.label]), self.arrays(val),
+            np.asarray(val[self.label]), train_weight=self.loss_weights(train), val_weight=self.loss_weights(val),
+            epochs=int(self.hyper["epochs"]), batch_size=int(self.hyper["batch_size"]),
+            learning_rate=float(self.hyper["learning_rate"]), weight_decay=float(self.hyper["weight_decay"]),
+            patience=int(self.hyper["patience"]), device=device, seed=context.seed, description=self.name,
+            checkpoint=TrainingCheckpoint(context.checkpoint, context.fingerprint),
+        )
+        self.network.to("cpu")
+        return {
+            "device": device.type, "parameters": int(sum(p.numel() for p in self.network.parameters())),
+            "best_epoch": result.best_epoch, "epochs_run": len(result.train_loss), "train_loss": result.train_loss,
+            "val_loss": result.val_loss, "train_examples_per_second": result.examples_per_second,
+            "resumed_from_epoch": result.resumed_from_epoch,
+        }
+
+    def predict(self, split: Split) -> np.ndarray:
+        """sigmoid(logit) per example, on the CPU, in eval mode."""
+        import torch
+
+        from ml4hep.training import predict
+
+        return predict(self.network, self.arrays(split), device=torch.device("cpu"))
+
+    def logits(self, split: Split) -> np.ndarray:
+        """The raw network outputs per example."""
+        import torch
+
+        from ml4hep.training import predict
+
+        return predict(self.network, self.arrays(split), device=torch.device("cpu"), raw=True)
+
+    def save(self, path: str | Path) -> None:
+        """The ``state_dict`` with the hyper-parameters and shape as JSON text (no pickled objects)."""
+        from ml4hep.training import save_checkpoint
+
+        save_checkpoint(self.network, path, {"model": self.name, "hyper": json.dumps(self.hyper),
+                                             "shape": json.dumps(self.shape)})
+
+    @classmethod
+    def load(cls, path: str | Path) -> TorchClassifier:
+        """Rebuild the network from the saved hyper-parameters and load its weights (``weights_only=True``)."""
+        from ml4hep.errors import InputFileError
+        from ml4hep.training import load_checkpoint
+
+        try:
+            state, metadata = load_checkpoint(path)
+            model = cls(**json.loads(metadata["hyper"]))
+            model.shape = json.loads(metadata["shape"])
+            model.network = model.build_network(**model.shape)
+            model.network.load_state_dict(state)
+        except (OSError, RuntimeError, KeyError, ValueError, EOFError, pickle.UnpicklingError) as error:
+            raise InputFileError(str(path), f"not a {cls.name} model written by ml4hep ({error})") from None
+        model.network.eval()
+        return model
+
+    def export_onnx(self, path: str | Path, split: Split, atol: float = 1e-4) -> float:
+        """Export to ONNX and return the largest |torch - onnxruntime| difference on ``split``."""
+        import torch
+
+        from ml4hep.onnx_export import check_onnx_matches
+
+        inputs = tuple(torch.as_tensor(a) for a in self.arrays(split))
+        return check_onnx_matches(self.network.eval(), inputs, path, list(self.inputs), atol=atol)
+
+
+def timed_predict(model: Any, split: Split) -> tuple[np.ndarray, float]:
+    """``model.predict(split)`` and its examples per second."""
+    start = time.perf_counter()
+    scores = model.predict(split)
+    seconds = time.perf_counter() - start
+    return scores, (len(scores) / seconds if seconds > 0 else float("nan"))
