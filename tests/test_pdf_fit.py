@@ -1,6 +1,8 @@
-"""PDF task: replica fits (sum rules, level-0 closure, the gluon inside its band, early stopping)."""
+"""PDF task: replica fits (sum rules, level-0 closure, the gluon inside its band, early stopping, batched fits)."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ from ml4hep.pdf import fit, pseudodata, theory
 from ml4hep.pdf.commondata import covariance, load_dataset
 from ml4hep.pdf.truth import FIT_BASIS, les_houches_basis, truth_on_grid
 
-from .conftest import ROOT
+from .conftest import ROOT, copy_workflow, run_snakemake
 
 OPTIONS = validate_config({})["pdf"]
 FOLDER = ROOT / "theory" / "fk" / theory.settings_hash(OPTIONS["theory"])
@@ -35,21 +37,24 @@ def setup():
             "dataset": np.concatenate([np.full(len(p), k) for k, p in enumerate(parts)])}
 
 
-def _fit(setup, data, seed, **training):
+def _fits(setup, data, seeds, **training):
+    """Replicas of ``data`` with their own split, exponents and initial weights, fitted as one stacked model."""
     n = len(data)
-    train = pseudodata.training_split(setup["dataset"], np.arange(n), 0.75, seed)
-    alpha, beta = fit.draw_preprocessing(OPTIONS["preprocessing"], np.random.default_rng(seed))
-    torch.manual_seed(seed)
-    model = fit.PDFModel(OPTIONS["network"]["hidden"], alpha, beta)
-    result = fit.fit_replica(model, setup["fk"], setup["grid"], data, setup["cov"], train, setup["positivity"],
-                             {**OPTIONS["training"], **training})
-    return model, result, train
+    models, trains = [], []
+    for seed in seeds:
+        trains.append(pseudodata.training_split(setup["dataset"], np.arange(n), 0.75, seed))
+        alpha, beta = fit.draw_preprocessing(OPTIONS["preprocessing"], np.random.default_rng(seed))
+        torch.manual_seed(seed)
+        models.append(fit.PDFModel(OPTIONS["network"]["hidden"], alpha, beta))
+    results = fit.fit_replicas(models, setup["fk"], setup["grid"], np.stack([data] * len(seeds)), setup["cov"],
+                               np.stack(trains), setup["positivity"], {**OPTIONS["training"], **training})
+    return list(zip(models, results, trains, strict=True))
 
 
 @pytest.fixture(scope="module")
 def level0(setup):
     torch.set_num_threads(1)
-    return [_fit(setup, setup["level0"], seed, epochs=1200, patience=1200) for seed in range(4)]
+    return _fits(setup, setup["level0"], range(4), epochs=1200, patience=1200)
 
 
 def test_sum_rules_hold_to_1e3_before_and_after_training(level0):
@@ -126,3 +131,97 @@ def test_preprocessing_exponents_are_drawn_inside_their_ranges():
         assert low <= alpha[k] <= high
         low, high = OPTIONS["preprocessing"][name]["beta"]
         assert low <= beta[k] <= high
+
+
+def _replica(setup, seed, fraction):
+    """A replica as its own job would set it up: own data fluctuation, split, exponents and initial weights."""
+    n = len(setup["level0"])
+    data = setup["level0"] + np.random.default_rng(100 + seed).multivariate_normal(np.zeros(n), setup["cov"])
+    train = pseudodata.training_split(setup["dataset"], np.arange(n), fraction, seed)
+    alpha, beta = fit.draw_preprocessing(OPTIONS["preprocessing"], np.random.default_rng(seed))
+    torch.manual_seed(seed)
+    return fit.PDFModel(OPTIONS["network"]["hidden"], alpha, beta), data, train
+
+
+def test_batched_fit_gives_each_replica_its_separate_result(setup):
+    """Three replicas with training sets of different sizes, fitted one by one and as one stacked model."""
+    torch.set_num_threads(1)
+    options = {**OPTIONS["training"], "epochs": 300, "patience": 30, "record_every": 1}
+    fractions = [0.75, 0.6, 0.9]
+    alone = []
+    for seed, fraction in enumerate(fractions):
+        model, data, train = _replica(setup, seed, fraction)
+        alone.append((model, fit.fit_replica(model, setup["fk"], setup["grid"], data, setup["cov"], train,
+                                             setup["positivity"], options)))
+    models, data, train = zip(*(_replica(setup, seed, f) for seed, f in enumerate(fractions)), strict=True)
+    assert len({int(mask.sum()) for mask in train}) == 3
+    batched = fit.fit_replicas(models, setup["fk"], setup["grid"], np.stack(data), setup["cov"], np.stack(train),
+                               setup["positivity"], options)
+    assert len({result.epochs_run for _, result in alone}) > 1, "a replica stops while the others go on"
+    for (model, result), batch_model, batch_result in zip(alone, models, batched, strict=True):
+        assert batch_result.best_epoch == result.best_epoch
+        assert batch_result.epochs_run == result.epochs_run
+        assert batch_result.positivity_ok == result.positivity_ok
+        assert batch_result.best_chi2_val == pytest.approx(result.best_chi2_val, rel=1e-10)
+        assert batch_result.best_chi2_train == pytest.approx(result.best_chi2_train, rel=1e-10)
+        np.testing.assert_allclose(batch_result.chi2_val, result.chi2_val, rtol=1e-10)
+        pdf = fit.pdf_on_xgrid(model, setup["grid"])
+        np.testing.assert_allclose(fit.pdf_on_xgrid(batch_model, setup["grid"]), pdf, rtol=1e-10,
+                                   atol=1e-10 * np.abs(pdf).max())
+
+
+def test_replica_batches_cover_every_replica_once():
+    assert fit.replica_batches(5, 2) == [[0, 1], [2, 3], [4]]  # 2 does not divide 5: the last batch is shorter
+    assert fit.replica_batches(3, 1) == [[0], [1], [2]]
+    assert fit.replica_batches(3, 8) == [[0, 1, 2]]
+    with pytest.raises(ValueError, match="at least 1"):
+        fit.replica_batches(3, 0)
+
+
+def _fit_inputs(setup):
+    """FitInputs of the test's points (level 2: replicas fluctuate around the level-0 data)."""
+    n = len(setup["level0"])
+    return pseudodata.FitInputs(datasets=["BCDMS", "NMC"], fitted=np.array([True, True]),
+                                point_dataset=setup["dataset"], x=np.zeros(n), q2=np.zeros(n), data=setup["level0"],
+                                truth=setup["level0"], cov_sampling=setup["cov"], cov_fit=setup["cov"],
+                                fk=setup["fk"], positivity_fk=setup["positivity"], xgrid=setup["grid"], level=2)
+
+
+def test_a_batch_job_writes_the_files_of_separate_jobs(setup, tmp_path):
+    """run_replicas with two replicas (one batch of a non-dividing replicas_per_job) against two run_replica jobs."""
+    from ml4hep.training import load_checkpoint
+
+    torch.set_num_threads(1)
+    inputs = _fit_inputs(setup).save(tmp_path / "inputs.npz")
+    options = {**OPTIONS, "training": {**OPTIONS["training"], "epochs": 150, "patience": 20}}
+    seeds = [11, 12]
+    paths = {kind: [tmp_path / kind / f"replica{k}" for k in range(2)] for kind in ("alone", "batch")}
+    for seed, path in zip(seeds, paths["alone"], strict=True):
+        fit.run_replica(str(inputs), options, seed, "cpu", f"{path}.npz", f"{path}.pt")
+    fit.run_replicas(str(inputs), options, seeds, "cpu", [f"{p}.npz" for p in paths["batch"]],
+                     [f"{p}.pt" for p in paths["batch"]])
+    for alone, batch in zip(paths["alone"], paths["batch"], strict=True):
+        a, b = np.load(f"{alone}.npz"), np.load(f"{batch}.npz")
+        assert a.files == b.files
+        for key in a.files:
+            if key == "seconds":
+                continue
+            if a[key].dtype.kind == "f":
+                np.testing.assert_allclose(b[key], a[key], rtol=1e-10, atol=1e-10 * np.abs(a[key]).max(), err_msg=key)
+            else:
+                np.testing.assert_array_equal(b[key], a[key], err_msg=key)
+        (state_a, meta_a), (state_b, meta_b) = load_checkpoint(f"{alone}.pt"), load_checkpoint(f"{batch}.pt")
+        assert meta_a == meta_b and list(state_a) == list(state_b)
+        for key, value in state_a.items():
+            torch.testing.assert_close(state_b[key], value, rtol=1e-10, atol=1e-12)
+
+
+def test_dry_run_plans_one_job_per_batch(tmp_path):
+    """3 replicas, 2 per job: two fit jobs (2 + 1 replicas), the three replicas' files as today."""
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "config" / "batches.yaml").write_text("pdf:\n  replicas_per_job: 2\n")
+    result = run_snakemake(workdir, "-n", "results/pdf/metrics.json", "--configfile", "config/test.yaml",
+                           "config/batches.yaml")
+    jobs = re.findall(r"^(?:local)?rule (pdf_replica\w*):\n(?:.*\n)*?\s+wildcards: (.*)", result.stdout, re.M)
+    assert sorted(w for rule, w in jobs if rule == "pdf_replica_batch") == ["fit=0, batch=0", "fit=0, batch=1"]
+    assert sorted(w for rule, w in jobs if rule == "pdf_replica") == [f"fit=0, replica={r}" for r in range(3)]

@@ -90,7 +90,11 @@ def test_profile_sends_every_gpu_rule_to_the_gpu_partition():
     found = gpu_rules()
     assert {"toptag_train_network", "higgs_train_dnn"} <= found
     for rule in sorted(found):
-        assert profile["set-resources"].get(rule, {}).get("slurm_partition") == GPU_PARTITION, (
+        settings = profile["set-resources"].get(rule, {})
+        if settings.get("gpu") == 0:  # taken off the GPU on purpose (the profile says why): then not to GPU nodes
+            assert settings.get("slurm_partition", profile["default-resources"]["slurm_partition"]) != GPU_PARTITION
+            continue
+        assert settings.get("slurm_partition") == GPU_PARTITION, (
             f"GPU rule {rule} is not sent to the GPU partition in {PROFILE.relative_to(ROOT)}")
 
 

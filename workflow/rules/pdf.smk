@@ -1,6 +1,8 @@
 # PDF replicas (NNPDF-like): nnpdf-data -> FK tables (eko, versioned in theory/fk/<hash>/) -> fit inputs per closure
-# fit -> one job per replica [GPU rule] -> postfit -> chi2 tables, closure estimators, bands, metrics.json.
+# fit -> one job per batch of replicas_per_job replicas (one vectorised model) [GPU rule] -> per-replica files ->
+# postfit -> chi2 tables, closure estimators, bands, metrics.json.
 
+from ml4hep.pdf.fit import replica_batches
 from ml4hep.pdf.theory import observable_kind, settings_hash
 
 PDF = config["pdf"]
@@ -8,6 +10,8 @@ PDF_DATASETS = list(PDF["datasets"])
 PDF_FK_DIR = f"theory/fk/{settings_hash(PDF['theory'])}"
 PDF_FITS = list(range(PDF["closure"]["fits"] if PDF["mode"] == "closure" else 1))
 PDF_REPLICAS = list(range(PDF["replicas"]))
+PDF_BATCHES = replica_batches(PDF["replicas"], PDF["replicas_per_job"])  # replicas of each pdf_replica_batch job
+PDF_BATCH_OF = {replica: batch for batch, replicas in enumerate(PDF_BATCHES) for replica in replicas}
 PDF_BAND_FLAVOURS = ("g", "sigma", "uv", "dv")
 for _name in PDF_DATASETS:
     observable_kind(_name)  # a dataset the theory has no coefficients for stops the run here, not in a job
@@ -86,31 +90,59 @@ rule pdf_inputs:
         "../../scripts/pdf_inputs.py"
 
 
-rule pdf_replica:
+def pdf_batch_seeds(fit, batch):
+    """The seeds of one batch's replicas: each replica's own, as when it was a job of its own."""
+    return [derive_seed(config["seed"], "pdf", "replica", fit, replica) for replica in PDF_BATCHES[int(batch)]]
+
+
+# One job fits the replicas of one batch together (ml4hep.pdf.fit.fit_replicas: the networks stacked, each replica
+# with its own seed, data replica, split, preprocessing, initial weights and early stopping; the same result as a job
+# of its own). It writes the replicas' files into a temporary batch folder; pdf_replica copies them to their places.
+rule pdf_replica_batch:
     output:
-        replica="results/pdf/replicas/fit{fit}/replica{replica}.npz",
-        model="results/pdf/replicas/fit{fit}/replica{replica}.pt",
+        batch=temp(directory("results/pdf/replica_batches/fit{fit}/batch{batch}")),
     input:
         inputs="results/pdf/inputs/fit{fit}.npz",
         code=script_code("pdf_replica.py"),
     params:
         options=PDF,
-        seed=lambda wc: derive_seed(config["seed"], "pdf", "replica", wc.fit, wc.replica),
+        replicas=lambda wc: PDF_BATCHES[int(wc.batch)],
+        seeds=lambda wc: pdf_batch_seeds(wc.fit, wc.batch),
         device=config["device"],
     wildcard_constraints:
         fit=r"\d+",
-        replica=r"\d+",
+        batch=r"\d+",
     threads: 1
     log:
-        "results/logs/pdf/replica_fit{fit}_{replica}.log",
+        "results/logs/pdf/replica_batch_fit{fit}_{batch}.log",
     benchmark:
-        "results/benchmarks/pdf/replica_fit{fit}_{replica}.tsv"
+        "results/benchmarks/pdf/replica_batch_fit{fit}_{batch}.tsv"
     resources:
         gpu=gpu_request(),
     conda:
         "../../envs/ml4hep.yaml"
     script:
         "../../scripts/pdf_replica.py"
+
+
+# A replica's files, as one job of its own used to write them (other rules read them here); the batch folder goes
+# once all its replicas are copied.
+rule pdf_replica:
+    localrule: True
+    output:
+        replica="results/pdf/replicas/fit{fit}/replica{replica}.npz",
+        model="results/pdf/replicas/fit{fit}/replica{replica}.pt",
+    input:
+        batch=lambda wc: f"results/pdf/replica_batches/fit{wc.fit}/batch{PDF_BATCH_OF[int(wc.replica)]}",
+    wildcard_constraints:
+        fit=r"\d+",
+        replica=r"\d+",
+    run:
+        import shutil
+        from pathlib import Path
+
+        for path in output:
+            shutil.copyfile(Path(input.batch) / Path(path).name, path)
 
 
 rule pdf_postfit:

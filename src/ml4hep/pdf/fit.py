@@ -15,7 +15,6 @@ Training stops ``patience`` epochs after the last improvement of the validation 
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -28,6 +27,7 @@ import torch
 from torch import nn
 
 from ml4hep.pdf.truth import FIT_BASIS
+from ml4hep.training import EarlyStopping
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +139,258 @@ class ReplicaFit:
     epochs_recorded: list[int] = field(default_factory=list)
 
 
-def _whitener(cov: np.ndarray) -> torch.Tensor:
+def _whitener(cov: np.ndarray) -> np.ndarray:
     """L^-1 with C = L L^T, so that chi2 = |L^-1 r|^2."""
-    chol = np.linalg.cholesky(cov)
-    return torch.tensor(np.linalg.inv(chol))
+    return np.linalg.inv(np.linalg.cholesky(cov))
+
+
+def split_whitener(cov: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """One whitening matrix for both chi2s of a training/validation split.
+
+    The training and validation points are treated as uncorrelated (as in NNPDF), so the whitener is block
+    diagonal: L_train^-1 on the training rows and columns, L_val^-1 on the validation ones. With z = W r the
+    training chi2 is the sum of z^2 over the training points and the validation chi2 the sum over the others; the
+    matrix has the same shape for every split, so replicas with different masks stack without padding.
+
+    Args:
+        cov: Covariance of the fitted points.
+        train: Boolean training mask over the fitted points.
+
+    Returns:
+        W, shape (points, points).
+    """
+    whiten = np.zeros_like(cov, dtype=float)
+    for mask in (train, ~train):
+        if mask.any():
+            whiten[np.ix_(mask, mask)] = _whitener(cov[np.ix_(mask, mask)])
+    return whiten
+
+
+class StackedPDFModel(nn.Module):
+    """Several :class:`PDFModel` of one architecture as one vectorised module (as n3fit fits its replicas).
+
+    The weights of layer l of all replicas form one (replicas, out, in) parameter and each layer is one batched
+    matrix product, so the replicas train in one forward and backward pass; the preprocessing exponents are
+    per replica. Nothing mixes replicas: the gradient of the summed loss with respect to replica r's slice is the
+    gradient of replica r's own loss, and Adam acts elementwise, so each replica follows the trajectory it would
+    follow alone.
+
+    Args:
+        models: The replicas' models, already initialised (copied, not shared).
+    """
+
+    def __init__(self, models: Sequence[PDFModel]) -> None:
+        super().__init__()
+        first = models[0]
+        self.names = [name for name, _ in first.named_parameters()]  # net.0.weight, net.0.bias, ...
+        self.stacked = nn.ParameterList(
+            [nn.Parameter(torch.stack([dict(m.named_parameters())[name].detach() for m in models]).clone())
+             for name in self.names])
+        self.activation = next(type(layer) for layer in first.net if not isinstance(layer, nn.Linear))()
+        self.register_buffer("alpha", torch.stack([m.alpha for m in models]))
+        self.register_buffer("beta", torch.stack([m.beta for m in models]))
+        self.register_buffer("xq", first.xq.clone())
+        self.register_buffer("wq", first.wq.clone())
+
+    @property
+    def replicas(self) -> int:
+        """Number of stacked replicas."""
+        return len(self.alpha)
+
+    def raw(self, x: torch.Tensor) -> torch.Tensor:
+        """Un-normalised x f of every replica, shape (replicas, len(FIT_BASIS), n)."""
+        hidden = torch.stack([x, torch.log(x)], dim=1).expand(self.replicas, -1, -1)
+        layers = len(self.stacked) // 2
+        for k in range(layers):
+            weight, bias = self.stacked[2 * k], self.stacked[2 * k + 1]
+            hidden = torch.baddbmm(bias[:, None, :], hidden, weight.transpose(1, 2))
+            if k < layers - 1:
+                hidden = self.activation(hidden)
+        pre = x ** (1 - self.alpha[:, :, None]) * (1 - x) ** self.beta[:, :, None]
+        return hidden.transpose(1, 2) * pre
+
+    def normalisations(self) -> torch.Tensor:
+        """A_k of every replica, shape (replicas, len(FIT_BASIS)) (see :meth:`PDFModel.normalisations`)."""
+        raw = self.raw(self.xq)
+        integral_xf = raw @ self.wq
+        integral_f = (raw / self.xq) @ self.wq
+        index = {name: k for k, name in enumerate(FIT_BASIS)}
+        columns = [torch.ones_like(integral_xf[:, 0])] * len(FIT_BASIS)
+        columns[index["g"]] = (1 - integral_xf[:, index["sigma"]]) / integral_xf[:, index["g"]]
+        for name, target in NORMALISED.items():
+            columns[index[name]] = target / integral_f[:, index[name]]
+        return torch.stack(columns, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalised x f of every replica at ``x``, shape (replicas, len(FIT_BASIS), n)."""
+        return self.normalisations()[:, :, None] * self.raw(x)
+
+    def replica(self, r: int) -> ReplicaSlice:
+        """Replica ``r``'s weights as a module (what its :class:`~ml4hep.training.EarlyStopping` keeps)."""
+        return ReplicaSlice(self, r)
+
+
+class ReplicaSlice(nn.Module):
+    """One replica of a :class:`StackedPDFModel`, as a module whose state is its slice of the stack.
+
+    ``state_dict`` gives views of slice ``r`` of every stacked parameter under the :class:`PDFModel` names
+    (:class:`~ml4hep.training.EarlyStopping` copies them), ``load_state_dict`` writes into those slices.
+
+    Args:
+        stacked: The stacked model.
+        r: The replica's index in it.
+    """
+
+    def __init__(self, stacked: StackedPDFModel, r: int) -> None:
+        super().__init__()
+        self._stacked = [stacked]  # a list: not registered as a submodule
+        self.r = r
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:  # noqa: ARG002 - nn.Module API
+        """The replica's weights (detached views into the stack), keyed like a :class:`PDFModel`'s parameters."""
+        stacked = self._stacked[0]
+        return {name: p.detach()[self.r] for name, p in zip(stacked.names, stacked.stacked, strict=True)}
+
+    def load_state_dict(self, state: Mapping[str, torch.Tensor], strict: bool = True, assign: bool = False) -> Any:  # noqa: ARG002
+        """Copy the weights in ``state`` into the replica's slices of the stack."""
+        with torch.no_grad():
+            for name, view in self.state_dict().items():
+                view.copy_(state[name])
+
+
+@dataclass
+class _Target:
+    """What one replica is fitted to, as tensors on the training device (stacked over the replicas)."""
+
+    data: torch.Tensor  # (replicas, points)
+    whiten: torch.Tensor  # (replicas, points, points)
+    train: torch.Tensor  # (replicas, points) 1/0
+    n_train: np.ndarray  # (replicas,)
+    n_val: np.ndarray  # (replicas,)
+
+
+def _targets(data: np.ndarray, cov: np.ndarray, train: np.ndarray, device: torch.device) -> _Target:
+    """Stack the replicas' data, split whiteners and masks."""
+    whiten = np.stack([split_whitener(cov, mask) for mask in train])
+    return _Target(torch.tensor(data, dtype=torch.float64, device=device), torch.tensor(whiten, device=device),
+                   torch.tensor(train, dtype=torch.float64, device=device), train.sum(axis=1), (~train).sum(axis=1))
+
+
+def fit_replicas(
+    models: Sequence[PDFModel],
+    fk: np.ndarray,
+    xgrid: np.ndarray,
+    data: np.ndarray,
+    cov: np.ndarray,
+    train: np.ndarray,
+    positivity_fk: np.ndarray,
+    options: Mapping[str, Any],
+    device: torch.device | None = None,
+) -> list[ReplicaFit]:
+    """Train several replicas as one vectorised model, each early-stopping on its own validation chi2.
+
+    Each replica has its own data, training mask, preprocessing and initial weights (its model) and its own
+    :class:`~ml4hep.training.EarlyStopping` (positivity satisfied = admissible epoch); a replica that has stopped
+    (or diverged) drops out of the loss and its kept weights are final, while the others go on. A replica gets the
+    result it would get fitted alone (the same computation, batched; tests/test_pdf_fit.py checks it).
+
+    Args:
+        models: The replicas' PDF models (the kept weights are loaded into them at the end).
+        fk: FK tables in FIT_BASIS of the fitted points, shape (points, len(FIT_BASIS), nx), shared.
+        xgrid: FK x-grid.
+        data: Central values per replica, shape (replicas, points).
+        cov: Fit covariance of the fitted points, shared.
+        train: Boolean training masks, shape (replicas, points) (the rest validates).
+        positivity_fk: Positivity FK table in FIT_BASIS.
+        options: ``epochs``, ``patience``, ``learning_rate``, ``lr_final_fraction``, ``positivity_lambda``,
+            ``positivity_tolerance``, ``record_every``.
+        device: Where to train.
+
+    Returns:
+        One history and best epoch per replica.
+    """
+    device = device or torch.device("cpu")
+    data, train = np.atleast_2d(np.asarray(data, float)), np.atleast_2d(np.asarray(train, bool))
+    if not len(models) == len(data) == len(train):
+        raise ValueError(f"{len(models)} models, {len(data)} data replicas and {len(train)} training masks")
+    for model in models:
+        model.to(device)
+    stacked = StackedPDFModel(models).to(device)
+    slices = [stacked.replica(r) for r in range(len(models))]
+    target = _targets(data, cov, train, device)
+    grid = torch.tensor(np.clip(xgrid, 1e-12, 1 - 1e-12), device=device)
+    at_one = torch.tensor(xgrid >= 1.0, device=device)
+    inv_x = torch.tensor(1.0 / np.clip(xgrid, 1e-12, None), device=device)
+    fk_flat = torch.tensor(fk.reshape(len(fk), -1), device=device)
+    fk_pos = torch.tensor(positivity_fk.reshape(len(positivity_fk), -1), device=device)
+    lam = float(options["positivity_lambda"])
+    tolerance = float(options["positivity_tolerance"])
+    optimiser = torch.optim.Adam(stacked.parameters(), lr=float(options["learning_rate"]))
+    # the learning rate falls exponentially to lr_final_fraction x lr at the last epoch (settles the positivity
+    # penalty's oscillation around zero)
+    gamma = float(options.get("lr_final_fraction", 1.0)) ** (1.0 / max(int(options["epochs"]), 1))
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=gamma)
+    n_train = torch.tensor(target.n_train, dtype=torch.float64, device=device)
+
+    def pdf_on_grid() -> torch.Tensor:
+        f = stacked(grid) * inv_x
+        return torch.where(at_one, torch.zeros_like(f), f).reshape(len(models), -1)
+
+    start = time.perf_counter()
+    results = [ReplicaFit(best_epoch=-1, best_chi2_val=math.inf, best_chi2_train=math.inf, positivity_ok=False,
+                          epochs_run=0, seconds=0.0) for _ in models]
+    stoppers = [EarlyStopping(int(options["patience"])) for _ in models]
+    active = list(range(len(models)))
+    every = int(options["record_every"])
+    for epoch in range(int(options["epochs"])):
+        # the weights "of epoch e" are those before the e-th update: their chi2 comes with the same forward pass
+        optimiser.zero_grad()
+        pdf = pdf_on_grid()
+        whitened = torch.bmm(target.whiten, (target.data - pdf @ fk_flat.T)[:, :, None])[:, :, 0] ** 2
+        chi2_train = (whitened * target.train).sum(dim=1)
+        penalty = torch.relu(-(pdf @ fk_pos.T)).sum(dim=1)
+        with torch.no_grad():
+            chi2_val = (whitened * (1 - target.train)).sum(dim=1)
+            values = torch.stack([chi2_train, chi2_val, penalty]).cpu().numpy()  # one device sync per epoch
+        active = [r for r in active if not _record(results[r], stoppers[r], slices[r], epoch, every, values[:, r],
+                                                   int(target.n_train[r]), int(target.n_val[r]), tolerance)]
+        if not active:
+            break
+        loss = (chi2_train / n_train + lam * penalty)[active].sum()
+        loss.backward()
+        optimiser.step()
+        scheduler.step()
+    seconds = (time.perf_counter() - start) / len(models)  # device time per replica of this batch
+    for model, piece, stopper, result in zip(models, slices, stoppers, results, strict=True):
+        if stopper.restore(piece):  # else (no epoch with positivity) the initial weights stay
+            model.load_state_dict(piece.state_dict(), strict=False)
+        result.seconds = seconds
+        log.info("replica fit: %d epochs, best %d, chi2/N train %.3f val %.3f", result.epochs_run, result.best_epoch,
+                 result.best_chi2_train, result.best_chi2_val)
+    log.info("%d replica(s) fitted in %.1f s (%.2f s per replica)", len(models), seconds * len(models), seconds)
+    return results
+
+
+def _record(result: ReplicaFit, stopper: EarlyStopping, piece: ReplicaSlice, epoch: int, every: int,
+            values: np.ndarray, n_train: int, n_val: int, tolerance: float) -> bool:
+    """Book one epoch of one replica (history, early stopping); True when the replica stops (or diverged)."""
+    train_value = float(values[0]) / n_train
+    val_value = float(values[1]) / n_val if n_val else train_value
+    positive = float(values[2]) <= tolerance
+    if not (math.isfinite(train_value) and math.isfinite(val_value)):
+        log.warning("replica fit diverged at epoch %d", epoch)
+        return True
+    if epoch % every == 0:
+        result.epochs_recorded.append(epoch)
+        result.chi2_train.append(train_value)
+        result.chi2_val.append(val_value)
+    result.epochs_run = epoch + 1
+    # patience counts from the lowest validation chi2 of any epoch; the kept weights: the lowest with positivity
+    stop = stopper.update(epoch, val_value, piece, admissible=positive)
+    if stopper.best_epoch == epoch:
+        result.best_epoch, result.best_chi2_val, result.best_chi2_train = epoch, val_value, train_value
+        result.positivity_ok = True
+    return stop
 
 
 def fit_replica(
@@ -156,102 +404,24 @@ def fit_replica(
     options: Mapping[str, Any],
     device: torch.device | None = None,
 ) -> ReplicaFit:
-    """Train ``model`` on the training points, early-stopping on the validation chi2.
+    """Train one replica, early-stopping on the validation chi2 (:func:`fit_replicas` with one replica).
 
     Args:
-        model: The PDF model (trained in place; the best weights are loaded at the end).
+        model: The PDF model (the kept weights are loaded into it at the end).
         fk: FK tables in FIT_BASIS of the fitted points, shape (points, len(FIT_BASIS), nx).
         xgrid: FK x-grid.
         data: Central values of this replica (fitted points).
         cov: Fit covariance of the fitted points.
         train: Boolean training mask over the fitted points (the rest validates).
         positivity_fk: Positivity FK table in FIT_BASIS.
-        options: ``epochs``, ``patience``, ``learning_rate``, ``positivity_lambda``, ``positivity_tolerance``,
-            ``record_every``.
+        options: As for :func:`fit_replicas`.
         device: Where to train.
 
     Returns:
         History and best epoch.
     """
-    device = device or torch.device("cpu")
-    model.to(device)
-    train = np.asarray(train, bool)
-    val = ~train
-    grid = torch.tensor(np.clip(xgrid, 1e-12, 1 - 1e-12), device=device)
-    at_one = torch.tensor(xgrid >= 1.0, device=device)
-    inv_x = torch.tensor(1.0 / np.clip(xgrid, 1e-12, None), device=device)
-
-    def pieces(mask: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        flat = torch.tensor(fk[mask].reshape(int(mask.sum()), -1), device=device)
-        whiten = _whitener(cov[np.ix_(mask, mask)]).to(device)
-        return flat, whiten, torch.tensor(data[mask], device=device)
-
-    fk_train, w_train, d_train = pieces(train)
-    has_val = bool(val.any())
-    if has_val:
-        fk_val, w_val, d_val = pieces(val)
-    fk_pos = torch.tensor(positivity_fk.reshape(len(positivity_fk), -1), device=device)
-    n_train, n_val = int(train.sum()), int(val.sum())
-    lam = float(options["positivity_lambda"])
-    tolerance = float(options["positivity_tolerance"])
-    optimiser = torch.optim.Adam(model.parameters(), lr=float(options["learning_rate"]))
-    # the learning rate falls exponentially to lr_final_fraction x lr at the last epoch (settles the positivity
-    # penalty's oscillation around zero)
-    gamma = float(options.get("lr_final_fraction", 1.0)) ** (1.0 / max(int(options["epochs"]), 1))
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimiser, gamma=gamma)
-
-    def pdf_on_grid() -> torch.Tensor:
-        f = model(grid) * inv_x[None, :]
-        return torch.where(at_one[None, :], torch.zeros_like(f), f).reshape(-1)
-
-    def chi2(flat: torch.Tensor, whiten: torch.Tensor, target: torch.Tensor, pdf: torch.Tensor) -> torch.Tensor:
-        residual = whiten @ (target - flat @ pdf)
-        return residual @ residual
-
-    start = time.perf_counter()
-    result = ReplicaFit(best_epoch=-1, best_chi2_val=math.inf, best_chi2_train=math.inf, positivity_ok=False,
-                        epochs_run=0, seconds=0.0)
-    best_state = copy.deepcopy(model.state_dict())
-    best_score = math.inf
-    lowest_val, lowest_epoch = math.inf, 0
-    every = int(options["record_every"])
-    for epoch in range(int(options["epochs"])):
-        # the weights "of epoch e" are those before the e-th update: their chi2 comes with the same forward pass
-        model.train()
-        optimiser.zero_grad()
-        pdf = pdf_on_grid()
-        loss_chi2 = chi2(fk_train, w_train, d_train, pdf)
-        penalty = torch.relu(-(fk_pos @ pdf)).sum()
-        with torch.no_grad():
-            fixed = pdf.detach()
-            train_value = float(loss_chi2) / n_train
-            val_value = float(chi2(fk_val, w_val, d_val, fixed)) / n_val if has_val else train_value
-            positive = float(penalty) <= tolerance
-        if not (math.isfinite(train_value) and math.isfinite(val_value)):
-            log.warning("replica fit diverged at epoch %d", epoch)
-            break
-        if epoch % every == 0:
-            result.epochs_recorded.append(epoch)
-            result.chi2_train.append(train_value)
-            result.chi2_val.append(val_value)
-        result.epochs_run = epoch + 1
-        if val_value < lowest_val:  # patience counts from the last improvement of the validation chi2
-            lowest_val, lowest_epoch = val_value, epoch
-        if positive and val_value < best_score:  # the kept weights: the best validation chi2 with positivity
-            best_score = val_value
-            best_state = copy.deepcopy(model.state_dict())
-            result.best_epoch, result.best_chi2_val, result.best_chi2_train = epoch, val_value, train_value
-            result.positivity_ok = True
-        if epoch - lowest_epoch >= int(options["patience"]):
-            break
-        (loss_chi2 / n_train + lam * penalty).backward()
-        optimiser.step()
-        scheduler.step()
-    model.load_state_dict(best_state)
-    result.seconds = time.perf_counter() - start
-    log.info("replica fit: %d epochs, best %d, chi2/N train %.3f val %.3f, %.1f s", result.epochs_run,
-             result.best_epoch, result.best_chi2_train, result.best_chi2_val, result.seconds)
-    return result
+    return fit_replicas([model], fk, xgrid, np.asarray(data)[None], cov, np.asarray(train, bool)[None],
+                        positivity_fk, options, device)[0]
 
 
 def draw_preprocessing(ranges: Mapping[str, Mapping[str, Sequence[float]]], rng: np.random.Generator
@@ -281,28 +451,36 @@ def output_xgrid(x_min: float, points: int) -> np.ndarray:
     return np.geomspace(x_min, 0.9, points)
 
 
-def run_replica(inputs_path: str, options: Mapping[str, Any], seed: int, device_name: str, output: str,
-                model_path: str) -> dict[str, Any]:
-    """Fit one replica, as the ``pdf_replica`` rule does, and write its ``npz`` and model checkpoint.
+def replica_batches(replicas: int, per_job: int) -> list[list[int]]:
+    """The replicas each ``pdf_replica_batch`` job fits: consecutive runs of ``per_job`` (the last may be shorter).
+
+    Example:
+        >>> replica_batches(5, 2)
+        [[0, 1], [2, 3], [4]]
+    """
+    if per_job < 1:
+        raise ValueError(f"replicas per job must be at least 1, not {per_job}")
+    return [list(range(start, min(start + per_job, replicas))) for start in range(0, replicas, per_job)]
+
+
+def prepare_replica(inputs: Any, options: Mapping[str, Any], seed: int) -> tuple[PDFModel, np.ndarray, np.ndarray]:
+    """What a replica's seed decides, exactly as its own job draws it: data replica, split, exponents, weights.
 
     The seed decides the replica's Gaussian fluctuation (level 2 / data mode), its training/validation split, its
-    preprocessing exponents and the network initialisation (each from its own derived stream).
+    preprocessing exponents and the network initialisation (each from its own derived stream; the last one seeds
+    torch just before the model is built, so a replica's initial weights do not depend on the others of its batch).
 
     Args:
-        inputs_path: The fit inputs (:class:`ml4hep.pdf.pseudodata.FitInputs`).
+        inputs: The fit inputs (:class:`ml4hep.pdf.pseudodata.FitInputs`).
         options: The config's ``pdf`` block.
         seed: The replica's seed.
-        device_name: ``auto``, ``cpu`` or ``cuda``.
-        output: Replica ``npz``.
-        model_path: Checkpoint (state_dict) of the kept weights.
 
     Returns:
-        A summary (best epoch, chi2 values, seconds).
+        The initialised model, the replica's data (fitted points) and its training mask.
     """
-    from ml4hep.pdf.pseudodata import FitInputs, replica_data, training_split
-    from ml4hep.training import save_checkpoint, seed_everything, select_device
+    from ml4hep.pdf.pseudodata import replica_data, training_split
+    from ml4hep.training import seed_everything
 
-    inputs = FitInputs.load(inputs_path)
     streams = np.random.SeedSequence(seed).spawn(4)
     fitted = np.flatnonzero(inputs.fitted_points())
     data = replica_data(inputs, int(streams[0].generate_state(1)[0]))[fitted]
@@ -310,30 +488,71 @@ def run_replica(inputs_path: str, options: Mapping[str, Any], seed: int, device_
                            int(streams[1].generate_state(1)[0]))
     alpha, beta = draw_preprocessing(options["preprocessing"], np.random.default_rng(streams[2]))
     seed_everything(int(streams[3].generate_state(1)[0]))
-    device = select_device(device_name)
     model = PDFModel(options["network"]["hidden"], alpha, beta, options["network"]["activation"])
-    result = fit_replica(model, inputs.fk[fitted], inputs.xgrid, data, inputs.cov_fit[np.ix_(fitted, fitted)], train,
-                         inputs.positivity_fk, options["training"], device)
-    pdf_grid = pdf_on_xgrid(model, inputs.xgrid)
-    x_out = output_xgrid(float(inputs.xgrid[0]), int(options["plots"]["x_points"]))
-    rules = sum_rules(model)
-    arrays = {
-        "xgrid": inputs.xgrid, "pdf_grid": pdf_grid, "x_out": x_out, "xf_out": evaluate(model, x_out),
-        "predictions": np.einsum("ibk,bk->i", inputs.fk, pdf_grid), "replica_data": data, "train": train,
-        "fitted_index": fitted, "epochs_recorded": np.array(result.epochs_recorded),
-        "chi2_train": np.array(result.chi2_train), "chi2_val": np.array(result.chi2_val),
-        "best_epoch": np.asarray(result.best_epoch), "epochs_run": np.asarray(result.epochs_run),
-        "best_chi2_train": np.asarray(result.best_chi2_train), "best_chi2_val": np.asarray(result.best_chi2_val),
-        "positivity_ok": np.asarray(result.positivity_ok), "seconds": np.asarray(result.seconds),
-        "alpha": np.array(alpha), "beta": np.array(beta), "seed": np.asarray(seed),
-        "sum_rules": np.array([rules["momentum"], rules["valence_uv"], rules["valence_dv"]]),
-        "device": np.asarray(device.type),
-    }
+    return model, data, train
+
+
+def run_replicas(inputs_path: str, options: Mapping[str, Any], seeds: Sequence[int], device_name: str,
+                 outputs: Sequence[str], model_paths: Sequence[str]) -> list[dict[str, Any]]:
+    """Fit a batch of replicas as one vectorised model (the ``pdf_replica_batch`` rule) and write their files.
+
+    Each replica's ``npz`` and model checkpoint are the files a job of its own writes, with the same content (the
+    per-replica ``seconds`` are the batch's wall time divided by its replicas).
+
+    Args:
+        inputs_path: The fit inputs (:class:`ml4hep.pdf.pseudodata.FitInputs`).
+        options: The config's ``pdf`` block.
+        seeds: The replicas' seeds (:func:`prepare_replica`).
+        device_name: ``auto``, ``cpu`` or ``cuda``.
+        outputs: Replica ``npz`` per seed.
+        model_paths: Checkpoint (state_dict of the kept weights) per seed.
+
+    Returns:
+        A summary per replica (best epoch, chi2 values, seconds, sum rules).
+    """
     from pathlib import Path
 
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(output, **arrays)
-    save_checkpoint(model, model_path, {"alpha": alpha, "beta": beta, "hidden": list(options["network"]["hidden"]),
-                                        "activation": options["network"]["activation"], "seed": seed})
-    return {"best_epoch": result.best_epoch, "chi2_train": result.best_chi2_train, "chi2_val": result.best_chi2_val,
-            "seconds": result.seconds, "sum_rules": rules}
+    from ml4hep.pdf.pseudodata import FitInputs
+    from ml4hep.training import save_checkpoint, select_device
+
+    if not len(seeds) == len(outputs) == len(model_paths):
+        raise ValueError(f"{len(seeds)} seeds for {len(outputs)} outputs and {len(model_paths)} checkpoints")
+    inputs = FitInputs.load(inputs_path)
+    fitted = np.flatnonzero(inputs.fitted_points())
+    models, data, train = zip(*(prepare_replica(inputs, options, seed) for seed in seeds), strict=True)
+    device = select_device(device_name)
+    results = fit_replicas(models, inputs.fk[fitted], inputs.xgrid, np.stack(data),
+                           inputs.cov_fit[np.ix_(fitted, fitted)], np.stack(train), inputs.positivity_fk,
+                           options["training"], device)
+    x_out = output_xgrid(float(inputs.xgrid[0]), int(options["plots"]["x_points"]))
+    summaries = []
+    for model, result, replica, mask, seed, output, model_path in zip(models, results, data, train, seeds, outputs,
+                                                                      model_paths, strict=True):
+        alpha, beta = model.alpha.tolist(), model.beta.tolist()
+        pdf_grid = pdf_on_xgrid(model, inputs.xgrid)
+        rules = sum_rules(model)
+        arrays = {
+            "xgrid": inputs.xgrid, "pdf_grid": pdf_grid, "x_out": x_out, "xf_out": evaluate(model, x_out),
+            "predictions": np.einsum("ibk,bk->i", inputs.fk, pdf_grid), "replica_data": replica, "train": mask,
+            "fitted_index": fitted, "epochs_recorded": np.array(result.epochs_recorded),
+            "chi2_train": np.array(result.chi2_train), "chi2_val": np.array(result.chi2_val),
+            "best_epoch": np.asarray(result.best_epoch), "epochs_run": np.asarray(result.epochs_run),
+            "best_chi2_train": np.asarray(result.best_chi2_train), "best_chi2_val": np.asarray(result.best_chi2_val),
+            "positivity_ok": np.asarray(result.positivity_ok), "seconds": np.asarray(result.seconds),
+            "alpha": np.array(alpha), "beta": np.array(beta), "seed": np.asarray(seed),
+            "sum_rules": np.array([rules["momentum"], rules["valence_uv"], rules["valence_dv"]]),
+            "device": np.asarray(device.type),
+        }
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(output, **arrays)
+        save_checkpoint(model, model_path, {"alpha": alpha, "beta": beta, "hidden": list(options["network"]["hidden"]),
+                                            "activation": options["network"]["activation"], "seed": seed})
+        summaries.append({"best_epoch": result.best_epoch, "chi2_train": result.best_chi2_train,
+                          "chi2_val": result.best_chi2_val, "seconds": result.seconds, "sum_rules": rules})
+    return summaries
+
+
+def run_replica(inputs_path: str, options: Mapping[str, Any], seed: int, device_name: str, output: str,
+                model_path: str) -> dict[str, Any]:
+    """Fit one replica and write its ``npz`` and checkpoint (:func:`run_replicas` with a batch of one)."""
+    return run_replicas(inputs_path, options, [seed], device_name, [output], [model_path])[0]
