@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from ml4hep.cli import main
 from ml4hep.io import read_tree
 
@@ -26,3 +28,12 @@ def test_generate_one_shard(tmp_path):
     assert main(["generate", "--config", str(ROOT / "config" / "test.yaml"), "--process", "toptag_qcd",
                  "--output", str(out)]) == 0
     assert len(read_tree(out, ["jet_pt"])) > 0
+
+
+def test_version_is_printed(capsys):
+    from ml4hep import __version__
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ml4hep {__version__}"

@@ -54,7 +54,10 @@ def _susy_predict(args: argparse.Namespace) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``ml4hep`` command."""
+    from ml4hep import __version__
+
     parser = argparse.ArgumentParser(prog="ml4hep", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"ml4hep {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     check = commands.add_parser("check-config", help="validate a config file and list the generated processes")
