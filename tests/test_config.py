@@ -73,3 +73,25 @@ def test_seeds_are_reproducible_and_distinct():
     seeds = {derive_seed(1, p, s) for p in ("a", "b") for s in range(50)} | {derive_seed(2, "a", 0)}
     assert len(seeds) == 101
     assert all(1 <= s <= 900_000_000 for s in seeds)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"higgs": {"split": {"train": 0.5, "val": 0.3, "test": 0.3}}}, "'higgs.split': the fractions must sum to 1"),
+        ({"toptag": {"split": {"train": 0.1, "val": 0.1, "test": 0.1}}}, "'toptag.split': the fractions must sum"),
+        ({"higgs": {"parameterised": {"left_out_mass": 450}}}, "'higgs.parameterised.left_out_mass' = 450 GeV"),
+        ({"samples": {"higgs": {"heavy_higgs": {"masses_gev": []}}}}, "'samples.higgs.heavy_higgs.masses_gev' is empty"),
+        ({"samples": {"higgs": {"heavy_higgs": {"masses_gev": [400, 500]}}}, "higgs": {"parameterised": {
+            "left_out_mass": 500}}}, "fewer than 2 masses"),
+        ({"susy": {"scan": {"ranges": {"M3": [4000, 200]}}}}, "'susy.scan.ranges.M3' = \\[4000, 200\\] is reversed"),
+        ({"inputs": {"mine": {"files": ["a.root", "./a.root"]}}}, "'inputs.mine.files' lists './a.root' twice"),
+    ],
+)
+def test_start_up_rejects_inconsistent_keys(override, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config(override)
+
+
+def test_checks_of_a_task_that_does_not_run_are_skipped():
+    validate_config({"tasks": ["pdf"], "higgs": {"parameterised": {"left_out_mass": 450}}})

@@ -102,7 +102,69 @@ def validate_config(config: dict[str, Any], schema: Mapping[str, Any] | None = N
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(_describe(e) for e in errors))
+    problems = consistency_problems(config)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
     return config
+
+
+SPLIT_KEYS = ("higgs.split", "toptag.split", "susy.split")
+"""Config sections of train/val/test fractions."""
+
+
+def _section(config: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def consistency_problems(config: Mapping[str, Any]) -> list[str]:
+    """What the schema cannot check: conditions that span several keys, one line each, naming the keys.
+
+    Run at start-up (by :func:`validate_config`), so that a config that would fail after an hour of generation is
+    rejected before the first job.
+
+    Args:
+        config: A schema-valid config with its defaults filled in.
+
+    Returns:
+        One message per problem (empty: consistent).
+    """
+    problems = []
+    for key in SPLIT_KEYS:
+        fractions = _section(config, key)
+        total = sum(float(v) for v in fractions.values())
+        if abs(total - 1.0) > 1e-9:
+            listed = ", ".join(f"{name} {value:g}" for name, value in fractions.items())
+            problems.append(f"config key '{key}': the fractions must sum to 1 ({listed} sum to {total:g})")
+    tasks = set(config["tasks"])
+    heavy = config["samples"]["higgs"]["heavy_higgs"]["masses_gev"]
+    if "higgs" in tasks and config["higgs"]["higgsml"] is None:
+        left_out = float(config["higgs"]["parameterised"]["left_out_mass"])
+        if not heavy:
+            problems.append("config key 'samples.higgs.heavy_higgs.masses_gev' is empty: the parameterised network "
+                            "and the heavy-Higgs limits need at least 3 masses")
+        elif not any(abs(left_out - m) < 1e-9 for m in heavy):
+            problems.append(f"config key 'higgs.parameterised.left_out_mass' = {left_out:g} GeV is not one of "
+                            f"'samples.higgs.heavy_higgs.masses_gev' {sorted(heavy)}")
+        elif len(heavy) < 3:
+            problems.append(f"config key 'samples.higgs.heavy_higgs.masses_gev' = {sorted(heavy)}: leaving "
+                            f"{left_out:g} GeV out leaves fewer than 2 masses to train the parameterised network on")
+    if "susy" in tasks:
+        for name, (low, high) in config["susy"]["scan"]["ranges"].items():
+            if low > high:
+                problems.append(f"config key 'susy.scan.ranges.{name}' = [{low:g}, {high:g}] is reversed (low > high)")
+    for name, entry in config["inputs"].items():
+        seen: dict[str, str] = {}
+        for file in entry["files"]:
+            identity = str(file) if "://" in str(file) else str(Path(file).resolve())
+            if identity in seen:
+                problems.append(f"config key 'inputs.{name}.files' lists {file!r} twice"
+                                + (f" (also as {seen[identity]!r})" if seen[identity] != file else "")
+                                + ": its events would count twice")
+            seen.setdefault(identity, file)
+    return problems
 
 
 def load_config(path: str | Path) -> dict[str, Any]:
