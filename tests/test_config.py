@@ -81,7 +81,7 @@ def test_seeds_are_reproducible_and_distinct():
         ({"higgs": {"split": {"train": 0.5, "val": 0.3, "test": 0.3}}}, "'higgs.split': the fractions must sum to 1"),
         ({"toptag": {"split": {"train": 0.1, "val": 0.1, "test": 0.1}}}, "'toptag.split': the fractions must sum"),
         ({"higgs": {"parameterised": {"left_out_mass": 450}}}, "'higgs.parameterised.left_out_mass' = 450 GeV"),
-        ({"samples": {"higgs": {"heavy_higgs": {"masses_gev": []}}}}, "'samples.higgs.heavy_higgs.masses_gev' is empty"),
+        ({"samples": {"higgs": {"heavy_higgs": {"masses_gev": []}}}}, "'samples.higgs.heavy_higgs.masses_gev' is empt"),
         ({"samples": {"higgs": {"heavy_higgs": {"masses_gev": [400, 500]}}}, "higgs": {"parameterised": {
             "left_out_mass": 500}}}, "fewer than 2 masses"),
         ({"susy": {"scan": {"ranges": {"M3": [4000, 200]}}}}, "'susy.scan.ranges.M3' = \\[4000, 200\\] is reversed"),
