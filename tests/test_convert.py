@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import awkward as ak
 import numpy as np
 import pandas as pd
 import pytest
 
+from ml4hep.cli import main
 from ml4hep.convert import (
     HIGGSML_DER_COLUMNS,
     HIGGSML_FEATURES,
@@ -16,7 +18,7 @@ from ml4hep.convert import (
     convert_higgsml_csv,
     convert_toplandscape_hdf5,
 )
-from ml4hep.errors import EmptySampleError, InputFileError
+from ml4hep.errors import ConfigError, EmptySampleError, InputFileError, OutputPathError
 from ml4hep.io import read_tree
 
 N_ROWS = 20
@@ -123,7 +125,7 @@ def test_higgsml_empty_value(tmp_path):
     frame["DER_pt_h"] = frame["DER_pt_h"].astype(object)
     frame.loc[3, "DER_pt_h"] = ""
     csv = write_csv(frame, tmp_path / "training.csv")
-    with pytest.raises(InputFileError, match=re.escape(csv) + r".*DER_pt_h \(1 rows\)"):
+    with pytest.raises(InputFileError, match=re.escape(csv) + r".*DER_pt_h \(1 rows, first data row 4\)"):
         convert_higgsml_csv(csv, tmp_path / "out.root")
 
 
@@ -259,3 +261,47 @@ def test_toplandscape_empty(tmp_path):
     with pytest.raises(EmptySampleError, match=re.escape(h5) + ".*no rows"):
         convert_toplandscape_hdf5(h5, tmp_path / "out.root")
     assert not (tmp_path / "out.root").exists()
+
+
+@pytest.mark.parametrize("fmt", ["higgsml", "toplandscape"])
+def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path, fmt):
+    source = (write_csv(higgsml_frame(), tmp_path / "same.csv") if fmt == "higgsml"
+              else write_h5(toplandscape_frame(), tmp_path / "same.h5"))
+    before = Path(source).read_bytes()
+    convert = convert_higgsml_csv if fmt == "higgsml" else convert_toplandscape_hdf5
+    (tmp_path / "sub").mkdir()
+    link = tmp_path / "sub" / "link"
+    link.symlink_to(source)
+    for output in (source, tmp_path / "sub" / ".." / Path(source).name, link):
+        with pytest.raises(OutputPathError, match="is the input file"):
+            convert(source, output)
+    with pytest.raises(OutputPathError, match="is a folder"):
+        convert(source, tmp_path / "sub")
+    assert Path(source).read_bytes() == before
+
+
+def test_cli_refuses_the_input_as_output_in_one_line(tmp_path, capsys):
+    csv = write_csv(higgsml_frame(), tmp_path / "same.csv")
+    assert main(["convert", "higgsml", csv, csv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is the input file" in err[0] and csv in err[0]
+
+
+def test_toplandscape_non_finite_constituent_is_named_not_taken_for_padding(tmp_path):
+    frame = toplandscape_frame()
+    frame.loc[2, "E_1"] = np.nan
+    h5 = write_h5(frame, tmp_path / "nan.h5")
+    with pytest.raises(InputFileError, match=re.escape(h5) + r".*column E_1 holds nan at row 2"):
+        convert_toplandscape_hdf5(h5, tmp_path / "out.root")
+    frame = toplandscape_frame()
+    frame.loc[0, "PX_0"] = np.inf
+    h5 = write_h5(frame, tmp_path / "inf.h5")
+    with pytest.raises(InputFileError, match=r"column PX_0 holds inf at row 0"):
+        convert_toplandscape_hdf5(h5, tmp_path / "out.root")
+    assert not (tmp_path / "out.root").exists()
+
+
+def test_toplandscape_zero_constituents_is_one_clear_error(tmp_path):
+    h5 = write_h5(toplandscape_frame(), tmp_path / "train.h5")
+    with pytest.raises(ConfigError, match="max_constituents must be a positive"):
+        convert_toplandscape_hdf5(h5, tmp_path / "out.root", max_constituents=0)

@@ -45,8 +45,8 @@ import awkward as ak
 import numpy as np
 import pandas as pd
 
-from ml4hep.errors import EmptySampleError, InputFileError
-from ml4hep.io import EVENTS_TREE, write_root
+from ml4hep.errors import ConfigError, EmptySampleError, InputFileError
+from ml4hep.io import EVENTS_TREE, check_output_path, write_root
 
 HIGGSML_UNDEFINED = -999.0
 """Value of a HiggsML feature that is undefined for an event (kept as is by the conversion)."""
@@ -127,6 +127,7 @@ def convert_higgsml_csv(
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
     _require_file(path)
+    check_output_path(output_path, path)
     header = _csv_header(path)
     missing = [column for column in HIGGSML_REQUIRED if column not in header]
     if missing:
@@ -187,7 +188,8 @@ def _higgsml_branches(
     bad = ~np.isfinite(values)
     if bad.any():
         counts = bad.sum(axis=0)
-        named = ", ".join(f"{c} ({n} rows)" for c, n in zip(numeric, counts, strict=True) if n)
+        named = ", ".join(f"{c} ({n} rows, first data row {first_row + int(np.argmax(bad[:, k]))})"
+                          for k, (c, n) in enumerate(zip(numeric, counts, strict=True)) if n)
         raise InputFileError(path, f"empty or non-finite values in {rows}: {named}")
     event_id = frame["EventId"].to_numpy(dtype=np.float64)
     if np.any(event_id != np.round(event_id)):
@@ -304,8 +306,9 @@ def convert_toplandscape_hdf5(
     if chunk_rows < 1:
         raise ValueError(f"chunk_rows must be positive, got {chunk_rows}")
     if max_constituents < 1:
-        raise ValueError(f"max_constituents must be positive, got {max_constituents}")
+        raise ConfigError(f"max_constituents must be a positive number of constituents, got {max_constituents}")
     _require_file(path)
+    check_output_path(output_path, path)
     try:
         store = pd.HDFStore(path, mode="r")
     except Exception as error:  # tables raises HDF5ExtError, OSError, ... for non-HDF5 bytes
@@ -404,6 +407,14 @@ def _toplandscape_branches(
     comp = {
         c: frame[[f"{c}_{i}" for i in range(n_slots)]].to_numpy(dtype=np.float64) for c in TOPLANDSCAPE_COMPONENTS
     }
+    for component, values in comp.items():
+        bad = ~np.isfinite(values)
+        if bad.any():
+            row, slot = np.argwhere(bad)[0]
+            last = start + len(frame) - 1
+            raise InputFileError(path, f"column {component}_{slot} holds {float(values[row, slot])!r} at row "
+                                       f"{start + row} ({int(bad.sum())} non-finite value(s) in rows {start}-{last}); "
+                                       "constituents must be finite (padding is E = 0)")
     real = comp["E"] > 0
     label_values = frame[TOPLANDSCAPE_LABEL].to_numpy(dtype=np.float64)
     bad = ~np.isin(label_values, (0.0, 1.0))

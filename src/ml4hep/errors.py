@@ -30,3 +30,12 @@ class EmptySampleError(InputFileError):
 
 class GenerationError(Ml4hepError):
     """Event generation could not be set up (e.g. Pythia rejected a setting)."""
+
+
+class OutputPathError(Ml4hepError):
+    """An output path cannot be written without losing something (it is an input, a folder, or not writable)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

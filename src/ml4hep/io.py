@@ -60,6 +60,41 @@ def is_remote(path: str | os.PathLike[str]) -> bool:
     return "://" in str(path) and not str(path).startswith("file://")
 
 
+def check_output_path(output: str | os.PathLike[str], *inputs: str | os.PathLike[str]) -> Path:
+    """Refuse an output that would destroy an input or cannot be written, before any work is done.
+
+    Args:
+        output: The file to write.
+        *inputs: The files the job reads (an output equal to one of them, through any path, is refused).
+
+    Returns:
+        The output as a path.
+
+    Raises:
+        OutputPathError: ``output`` is one of the inputs, a folder, or in a folder that cannot be written.
+
+    Example:
+        >>> check_output_path("out.root", "in.csv").name
+        'out.root'
+    """
+    from ml4hep.errors import OutputPathError
+
+    path = Path(output)
+    for source in inputs:
+        if is_remote(source):
+            continue
+        same = path.exists() and Path(source).exists() and os.path.samefile(path, source)
+        if same or path.resolve() == Path(source).resolve():
+            raise OutputPathError(str(path), f"is the input file {source}: writing it would destroy the input")
+    if path.is_dir():
+        raise OutputPathError(str(path), "is a folder; give a file name")
+    parent = path.parent if str(path.parent) else Path(".")
+    existing = next((folder for folder in (parent, *parent.parents) if folder.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputPathError(str(path), f"cannot be written (no write permission in {existing})")
+    return path
+
+
 def write_root(
     path: str | os.PathLike[str],
     trees: Mapping[str, Mapping[str, Any] | Iterable[Mapping[str, Any]]],
