@@ -43,3 +43,26 @@ def test_summary_table(tiny_samples, test_config, tmp_path):
     np.testing.assert_allclose(rows[0]["sum_weights"], rows[0]["sigma_pb"] * 1e3 * 140 * fraction, rtol=1e-9)
     write_summary(rows, tmp_path / "s.csv", tmp_path / "s.md")
     assert "| higgs_ztautau |" in (tmp_path / "s.md").read_text()
+
+
+@pytest.mark.parametrize(("branch", "value"), [("part_px", np.nan), ("jet_pt", np.inf), ("weight", np.nan)])
+def test_import_names_the_first_non_finite_entry(tiny_samples, tmp_path, branch, value):
+    import awkward as ak
+
+    original = read_tree(tiny_samples["toptag_qcd"])
+    columns = {k: original[k] for k in original.fields if not k.startswith("n") and not k.startswith("part_")}
+    parts = {c: original[f"part_{c}"] for c in ("E", "px", "py", "pz")}
+    if branch.startswith("part_"):
+        flat = ak.to_numpy(ak.flatten(parts["px"])).copy()
+        flat[int(np.sum(ak.to_numpy(ak.num(parts["px"]))[:3])) + 1] = value  # the second constituent of entry 3
+        parts["px"] = ak.unflatten(flat, ak.num(parts["px"]))
+    else:
+        column = ak.to_numpy(columns[branch]).astype(float).copy()
+        column[3] = value
+        columns[branch] = column
+    columns["part"] = ak.zip(parts)
+    user = write_root(tmp_path / "bad.root", {"events": columns})
+    entry = {"format": "root", "set": "toptag", "tree": "events", "branch_map": {}}
+    with pytest.raises(InputFileError, match=rf"bad\.root: branch '{branch}' holds {value!r} at entry 3"):
+        import_sample(entry, str(user), tmp_path / "out.root")
+    assert not (tmp_path / "out.root").exists()

@@ -37,6 +37,33 @@ def check_branches(path: str, fields: Sequence[str], sample_set: str, tree: str 
                                    "samples (map differently named branches with `branch_map` in the config)")
 
 
+ALLOWED_NON_FINITE = frozenset({"truth_ditau_mass"})
+"""Branches where NaN has a meaning (no di-tau pair at generator level, e.g. ttbar)."""
+
+
+def check_finite(path: str, events: ak.Array, branch_map: Mapping[str, str] | None = None) -> None:
+    """Raise :class:`InputFileError` naming the first branch and entry that hold NaN or an infinity.
+
+    Every numeric branch is checked once, here at import, so that no later step (FastJet, xgboost, JSON) meets a
+    non-finite value; ``truth_ditau_mass`` may be NaN (no generator-level di-tau pair).
+    """
+    for field in events.fields:
+        if field in ALLOWED_NON_FINITE:
+            continue
+        column = events[field]
+        if not np.issubdtype(np.asarray(ak.ravel(column)).dtype, np.floating):
+            continue
+        bad = ~np.isfinite(column)
+        per_entry = ak.to_numpy(ak.any(bad, axis=-1) if column.ndim > 1 else bad)
+        if per_entry.any():
+            entry = int(np.argmax(per_entry))
+            values = ak.to_list(column[entry])
+            value = next(v for v in (values if isinstance(values, list) else [values]) if not np.isfinite(v))
+            name = (branch_map or {}).get(field, field)
+            raise InputFileError(path, f"branch '{name}' holds {value!r} at entry {entry} ({int(per_entry.sum())} "
+                                       "entries with NaN or infinite values)")
+
+
 def import_sample(entry: Mapping[str, Any], source: str, output: str | Path, max_constituents: int = 200) -> int:
     """Check a user-supplied file and write it in the sample schema to ``output``.
 
@@ -59,6 +86,7 @@ def import_sample(entry: Mapping[str, Any], source: str, output: str | Path, max
     tree = entry.get("tree", EVENTS_TREE)
     events = read_tree(source, tree=tree, branch_map=entry.get("branch_map", {}))
     check_branches(source, events.fields, entry.get("set", "higgs"), tree)
+    check_finite(source, events, entry.get("branch_map", {}))
     write_root(output, {EVENTS_TREE: to_branches(events)})
     log.info("imported %d entries from %s into %s", len(events), source, output)
     return len(events)
@@ -120,39 +148,3 @@ def write_summary(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_pa
     rule = "|" + "|".join("---" for _ in shown.columns) + "|"
     lines = ["| " + " | ".join(str(v) for v in row) + " |" for row in shown.itertuples(index=False)]
     Path(md_path).write_text("# Samples\n\n" + "\n".join([header, rule, *lines]) + "\n")
-
-
-def plot_overview(samples: Mapping[str, Sequence[str]], outputs: Sequence[str | Path]) -> None:
-    """Physics sanity plot of the samples: di-tau masses, MET, top-tagging jet mass and constituent counts.
-
-    Args:
-        samples: Sample name -> its ROOT files.
-        outputs: Files to save (PNG, PDF).
-    """
-    import matplotlib.pyplot as plt
-
-    from ml4hep.plotting import label, save
-
-    fig, axes = plt.subplots(2, 2, figsize=(13, 10))
-    panels = {
-        (0, 0): ("truth_ditau_mass", "True di-$\\tau$ mass [GeV]", np.linspace(0, 1000, 51)),
-        (0, 1): ("met", "$E_T^{miss}$ [GeV]", np.linspace(0, 300, 31)),
-        (1, 0): ("jet_mass", "Jet mass [GeV]", np.linspace(0, 300, 31)),
-        (1, 1): ("npart", "Constituents per jet", np.linspace(0, 200, 41)),
-    }
-    for name, paths in samples.items():
-        for (row, col), (branch, xlabel, bins) in panels.items():
-            try:
-                values = ak.to_numpy(ak.concatenate([read_tree(p, [branch], allow_empty=True)[branch] for p in paths]))
-            except InputFileError:
-                continue  # this sample has no such branch (e.g. a top-tagging sample in a Higgs panel)
-            values = values[np.isfinite(values)]
-            if len(values):
-                axes[row, col].hist(values, bins=bins, histtype="step", density=True, linewidth=1.5, label=name)
-            axes[row, col].set_xlabel(xlabel)
-            axes[row, col].set_ylabel("Normalised")
-    for ax in axes.flat:
-        label(ax)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=9)
-    save(fig, outputs)
