@@ -185,3 +185,14 @@ def test_a_checkpoint_of_another_training_is_not_resumed(tmp_path):
     assert checkpoint.load() is None
     checkpoint.remove()
     assert not (tmp_path / "c.ckpt").exists()
+
+
+@pytest.mark.parametrize(("registry", "name"), [(SUSY_MODELS, "rf"), (SUSY_MODELS, "bdt"), (SUSY_MODELS, "mlp"),
+                                                (TAGGERS, "cut")])
+def test_a_truncated_model_file_is_one_clear_error(tmp_path, registry, name):
+    from ml4hep.errors import InputFileError
+
+    path = tmp_path / f"{name}{registry.model_class(name).suffix}"
+    path.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(InputFileError, match=rf"{path.name}: (not a readable susy|not a readable toptag|not a mlp)"):
+        registry.load(name, path)

@@ -15,10 +15,14 @@ def _check_config(args: argparse.Namespace) -> None:
     from ml4hep.config import load_config
     from ml4hep.generate.processes import generated_processes
 
-    config = load_config(args.config)
-    print(f"{args.config}: valid")
+    config = load_config(args.config, base=None if args.alone else args.default)
+    merged = "" if args.alone else f" (merged over {args.default}, as the workflow merges it)"
+    print(f"{args.config}: valid{merged}")
+    print(f"  tasks: {', '.join(config['tasks'])}")
     for name, spec in generated_processes(config).items():
         print(f"  {name}: {spec.events} events in {spec.shards} shard(s)")
+    for name, entry in config["inputs"].items():
+        print(f"  {name}: {len(entry['files'])} file(s) of your own ({entry['format']}, set {entry['set']})")
 
 
 def _generate(args: argparse.Namespace) -> None:
@@ -31,6 +35,10 @@ def _generate(args: argparse.Namespace) -> None:
     specs = generated_processes(config)
     if args.process not in specs:
         raise ConfigError(f"unknown process {args.process!r}; the config generates: {', '.join(specs)}")
+    shards = specs[args.process].shards
+    if not 0 <= args.shard < shards:
+        raise ConfigError(f"--shard {args.shard}: {args.process} has {shards} shard(s) in {args.config} "
+                          f"(0 to {shards - 1})")
     summary = generate_shard(specs[args.process], args.shard, config, args.output)
     print(json.dumps(summary, indent=2))
 
@@ -55,6 +63,7 @@ def _susy_predict(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``ml4hep`` command."""
     from ml4hep import __version__
+    from ml4hep.config import DEFAULT_CONFIG_PATH
 
     parser = argparse.ArgumentParser(prog="ml4hep", description=__doc__)
     parser.add_argument("--version", action="version", version=f"ml4hep {__version__}")
@@ -62,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate a config file and list the generated processes")
     check.add_argument("config")
+    check.add_argument("--default", default=str(DEFAULT_CONFIG_PATH),
+                       help="the workflow's default config, which the file is merged over (as Snakemake does)")
+    check.add_argument("--alone", action="store_true", help="validate the file alone, not merged over the default")
     check.set_defaults(func=_check_config)
 
     generate = commands.add_parser("generate", help="generate one shard of one process into a ROOT file")

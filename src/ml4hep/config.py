@@ -19,6 +19,8 @@ import yaml
 from ml4hep.errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
+DEFAULT_CONFIG_PATH = SCHEMA_PATH.with_name("config.yaml")
+"""The workflow's embedded default config (the Snakefile's ``configfile``)."""
 
 # Pythia accepts seeds in [0, 900000000]; 0 means "seed from the clock", which would break reproducibility.
 PYTHIA_MAX_SEED = 900_000_000
@@ -167,22 +169,55 @@ def consistency_problems(config: Mapping[str, Any]) -> list[str]:
     return problems
 
 
-def load_config(path: str | Path) -> dict[str, Any]:
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """A YAML config file as a mapping; a missing file or a syntax error is one line naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist" + (" (it is a folder)" if path.is_dir() else ""))
+    try:
+        with open(path) as stream:
+            config = yaml.safe_load(stream) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"config file {path}{where}: YAML syntax error: {problem}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"config file {path}: top level must be a mapping of keys")
+    return config
+
+
+def merge_configs(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` merged over ``base`` as Snakemake merges ``--configfile`` files.
+
+    Mappings are merged key by key, recursively; every other value (lists included) is replaced.
+
+    Example:
+        >>> merge_configs({"a": {"b": 1, "c": [1]}}, {"a": {"c": [2]}})
+        {'a': {'b': 1, 'c': [2]}}
+    """
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge_configs(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_config(path: str | Path, base: str | Path | None = None) -> dict[str, Any]:
     """Read a YAML config file and validate it (defaults filled in).
 
     Args:
         path: Config file.
+        base: A config the file is merged over first (the workflow's ``config/config.yaml``), as Snakemake does.
 
     Returns:
         The validated configuration.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    with open(path) as stream:
-        config = yaml.safe_load(stream) or {}
-    if not isinstance(config, dict):
-        raise ConfigError(f"config file {path}: top level must be a mapping of keys")
+    config = read_yaml(path)
+    if base is not None:
+        config = merge_configs(read_yaml(base), config)
     return validate_config(config)
 
 

@@ -118,13 +118,19 @@ class Registry:
         """The trained model ``name`` read from ``path``.
 
         Raises:
-            InputFileError: The file does not exist.
+            InputFileError: The file does not exist or cannot be read as such a model (truncated, another format).
         """
-        from ml4hep.errors import InputFileError
+        from ml4hep.errors import InputFileError, Ml4hepError
 
         if not Path(path).is_file():
             raise InputFileError(str(path), f"model file of {self.task} model '{name}' does not exist (train it first)")
-        return self.model_class(name).load(path)
+        try:
+            return self.model_class(name).load(path)
+        except Ml4hepError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the readers (numpy, xgboost, torch) raise many types
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise InputFileError(str(path), f"not a readable {self.task} '{name}' model ({first})") from None
 
     def names(self) -> list[str]:
         """Registered names, in registration order."""
