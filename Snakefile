@@ -25,6 +25,7 @@ rule all:
     input:
         # The sample stage serves the Higgs and top-tagging tasks.
         rules.sample_summary.output if {"higgs", "toptag"} & set(TASKS) else [],
+        rules.sample_plots.output if {"higgs", "toptag"} & set(TASKS) else [],
         task_targets(),
         rules.combine.output,
         rules.provenance.output,

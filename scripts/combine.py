@@ -1,6 +1,7 @@
 """Rule combine: summary.md/.tex, the table of all limits and the overview figure from the tasks' outputs."""
 
-from ml4hep.combine import limit_rows, overview_figure, write_limits, write_summary
+from ml4hep.combine import limit_rows, write_limits, write_summary
+from ml4hep.plots.summary import overview_figure
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake) as log:

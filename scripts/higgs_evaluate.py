@@ -1,12 +1,7 @@
 """Rule higgs_evaluate: AUC and AMS (threshold from validation) with bootstrap errors, tables and plots."""
 
-from ml4hep.higgs.evaluate import (
-    evaluate_classifiers,
-    plot_black_box,
-    plot_performance,
-    write_metrics,
-    write_tables,
-)
+from ml4hep.higgs.evaluate import evaluate_classifiers, write_metrics, write_tables
+from ml4hep.plots.higgs import plot_black_box, plot_performance
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake):

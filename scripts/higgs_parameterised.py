@@ -13,6 +13,4 @@ with rule_context(snakemake):
     run_parameterised({s: snakemake.input[s] for s in ("train", "val", "test")},
                       [tuple(h) for h in snakemake.params.heavy], snakemake.params.backgrounds,
                       hyper.pop("left_out_mass"), hyper, snakemake.params.seed, snakemake.params.device,
-                      Path(snakemake.output.model).parent, snakemake.output.metrics,
-                      [snakemake.output.csv, snakemake.output.md, snakemake.output.tex],
-                      [snakemake.output.plot, snakemake.output.plot_pdf])
+                      Path(snakemake.output.model).parent, snakemake.output.metrics)

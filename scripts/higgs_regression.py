@@ -9,5 +9,4 @@ with rule_context(snakemake):
     torch.set_num_threads(snakemake.threads)
     run_regression({s: snakemake.input[s] for s in ("train", "val", "test")}, snakemake.params.hyper,
                    snakemake.params.seed, snakemake.params.device, snakemake.output.model,
-                   snakemake.output.predictions, [snakemake.output.csv, snakemake.output.md, snakemake.output.tex],
-                   [snakemake.output.plot, snakemake.output.plot_pdf], snakemake.output.metrics)
+                   snakemake.output.predictions, snakemake.output.metrics)

@@ -5,4 +5,4 @@ from ml4hep.susy.grid import run_grid
 
 with rule_context(snakemake) as log:
     log.info("%s", run_grid(snakemake.params.options, snakemake.params.seed, snakemake.output.grid,
-                            snakemake.output.comparison, [snakemake.output.plot, snakemake.output.plot_pdf]))
+                            snakemake.output.comparison))

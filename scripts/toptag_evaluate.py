@@ -2,8 +2,9 @@
 
 import json
 
+from ml4hep.plots.toptag import plot_rocs
 from ml4hep.rules import rule_context
-from ml4hep.toptag.evaluate import evaluate_taggers, plot_rocs, write_tables
+from ml4hep.toptag.evaluate import evaluate_taggers, write_tables
 
 with rule_context(snakemake):
     taggers = snakemake.params.taggers

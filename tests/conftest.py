@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from ml4hep.generate.shard import generate_shard
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+TEST_CONFIG = ("--configfile", "config/test.yaml")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -60,3 +62,23 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.C
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-5000:]}")
     return result
+
+
+def planned_jobs(output: str) -> list[tuple[str, str]]:
+    """(rule, wildcards) of every job in a dry run's output."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule )", output):
+        rule = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if rule:
+            wildcards = re.search(r"wildcards: (.*)", block)
+            jobs.append((rule.group(1), wildcards.group(1).strip() if wildcards else ""))
+    return jobs
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """A scratch copy of the workflow after a real run of the tiny config (shared by the test modules: tests that
+    change files in it copy it first, see tests/test_rerun.py)."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
+    run_snakemake(workdir, "--cores", "2", *TEST_CONFIG)
+    return workdir

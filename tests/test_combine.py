@@ -4,7 +4,8 @@ import json
 import matplotlib.pyplot as plt
 import pytest
 
-from ml4hep.combine import limit_rows, overview_figure, write_limits, write_summary
+from ml4hep.combine import limit_rows, write_limits, write_summary
+from ml4hep.plots.summary import overview_figure
 
 HIGGS = {"auc": {"cut": 0.61, "bdt": 0.81}, "auc_err": {"cut": 0.01, "bdt": 0.02}, "ams": {"cut": 1.5, "bdt": 2.25},
          "ams_err": {"cut": 0.1, "bdt": 0.2},

@@ -18,9 +18,11 @@ from ml4hep.higgs.parameterised import (
     mass_sample,
     parameterised_inputs,
     run_parameterised,
+    table_rows,
     training_masses,
     write_auc_table,
 )
+from ml4hep.plots.higgs import plot_auc_vs_mass
 from ml4hep.training import load_checkpoint
 
 MASSES = (200.0, 300.0, 400.0, 500.0, 600.0)
@@ -75,9 +77,7 @@ def splits():
 
 
 def outputs(tmp_path):
-    return {"model_dir": tmp_path / "models", "metrics_path": tmp_path / "metrics.json",
-            "table_paths": (tmp_path / "auc.csv", tmp_path / "auc.md"),
-            "plot_paths": (tmp_path / "auc_vs_mass.png", tmp_path / "auc_vs_mass.pdf")}
+    return {"model_dir": tmp_path / "models", "metrics_path": tmp_path / "metrics.json"}
 
 
 def test_parameterised_net_interpolates_to_the_left_out_mass(splits, tmp_path):
@@ -100,11 +100,15 @@ def test_parameterised_net_interpolates_to_the_left_out_mass(splits, tmp_path):
 
     saved = json.loads(paths["metrics_path"].read_text())
     assert saved["auc_parameterised"] == pytest.approx(param)
-    csv_lines = paths["table_paths"][0].read_text().splitlines()
+    # The render step: table and figure from the saved metrics alone.
+    table, plots = (tmp_path / "auc.csv", tmp_path / "auc.md"), (tmp_path / "auc.png", tmp_path / "auc.pdf")
+    write_auc_table(table_rows(saved), *table)
+    plot_auc_vs_mass(table_rows(saved), saved["mass_left_out"], plots)
+    csv_lines = table[0].read_text().splitlines()
     assert csv_lines[0] == "mass,left_out,parameterised,dedicated,unparameterised,n_signal,n_background"
     assert [line.split(",")[1] for line in csv_lines[1:]] == ["false", "false", "true", "false", "false"]
-    assert "**400 (left out)**" in paths["table_paths"][1].read_text()
-    assert all(p.stat().st_size > 0 for p in paths["plot_paths"])
+    assert "**400 (left out)**" in table[1].read_text()
+    assert all(p.stat().st_size > 0 for p in plots)
 
     state, meta = load_checkpoint(paths["model_dir"] / "parameterised.pt")
     assert meta["inputs"] == ["x0", "x1", "x2", "x3", MASS_FEATURE]

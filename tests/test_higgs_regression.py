@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,15 +13,20 @@ from ml4hep.higgs.dataset import build_dataset, load_split
 from ml4hep.higgs.features import FEATURE_NAMES, UNDEFINED
 from ml4hep.higgs.regression import (
     bin_labels,
+    estimates_on_test,
     load_mass_regression,
     mass_bins,
+    metrics_bins,
     overall_resolution,
     predict_mass,
     regression_weights,
     resolution_table,
     run_regression,
+    table_rows,
     train_mass_regression,
+    write_resolution_table,
 )
+from ml4hep.plots.higgs import plot_regression
 
 RESONANCES = {"ztautau": 91.19, "ggh125": 125.0, "heavyh300": 300.0, "heavyh500": 500.0, "ttbar": 0.0}
 FAST = {"hidden": [32, 32], "epochs": 20, "batch_size": 128, "learning_rate": 3e-3, "patience": 5}
@@ -130,8 +136,8 @@ def test_regression_beats_the_visible_mass_on_synthetic_events(tmp_path):
         splits[name] = tmp_path / f"{name}.npz"
         np.savez(splits[name], **split)
     out = {k: tmp_path / k for k in ("model.pt", "pred.npz", "t.csv", "t.md", "p.png", "p.pdf", "m.json")}
-    metrics = run_regression(splits, {**FAST, "epochs": 12}, 3, "cpu", out["model.pt"], out["pred.npz"],
-                             (out["t.csv"], out["t.md"]), (out["p.png"], out["p.pdf"]), out["m.json"])
+    metrics = run_regression(splits, {**FAST, "epochs": 12}, 3, "cpu", out["model.pt"], out["pred.npz"], out["m.json"])
+    render(splits["test"], out["pred.npz"], out["m.json"], (out["t.csv"], out["t.md"]), (out["p.png"], out["p.pdf"]))
     assert metrics["resolution_regressed"] < metrics["resolution_visible"]
     assert metrics["n_undefined_collinear"] > 0
     reloaded, metadata = load_mass_regression(out["model.pt"])
@@ -139,6 +145,14 @@ def test_regression_beats_the_visible_mass_on_synthetic_events(tmp_path):
     with np.load(out["pred.npz"]) as predictions:
         assert np.allclose(predict_mass(reloaded, test["X"]), predictions["test"], rtol=1e-5)
     assert "125 (106.8-193.6)" in out["t.md"].read_text()
+
+
+def render(test, predictions, metrics_path, table_paths, plot_paths):
+    """The render rule higgs_regression_plots: resolution table and figure from the regression's files."""
+    metrics = json.loads(Path(metrics_path).read_text())
+    write_resolution_table(table_rows(metrics), *table_paths)
+    truth, estimates = estimates_on_test(test, predictions)
+    plot_regression(truth, estimates, plot_paths, metrics_bins(metrics))
 
 
 def test_bad_inputs(tmp_path):
@@ -155,8 +169,7 @@ def test_bad_inputs(tmp_path):
     np.savez(path, **no_truth)
     with pytest.raises(InputFileError, match="true di-tau mass"):
         run_regression({"train": path, "val": path, "test": path}, {}, 0, "cpu", tmp_path / "m.pt",
-                       tmp_path / "p.npz", (tmp_path / "t.csv", tmp_path / "t.md"), (tmp_path / "p.png",),
-                       tmp_path / "m.json")
+                       tmp_path / "p.npz", tmp_path / "m.json")
 
 
 def test_job_on_tiny_samples(tiny_samples, tmp_path):
@@ -168,8 +181,8 @@ def test_job_on_tiny_samples(tiny_samples, tmp_path):
     paths = {"model": out / "model.pt", "pred": out / "pred.npz", "csv": out / "table.csv", "md": out / "table.md",
              "png": out / "plot.png", "pdf": out / "plot.pdf", "metrics": out / "metrics.json"}
     metrics = run_regression(splits, {"hidden": [16, 16], "epochs": 4, "batch_size": 64, "patience": 2}, 2, "cpu",
-                             paths["model"], paths["pred"], (paths["csv"], paths["md"]), (paths["png"], paths["pdf"]),
-                             paths["metrics"])
+                             paths["model"], paths["pred"], paths["metrics"])
+    render(splits["test"], paths["pred"], paths["metrics"], (paths["csv"], paths["md"]), (paths["png"], paths["pdf"]))
     for path in paths.values():
         assert path.exists() and path.stat().st_size > 0, path
     for key in ("resolution_regressed", "resolution_visible", "resolution_collinear", "bias_regressed",

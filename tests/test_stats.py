@@ -9,6 +9,7 @@ from scipy.optimize import brentq
 from scipy.stats import norm
 
 from ml4hep import stats
+from ml4hep.plots.stats import brazil_plot
 
 ALPHA = 0.05
 NSIGMA = (-2, -1, 0, 1, 2)
@@ -181,7 +182,7 @@ def test_brazil_plot(tmp_path):
     masses = [120.0, 125.0, 130.0]
     limits = [stats.expected_upper_limit(stats.build_model([s], [1000.0])) for s in (8.0, 10.0, 12.0)]
     outputs = [tmp_path / "brazil.png", tmp_path / "brazil.pdf"]
-    stats.brazil_plot(masses, limits, outputs, ylabel=r"95% CL limit on $\mu$",
+    brazil_plot(masses, limits, outputs, ylabel=r"95% CL limit on $\mu$",
                       observed=[lim["mu_expected"] * 1.1 for lim in limits], reference=1.0)
     for path in outputs:
         assert path.stat().st_size > 1000

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import time
 
@@ -13,36 +12,14 @@ import yaml
 
 from ml4hep.config import load_config
 
-from .conftest import copy_workflow, run_snakemake
+from .conftest import TEST_CONFIG, copy_workflow, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.workflow
-
-TEST_CONFIG = ("--configfile", "config/test.yaml")
-
-
-def planned_jobs(output: str) -> list[tuple[str, str]]:
-    """(rule, wildcards) of every job in a dry run's output."""
-    jobs = []
-    for block in re.split(r"\n(?=(?:local)?rule )", output):
-        rule = re.match(r"(?:local)?rule (\w+):", block.strip())
-        if rule:
-            wildcards = re.search(r"wildcards: (.*)", block)
-            jobs.append((rule.group(1), wildcards.group(1).strip() if wildcards else ""))
-    return jobs
-
 
 def write_override(workdir, name, content):
     path = workdir / "config" / name
     path.write_text(yaml.safe_dump(content))
     return str(path.relative_to(workdir))
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """A scratch copy of the workflow after a real run of the tiny config."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    run_snakemake(workdir, "--cores", "2", *TEST_CONFIG)
-    return workdir
 
 
 def test_dry_run_of_the_whole_workflow(tmp_path):

@@ -227,23 +227,3 @@ def write_limits(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_pat
                 tex=tex_path, csv_keys=LIMIT_KEYS,
                 note="Expected limits from the test-split templates (pyhf, asymptotic CLs); for SUSY, the excluded "
                      "fraction of scan points per mass bin predicted by the classifier against the recast truth.")
-
-
-def overview_figure(panels: Mapping[str, str | Path], outputs: Sequence[str | Path]) -> None:
-    """One page with the key plot of every task (one panel each, titled by task)."""
-    import matplotlib.image as mpimg
-    import matplotlib.pyplot as plt
-
-    from ml4hep.plotting import save
-
-    n = len(panels)
-    columns = 2 if n > 1 else 1
-    rows = math.ceil(n / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(8 * columns, 7 * rows), squeeze=False)
-    for ax, (task, path) in zip(axes.flat, panels.items(), strict=False):
-        ax.imshow(mpimg.imread(path))
-        ax.set_title(TASK_TITLES.get(task, task), fontsize=18)
-        ax.set_axis_off()
-    for ax in list(axes.flat)[n:]:
-        ax.set_axis_off()
-    save(fig, outputs)

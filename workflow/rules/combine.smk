@@ -19,7 +19,7 @@ TASK_TARGETS = {
     "higgs": higgs_targets,
     "toptag": lambda: ["results/toptag/metrics.json"],
     "pdf": lambda: ["results/pdf/metrics.json"],
-    "susy": lambda: ["results/susy/metrics.json"],
+    "susy": susy_targets,
 }
 
 

@@ -29,7 +29,10 @@ def higgs_targets():
     """The final outputs of the Higgs task (the generator-truth and heavy-Higgs parts only on generated samples)."""
     targets = ["results/higgs/classifiers.json", "results/higgs/limits.json", "results/higgs/metrics.json"]
     if not HIGGSML:
-        targets += ["results/higgs/regression/metrics.json", "results/higgs/heavy_limits.json"]
+        targets += ["results/higgs/regression/metrics.json", "results/higgs/heavy_limits.json",
+                    # the render rules' figures and tables
+                    "results/higgs/plots/mass_regression.png", "results/higgs/plots/parameterised_auc.png",
+                    "results/higgs/plots/heavy_limits.png"]
     return targets
 
 
@@ -208,12 +211,6 @@ rule higgs_regression:
     output:
         model="results/higgs/models/mass_regression.pt",
         predictions="results/higgs/regression/predictions.npz",
-        csv="results/higgs/regression/resolution.csv",
-        md="results/higgs/regression/resolution.md",
-        tex="results/higgs/regression/resolution.tex",
-        plot=report("results/higgs/plots/mass_regression.png", caption="../report/higgs_regression.rst",
-                    category="Higgs"),
-        plot_pdf="results/higgs/plots/mass_regression.pdf",
         metrics="results/higgs/regression/metrics.json",
     input:
         **higgs_feature_files(),
@@ -240,6 +237,27 @@ rule higgs_metrics:
         "results/higgs/metrics.json",
     input:
         **higgs_metrics_inputs(),
+rule higgs_regression_plots:
+    output:
+        csv="results/higgs/regression/resolution.csv",
+        md="results/higgs/regression/resolution.md",
+        tex="results/higgs/regression/resolution.tex",
+        plot=report("results/higgs/plots/mass_regression.png", caption="../report/higgs_regression.rst",
+                    category="Higgs"),
+        plot_pdf="results/higgs/plots/mass_regression.pdf",
+    input:
+        test="results/higgs/features/test.npz",
+        predictions="results/higgs/regression/predictions.npz",
+        metrics="results/higgs/regression/metrics.json",
+        code=script_code("higgs_regression_plots.py"),
+    log:
+        "results/logs/higgs/regression_plots.log",
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/higgs_regression_plots.py"
+
+
         code=script_code("higgs_metrics.py"),
     log:
         "results/logs/higgs/metrics.log",
@@ -253,12 +271,6 @@ rule higgs_parameterised:
     output:
         model="results/higgs/models/parameterised/parameterised.pt",
         metrics="results/higgs/parameterised/metrics.json",
-        csv="results/higgs/parameterised/auc.csv",
-        md="results/higgs/parameterised/auc.md",
-        tex="results/higgs/parameterised/auc.tex",
-        plot=report("results/higgs/plots/parameterised_auc.png", caption="../report/higgs_parameterised.rst",
-                    category="Higgs"),
-        plot_pdf="results/higgs/plots/parameterised_auc.pdf",
     input:
         **higgs_feature_files(),
         code=script_code("higgs_parameterised.py"),
@@ -286,10 +298,26 @@ rule higgs_heavy_limits:
         limits="results/higgs/heavy_limits.json",
         csv="results/higgs/heavy_limits.csv",
         md="results/higgs/heavy_limits.md",
-        tex="results/higgs/heavy_limits.tex",
-        plot=report("results/higgs/plots/heavy_limits.png", caption="../report/higgs_heavy_limits.rst",
+rule higgs_parameterised_plots:
+    output:
+        csv="results/higgs/parameterised/auc.csv",
+        md="results/higgs/parameterised/auc.md",
+        tex="results/higgs/parameterised/auc.tex",
+        plot=report("results/higgs/plots/parameterised_auc.png", caption="../report/higgs_parameterised.rst",
                     category="Higgs"),
-        plot_pdf="results/higgs/plots/heavy_limits.pdf",
+        plot_pdf="results/higgs/plots/parameterised_auc.pdf",
+    input:
+        metrics="results/higgs/parameterised/metrics.json",
+        code=script_code("higgs_parameterised_plots.py"),
+    log:
+        "results/logs/higgs/parameterised_plots.log",
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/higgs_parameterised_plots.py"
+
+
+        tex="results/higgs/heavy_limits.tex",
     input:
         test="results/higgs/features/test.npz",
         model="results/higgs/models/parameterised/parameterised.pt",
@@ -308,3 +336,19 @@ rule higgs_heavy_limits:
         "../../envs/ml4hep.yaml"
     script:
         "../../scripts/higgs_heavy_limits.py"
+
+
+rule higgs_heavy_limits_plot:
+    output:
+        plot=report("results/higgs/plots/heavy_limits.png", caption="../report/higgs_heavy_limits.rst",
+                    category="Higgs"),
+        plot_pdf="results/higgs/plots/heavy_limits.pdf",
+    input:
+        limits="results/higgs/heavy_limits.json",
+        code=script_code("higgs_heavy_limits_plot.py"),
+    log:
+        "results/logs/higgs/heavy_limits_plot.log",
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/higgs_heavy_limits_plot.py"

@@ -65,12 +65,6 @@ rule sample_summary:
     output:
         csv="results/samples/summary.csv",
         md="results/samples/summary.md",
-        plot=report(
-            "results/samples/plots/sample_overview.png",
-            caption="../report/samples.rst",
-            category="Samples",
-        ),
-        pdf="results/samples/plots/sample_overview.pdf",
     input:
         samples=all_sample_shards(),
         code=script_code("summarize_samples.py"),
@@ -82,3 +76,24 @@ rule sample_summary:
         "../../envs/ml4hep.yaml"
     script:
         "../../scripts/summarize_samples.py"
+
+
+rule sample_plots:
+    output:
+        plot=report(
+            "results/samples/plots/sample_overview.png",
+            caption="../report/samples.rst",
+            category="Samples",
+        ),
+        pdf="results/samples/plots/sample_overview.pdf",
+    input:
+        samples=all_sample_shards(),
+        code=script_code("sample_plots.py"),
+    params:
+        samples=lambda wc: {process: sample_shards(process) for process in sorted({*GENERATED, *IMPORTED})},
+    log:
+        "results/logs/sample_plots.log",
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/sample_plots.py"

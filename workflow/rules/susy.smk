@@ -39,12 +39,14 @@ def susy_grid_summary():
 
 
 rule susy_efficiency_grid:
+def susy_targets():
+    """The final outputs of the SUSY task (the efficiency-grid figure when the grid is simulated)."""
+    return ["results/susy/metrics.json", *(["results/susy/plots/efficiency_grid.png"] if SUSY_GRID["events"] else [])]
+
+
     output:
         grid="results/susy/efficiency_grid.csv",
         comparison="results/susy/efficiency_grid.json",
-        plot=report("results/susy/plots/efficiency_grid.png", caption="../report/susy_efficiency_grid.rst",
-                    category="SUSY"),
-        plot_pdf="results/susy/plots/efficiency_grid.pdf",
     input:
         code=script_code("susy_efficiency_grid.py"),
     params:
@@ -61,6 +63,22 @@ rule susy_efficiency_grid:
 
 
 rule susy_scan:
+rule susy_efficiency_grid_plot:
+    output:
+        plot=report("results/susy/plots/efficiency_grid.png", caption="../report/susy_efficiency_grid.rst",
+                    category="SUSY"),
+        plot_pdf="results/susy/plots/efficiency_grid.pdf",
+    input:
+        grid="results/susy/efficiency_grid.csv",
+        code=script_code("susy_efficiency_grid_plot.py"),
+    log:
+        "results/logs/susy/efficiency_grid_plot.log",
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/susy_efficiency_grid_plot.py"
+
+
     output:
         points="results/susy/scan/{shard}.root",
     input:

@@ -128,7 +128,8 @@ def _hyper(hyper: Mapping[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _same_mass(a: float, b: float) -> bool:
+def same_mass(a: float, b: float) -> bool:
+    """Whether two masses are the same generated mass (within :data:`MASS_TOLERANCE_GEV`)."""
     return abs(float(a) - float(b)) <= MASS_TOLERANCE_GEV
 
 
@@ -153,10 +154,10 @@ def training_masses(masses: Sequence[float], left_out_mass: float) -> list[float
     except (TypeError, ValueError):
         raise ConfigError(f"config key '{LEFT_OUT_KEY}' must be a number (one of the generated heavy-Higgs "
                           f"masses: {listed}), not {left_out_mass!r}") from None
-    if not any(_same_mass(m, left_out) for m in generated):
+    if not any(same_mass(m, left_out) for m in generated):
         raise ConfigError(f"config key '{LEFT_OUT_KEY}' = {left_out:g} GeV is not a generated heavy-Higgs mass "
                           f"(generated: {listed})")
-    remaining = [m for m in generated if not _same_mass(m, left_out)]
+    remaining = [m for m in generated if not same_mass(m, left_out)]
     if len(remaining) < 2:
         raise ConfigError(f"config key '{LEFT_OUT_KEY}' = {left_out:g} GeV leaves {len(remaining)} mass(es) to "
                           f"train the parameterised network on; at least 2 are needed (generated: {listed})")
@@ -209,7 +210,7 @@ def mass_sample(
                               f"{', '.join(known)})")
     mass = np.full(len(split["process"]), np.nan)
     for name, value in heavy:
-        if masses is None or any(_same_mass(value, m) for m in masses):
+        if masses is None or any(same_mass(value, m) for m in masses):
             mass[process_mask(split, [name])] = float(value)
     signal = np.isfinite(mass)
     background = process_mask(split, list(backgrounds)) & ~signal
@@ -309,7 +310,8 @@ def _auc(sample: MassSample, scores: np.ndarray) -> float:
     return auc(sample.label, scores, sample.weight)
 
 
-def _mass_label(mass: float) -> str:
+def mass_label(mass: float) -> str:
+    """A mass as written in names, keys and labels (``400`` for 400.0 GeV)."""
     return f"{float(mass):g}"
 
 
@@ -325,7 +327,7 @@ def write_auc_table(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_
     """
 
     def mass(row: Mapping[str, Any]) -> str:
-        return f"**{_mass_label(row['mass'])} (left out)**" if row["left_out"] else _mass_label(row["mass"])
+        return f"**{mass_label(row['mass'])} (left out)**" if row["left_out"] else mass_label(row["mass"])
 
     def auc_cell(name: str) -> Column:
         return Column(f"AUC {DISPLAY_NAMES[name].lower()}",
@@ -333,49 +335,6 @@ def write_auc_table(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_
 
     write_table(rows, [Column("Mass [GeV]", mass, align="l"), *(auc_cell(n) for n in NETWORKS)], csv=csv_path,
                 md=md_path, tex=tex_path, csv_keys=("mass", "left_out", *NETWORKS, "n_signal", "n_background"))
-
-
-def plot_auc_vs_mass(
-    rows: Sequence[Mapping[str, Any]], left_out_mass: float, outputs: Sequence[str | Path], com_tev: float = 13.0
-) -> None:
-    """AUC against the heavy-Higgs mass for the three networks, the left-out mass highlighted.
-
-    Args:
-        rows: The rows of :func:`write_auc_table`.
-        left_out_mass: Mass held out of the parameterised training (shaded band and marker ring).
-        outputs: Figure files (PNG, PDF).
-        com_tev: Centre-of-mass energy on the label.
-    """
-    import matplotlib.pyplot as plt
-
-    from ml4hep.plotting import label, save
-
-    masses = np.array([row["mass"] for row in rows], dtype=float)
-    fig, ax = plt.subplots(figsize=(7.5, 6.0))
-    span = float(np.ptp(masses)) if len(masses) > 1 else 100.0
-    ax.axvspan(left_out_mass - 0.03 * span, left_out_mass + 0.03 * span, color="gold", alpha=0.35,
-               label=f"Left out of training ({_mass_label(left_out_mass)} GeV)")
-    styles = {"parameterised": {"marker": "o", "linestyle": "-"},
-              "dedicated": {"marker": "s", "linestyle": "--", "markerfacecolor": "none"},
-              "unparameterised": {"marker": "^", "linestyle": ":"}}
-    for name in NETWORKS:
-        values = np.array([row[name] for row in rows], dtype=float)
-        finite = np.isfinite(values)
-        if not finite.any():
-            continue
-        style = dict(styles[name])
-        if finite.sum() == 1:
-            style["linestyle"] = "none"
-        line = ax.plot(masses[finite], values[finite], label=DISPLAY_NAMES[name], markersize=8, **style)[0]
-        at_left_out = finite & np.array([_same_mass(m, left_out_mass) for m in masses])
-        ax.plot(masses[at_left_out], values[at_left_out], linestyle="none", marker="o", markersize=15,
-                markerfacecolor="none", markeredgecolor=line.get_color(), markeredgewidth=1.5)
-    ax.set_xlabel(r"Heavy-Higgs mass $m_H$ [GeV]")
-    ax.set_ylabel("AUC (test, weighted)")
-    ax.set_xticks(masses)
-    ax.legend(loc="lower right")
-    label(ax, com_tev=com_tev)
-    save(fig, outputs)
 
 
 def _load(split: str | Path | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -392,8 +351,6 @@ def run_parameterised(
     device_name: str,
     model_dir: str | Path,
     metrics_path: str | Path,
-    table_paths: Sequence[str | Path],
-    plot_paths: Sequence[str | Path],
 ) -> dict[str, Any]:
     """Train the parameterised, dedicated and unparameterised networks and compare them on the test split.
 
@@ -408,9 +365,9 @@ def run_parameterised(
         device_name: ``auto``, ``cpu`` or ``cuda``.
         model_dir: Directory of the checkpoints (:func:`ml4hep.training.save_checkpoint`): ``parameterised.pt``,
             ``unparameterised.pt`` and ``dedicated_m{mass}.pt``; the metadata name the inputs and the masses.
-        metrics_path: JSON of the returned dictionary (non-finite numbers written as null).
-        table_paths: AUC table ``(csv, md[, tex])``.
-        plot_paths: "AUC vs mass" figure files (PNG, PDF).
+        metrics_path: JSON of the returned dictionary (non-finite numbers written as null); its ``table`` rows
+            give the AUC table (:func:`write_auc_table`) and the figure (:func:`ml4hep.plots.higgs.plot_auc_vs_mass`)
+            in a render step (:func:`table_rows`).
 
     Returns:
         ``mass_left_out``, ``auc_parameterised``, ``auc_dedicated``, ``auc_unparameterised`` (test AUCs at the
@@ -429,10 +386,10 @@ def run_parameterised(
     hyper = _hyper(hyper)
     generated = sorted({float(m) for _, m in heavy})
     masses = training_masses(generated, hyper["left_out_mass"] if left_out_mass is None else left_out_mass)
-    left_out = next(m for m in generated if not any(_same_mass(m, t) for t in masses))
+    left_out = next(m for m in generated if not any(same_mass(m, t) for t in masses))
     if left_out_mass is not None and "left_out_mass" in given:
         training_masses(generated, given["left_out_mass"])
-        if not _same_mass(left_out, float(given["left_out_mass"])):
+        if not same_mass(left_out, float(given["left_out_mass"])):
             raise ConfigError(f"config key '{LEFT_OUT_KEY}': the argument says {left_out:g} GeV, the "
                               f"hyper-parameters {float(given['left_out_mass']):g} GeV")
     missing = [s for s in ("train", "val", "test") if s not in splits]
@@ -481,16 +438,16 @@ def run_parameterised(
         single = {s: mass_sample(data[s], heavy, backgrounds, [mass]) for s in ("train", "val")}
         model, result = train_network(single["train"].X.astype(np.float32), single["train"],
                                       single["val"].X.astype(np.float32), single["val"], hyper, seed, device,
-                                      f"dedicated {_mass_label(mass)} GeV")
-        record(f"dedicated_m{_mass_label(mass)}", "dedicated", model, result, single["train"], time.perf_counter() - t0,
+                                      f"dedicated {mass_label(mass)} GeV")
+        record(f"dedicated_m{mass_label(mass)}", "dedicated", model, result, single["train"], time.perf_counter() - t0,
                feature_names, [mass])
 
     rows: list[dict[str, Any]] = []
     for mass in generated:
         test = mass_sample(data["test"], heavy, backgrounds, [mass])
-        row: dict[str, Any] = {"mass": mass, "left_out": _same_mass(mass, left_out)}
+        row: dict[str, Any] = {"mass": mass, "left_out": same_mass(mass, left_out)}
         row["parameterised"] = _auc(test, _scores(models["parameterised"], with_mass(test.X, mass)))
-        dedicated = models.get(f"dedicated_m{_mass_label(mass)}")
+        dedicated = models.get(f"dedicated_m{mass_label(mass)}")
         row["dedicated"] = _auc(test, _scores(dedicated, test.X)) if dedicated is not None else math.nan
         row["unparameterised"] = _auc(test, _scores(models["unparameterised"], test.X))
         row["n_signal"] = int((test.label == 1).sum())
@@ -500,13 +457,11 @@ def run_parameterised(
                  " (left out)" if row["left_out"] else "", row["parameterised"], row["dedicated"],
                  row["unparameterised"])
 
-    write_auc_table(rows, *table_paths)
-    plot_auc_vs_mass(rows, left_out, plot_paths)
     at_left_out = next(row for row in rows if row["left_out"])
     metrics: dict[str, Any] = {
         "mass_left_out": left_out,
         **{f"auc_{name}": at_left_out[name] for name in NETWORKS},
-        "auc_vs_mass": {_mass_label(row["mass"]): {name: row[name] for name in NETWORKS} for row in rows},
+        "auc_vs_mass": {mass_label(row["mass"]): {name: row[name] for name in NETWORKS} for row in rows},
         "table": rows,
         "generated_masses": generated,
         "training_masses": masses,
@@ -523,6 +478,12 @@ def run_parameterised(
 
 
 def load_network(path: str | Path) -> tuple[HiggsDNN, dict[str, Any]]:
+def table_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows of the AUC table from the metrics JSON of :func:`run_parameterised` (null AUCs read as NaN)."""
+    return [{key: math.nan if value is None and key in NETWORKS else value for key, value in row.items()}
+            for row in metrics["table"]]
+
+
     """Rebuild a network saved by :func:`run_parameterised` (``weights_only`` loading) with its metadata."""
     from ml4hep.higgs.classifiers import Standardiser
     from ml4hep.training import load_checkpoint

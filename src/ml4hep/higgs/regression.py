@@ -347,79 +347,6 @@ def write_resolution_table(rows: Sequence[Mapping[str, Any]], csv_path: str | Pa
                      "Undefined estimates (-999) are excluded and counted.")
 
 
-def plot_regression(
-    truth: np.ndarray,
-    estimates: Mapping[str, np.ndarray],
-    outputs: Sequence[str | Path],
-    bins: Sequence[float] | np.ndarray | None = None,
-) -> None:
-    """Response distributions (left) and reconstructed vs true mass (right) of every estimator.
-
-    Args:
-        truth: True masses (events without one are left out).
-        estimates: Estimator name -> masses (-999 where undefined).
-        outputs: Figure files (PNG, PDF).
-        bins: True-mass bin edges of the right panel, e.g. :func:`mass_bins` (default: 6 quantile bins of the true
-            mass).
-    """
-    import matplotlib.pyplot as plt
-
-    from ml4hep.plotting import label, save
-
-    truth = np.asarray(truth, dtype=np.float64)
-    valid = np.isfinite(truth) & (truth > 0)
-    if bins is None:
-        bins = np.unique(np.quantile(truth[valid], np.linspace(0, 1, 7))) if valid.any() else np.array([0.0, 1.0])
-        bins = np.concatenate([[0.0], bins[1:-1], [np.inf]])
-    edges = np.asarray(bins, dtype=np.float64)
-    fig, (ax_r, ax_m) = plt.subplots(1, 2, figsize=(15, 6.5))
-    response_bins = np.linspace(0.0, 2.0, 41)
-    peak = 0.0
-    top = float(np.max(truth[valid])) * 1.1 if valid.any() else 1.0
-    for offset, (name, estimate) in enumerate(estimates.items()):
-        estimate = np.asarray(estimate, dtype=np.float64)
-        defined = valid & np.isfinite(estimate) & (estimate != UNDEFINED)
-        stats = overall_resolution(truth, estimate)
-        color = f"C{offset}"
-        display = DISPLAY_NAMES.get(name, name)
-        if defined.any():
-            counts, _, _ = ax_r.hist(
-                np.clip(estimate[defined] / truth[defined], response_bins[0], response_bins[-1] - 1e-9),
-                bins=response_bins, density=True, histtype="step", linewidth=2, color=color,
-                label=f"{display}: bias {stats['bias']:+.2f}, res. {stats['resolution']:.2f}")
-            peak = max(peak, float(np.max(counts)))
-        centres, medians, lows, highs = [], [], [], []
-        for low, high in zip(edges[:-1], edges[1:], strict=True):
-            inside = defined & (truth >= low) & (truth < high)
-            if inside.sum() < 2:
-                continue
-            centres.append(float(np.median(truth[inside])))
-            q25, q50, q75 = np.percentile(estimate[inside], [25.0, 50.0, 75.0])
-            medians.append(q50)
-            lows.append(q25)
-            highs.append(q75)
-        if centres:
-            top = max(top, 1.05 * max(highs))
-            ax_m.plot(centres, medians, "o-", color=color, label=f"{display} (median, IQR)")
-            ax_m.fill_between(centres, lows, highs, color=color, alpha=0.2)
-    ax_r.axvline(1.0, color="grey", linestyle=":")
-    ax_r.set_xlabel(r"Response $m_{\mathrm{estimate}} / m_{\tau\tau}^{\mathrm{true}}$ (last bin: overflow)")
-    ax_r.set_ylabel("Events (normalised)")
-    ax_r.set_xlim(response_bins[0], response_bins[-1])
-    if peak > 0:
-        ax_r.set_ylim(0.0, 1.45 * peak)
-    ax_r.legend(loc="upper right")
-    ax_m.plot([0.0, top], [0.0, top], "k--", linewidth=1, label="$m_{\\mathrm{estimate}} = m^{\\mathrm{true}}$")
-    ax_m.set_xlim(0.0, top)
-    ax_m.set_ylim(0.0, top)
-    ax_m.set_xlabel(r"True di-tau mass $m_{\tau\tau}^{\mathrm{true}}$ [GeV]")
-    ax_m.set_ylabel("Reconstructed / regressed mass [GeV]")
-    ax_m.legend(loc="upper left")
-    for ax in (ax_r, ax_m):
-        label(ax)
-    save(fig, outputs)
-
-
 def run_regression(
     splits: Mapping[str, str | Path],
     hyper: Mapping[str, Any],
@@ -427,11 +354,12 @@ def run_regression(
     device_name: str,
     model_path: str | Path,
     predictions_path: str | Path,
-    table_paths: Sequence[str | Path],
-    plot_paths: Sequence[str | Path],
     metrics_path: str | Path,
 ) -> dict[str, Any]:
-    """Train the mass regression, write its checkpoint, predictions, resolution table, figure and metrics.
+    """Train the mass regression, write its checkpoint, predictions and metrics.
+
+    The resolution table and the figure are written from these files by a render step (:func:`table_rows`,
+    :func:`estimates_on_test`, :func:`write_resolution_table`, :func:`ml4hep.plots.higgs.plot_regression`).
 
     Args:
         splits: Split name -> dataset file; ``train``, ``val`` and ``test`` are needed, further splits only get
@@ -442,14 +370,13 @@ def run_regression(
         model_path: Torch checkpoint (``state_dict`` + primitive metadata; :func:`load_mass_regression` reads it).
         predictions_path: ``.npz`` with one array per split: the regressed mass (GeV) of *every* event of the split
             (ttbar and events without a true mass included), in the split's event order.
-        table_paths: Resolution table ``(csv, md[, tex])``: test split, per true-mass bin (:func:`mass_bins` of the test
-            resonance masses) and estimator, then the overall rows (bin ``all``).
-        plot_paths: Figure files (PNG, PDF) of :func:`plot_regression` on the test split.
         metrics_path: JSON of the returned dictionary (non-finite numbers written as null).
 
     Returns:
         ``resolution_{regressed,visible,collinear}``, ``bias_{...}`` (test split, all events with a true mass),
-        ``n_test``, ``n_undefined_collinear``, ``table`` (rows of the table), ``bins``, training summary
+        ``n_test``, ``n_undefined_collinear``, ``table`` (rows of the resolution table: test split, per true-mass
+        bin (:func:`mass_bins` of the test resonance masses) and estimator, then the overall rows, bin ``all``),
+        ``bins`` (the true-mass bin edges), training summary
         (``n_train``, ``best_epoch``, ``epochs_run``, ``train_loss``, ``val_loss``, ``seconds``, ``device``) and
         the hyper-parameters used.
 
@@ -489,8 +416,6 @@ def run_regression(
     overall = {name: overall_resolution(truth, estimate) for name, estimate in estimates.items()}
     rows += [{"bin": "all", "bin_low": 0.0, "bin_high": math.inf, "estimator": name, **stats}
              for name, stats in overall.items()]
-    write_resolution_table(rows, *table_paths)
-    plot_regression(truth, estimates, plot_paths, bins)
 
     metrics: dict[str, Any] = {}
     for name in ESTIMATORS:
@@ -507,4 +432,42 @@ def run_regression(
     write_json(metrics_path, metrics)
     log.info("mass resolution (test): regressed %.3f, visible %.3f, collinear %.3f", metrics["resolution_regressed"],
              metrics["resolution_visible"], metrics["resolution_collinear"])
+
+
+def table_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The resolution-table rows of the metrics JSON of :func:`run_regression`.
+
+    JSON has no infinity nor NaN: the open upper edge of the last bin, written as null, is read back as infinity, and
+    the other nulls (statistics of an empty bin) as NaN.
+    """
+
+    def restore(key: str, value: Any) -> Any:
+        if value is not None or key in ("bin", "estimator"):
+            return value
+        return math.inf if key == "bin_high" else math.nan
+
+    return [{key: restore(key, value) for key, value in row.items()} for row in metrics["table"]]
+
+
+def metrics_bins(metrics: Mapping[str, Any]) -> np.ndarray:
+    """The true-mass bin edges of the metrics JSON of :func:`run_regression` (null read back as infinity)."""
+    return np.array([math.inf if edge is None else edge for edge in metrics["bins"]], dtype=np.float64)
+
+
+def estimates_on_test(test_path: str | Path, predictions_path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """True mass and every estimator's mass of the test events with a true mass (what the figure shows).
+
+    Args:
+        test_path: Test split of the event table.
+        predictions_path: Predictions of :func:`run_regression` (the ``test`` array is used).
+
+    Returns:
+        (true masses, estimator name -> masses), aligned.
+    """
+    test = load_split(test_path)
+    with np.load(predictions_path, allow_pickle=False) as predictions:
+        regressed = predictions["test"]
+    valid = has_truth(test)
+    truth = np.asarray(test["truth_mass"], dtype=np.float64)[valid]
+    return truth, {k: v[valid] for k, v in estimator_masses(test, regressed).items()}
     return metrics

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from ml4hep.io import write_json
-from ml4hep.pdf import plots
 from ml4hep.pdf.closure import estimators
 from ml4hep.pdf.postfit import chi2_per_point, load_ensemble, load_replica
 from ml4hep.pdf.pseudodata import FitInputs
@@ -23,6 +22,7 @@ from ml4hep.pdf.truth import (
     rotation,
     truth_on_grid,
 )
+from ml4hep.plots import pdf as plots
 from ml4hep.tables import Column, number, write_table
 
 log = logging.getLogger(__name__)

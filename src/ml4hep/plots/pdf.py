@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ml4hep.plotting import label, plt, save
+from ml4hep.plots.style import label, plt, save
 
 BAND_LABELS = {"g": "$xg(x)$", "sigma": r"$x\Sigma(x)$", "uv": "$xu_v(x)$", "dv": "$xd_v(x)$"}
 

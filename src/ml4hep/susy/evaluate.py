@@ -90,83 +90,30 @@ def excluded_fraction_maps(x: np.ndarray, y: np.ndarray, excluded: np.ndarray, b
         return np.where(counts > 0, hits / counts, np.nan), counts
 
 
-def _edges(values: np.ndarray, nbins: int) -> np.ndarray:
+def map_edges(values: np.ndarray, nbins: int) -> np.ndarray:
+    """``nbins`` equal bins from the smallest to the largest finite value (one GeV wide if they are equal)."""
     low, high = np.nanmin(values), np.nanmax(values)
     return np.linspace(low, high if high > low else low + 1.0, nbins + 1)
 
 
-def plot_maps(test: Mapping[str, np.ndarray], predicted_excluded: np.ndarray, classifier: str, nbins: int,
-              paths: Sequence[str | Path]) -> list[dict[str, Any]]:
-    """Draw the four exclusion maps (recast on top, classifier below) and return the per-bin table rows."""
-    import matplotlib.pyplot as plt
-
-    from ml4hep.plotting import save
-
+def fraction_rows(test: Mapping[str, np.ndarray], predicted_excluded: np.ndarray, nbins: int) -> list[dict[str, Any]]:
+    """Excluded fraction by the recast and by the classifier per bin of the x-axis mass of every map plane."""
     true_excluded = test["allowed"] == 0
-    wrong = true_excluded != predicted_excluded
-    fig, axes = plt.subplots(2, len(PLANES), figsize=(5.2 * len(PLANES), 9.5), squeeze=False)
-    rows: list[dict[str, Any]] = []
     y = test["m_chi10"]
-    for column, (mass, label) in enumerate(PLANES.values()):
+    rows: list[dict[str, Any]] = []
+    for mass, _ in PLANES.values():
         x = test[mass]
         finite = np.isfinite(x) & np.isfinite(y)
-        bins = (_edges(x[finite], nbins), _edges(y[finite], nbins))
-        maps = {"recast": excluded_fraction_maps(x[finite], y[finite], true_excluded[finite], bins)[0],
-                classifier: excluded_fraction_maps(x[finite], y[finite], predicted_excluded[finite], bins)[0]}
-        centres = [0.5 * (b[1:] + b[:-1]) for b in bins]
-        for row, (source, fraction) in enumerate(maps.items()):
-            ax = axes[row, column]
-            mesh = ax.pcolormesh(bins[0], bins[1], fraction.T, vmin=0, vmax=1, cmap="RdYlGn_r", shading="flat")
-            for other, style in (("recast", "-"), (classifier, "--")):
-                masked = np.ma.masked_invalid(maps[other].T)
-                if masked.count() >= 4 and np.nanmin(maps[other]) < 0.5 < np.nanmax(maps[other]):
-                    ax.contour(centres[0], centres[1], masked, levels=[0.5], colors="k", linestyles=style,
-                               linewidths=2)
-            if row == 1:
-                ax.scatter(x[finite & wrong], y[finite & wrong], s=6, c="blue", marker="x", linewidths=0.7,
-                           label=f"misclassified ({int((finite & wrong).sum())})")
-                ax.legend(loc="upper left", fontsize=9)
-            ax.set_xlabel(f"{label} [GeV]", fontsize=12)
-            ax.set_ylabel(r"$m_{\tilde\chi^0_1}$ [GeV]", fontsize=12)
-            ax.set_title(f"{'recast' if source == 'recast' else DISPLAY.get(source, source)}: excluded fraction",
-                         fontsize=11)
-            fig.colorbar(mesh, ax=ax)
-        counts, _ = np.histogram(x[finite], bins=bins[0])
-        true_hits, _ = np.histogram(x[finite], bins=bins[0], weights=true_excluded[finite].astype(float))
-        pred_hits, _ = np.histogram(x[finite], bins=bins[0], weights=predicted_excluded[finite].astype(float))
-        for low, high, n, t, p in zip(bins[0][:-1], bins[0][1:], counts, true_hits, pred_hits, strict=True):
+        edges = map_edges(x[finite], nbins)
+        counts, _ = np.histogram(x[finite], bins=edges)
+        true_hits, _ = np.histogram(x[finite], bins=edges, weights=true_excluded[finite].astype(float))
+        pred_hits, _ = np.histogram(x[finite], bins=edges, weights=predicted_excluded[finite].astype(float))
+        for low, high, n, t, p in zip(edges[:-1], edges[1:], counts, true_hits, pred_hits, strict=True):
             rows.append({"plane": f"{mass} vs m_chi10", "bin": f"{mass} {low:.0f}-{high:.0f} GeV", "mass": mass,
                          "low_gev": float(low), "high_gev": float(high), "points": int(n),
                          "fraction_true": float(t / n) if n else float("nan"),
                          "fraction_predicted": float(p / n) if n else float("nan")})
-    fig.suptitle(r"$\mathit{Simulation}$, $\sqrt{s}$ = 13 TeV pMSSM-19 scan. Solid: 50% contour of the recast, "
-                 "dashed: of the classifier", fontsize=12)
-    save(fig, paths)
     return rows
-
-
-def plot_confidence(results: Mapping[str, Mapping[str, np.ndarray]], test_allowed: np.ndarray,
-                    paths: Sequence[str | Path]) -> None:
-    """Accuracy and coverage versus the confidence threshold, per classifier."""
-    import matplotlib.pyplot as plt
-
-    from ml4hep.plotting import label, save
-
-    fig, ax = plt.subplots(figsize=(7, 5))
-    levels = np.linspace(0, 0.99, 100)
-    for name, p in results.items():
-        conf = confidence(p["p_allowed"])
-        correct = (p["p_allowed"] >= 0.5) == (test_allowed == 1)
-        accuracy = [correct[conf >= c].mean() if (conf >= c).any() else np.nan for c in levels]
-        coverage = [(conf >= c).mean() for c in levels]
-        line, = ax.plot(levels, accuracy, label=f"{DISPLAY.get(name, name)} accuracy")
-        ax.plot(levels, coverage, ls="--", color=line.get_color(), label=f"{DISPLAY.get(name, name)} coverage")
-    ax.set_xlabel("confidence threshold |2P - 1|")
-    ax.set_ylabel("fraction")
-    ax.set_ylim(0, 1.1)
-    ax.legend(fontsize=9, loc="lower left")
-    label(ax, com_tev=13)
-    save(fig, paths)
 
 
 def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: str, recast: Mapping[str, Any],
@@ -189,6 +136,7 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
     Returns:
         The metrics.
     """
+    from ml4hep.plots.susy import plot_confidence, plot_maps
     from ml4hep.susy.classifiers import load_split
 
     test = load_split(test_path)
@@ -229,8 +177,9 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
 
     map_classifier = options["map_classifier"] if options["map_classifier"] in results else next(iter(results))
     predicted_excluded = results[map_classifier]["p_allowed"] < 0.5
-    bins_rows = plot_maps(test, predicted_excluded, map_classifier, int(options["map_bins"]),
-                          [outputs["maps"], outputs["maps_pdf"]])
+    bins_rows = fraction_rows(test, predicted_excluded, int(options["map_bins"]))
+    plot_maps(test, predicted_excluded, map_classifier, int(options["map_bins"]),
+              [outputs["maps"], outputs["maps_pdf"]])
     write_table(bins_rows, [
         Column("Plane", "plane", align="l"),
         Column("Mass bin [GeV]", lambda r: f"{r['low_gev']:.0f}–{r['high_gev']:.0f}"),

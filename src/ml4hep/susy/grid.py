@@ -211,23 +211,21 @@ def compare_with_parametrisation(rows: Sequence[Mapping[str, float]]) -> list[di
 
 
 def run_grid(options: Mapping[str, Any], seed: int, csv_path: str | os.PathLike[str],
-             json_path: str | os.PathLike[str], plot_paths: Sequence[str | os.PathLike[str]]) -> dict[str, Any]:
-    """The grid rule: simulate the grid, compare it with the parametrisation, write CSV, JSON and a plot.
+             json_path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The grid rule: simulate the grid, compare it with the parametrisation, write CSV and JSON.
+
+    The figure is drawn from the CSV by a render rule (:func:`ml4hep.plots.susy.plot_efficiency_grid`).
 
     Args:
         options: ``gluino_masses``, ``lsp_fractions``, ``events`` (config ``susy.efficiency_grid``).
         seed: Seed of the grid (each point derives its own).
         csv_path: The grid (input of the recast when ``use_in_recast``).
         json_path: Comparison with the parametrisation and a summary.
-        plot_paths: Efficiency versus m_chi10 / m_gluino per gluino mass and region, grid and parametrisation.
 
     Returns:
         The summary.
     """
-    import matplotlib.pyplot as plt
-
     from ml4hep.io import write_json
-    from ml4hep.plotting import label, save
 
     rows = efficiency_grid(options["gluino_masses"], options["lsp_fractions"], int(options["events"]), seed,
                            csv_path)
@@ -240,26 +238,11 @@ def run_grid(options: Mapping[str, Any], seed: int, csv_path: str | os.PathLike[
                            "mean_parametrised": float(np.mean([c["parametrised"] for c in entries])),
                            "mean_difference": float(diff.mean()), "max_abs_difference": float(np.abs(diff).max())}
     write_json(json_path, {"summary": summary, "comparison": comparison})
-    fig, axes = plt.subplots(1, len(GRID_REGIONS), figsize=(13, 5.5), squeeze=False)
-    fractions = np.linspace(0, 0.99, 100)
-    for ax, region in zip(axes[0], GRID_REGIONS, strict=True):
-        for m_gluino in options["gluino_masses"]:
-            points = [r for r in rows if r["m_gluino"] == float(m_gluino)]
-            line = ax.errorbar([r["lsp_fraction"] for r in points], [r[f"eff_{region}"] for r in points],
-                               yerr=[r[f"err_{region}"] for r in points], marker="o", ls="",
-                               label=f"$m_{{\\tilde g}}$ = {m_gluino:g} GeV")
-            curve = _parametrised_curve(region, float(m_gluino), fractions)
-            ax.plot(fractions, curve, ls="--", color=line[0].get_color())
-        ax.set_xlabel(r"$m_{\tilde\chi^0_1} / m_{\tilde g}$")
-        ax.set_ylabel(f"efficiency ({region})")
-        ax.legend(fontsize=9, title="points: Pythia8 + FastJet grid\ndashed: parametrisation", title_fontsize=9)
-        label(ax, com_tev=13)
-    save(fig, plot_paths)
     return summary
 
 
-def _parametrised_curve(region: str, m_gluino: float, fractions: np.ndarray) -> np.ndarray:
-    """The recast's parametrised gluino efficiency along m_chi10 / m_gluino at one gluino mass."""
+def parametrised_curve(region: str, m_gluino: float, fractions: np.ndarray) -> np.ndarray:
+    """The recast's parametrised gluino efficiency in ``region`` along m_chi10 / m_gluino at one gluino mass."""
     from ml4hep.susy.recast import EFFICIENCIES
 
     parent = np.full_like(fractions, m_gluino)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -113,31 +113,3 @@ def write_tables(metrics: Mapping[str, Any], csv_path: str | Path, md_path: str 
         Column("#Param", lambda r: "—" if r["parameters"] is None else f"{r['parameters']:,}", align="r"),
     ]
     write_table(rows, columns, csv=csv_path, md=md_path, tex=tex_path, csv_keys=["tagger", *keys])
-
-
-def plot_rocs(
-    test_path: str | Path, scores: Mapping[str, str | Path], metrics: Mapping[str, Any], outputs: Sequence[str | Path]
-) -> None:
-    """ROC curves of all taggers: εS vs 1/εB on a log scale (the landscape paper's figure)."""
-    import matplotlib.pyplot as plt
-
-    from ml4hep.metrics import roc
-    from ml4hep.plotting import label, save
-
-    labels = load_split(test_path)["label"]
-    fig, ax = plt.subplots(figsize=(8, 6.5))
-    for name, path in scores.items():
-        with np.load(path, allow_pickle=False) as data:
-            eps_s, eps_b, _ = roc(labels, data["test"])
-        keep = (eps_b > 0) & (eps_s > 0.05)
-        m = metrics["taggers"][name]
-        r30 = with_error(m["r30"], None, 0, missing="inf")
-        legend = f"{DISPLAY_NAMES.get(name, name)} (AUC {m['auc']:.3f}, R30 {r30})"
-        ax.plot(eps_s[keep], 1.0 / eps_b[keep], label=legend, linewidth=1.8)
-    ax.set_yscale("log")
-    ax.set_xlim(0, 1)
-    ax.set_xlabel(r"Signal efficiency $\epsilon_S$")
-    ax.set_ylabel(r"Background rejection $1/\epsilon_B$")
-    ax.legend(fontsize=10, loc="upper right")
-    label(ax, com_tev=14)
-    save(fig, outputs)
