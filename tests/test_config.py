@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ml4hep.config import _resolve, derive_seed, load_config, load_schema, validate_config
@@ -95,3 +97,26 @@ def test_start_up_rejects_inconsistent_keys(override, message):
 
 def test_checks_of_a_task_that_does_not_run_are_skipped():
     validate_config({"tasks": ["pdf"], "higgs": {"parameterised": {"left_out_mass": 450}}})
+
+
+TRAVERSAL = "../../outside"
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ({"inputs": {TRAVERSAL: {"files": ["a.root"]}}}, "inputs"),
+        ({"toptag": {"samples": [TRAVERSAL]}}, "toptag.samples.0"),
+        ({"toptag": {"predefined_split": {"train": [TRAVERSAL], "val": ["a"], "test": ["b"]}}},
+         "toptag.predefined_split.train.0"),
+        ({"higgs": {"signal": [TRAVERSAL]}}, "higgs.signal.0"),
+        ({"higgs": {"backgrounds": [TRAVERSAL]}}, "higgs.backgrounds.0"),
+        ({"higgs": {"higgsml": TRAVERSAL}}, "higgs.higgsml"),
+        ({"pdf": {"datasets": {TRAVERSAL: {}}}}, "pdf.datasets"),
+        ({"pdf": {"closure": {"held_out": [TRAVERSAL]}}}, "pdf.closure.held_out.0"),
+    ],
+)
+def test_no_config_string_becomes_a_path_outside_results(override, key):
+    """Every config string that names a file or folder under results/ is a plain name: a traversal is refused."""
+    with pytest.raises(ConfigError, match=rf"config key '?{re.escape(key)}'?.*{re.escape(TRAVERSAL)}"):
+        validate_config(override)
