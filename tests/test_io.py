@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import re
+import socket
+import time
+
 import awkward as ak
 import numpy as np
 import pytest
@@ -92,3 +96,23 @@ def test_empty_tree(tmp_path):
 def test_read_sample_concatenates_shards(good_file):
     events = read_sample([good_file, good_file], ["met"])
     assert len(events) == 6
+
+
+def test_refused_connection_and_unknown_host_fail_at_once(tmp_path):
+    for url, problem in ((f"root://127.0.0.1:{_free_port()}//nowhere/top.root", "connection refused by 127.0.0.1"),
+                         ("root://no-such-host.invalid//nowhere/top.root", "unknown host 'no-such-host.invalid'")):
+        start = time.perf_counter()
+        with pytest.raises(InputFileError, match=re.escape(problem)):
+            read_tree(url, retries=3, retry_wait=5.0)
+        assert time.perf_counter() - start < 5.0, "a refused connection or an unknown host is not retried"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_a_folder_given_as_input_is_one_clear_error(tmp_path):
+    with pytest.raises(InputFileError, match=re.escape(str(tmp_path)) + ": is a folder, not a ROOT file"):
+        read_tree(tmp_path)

@@ -12,8 +12,10 @@ import json
 import logging
 import math
 import os
+import socket
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,7 +52,7 @@ def _raise_if_transient(path: str, error: BaseException) -> None:
         return
     if isinstance(error, FileNotFoundError | PermissionError | IsADirectoryError):
         return
-    if "Server responded with an error: [30" in str(error):
+    if "Server responded with an error: [30" in str(error) or "[FATAL] Invalid address" in str(error):
         return
     raise _TransientRemoteError(_short(error)) from error
 
@@ -126,11 +128,51 @@ def write_root(
     return path
 
 
+XROOTD_PORT = 1094
+PROBE_TIMEOUT = 10.0
+"""Seconds a TCP connection to a remote server may take before the attempt counts as timed out (and is retried)."""
+
+
+def check_server(url: str, timeout: float | None = None) -> None:
+    """Reach the server of a ``root://`` URL once with a plain TCP connection, before the XRootD client does.
+
+    A refused connection or an unknown host cannot be cured by waiting, so it fails at once (the XRootD client
+    would retry it for minutes); a timeout may be transient and is left to :func:`read_tree`'s retries.
+
+    Args:
+        url: The file's URL.
+        timeout: Seconds the connection may take (default :data:`PROBE_TIMEOUT`).
+
+    Raises:
+        InputFileError: The connection is refused, or the host is unknown.
+        _TransientRemoteError: The connection timed out.
+    """
+    timeout = PROBE_TIMEOUT if timeout is None else timeout
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("root", "xroot") or not parts.hostname:
+        return
+    address = (parts.hostname, parts.port or XROOTD_PORT)
+    try:
+        with socket.create_connection(address, timeout=timeout):
+            pass
+    except ConnectionRefusedError:
+        raise InputFileError(url, f"connection refused by {address[0]}:{address[1]} (no XRootD server there)") from None
+    except socket.gaierror as error:
+        raise InputFileError(url, f"unknown host {address[0]!r} ({error.strerror})") from None
+    except (TimeoutError, OSError) as error:
+        problem = f"no answer from {address[0]}:{address[1]} within {timeout:g} s ({error})"
+        raise _TransientRemoteError(problem) from error
+
+
 def _open(path: str) -> Any:
     """Open a ROOT file; raises InputFileError naming the problem (_TransientRemoteError for a remote hiccup)."""
-    if not is_remote(path):
+    if is_remote(path):
+        check_server(path)
+    else:
         if not os.path.exists(path):
             raise InputFileError(path, "file does not exist")
+        if os.path.isdir(path):
+            raise InputFileError(path, "is a folder, not a ROOT file")
         if os.path.getsize(path) == 0:
             raise InputFileError(path, "file is empty (0 bytes), not a ROOT file")
         with open(path, "rb") as stream:
