@@ -97,3 +97,21 @@ def test_cli_predicts_slha_folder_and_table(tiny, capsys):
                  "bdt"]) == 0
     out = capsys.readouterr().out
     assert "P(allowed)" in out and "ms" in out
+
+
+def test_predict_flags_extrapolation_per_point(tiny, capsys, caplog):
+    points = read_points(tiny["dir"] / "scan0.root")
+    folder = tiny["dir"] / "flagged"
+    inside = {k: float(points[k][0]) for k in PARAMETERS}
+    write_slha(folder / "inside.slha", inside)
+    write_slha(folder / "far.slha", {**inside, "M3": 1e7, "tanb": 500.0})
+    with caplog.at_level("WARNING"):
+        assert main(["susy", "predict", str(folder), "--models", str(tiny["models"]), "--json"]) == 0
+    rows = {row["name"].rsplit("/", 1)[-1]: row for row in json.loads(capsys.readouterr().out)}
+    far = rows["far.slha"]
+    assert far["extrapolation"] and any(f.startswith("M3 = 1e+07 outside the training range") for f in far["flags"])
+    assert any(f.startswith("tanb = 500 outside") for f in far["flags"])
+    assert "far.slha: extrapolation" in caplog.text
+    info = json.loads((tiny["models"] / "rf_info.json").read_text())
+    low, high = info["training_ranges"]["M3"]
+    assert low <= inside["M3"] <= high or rows["inside.slha"]["extrapolation"]

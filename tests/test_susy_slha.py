@@ -90,3 +90,34 @@ def test_scan_shard_writes_root_and_slha(tmp_path):
         back = read_slha(tmp_path / "slha" / f"point_{point_id}.slha")
         for name in PARAMETERS:
             assert back[name] == pytest.approx(table[name][i], rel=1e-7)
+
+
+def test_a_duplicated_block_or_entry_is_reported_as_a_duplicate(tmp_path):
+    text = write_slha(tmp_path / "p.slha", one_point()).read_text()
+    block = text[text.upper().index("BLOCK EXTPAR"):]
+    twice = tmp_path / "twice.slha"
+    twice.write_text(text.rstrip("\n") + "\n" + block)
+    with pytest.raises(SLHAError, match=r"block EXTPAR appears twice \(lines \d+ and \d+\)"):
+        read_slha(twice)
+    entry = next(line for line in block.splitlines()[1:] if line.split() and line.split()[0] == "3")
+    repeated = tmp_path / "repeated.slha"
+    repeated.write_text(text.replace(entry, f"{entry}\n{entry}", 1))
+    with pytest.raises(SLHAError, match=r"entry EXTPAR 3 appears twice"):
+        read_slha(repeated)
+
+
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_a_non_finite_parameter_in_a_table_is_an_error(tmp_path, value):
+    from ml4hep.errors import InputFileError
+    from ml4hep.susy.scan import read_points, write_csv
+
+    points = sample_points(3, 1)
+    table = write_csv(tmp_path / "points.csv", points)
+    lines = table.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[2].split(",")
+    row[header.index("tanb")] = value
+    lines[2] = ",".join(row)
+    table.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputFileError, match=rf"column tanb holds {value} at row 1"):
+        read_points(table)

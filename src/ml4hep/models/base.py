@@ -154,6 +154,9 @@ class Registry:
     def __iter__(self) -> Iterator[str]:
         return iter(self._classes)
 
+    def __len__(self) -> int:
+        return len(self._classes)
+
 
 def fingerprint(*parts: Any) -> str:
     """A short stable hash of JSON-ready ``parts`` (hyper-parameters, seeds, input file sizes)."""

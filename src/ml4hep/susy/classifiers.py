@@ -108,6 +108,12 @@ class SusyMLP(TorchClassifier):
 
 
 def validation_summary(splits: Mapping[str, Split], scores: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """The classifier's inputs and its validation accuracy (P(allowed) >= 0.5 taken as allowed)."""
-    return {"feature_names": [str(f) for f in splits["train"]["feature_names"]],
-            "val_accuracy": float(np.mean((scores["val"] >= 0.5) == (splits["val"]["allowed"] == 1)))}
+    """The classifier's inputs, its validation accuracy and the training range of each parameter.
+
+    P(allowed) >= 0.5 counts as allowed; ``susy predict`` flags points outside the training ranges.
+    """
+    train = splits["train"]
+    ranges = {p: [float(np.min(train[p])), float(np.max(train[p]))] for p in PARAMETERS if p in train}
+    return {"feature_names": [str(f) for f in train["feature_names"]],
+            "val_accuracy": float(np.mean((scores["val"] >= 0.5) == (splits["val"]["allowed"] == 1))),
+            "training_ranges": ranges}

@@ -6,6 +6,7 @@ Like the SUSY-AI web tool: for each point the class (excluded or allowed), P(all
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -18,6 +19,9 @@ from ml4hep.errors import InputFileError
 from ml4hep.susy.classifiers import CLASSIFIERS, confidence, feature_names, features, p_allowed
 from ml4hep.susy.scan import PARAMETERS, read_points
 from ml4hep.susy.slha import read_slha
+from ml4hep.susy.spectrum import LSP_CODES, spectrum
+
+log = logging.getLogger(__name__)
 
 
 def collect_points(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], dict[str, np.ndarray]]:
@@ -53,6 +57,30 @@ def collect_points(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[str], 
     return names, {p: np.array([row[p] for row in rows], dtype=np.float64) for p in PARAMETERS}
 
 
+def point_flags(points: Mapping[str, np.ndarray], ranges: Mapping[str, Sequence[float]]) -> list[list[str]]:
+    """Why a prediction is an extrapolation, per point.
+
+    Flagged: parameters outside the training ranges, an LSP that is not the lightest neutralino, a tachyonic
+    sfermion (SUSY-AI flags points outside its training region the same way).
+
+    Args:
+        points: Parameter -> array.
+        ranges: Parameter -> [low, high] seen in training (``training_ranges`` of the classifier's info).
+
+    Returns:
+        One list of flags per point (empty: inside the training region).
+    """
+    n = len(points[PARAMETERS[0]])
+    flags: list[list[str]] = [[] for _ in range(n)]
+    for name, (low, high) in ranges.items():
+        for i in np.flatnonzero((points[name] < low) | (points[name] > high)):
+            flags[i].append(f"{name} = {points[name][i]:g} outside the training range [{low:g}, {high:g}]")
+    lsp = spectrum({p: points[p] for p in PARAMETERS})["lsp"]
+    for i in np.flatnonzero(lsp != 0):
+        flags[i].append(f"LSP is a {LSP_CODES[int(lsp[i])]}" if lsp[i] > 0 else "tachyonic sfermion")
+    return flags
+
+
 def load_predictor(models_dir: str | os.PathLike[str], classifier: str) -> tuple[Any, str]:
     """The trained classifier and its input set (from ``{classifier}_info.json`` next to the model)."""
     model = Path(models_dir) / f"{classifier}{CLASSIFIERS.model_class(classifier).suffix}"
@@ -79,8 +107,14 @@ def predict(paths: Sequence[str | os.PathLike[str]], models_dir: str | os.PathLi
     allowed = p_allowed(predictor, features(points, inputs))
     ms = 1e3 * (time.perf_counter() - start) / max(len(names), 1)
     conf = confidence(allowed)
+    info = json.loads((Path(models_dir) / f"{classifier}_info.json").read_text())
+    flags = point_flags(points, info.get("training_ranges", {}))
+    for name, point_flag in zip(names, flags, strict=True):
+        if point_flag:
+            log.warning("%s: extrapolation (%s)", name, "; ".join(point_flag))
     return [{"name": name, "class": "allowed" if p >= 0.5 else "excluded", "p_allowed": float(p),
-             "confidence": float(c), "ms": ms} for name, p, c in zip(names, allowed, conf, strict=True)]
+             "confidence": float(c), "ms": ms, "extrapolation": bool(f), "flags": f}
+            for name, p, c, f in zip(names, allowed, conf, flags, strict=True)]
 
 
 def format_rows(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -88,5 +122,5 @@ def format_rows(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     width = max([len("point"), *(len(r["name"]) for r in rows)])
     lines = [f"{'point':<{width}}  {'class':<8}  P(allowed)  confidence  time/point"]
     lines += [f"{r['name']:<{width}}  {r['class']:<8}  {r['p_allowed']:10.3f}  {r['confidence']:10.3f}  "
-              f"{r['ms']:7.3f} ms" for r in rows]
+              f"{r['ms']:7.3f} ms" + ("  (extrapolation)" if r.get("extrapolation") else "") for r in rows]
     return lines

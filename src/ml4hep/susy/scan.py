@@ -110,14 +110,22 @@ def read_points(path: str | os.PathLike[str], extra: Sequence[str] = ()) -> dict
         Column -> array.
 
     Raises:
-        InputFileError: the file is missing, unreadable or lacks a parameter column.
+        InputFileError: the file is missing, unreadable, lacks a parameter column or holds a NaN or an infinity.
     """
     path = str(path)
     columns = [*PARAMETERS, *extra]
     if path.lower().endswith(".csv"):
-        return _read_csv(path, columns)
-    events = read_tree(path, columns, tree=POINTS_TREE)
-    return {name: np.asarray(events[name]) for name in columns}
+        table = _read_csv(path, columns)
+    else:
+        events = read_tree(path, columns, tree=POINTS_TREE)
+        table = {name: np.asarray(events[name]) for name in columns}
+    for name in PARAMETERS:
+        bad = ~np.isfinite(table[name])
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise InputFileError(path, f"column {name} holds {float(table[name][row])!r} at row {row} "
+                                       f"({int(bad.sum())} non-finite value(s)); every parameter must be finite")
+    return table
 
 
 def _read_csv(path: str, columns: Sequence[str]) -> dict[str, np.ndarray]:

@@ -97,6 +97,9 @@ def read_slha(path: str | os.PathLike[str]) -> dict[str, float]:
     path = str(path)
     if not os.path.exists(path):
         raise SLHAError(path, "file does not exist")
+    duplicate = _first_duplicate(path)
+    if duplicate:
+        raise SLHAError(path, duplicate)
     try:
         doc = pyslha.read(path, ignorenomass=True)
     except Exception as error:  # pyslha.ParseError, ValueError on malformed numbers, ...
@@ -129,3 +132,34 @@ def _number(path: str, value: object, what: str) -> float:
     if not np.isfinite(number):
         raise SLHAError(path, f"{what} is not finite: {value!r}")
     return number
+
+
+def _first_duplicate(path: str) -> str | None:
+    """A duplicated block, or a duplicated entry of MINPAR/EXTPAR, described in words (None: none).
+
+    pyslha keeps the last value of a repeated entry and may drop a repeated block's entries, so a file with either
+    would be read silently wrong: it is refused instead.
+    """
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return None
+    blocks: dict[str, int] = {}
+    entries: dict[tuple[str, str], int] = {}
+    block = None
+    for number, raw in enumerate(lines, start=1):
+        words = raw.split("#", 1)[0].split()
+        if not words:
+            continue
+        if words[0].upper() in ("BLOCK", "DECAY"):
+            block = words[1].upper() if len(words) > 1 and words[0].upper() == "BLOCK" else None
+            if block is not None:
+                if block in blocks:
+                    return f"block {block} appears twice (lines {blocks[block]} and {number})"
+                blocks[block] = number
+        elif block in ("MINPAR", "EXTPAR") and len(words) >= 2:
+            key = (block, words[0])
+            if key in entries:
+                return f"entry {block} {words[0]} appears twice (lines {entries[key]} and {number})"
+            entries[key] = number
+    return None
