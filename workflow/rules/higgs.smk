@@ -1,5 +1,7 @@
 # Higgs H->tautau: event table (selection + HiggsML features + split) -> classifiers -> evaluation.
 
+from ml4hep.higgs.classifiers import CLASSIFIERS as HIGGS_MODELS
+
 HIGGS = config["higgs"]
 HIGGSML = HIGGS["higgsml"]
 if HIGGSML is not None and IMPORTED.get(HIGGSML, {}).get("set") != "higgsml":
@@ -77,10 +79,11 @@ rule higgs_features:
         "../../scripts/higgs_features.py"
 
 
-def higgs_train_rule(classifier):
-    """Parameters shared by the two training rules."""
-    hyper_key = "bdt" if classifier == "bdt_mreg" else classifier
-    return {"ams_regularisation": HIGGS["ams_regularisation"], hyper_key: HIGGS.get(hyper_key, {})}
+def higgs_hyper(classifier):
+    """A classifier's hyper-parameters: its config section (bdt_mreg shares the BDT's; the window needs b_r)."""
+    if classifier == "cut":
+        return {"ams_regularisation": HIGGS["ams_regularisation"]}
+    return dict(HIGGS["bdt" if classifier == "bdt_mreg" else classifier])
 
 
 def regressed_mass_input(wildcards):
@@ -91,19 +94,20 @@ def regressed_mass_input(wildcards):
 rule higgs_train_baseline:
     output:
         model="results/higgs/models/{classifier}.json",
-        scores="results/higgs/scores/{classifier}.npz",
+        scores="results/higgs/scores/{classifier}.root",
         info="results/higgs/models/{classifier}_info.json",
     input:
         **higgs_feature_files(),
         regressed_mass=regressed_mass_input,
         code=script_code("higgs_train.py"),
     params:
-        options=lambda wc: higgs_train_rule(wc.classifier),
+        hyper=lambda wc: higgs_hyper(wc.classifier),
         heavy=HIGGS_HEAVY,
         seed=lambda wc: derive_seed(config["seed"], "higgs", wc.classifier),
         device=config["device"],
+        checkpoint=lambda wc: f"results/higgs/checkpoints/{wc.classifier}.ckpt" if HIGGS_MODELS.is_network(wc.classifier) else None,
     wildcard_constraints:
-        classifier="cut|bdt|bdt_mreg",
+        classifier=names_regex(HIGGS_MODELS.baselines()),
     threads: 2
     log:
         "results/logs/higgs/train_{classifier}.log",
@@ -118,18 +122,19 @@ rule higgs_train_baseline:
 rule higgs_train_dnn:
     output:
         model="results/higgs/models/{classifier}.pt",
-        scores="results/higgs/scores/{classifier}.npz",
+        scores="results/higgs/scores/{classifier}.root",
         info="results/higgs/models/{classifier}_info.json",
     input:
         **higgs_feature_files(),
         code=script_code("higgs_train.py"),
     params:
-        options=lambda wc: higgs_train_rule(wc.classifier),
+        hyper=lambda wc: higgs_hyper(wc.classifier),
         heavy=HIGGS_HEAVY,
         seed=lambda wc: derive_seed(config["seed"], "higgs", wc.classifier),
         device=config["device"],
+        checkpoint=lambda wc: f"results/higgs/checkpoints/{wc.classifier}.ckpt" if HIGGS_MODELS.is_network(wc.classifier) else None,
     wildcard_constraints:
-        classifier="dnn",
+        classifier=names_regex(HIGGS_MODELS.networks()),
     threads: 2
     log:
         "results/logs/higgs/train_{classifier}.log",
@@ -164,7 +169,7 @@ rule higgs_evaluate:
     input:
         val="results/higgs/features/val.npz",
         test="results/higgs/features/test.npz",
-        scores=expand("results/higgs/scores/{classifier}.npz", classifier=HIGGS_CLASSIFIERS),
+        scores=expand("results/higgs/scores/{classifier}.root", classifier=HIGGS_CLASSIFIERS),
         infos=expand("results/higgs/models/{classifier}_info.json", classifier=HIGGS_CLASSIFIERS),
         code=script_code("higgs_evaluate.py"),
     params:
@@ -191,7 +196,7 @@ rule higgs_limits:
         tex="results/higgs/limits.tex",
     input:
         test="results/higgs/features/test.npz",
-        scores=expand("results/higgs/scores/{classifier}.npz", classifier=HIGGS_LIMIT_CLASSIFIERS),
+        scores=expand("results/higgs/scores/{classifier}.root", classifier=HIGGS_LIMIT_CLASSIFIERS),
         code=script_code("higgs_limits.py"),
     params:
         classifiers=HIGGS_LIMIT_CLASSIFIERS,
@@ -232,11 +237,6 @@ rule higgs_regression:
         "../../scripts/higgs_regression.py"
 
 
-rule higgs_metrics:
-    output:
-        "results/higgs/metrics.json",
-    input:
-        **higgs_metrics_inputs(),
 rule higgs_regression_plots:
     output:
         csv="results/higgs/regression/resolution.csv",
@@ -258,6 +258,11 @@ rule higgs_regression_plots:
         "../../scripts/higgs_regression_plots.py"
 
 
+rule higgs_metrics:
+    output:
+        "results/higgs/metrics.json",
+    input:
+        **higgs_metrics_inputs(),
         code=script_code("higgs_metrics.py"),
     log:
         "results/logs/higgs/metrics.log",
@@ -293,11 +298,6 @@ rule higgs_parameterised:
         "../../scripts/higgs_parameterised.py"
 
 
-rule higgs_heavy_limits:
-    output:
-        limits="results/higgs/heavy_limits.json",
-        csv="results/higgs/heavy_limits.csv",
-        md="results/higgs/heavy_limits.md",
 rule higgs_parameterised_plots:
     output:
         csv="results/higgs/parameterised/auc.csv",
@@ -317,6 +317,11 @@ rule higgs_parameterised_plots:
         "../../scripts/higgs_parameterised_plots.py"
 
 
+rule higgs_heavy_limits:
+    output:
+        limits="results/higgs/heavy_limits.json",
+        csv="results/higgs/heavy_limits.csv",
+        md="results/higgs/heavy_limits.md",
         tex="results/higgs/heavy_limits.tex",
     input:
         test="results/higgs/features/test.npz",

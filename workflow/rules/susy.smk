@@ -1,11 +1,12 @@
 # SUSY limits (SUSY-AI-like): pMSSM-19 scan shards -> recast label shards (spectrum, cross sections, pyhf CLs) ->
 # dataset split -> one training rule per classifier -> evaluation (accuracy/confidence table, speed-up, maps).
 
+from ml4hep.susy.classifiers import CLASSIFIERS as SUSY_MODELS
+
 SUSY = config["susy"]
 SUSY_SHARDS = list(range(SUSY["scan"]["shards"]))
 SUSY_SPLITS = ("train", "val", "test")
-SUSY_CLASSIFIERS = ("rf", "bdt", "mlp")
-SUSY_MODEL_SUFFIX = {"rf": "npz", "bdt": "json", "mlp": "pt"}
+SUSY_CLASSIFIERS = SUSY_MODELS.names()
 
 
 def susy_shard_points(shard):
@@ -21,7 +22,7 @@ def susy_split_files():
 
 
 def susy_model_file(classifier):
-    return f"results/susy/models/{classifier}.{SUSY_MODEL_SUFFIX[classifier]}"
+    return f"results/susy/models/{classifier}{SUSY_MODELS.model_class(classifier).suffix}"
 
 
 SUSY_GRID = SUSY["efficiency_grid"]
@@ -38,12 +39,12 @@ def susy_grid_summary():
     return ["results/susy/efficiency_grid.json"] if SUSY_GRID["events"] > 0 else []
 
 
-rule susy_efficiency_grid:
 def susy_targets():
     """The final outputs of the SUSY task (the efficiency-grid figure when the grid is simulated)."""
     return ["results/susy/metrics.json", *(["results/susy/plots/efficiency_grid.png"] if SUSY_GRID["events"] else [])]
 
 
+rule susy_efficiency_grid:
     output:
         grid="results/susy/efficiency_grid.csv",
         comparison="results/susy/efficiency_grid.json",
@@ -62,7 +63,6 @@ def susy_targets():
         "../../scripts/susy_efficiency_grid.py"
 
 
-rule susy_scan:
 rule susy_efficiency_grid_plot:
     output:
         plot=report("results/susy/plots/efficiency_grid.png", caption="../report/susy_efficiency_grid.rst",
@@ -79,6 +79,7 @@ rule susy_efficiency_grid_plot:
         "../../scripts/susy_efficiency_grid_plot.py"
 
 
+rule susy_scan:
     output:
         points="results/susy/scan/{shard}.root",
     input:
@@ -146,6 +147,7 @@ rule susy_dataset:
 rule susy_train_rf:
     output:
         model="results/susy/models/{classifier}.npz",
+        scores="results/susy/scores/{classifier}.root",
         info="results/susy/models/{classifier}_info.json",
     input:
         **susy_split_files(),
@@ -154,6 +156,7 @@ rule susy_train_rf:
         hyper=lambda wc: SUSY[wc.classifier],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
         device=config["device"],
+        checkpoint=lambda wc: f"results/susy/checkpoints/{wc.classifier}.ckpt" if SUSY_MODELS.is_network(wc.classifier) else None,
     wildcard_constraints:
         classifier="rf",
     threads: 2
@@ -170,6 +173,7 @@ rule susy_train_rf:
 rule susy_train_bdt:
     output:
         model="results/susy/models/{classifier}.json",
+        scores="results/susy/scores/{classifier}.root",
         info="results/susy/models/{classifier}_info.json",
     input:
         **susy_split_files(),
@@ -178,6 +182,7 @@ rule susy_train_bdt:
         hyper=lambda wc: SUSY[wc.classifier],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
         device=config["device"],
+        checkpoint=lambda wc: f"results/susy/checkpoints/{wc.classifier}.ckpt" if SUSY_MODELS.is_network(wc.classifier) else None,
     wildcard_constraints:
         classifier="bdt",
     threads: 2
@@ -194,6 +199,7 @@ rule susy_train_bdt:
 rule susy_train_mlp:
     output:
         model="results/susy/models/{classifier}.pt",
+        scores="results/susy/scores/{classifier}.root",
         info="results/susy/models/{classifier}_info.json",
     input:
         **susy_split_files(),
@@ -202,6 +208,7 @@ rule susy_train_mlp:
         hyper=lambda wc: SUSY[wc.classifier],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
         device=config["device"],
+        checkpoint=lambda wc: f"results/susy/checkpoints/{wc.classifier}.ckpt" if SUSY_MODELS.is_network(wc.classifier) else None,
     wildcard_constraints:
         classifier="mlp",
     threads: 2

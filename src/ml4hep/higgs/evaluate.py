@@ -15,6 +15,7 @@ import numpy as np
 from ml4hep.higgs.dataset import load_split, process_mask, select_events
 from ml4hep.io import write_json
 from ml4hep.metrics import ams, ams_curve, auc, bootstrap
+from ml4hep.models.scores import read_scores
 from ml4hep.tables import Column, number, with_error, write_table
 
 DISPLAY_NAMES = {"cut": "Visible-mass window", "bdt": "BDT (xgboost)", "dnn": "DNN (torch)",
@@ -71,8 +72,7 @@ def evaluate_classifiers(
     test = select_events(load_split(splits["test"]), ~process_mask(load_split(splits["test"]), heavy))
     result: dict[str, Any] = {"auc": {}, "auc_err": {}, "ams": {}, "ams_err": {}, "threshold": {}, "selected": {}}
     for name, path in scores.items():
-        with np.load(path, allow_pickle=False) as data:
-            val_scores, test_scores = data["val"], data["test"]
+        val_scores, test_scores = read_scores(path, "val"), read_scores(path, "test")
         threshold = best_ams_threshold(val["label"], val_scores, val["weight"], regularisation)
         value, error = bootstrap(lambda y, s, w: auc(y, s, w), [test["label"], test_scores, test["weight"]],
                                  n_bootstrap, seed)

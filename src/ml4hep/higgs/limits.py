@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ml4hep.higgs.dataset import load_split, process_mask, select_events
+from ml4hep.models.scores import read_scores
 from ml4hep.stats import (
     build_model,
     expected_significance,
@@ -58,8 +59,7 @@ def classifier_limits(
     test = select_events(test, ~process_mask(test, heavy))
     results = {}
     for name, path in scores.items():
-        with np.load(path, allow_pickle=False) as data:
-            s = data["test"]
+        s = read_scores(path, "test")
         edges = score_binning(s, test["label"], int(options["bins"]), int(options["min_background_events"]))
         templates = histogram_templates(s, test["label"], test["weight"], edges)
         model = build_model(**templates, background_norm_uncertainty=float(options["background_norm_uncertainty"]))

@@ -2,8 +2,8 @@
 
 Signal: the heavy-Higgs processes named by the caller, each with its generated mass; background: the named
 background processes (e.g. ``higgs_ztautau``, ``higgs_ttbar``). Three kinds of network, all a
-:class:`ml4hep.higgs.classifiers.HiggsDNN` with the same hyper-parameters and a
-:class:`~ml4hep.higgs.classifiers.Standardiser` fitted on their own training inputs:
+:class:`ml4hep.higgs.networks.HiggsDNN` with the same hyper-parameters and a
+:class:`~ml4hep.models.standardiser.Standardiser` fitted on their own training inputs:
 
 * ``parameterised``: trained on every generated mass except ``left_out_mass``; its inputs are the features plus the
   mass parameter as an extra (last) column. Signal events carry their generated mass; every background event gets a
@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from ml4hep.errors import ConfigError
-from ml4hep.higgs.classifiers import HiggsDNN, Standardiser
+from ml4hep.higgs.networks import HiggsDNN
 from ml4hep.higgs.dataset import load_split, process_mask
 from ml4hep.io import write_json
 from ml4hep.metrics import auc
@@ -288,7 +288,8 @@ def train_network(
         if not (sample.label == 1).any() or not (sample.label == 0).any():
             raise ValueError(f"{description}: the {name} events need both signal and background")
     seed_everything(seed)
-    model = HiggsDNN(Standardiser.fit(x_train), x_train.shape[1], hyper["hidden"], float(hyper["dropout"]))
+    model = HiggsDNN(x_train.shape[1], hyper["hidden"], float(hyper["dropout"]))
+    model.standardiser.fit(x_train)
     result = fit(model, [x_train], train.label, [x_val], val.label,
                  train_weight=loss_weights(train, hyper["signal_weighting"]),
                  val_weight=loss_weights(val, hyper["signal_weighting"]), epochs=int(hyper["epochs"]),
@@ -477,20 +478,18 @@ def run_parameterised(
     return metrics
 
 
-def load_network(path: str | Path) -> tuple[HiggsDNN, dict[str, Any]]:
 def table_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The rows of the AUC table from the metrics JSON of :func:`run_parameterised` (null AUCs read as NaN)."""
     return [{key: math.nan if value is None and key in NETWORKS else value for key, value in row.items()}
             for row in metrics["table"]]
 
 
+def load_network(path: str | Path) -> tuple[HiggsDNN, dict[str, Any]]:
     """Rebuild a network saved by :func:`run_parameterised` (``weights_only`` loading) with its metadata."""
-    from ml4hep.higgs.classifiers import Standardiser
     from ml4hep.training import load_checkpoint
 
     state, metadata = load_checkpoint(path)
     n_inputs = len(metadata["inputs"])
-    model = HiggsDNN(Standardiser(np.zeros(n_inputs), np.ones(n_inputs)), n_inputs, metadata["hidden"],
-                     metadata["dropout"])
+    model = HiggsDNN(n_inputs, metadata["hidden"], metadata["dropout"])
     model.load_state_dict(state)
     return model.eval(), metadata

@@ -1,6 +1,6 @@
 """Di-tau mass regression: a DNN estimating the true di-tau mass from the HiggsML features, against m_vis and m_col.
 
-The network is a :class:`ml4hep.higgs.classifiers.HiggsDNN` (same standardised inputs, -999 -> 0) with one output,
+The network is a :class:`ml4hep.higgs.networks.HiggsDNN` (same standardised inputs, -999 -> 0) with one output,
 trained with a mean-squared-error loss on the events that have a true di-tau mass (``truth_mass`` finite and
 positive: Z, H(125) and the heavy Higgs bosons, a spread of true masses from ~90 to ~800 GeV; ttbar has none).
 
@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from ml4hep.errors import ConfigError, InputFileError
-from ml4hep.higgs.classifiers import HiggsDNN, Standardiser
+from ml4hep.higgs.networks import HiggsDNN
 from ml4hep.higgs.dataset import load_split
 from ml4hep.higgs.features import FEATURE_NAMES, UNDEFINED
 from ml4hep.io import write_json
@@ -89,11 +89,11 @@ class MassRegressionDNN(HiggsDNN):
         scale: Mass unit of the target in GeV.
     """
 
-    def __init__(self, standardiser: Standardiser, n_inputs: int, hidden: Sequence[int] = (64, 64, 64),
-                 dropout: float = 0.0, target: str = "log", scale: float = MASS_SCALE_GEV) -> None:
+    def __init__(self, n_inputs: int, hidden: Sequence[int] = (64, 64, 64), dropout: float = 0.0,
+                 target: str = "log", scale: float = MASS_SCALE_GEV) -> None:
         if target not in TARGETS:
             raise ValueError(f"unknown mass-regression target {target!r}; known: {', '.join(TARGETS)}")
-        super().__init__(standardiser, n_inputs, hidden, dropout)
+        super().__init__(n_inputs, hidden, dropout)
         self.target = target
         self.scale = float(scale)
 
@@ -183,8 +183,8 @@ def train_mass_regression(
                           "weight": regression_weights(split["process"][mask], hyper["weighting"])}
     seed_everything(seed)
     x_train = selected["train"]["X"]
-    model = MassRegressionDNN(Standardiser.fit(x_train), x_train.shape[1], hyper["hidden"], float(hyper["dropout"]),
-                              hyper["target"])
+    model = MassRegressionDNN(x_train.shape[1], hyper["hidden"], float(hyper["dropout"]), hyper["target"])
+    model.standardiser.fit(x_train)
     result = fit(model, [x_train], model.mass_to_target(selected["train"]["mass"]),
                  [selected["val"]["X"]], model.mass_to_target(selected["val"]["mass"]),
                  train_weight=selected["train"]["weight"], val_weight=selected["val"]["weight"], loss="mse",
@@ -209,8 +209,7 @@ def load_mass_regression(path: str | Path) -> tuple[MassRegressionDNN, dict[str,
     """Rebuild the model written by :func:`run_regression` from its checkpoint (weights only, no pickles)."""
     state, metadata = load_checkpoint(path)
     n_inputs = int(state["standardiser.mean"].shape[0])
-    standardiser = Standardiser(np.zeros(n_inputs), np.ones(n_inputs))
-    model = MassRegressionDNN(standardiser, n_inputs, metadata["hidden"], metadata["dropout"], metadata["target"],
+    model = MassRegressionDNN(n_inputs, metadata["hidden"], metadata["dropout"], metadata["target"],
                               metadata["scale_gev"])
     model.load_state_dict(state)
     model.eval()
@@ -432,6 +431,7 @@ def run_regression(
     write_json(metrics_path, metrics)
     log.info("mass resolution (test): regressed %.3f, visible %.3f, collinear %.3f", metrics["resolution_regressed"],
              metrics["resolution_visible"], metrics["resolution_collinear"])
+    return metrics
 
 
 def table_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -470,4 +470,3 @@ def estimates_on_test(test_path: str | Path, predictions_path: str | Path) -> tu
     valid = has_truth(test)
     truth = np.asarray(test["truth_mass"], dtype=np.float64)[valid]
     return truth, {k: v[valid] for k, v in estimator_masses(test, regressed).items()}
-    return metrics

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ml4hep.io import write_json
-from ml4hep.susy.classifiers import Predictor, confidence, features
+from ml4hep.susy.classifiers import CLASSIFIERS, confidence, features, p_allowed
 from ml4hep.susy.grid import grid_overrides
 from ml4hep.susy.recast import label_points
 from ml4hep.susy.scan import PARAMETERS
@@ -67,17 +67,17 @@ def confidence_table(allowed: np.ndarray, p_allowed: np.ndarray,
     return out
 
 
-def time_classifier(predictor: Predictor, points: Mapping[str, np.ndarray], inputs: str,
+def time_classifier(predictor: Any, points: Mapping[str, np.ndarray], inputs: str,
                     single: int = 50) -> dict[str, float]:
     """Seconds per point of a classifier, inputs from the 19 parameters included: batch and one at a time."""
     start = time.perf_counter()
-    predictor.p_allowed(features(points, inputs))
+    p_allowed(predictor, features(points, inputs))
     n = len(points[PARAMETERS[0]])
     batch = (time.perf_counter() - start) / n
     k = min(single, n)
     start = time.perf_counter()
     for i in range(k):
-        predictor.p_allowed(features({p: points[p][i : i + 1] for p in PARAMETERS}, inputs))
+        p_allowed(predictor, features({p: points[p][i : i + 1] for p in PARAMETERS}, inputs))
     return {"batch": batch, "single": (time.perf_counter() - start) / max(k, 1)}
 
 
@@ -143,10 +143,10 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
     points = {p: test[p] for p in PARAMETERS}
     results: dict[str, dict[str, Any]] = {}
     for name, path in models.items():
-        predictor = Predictor.load(name, path)
-        p_allowed = predictor.p_allowed(test["X"])
+        predictor = CLASSIFIERS.load(name, path)
+        allowed_probability = p_allowed(predictor, test["X"])
         timing = time_classifier(predictor, points, inputs)
-        results[name] = {"p_allowed": p_allowed, **confidence_table(test["allowed"], p_allowed),
+        results[name] = {"p_allowed": allowed_probability, **confidence_table(test["allowed"], allowed_probability),
                          "seconds_per_point_batch": timing["batch"], "seconds_per_point_single": timing["single"]}
         log.info("%s: accuracy %.4f, at confidence >= 0.95: %.4f on %.1f%% of the points", name,
                  results[name]["accuracy"], results[name]["accuracy_conf95"], 100 * results[name]["coverage_conf95"])
