@@ -7,7 +7,8 @@ import pytest
 from ml4hep.combine import limit_rows, write_limits, write_summary
 from ml4hep.plots.summary import overview_figure
 
-HIGGS = {"auc": {"cut": 0.61, "bdt": 0.81}, "auc_err": {"cut": 0.01, "bdt": 0.02}, "ams": {"cut": 1.5, "bdt": 2.25},
+HIGGS = {"display_names": {"cut": "Visible-mass window", "bdt": "BDT (xgboost)"},
+         "auc": {"cut": 0.61, "bdt": 0.81}, "auc_err": {"cut": 0.01, "bdt": 0.02}, "ams": {"cut": 1.5, "bdt": 2.25},
          "ams_err": {"cut": 0.1, "bdt": 0.2},
          "limits": {"cut": {"mu_expected": 9.0, "band": [5.0, 6.5, 9.0, 12.5, 17.0], "significance": 0.21},
                     "bdt": {"mu_expected": 3.4, "band": [2.0, 2.5, 3.4, 4.9, 6.8], "significance": 0.52}},
@@ -17,7 +18,7 @@ HIGGS = {"auc": {"cut": 0.61, "bdt": 0.81}, "auc_err": {"cut": 0.01, "bdt": 0.02
          "heavy_limits": {"300": {"mass": 300.0, "left_out": False, "xsec_band_pb": [1, 2, 3, 4, 5],
                                   "significance": 0.1},
                           "500": {"mass": 500.0, "left_out": True, "xsec_band_pb": [2, 3, 4, 5, 6]}}}
-TOPTAG = {"n_test": 1403, "taggers": {"bdt": {"auc": 0.982, "auc_err": 0.003, "accuracy": 0.93, "accuracy_err": 0.01,
+TOPTAG = {"n_test": 1403, "display_names": {"bdt": "BDT (substructure)"}, "taggers": {"bdt": {"auc": 0.982, "auc_err": 0.003, "accuracy": 0.93, "accuracy_err": 0.01,
                                               "r30": 427.0, "r30_err": 273.0, "r50": None, "r50_err": None}}}
 
 

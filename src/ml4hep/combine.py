@@ -14,10 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ml4hep.higgs.evaluate import DISPLAY_NAMES as HIGGS_NAMES
-from ml4hep.susy.evaluate import DISPLAY as SUSY_NAMES
 from ml4hep.tables import Column, latex_cell, latex_lines, markdown_lines, number, with_error, write_table
-from ml4hep.toptag.evaluate import DISPLAY_NAMES as TOPTAG_NAMES
+
+
+def display_name(metrics: Mapping[str, Any], name: str) -> str:
+    """The label of a model in tables: the task writes its models' display names into its ``metrics.json``."""
+    return str((metrics.get("display_names") or {}).get(name, name))
+
 
 TASK_TITLES = {"higgs": "Higgs H→ττ (lep-had)", "toptag": "Top tagging", "pdf": "PDF replicas (closure test)",
                "susy": "SUSY limits (pMSSM-19 classifier)"}
@@ -39,7 +42,7 @@ def higgs_section(metrics: Mapping[str, Any]) -> Section:
     """Per classifier: AUC, AMS, expected μ limit and significance; the regression and parameterised lines."""
     rows = []
     for name in metrics["auc"]:
-        rows.append({"name": HIGGS_NAMES.get(name, name), "auc": metrics["auc"][name],
+        rows.append({"name": display_name(metrics, name), "auc": metrics["auc"][name],
                      "auc_err": _get(metrics, "auc_err", name), "ams": metrics["ams"][name],
                      "ams_err": _get(metrics, "ams_err", name), "mu": _get(metrics, "limits", name, "mu_expected"),
                      "z0": _get(metrics, "limits", name, "significance")})
@@ -63,7 +66,7 @@ def higgs_section(metrics: Mapping[str, Any]) -> Section:
 
 def toptag_section(metrics: Mapping[str, Any]) -> Section:
     """Per tagger: AUC, accuracy, R30 and R50 with bootstrap errors."""
-    rows = [{"name": TOPTAG_NAMES.get(name, name), **m} for name, m in metrics["taggers"].items()]
+    rows = [{"name": display_name(metrics, name), **m} for name, m in metrics["taggers"].items()]
     columns = [Column("Tagger", "name", align="l"),
                Column("AUC", lambda r: with_error(r["auc"], r.get("auc_err"), 4)),
                Column("Accuracy", lambda r: with_error(r["accuracy"], r.get("accuracy_err"), 3)),
@@ -100,7 +103,7 @@ def _estimate(closure: Mapping[str, Any], key: str) -> str:
 
 def susy_section(metrics: Mapping[str, Any]) -> Section:
     """Per classifier: accuracy overall and at confidence ≥ 0.95 with its coverage."""
-    rows = [{"name": SUSY_NAMES.get(name, name), **m} for name, m in metrics["classifiers"].items()]
+    rows = [{"name": display_name(metrics, name), **m} for name, m in metrics["classifiers"].items()]
     columns = [Column("Classifier", "name", align="l"),
                Column("Accuracy", lambda r: with_error(r.get("accuracy"), None, 4)),
                Column("Accuracy (conf. ≥ 0.95)", lambda r: with_error(r.get("accuracy_conf95"), None, 4)),
@@ -133,7 +136,8 @@ def write_summary(
         tex_path: LaTeX output (a document fragment to include in a report).
     """
     md = ["# ml4hep summary", "",
-          "Every number below was computed in this run on the test split of its task; definitions in DESIGN.md.", ""]
+          "Every number below was computed in this run on the test split of its task; the definitions are in the "
+          "docs (docs/ in the repository).", ""]
     tex = []
     for task, path in metrics_paths.items():
         rows, columns, note = SECTIONS[task](json.loads(Path(path).read_text()))
@@ -162,7 +166,7 @@ def higgs_limit_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for name, limit in (metrics.get("limits") or {}).items():
         band = limit["band"]
-        rows.append({"task": "higgs", "analysis": f"H(125)→ττ, {HIGGS_NAMES.get(name, name)}",
+        rows.append({"task": "higgs", "analysis": f"H(125)→ττ, {display_name(metrics, name)}",
                      "parameter": "m_H = 125 GeV", "quantity": "μ (95% CL CLs, expected)", "expected": band[2],
                      "minus2": band[0], "minus1": band[1], "plus1": band[3], "plus2": band[4],
                      "significance": limit.get("significance"), "unit": ""})

@@ -101,6 +101,7 @@ class MassWindow:
     """
 
     suffix: ClassVar[str] = ".json"
+    display_name: ClassVar[str] = "Visible-mass window"
 
     def __init__(self, ams_regularisation: float = 10.0, window: Mapping[str, float] | None = None) -> None:
         self.ams_regularisation = float(ams_regularisation)
@@ -130,6 +131,7 @@ class MassWindow:
 class HiggsBDT(XGBoostClassifier):
     """xgboost on the HiggsML features, classes balanced with the event weights."""
 
+    display_name = "BDT (xgboost)"
     threads = 2
 
 
@@ -137,11 +139,14 @@ class HiggsBDT(XGBoostClassifier):
 class HiggsBDTWithRegressedMass(HiggsBDT):
     """The BDT with the regressed di-tau mass as one more input (its splits come from :func:`with_regressed_mass`)."""
 
+    display_name = "BDT + regressed mass"
+
 
 @CLASSIFIERS.register("dnn")
 class HiggsDNNClassifier(TorchClassifier):
     """The torch DNN on the HiggsML features (-999 masked in the standardisation)."""
 
+    display_name = "DNN (torch)"
     weighting = "balanced_event"
 
     def network_shape(self, train: Split) -> dict[str, Any]:

@@ -12,14 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from ml4hep.higgs.classifiers import CLASSIFIERS
 from ml4hep.higgs.dataset import load_split, process_mask, select_events
 from ml4hep.io import write_json
 from ml4hep.metrics import ams, ams_curve, auc, bootstrap
 from ml4hep.models.scores import read_scores
 from ml4hep.tables import Column, number, with_error, write_table
 
-DISPLAY_NAMES = {"cut": "Visible-mass window", "bdt": "BDT (xgboost)", "dnn": "DNN (torch)",
-                 "bdt_mreg": "BDT + regressed mass"}
+DISPLAY_NAMES = CLASSIFIERS.display_names()
 
 
 def best_ams_threshold(

@@ -1,4 +1,4 @@
-"""The Higgs task's headline ``metrics.json`` assembled from the outputs of its rules (DESIGN.md section 6 keys)."""
+"""The Higgs task's headline ``metrics.json`` assembled from the outputs of its rules (the output contract's keys)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from ml4hep.higgs.evaluate import DISPLAY_NAMES
 
 REGRESSION_KEYS = ("resolution_regressed", "resolution_visible", "resolution_collinear", "bias_regressed",
                    "bias_visible", "bias_collinear")
@@ -28,6 +30,7 @@ def assemble_metrics(paths: Mapping[str, str | Path]) -> dict[str, Any]:
 
     classifiers, limits = read("classifiers"), read("limits")
     metrics: dict[str, Any] = {
+        "display_names": {name: DISPLAY_NAMES.get(name, name) for name in classifiers["auc"]},
         "auc": classifiers["auc"],
         "auc_err": classifiers["auc_err"],
         "ams": classifiers["ams"],

@@ -140,6 +140,10 @@ class Registry:
         """Whether model ``name`` is a torch network (a GPU rule, a checkpoint per epoch, an ONNX export)."""
         return bool(getattr(self.model_class(name), "is_network", False))
 
+    def display_names(self) -> dict[str, str]:
+        """Name -> label for tables and plots (a class's ``display_name``, else its name)."""
+        return {name: str(getattr(cls, "display_name", name)) for name, cls in self._classes.items()}
+
     def networks(self) -> list[str]:
         """The torch networks among the models."""
         return [name for name in self._classes if self.is_network(name)]

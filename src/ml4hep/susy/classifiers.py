@@ -74,6 +74,7 @@ def p_allowed(model: Any, x: np.ndarray) -> np.ndarray:
 class SusyForest(RandomForest):
     """SUSY-AI's random forest: P(allowed) is the mean of the trees' leaf fractions (the vote's margin)."""
 
+    display_name = "Random forest"
     label = "allowed"
 
 
@@ -81,6 +82,7 @@ class SusyForest(RandomForest):
 class SusyBDT(XGBoostClassifier):
     """xgboost with the plain (unweighted) log-loss: the target is the accuracy of the label."""
 
+    display_name = "BDT (xgboost)"
     label = "allowed"
     weighting = "none"
 
@@ -89,6 +91,7 @@ class SusyBDT(XGBoostClassifier):
 class SusyMLP(TorchClassifier):
     """A dense network on standardised inputs; one logit of P(allowed)."""
 
+    display_name = "MLP (torch)"
     label = "allowed"
     weighting = "none"
 

@@ -40,7 +40,7 @@ PLANES: dict[str, tuple[str, str]] = {
 }
 """Map name -> (x mass column, axis label); the y axis is the LSP mass m_chi10."""
 
-DISPLAY = {"rf": "Random forest", "bdt": "BDT (xgboost)", "mlp": "MLP (torch)", "majority": "Majority class"}
+DISPLAY = {**CLASSIFIERS.display_names(), "majority": "Majority class"}
 
 
 def confidence_table(allowed: np.ndarray, p_allowed: np.ndarray,
@@ -194,6 +194,7 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
 
     classifier_seconds = results[map_classifier]["seconds_per_point_batch"]
     metrics = {
+        "display_names": {name: DISPLAY.get(name, name) for name in results},
         "classifiers": {name: {key: r[key] for key in r if key != "p_allowed"} for name, r in results.items()},
         "majority_class": {"accuracy": baseline["accuracy"], "class": "allowed" if majority else "excluded"},
         "fraction_excluded": float(np.mean(test["allowed"] == 0)),

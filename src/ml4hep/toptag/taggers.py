@@ -73,6 +73,7 @@ class Tau32Window:
     """Soft-drop mass window + τ32: the window is tuned on the validation split (there is nothing to train)."""
 
     suffix: ClassVar[str] = ".json"
+    display_name: ClassVar[str] = "Cut (m_SD, τ32)"
 
     def __init__(self, window: Mapping[str, float] | None = None) -> None:
         self.window = dict(window or {})
@@ -101,6 +102,7 @@ class Tau32Window:
 class SubstructureBDT(XGBoostClassifier):
     """xgboost on the substructure features (mass, soft-drop mass, τ ratios, ...), classes balanced."""
 
+    display_name = "BDT (substructure)"
     features = "substructure"
     feature_names = "substructure_names"
     event_weights = False
@@ -124,6 +126,7 @@ class _NetworkTagger(TorchClassifier):
 class CNNTagger(_NetworkTagger):
     """A small CNN on jet images."""
 
+    display_name = "CNN (jet image)"
     architecture = "cnn"
     inputs = ("images",)
 
@@ -132,6 +135,7 @@ class CNNTagger(_NetworkTagger):
 class PFNTagger(_NetworkTagger):
     """Particle-flow network (deep set on all constituent features)."""
 
+    display_name = "PFN"
     architecture = "pfn"
 
 
@@ -139,6 +143,7 @@ class PFNTagger(_NetworkTagger):
 class EFNTagger(_NetworkTagger):
     """Energy-flow network (IRC-safe deep set, angles weighted by z)."""
 
+    display_name = "EFN"
     architecture = "efn"
 
 
@@ -146,4 +151,5 @@ class EFNTagger(_NetworkTagger):
 class ParticleNetTagger(_NetworkTagger):
     """ParticleNet (EdgeConv on k nearest neighbours)."""
 
+    display_name = "ParticleNet"
     architecture = "particlenet"
