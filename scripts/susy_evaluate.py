@@ -4,6 +4,7 @@ import json
 
 import torch
 
+from ml4hep.plots.susy import plot_confidence, plot_maps
 from ml4hep.rules import rule_context
 from ml4hep.susy.evaluate import evaluate
 
@@ -17,5 +18,9 @@ with rule_context(snakemake):
         with open(grid_summary[0]) as stream:
             comparison = json.load(stream)["summary"]
     models = dict(zip(snakemake.params.classifiers, snakemake.input.models, strict=True))
-    evaluate(snakemake.input.test, models, snakemake.params.inputs, snakemake.params.recast, snakemake.params.options,
-             summary, dict(snakemake.output), grid[0] if grid else None, comparison)
+    output = snakemake.output
+    _, figures = evaluate(snakemake.input.test, models, snakemake.params.inputs, snakemake.params.recast,
+                          snakemake.params.options, summary, dict(output), grid[0] if grid else None, comparison)
+    plot_maps(figures["test"], figures["predicted_excluded"], figures["map_classifier"],
+              int(snakemake.params.options["map_bins"]), [output.maps, output.maps_pdf])
+    plot_confidence(figures["results"], figures["test"]["allowed"], [output.confidence, output.confidence_pdf])

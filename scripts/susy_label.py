@@ -2,6 +2,7 @@
 
 from ml4hep.io import write_json
 from ml4hep.rules import rule_context
+from ml4hep.susy.grid import grid_overrides
 from ml4hep.susy.recast import label_shard
 
 with rule_context(snakemake):
@@ -9,5 +10,5 @@ with rule_context(snakemake):
     grid = list(snakemake.input.grid)
     summary = label_shard(snakemake.input.points, snakemake.output.labels, recast["signal_regions"],
                           recast["luminosity_fb"], recast["min_signal_events"], recast["xsec_order"],
-                          grid[0] if grid else None)
+                          overrides=grid_overrides(grid[0] if grid else None))
     write_json(snakemake.output.summary, summary)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from ml4hep.susy.scan import DEFAULT_RANGES, MIN_ABS_MU, PARAMETERS, read_points, sample_points, write_csv, write_points
+from ml4hep.config import default_config
+from ml4hep.susy.scan import MIN_ABS_MU, PARAMETERS, read_points, sample_points, write_csv, write_points
 from ml4hep.susy.spectrum import M_TOP, M_W, M_Z, SIN2_W, chargino_matrix, charginos, neutralinos, spectrum
 
 
@@ -97,7 +98,7 @@ def test_scan_is_seeded_and_in_range(tmp_path):
     a, b, c = sample_points(500, 1), sample_points(500, 1), sample_points(500, 2)
     assert all(np.array_equal(a[p], b[p]) for p in PARAMETERS)
     assert not np.array_equal(a["M1"], c["M1"])
-    for name, (low, high) in DEFAULT_RANGES.items():
+    for name, (low, high) in default_config()["susy"]["scan"]["ranges"].items():
         assert a[name].min() >= low and a[name].max() <= high
     assert np.abs(a["mu"]).min() >= MIN_ABS_MU
     write_points(tmp_path / "p.root", a)

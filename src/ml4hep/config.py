@@ -7,6 +7,7 @@ stops the run with one message naming the key.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -219,6 +220,21 @@ def load_config(path: str | Path, base: str | Path | None = None) -> dict[str, A
     if base is not None:
         config = merge_configs(read_yaml(base), config)
     return validate_config(config)
+
+
+@functools.cache
+def _defaults() -> str:
+    return json.dumps(validate_config({}))
+
+
+def default_config() -> dict[str, Any]:
+    """The schema's defaults as a full config (a fresh copy): library code takes its defaults from here.
+
+    Example:
+        >>> default_config()["toptag"]["split"]
+        {'train': 0.6, 'val': 0.2, 'test': 0.2}
+    """
+    return json.loads(_defaults())
 
 
 def derive_seed(master: int, *keys: object, maximum: int = PYTHIA_MAX_SEED) -> int:

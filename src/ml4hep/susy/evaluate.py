@@ -118,8 +118,11 @@ def fraction_rows(test: Mapping[str, np.ndarray], predicted_excluded: np.ndarray
 
 def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: str, recast: Mapping[str, Any],
              options: Mapping[str, Any], dataset_summary: Mapping[str, Any], outputs: Mapping[str, Any],
-             grid: str | Path | None = None, grid_summary: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Evaluate every classifier on the test split and write tables, plots and ``metrics.json``.
+             grid: str | Path | None = None, grid_summary: Mapping[str, Any] | None = None
+             ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Evaluate every classifier on the test split and write the tables and ``metrics.json``.
+
+    The figures are drawn by the caller from the returned arrays (:mod:`ml4hep.plots.susy`).
 
     Args:
         test_path: Test split (``.npz``).
@@ -128,15 +131,14 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
         recast: The recast config (``luminosity_fb``, ``signal_regions``, ``min_signal_events``, ``xsec_order``).
         options: ``timing_points``, ``map_classifier``, ``map_bins``.
         dataset_summary: The dataset summary (counts, excluded fraction).
-        outputs: ``metrics``, ``accuracy_{csv,md,tex}``, ``fractions_{csv,md,tex}``, ``maps``, ``maps_pdf``,
-            ``confidence``, ``confidence_pdf``.
+        outputs: ``metrics``, ``accuracy_{csv,md,tex}``, ``fractions_{csv,md,tex}``.
         grid: The Pythia8 efficiency grid when the recast uses it (the timing re-run then uses it too), or None.
         grid_summary: The grid's comparison with the parametrisation, copied into the metrics.
 
     Returns:
-        The metrics.
+        The metrics, and what the figures need: ``test`` (the split), ``results`` (per classifier, with its
+        ``p_allowed``), ``map_classifier`` and ``predicted_excluded`` (its prediction on the test points).
     """
-    from ml4hep.plots.susy import plot_confidence, plot_maps
     from ml4hep.susy.classifiers import load_split
 
     test = load_split(test_path)
@@ -178,8 +180,6 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
     map_classifier = options["map_classifier"] if options["map_classifier"] in results else next(iter(results))
     predicted_excluded = results[map_classifier]["p_allowed"] < 0.5
     bins_rows = fraction_rows(test, predicted_excluded, int(options["map_bins"]))
-    plot_maps(test, predicted_excluded, map_classifier, int(options["map_bins"]),
-              [outputs["maps"], outputs["maps_pdf"]])
     write_table(bins_rows, [
         Column("Plane", "plane", align="l"),
         Column("Mass bin [GeV]", lambda r: f"{r['low_gev']:.0f}–{r['high_gev']:.0f}"),
@@ -190,7 +190,6 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
     ], csv=outputs["fractions_csv"], md=outputs["fractions_md"], tex=outputs["fractions_tex"],
         csv_keys=["plane", "bin", "mass", "low_gev", "high_gev", "points", "fraction_true", "fraction_predicted"],
         note="Fraction of the test points excluded per bin of the x-axis mass of each plane.")
-    plot_confidence(results, test["allowed"], [outputs["confidence"], outputs["confidence_pdf"]])
 
     classifier_seconds = results[map_classifier]["seconds_per_point_batch"]
     metrics = {
@@ -215,4 +214,5 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
         "efficiency_grid": dict(grid_summary or {}, used_in_recast=grid is not None),
     }
     write_json(outputs["metrics"], metrics)
-    return metrics
+    return metrics, {"test": test, "results": results, "map_classifier": map_classifier,
+                     "predicted_excluded": predicted_excluded}

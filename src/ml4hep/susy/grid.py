@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from ml4hep.susy.recast import EFFICIENCIES
+
 log = logging.getLogger(__name__)
 
 GRID_REGIONS = ("jets_met_2j", "jets_met_4j")
@@ -197,8 +199,6 @@ def grid_overrides(path: str | os.PathLike[str] | None) -> dict[tuple[str, str],
 
 def compare_with_parametrisation(rows: Sequence[Mapping[str, float]]) -> list[dict[str, Any]]:
     """Grid efficiency next to the recast's parametrised one, per grid point and region."""
-    from ml4hep.susy.recast import EFFICIENCIES
-
     out = []
     for row in rows:
         parent, gap = np.array([row["m_gluino"]]), np.array([row["m_gluino"] - row["m_lsp"]])
@@ -243,7 +243,5 @@ def run_grid(options: Mapping[str, Any], seed: int, csv_path: str | os.PathLike[
 
 def parametrised_curve(region: str, m_gluino: float, fractions: np.ndarray) -> np.ndarray:
     """The recast's parametrised gluino efficiency in ``region`` along m_chi10 / m_gluino at one gluino mass."""
-    from ml4hep.susy.recast import EFFICIENCIES
-
     parent = np.full_like(fractions, m_gluino)
     return EFFICIENCIES["gluino_qq"][region](parent, parent * (1 - fractions))

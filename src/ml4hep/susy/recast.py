@@ -295,7 +295,8 @@ def recast_point(point: Mapping[str, float], regions: Mapping[str, Mapping[str, 
 
 
 def label_shard(scan_path: str, output: str, regions: Mapping[str, Mapping[str, float]], luminosity_fb: float,
-                min_signal_events: float = 1.0, order: str = "nnll", grid: str | None = None) -> dict[str, Any]:
+                min_signal_events: float = 1.0, order: str = "nnll",
+                overrides: Mapping[tuple[str, str], Any] | None = None) -> dict[str, Any]:
     """One labelling job: the recast of every point of a scan shard, written as ROOT (TTree ``points``).
 
     Args:
@@ -305,19 +306,19 @@ def label_shard(scan_path: str, output: str, regions: Mapping[str, Mapping[str, 
         luminosity_fb: Integrated luminosity.
         min_signal_events: See :func:`label_points`.
         order: Cross-section order of the strong channels.
-        grid: Pythia8 efficiency grid (CSV of :mod:`ml4hep.susy.grid`) replacing the gluino parametrisation, or None.
+        overrides: (topology, region) -> efficiency replacing the parametrisation (e.g. the Pythia8 grid of
+            :func:`ml4hep.susy.grid.grid_overrides`), or None.
 
     Returns:
         Summary: points, labelled, excluded, seconds per labelled point.
     """
-    from ml4hep.susy.grid import grid_overrides
     from ml4hep.susy.scan import read_points, write_points
 
     points = read_points(scan_path, extra=("point_id",))
     ids = points.pop("point_id")
     start = time.perf_counter()
     columns = label_points(points, regions, luminosity_fb, min_signal_events, order, progress=True,
-                           overrides=grid_overrides(grid))
+                           overrides=overrides or {})
     seconds = time.perf_counter() - start
     write_points(output, points, {"point_id": ids, **columns})
     labelled = columns["excluded"] != NOT_LABELLED

@@ -15,40 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ml4hep.config import default_config
 from ml4hep.errors import InputFileError
 from ml4hep.io import read_tree, write_root
+from ml4hep.susy.parameters import PARAMETERS
+from ml4hep.susy.slha import write_slha
 
 POINTS_TREE = "points"
 """TTree name of scan and label files."""
-
-PARAMETERS: tuple[str, ...] = (
-    "M1", "M2", "M3", "mL1", "mE1", "mL3", "mE3", "mQ1", "mU1", "mD1", "mQ3", "mU3", "mD3",
-    "At", "Ab", "Atau", "mu", "mA", "tanb",
-)
-"""The pMSSM-19 parameters, in the order used as classifier inputs."""
-
-DEFAULT_RANGES: dict[str, tuple[float, float]] = {
-    "M1": (-4000.0, 4000.0),
-    "M2": (70.0, 4000.0),
-    "M3": (200.0, 4000.0),
-    "mL1": (90.0, 4000.0),
-    "mE1": (90.0, 4000.0),
-    "mL3": (90.0, 4000.0),
-    "mE3": (90.0, 4000.0),
-    "mQ1": (200.0, 4000.0),
-    "mU1": (200.0, 4000.0),
-    "mD1": (200.0, 4000.0),
-    "mQ3": (100.0, 4000.0),
-    "mU3": (100.0, 4000.0),
-    "mD3": (100.0, 4000.0),
-    "At": (-8000.0, 8000.0),
-    "Ab": (-8000.0, 8000.0),
-    "Atau": (-8000.0, 8000.0),
-    "mu": (-4000.0, 4000.0),
-    "mA": (100.0, 4000.0),
-    "tanb": (1.0, 60.0),
-}
-"""Sampling ranges of the ATLAS pMSSM scan (arXiv:1508.06608): |M1| < 4 TeV, |mu| in [80 GeV, 4 TeV], ..."""
 
 MIN_ABS_MU = 80.0
 """|mu| below this is excluded by LEP chargino searches and not sampled (as in the ATLAS scan)."""
@@ -60,13 +34,15 @@ def sample_points(n: int, seed: int, ranges: Mapping[str, Sequence[float]] | Non
     Args:
         n: Number of points.
         seed: Seed of the generator (one per shard).
-        ranges: Parameter -> (low, high); missing parameters take :data:`DEFAULT_RANGES`.
+        ranges: Parameter -> (low, high); missing parameters take the schema's default ``susy.scan.ranges`` (the
+            ATLAS pMSSM scan ranges of arXiv:1508.06608, Table 1).
 
     Returns:
         Parameter -> array of ``n`` values (float64).
     """
     rng = np.random.default_rng(seed)
-    merged = {**DEFAULT_RANGES, **{k: tuple(v) for k, v in (ranges or {}).items()}}
+    defaults = default_config()["susy"]["scan"]["ranges"]
+    merged = {k: tuple(v) for k, v in {**defaults, **(ranges or {})}.items()}
     unknown = sorted(set(merged) - set(PARAMETERS))
     if unknown:
         raise ValueError(f"unknown pMSSM parameter(s) {unknown}; known: {', '.join(PARAMETERS)}")
@@ -180,8 +156,6 @@ def scan_shard(n: int, seed: int, ranges: Mapping[str, Sequence[float]] | None, 
     ids = np.arange(first_id, first_id + n, dtype=np.int64)
     write_points(output, points, {"point_id": ids})
     if slha_dir is not None:
-        from ml4hep.susy.slha import write_slha
-
         Path(slha_dir).mkdir(parents=True, exist_ok=True)
         for i, point_id in enumerate(ids):
             write_slha(Path(slha_dir) / f"point_{point_id}.slha", {k: float(points[k][i]) for k in PARAMETERS})

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ml4hep.errors import InputFileError
-from ml4hep.susy.scan import PARAMETERS
+from ml4hep.susy.parameters import PARAMETERS
 
 EXTPAR: dict[str, int] = {
     "M1": 1, "M2": 2, "M3": 3, "At": 11, "Ab": 12, "Atau": 13, "mu": 23, "mA": 26,
