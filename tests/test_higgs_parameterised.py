@@ -180,7 +180,7 @@ def test_too_few_training_masses_names_the_key(splits, tmp_path):
 def test_unknown_process_and_hyper_parameter(splits, tmp_path):
     with pytest.raises(ConfigError, match="not in the event table"):
         mass_sample(splits["train"], [("heavyh999", 999.0)], BACKGROUNDS)
-    with pytest.raises(ConfigError, match="unknown hyper-parameter"):
+    with pytest.raises(ConfigError, match="unknown config key .higgs.parameterised.epoch."):
         run_parameterised(splits, HEAVY, BACKGROUNDS, LEFT_OUT, {"epoch": 3}, 0, "cpu", **outputs(tmp_path))
 
 

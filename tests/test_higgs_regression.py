@@ -158,7 +158,7 @@ def render(test, predictions, metrics_path, table_paths, plot_paths):
 def test_bad_inputs(tmp_path):
     rng = np.random.default_rng(1)
     split = synthetic_split(rng, 200)
-    with pytest.raises(ConfigError, match="unknown hyper"):
+    with pytest.raises(ConfigError, match="unknown config key .higgs.regression.hiden."):
         train_mass_regression(split, split, {"hiden": [8]}, 0)
     with pytest.raises(ConfigError, match="target"):
         train_mass_regression(split, split, {"target": "sqrt"}, 0)

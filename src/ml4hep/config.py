@@ -222,6 +222,39 @@ def load_config(path: str | Path, base: str | Path | None = None) -> dict[str, A
     return validate_config(config)
 
 
+def section(dotted: str, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One config section (e.g. ``higgs.regression``): ``values`` over the schema's defaults, checked by the schema.
+
+    Library functions called without the workflow take their defaults and their checks from here, so that the
+    schema stays the only place where both are written.
+
+    Args:
+        dotted: The section's key, dot-separated.
+        values: The caller's keys (None: all defaults).
+
+    Raises:
+        ConfigError: A key is unknown or a value invalid (named as ``dotted.key``).
+
+    Example:
+        >>> section("higgs.regression", {"epochs": 5})["epochs"], section("higgs.regression")["target"]
+        (5, 'log')
+    """
+    root = load_schema()
+    node: Mapping[str, Any] = root
+    for part in dotted.split("."):
+        node = _resolve(_resolve(node, root)["properties"][part], root)
+    schema = {"$defs": root.get("$defs", {}), **node}
+    instance = copy.deepcopy(dict(values or {}))
+    _fill_defaults(instance, schema, schema)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(instance),
+                    key=lambda e: [str(p) for p in e.absolute_path])
+    if errors:
+        lines = [_describe(e).replace("config key '", f"config key '{dotted}.", 1).replace(f"{dotted}.<top>", dotted)
+                 for e in errors]
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+    return instance
+
+
 @functools.cache
 def _defaults() -> str:
     return json.dumps(validate_config({}))

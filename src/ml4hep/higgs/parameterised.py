@@ -26,9 +26,8 @@ Figure of merit: on the test split, for every generated mass ``m`` (the left-out
 the physics weights of the signal at ``m`` against the background, for the parameterised network evaluated at ``m``,
 the unparameterised network and the dedicated network at ``m``.
 
-Default hyper-parameters (:data:`DEFAULT_HYPER`): ``{"hidden": [64, 64, 64], "dropout": 0.1, "epochs": 40,
-"batch_size": 256, "learning_rate": 1e-3, "patience": 6, "left_out_mass": 500, "signal_weighting": "physics",
-"dedicated_masses": "all"}``; a key missing from the caller's dict takes its default.
+Hyper-parameters: the ``higgs.parameterised`` section of the config; a key the caller does not give takes
+the schema's default (``config/schema.yaml``, the only place where defaults are written).
 """
 
 from __future__ import annotations
@@ -44,9 +43,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from ml4hep.config import section
 from ml4hep.errors import ConfigError
-from ml4hep.higgs.networks import HiggsDNN
 from ml4hep.higgs.dataset import load_split, process_mask
+from ml4hep.higgs.networks import HiggsDNN
 from ml4hep.io import write_json
 from ml4hep.metrics import auc
 from ml4hep.tables import Column, write_table
@@ -75,19 +75,6 @@ DEDICATED_MASSES = ("all", "left_out")
 SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2}
 """Random stream of each split for the background mass draws (other split names get a stream from their name)."""
 
-DEFAULT_HYPER: dict[str, Any] = {
-    "hidden": [64, 64, 64],
-    "dropout": 0.1,
-    "epochs": 40,
-    "batch_size": 256,
-    "learning_rate": 1e-3,
-    "patience": 6,
-    "left_out_mass": 500,
-    "signal_weighting": "physics",
-    "dedicated_masses": "all",
-}
-"""Hyper-parameters used for every key the caller does not give."""
-
 MASS_TOLERANCE_GEV = 1e-3
 """Two masses closer than this are the same generated mass."""
 
@@ -113,19 +100,8 @@ class MassSample:
 
 
 def _hyper(hyper: Mapping[str, Any]) -> dict[str, Any]:
-    """The caller's hyper-parameters over :data:`DEFAULT_HYPER`, checked."""
-    unknown = set(hyper) - set(DEFAULT_HYPER)
-    if unknown:
-        raise ConfigError(f"higgs.parameterised: unknown hyper-parameter(s) {', '.join(sorted(unknown))}; known: "
-                          f"{', '.join(DEFAULT_HYPER)}")
-    merged = {**DEFAULT_HYPER, **hyper}
-    if merged["signal_weighting"] not in SIGNAL_WEIGHTINGS:
-        raise ConfigError(f"higgs.parameterised.signal_weighting: unknown value {merged['signal_weighting']!r}; "
-                          f"known: {', '.join(SIGNAL_WEIGHTINGS)}")
-    if merged["dedicated_masses"] not in DEDICATED_MASSES:
-        raise ConfigError(f"higgs.parameterised.dedicated_masses: unknown value {merged['dedicated_masses']!r}; "
-                          f"known: {', '.join(DEDICATED_MASSES)}")
-    return merged
+    """The caller's hyper-parameters over the schema's defaults of ``higgs.parameterised``, checked by the schema."""
+    return section("higgs.parameterised", hyper)
 
 
 def same_mass(a: float, b: float) -> bool:
@@ -273,7 +249,7 @@ def train_network(
         train: Training events (labels, weights, masses).
         x_val: Validation inputs.
         val: Validation events.
-        hyper: Hyper-parameters (see :data:`DEFAULT_HYPER`).
+        hyper: Hyper-parameters (the ``higgs.parameterised`` config section).
         seed: Seed of the weights and the shuffling.
         device: Where to train.
         description: Name in the log.
@@ -361,7 +337,7 @@ def run_parameterised(
         backgrounds: Background process names.
         left_out_mass: Mass held out of the parameterised and unparameterised training (None: ``hyper``'s
             ``left_out_mass``).
-        hyper: Hyper-parameters (see :data:`DEFAULT_HYPER`).
+        hyper: Hyper-parameters (the ``higgs.parameterised`` config section).
         seed: Seed of the training and of the background mass draws.
         device_name: ``auto``, ``cpu`` or ``cuda``.
         model_dir: Directory of the checkpoints (:func:`ml4hep.training.save_checkpoint`): ``parameterised.pt``,

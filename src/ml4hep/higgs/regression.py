@@ -26,9 +26,8 @@ Figures of merit, per estimator (``regressed``, ``visible`` = ``DER_mass_vis``, 
 * events where the estimator is undefined (-999 or not finite; only the collinear mass can be) are left out of the
   median and IQR and counted separately (``n_undefined``).
 
-Default hyper-parameters (:data:`DEFAULT_HYPER`): ``{"hidden": [64, 64, 64], "dropout": 0.0, "epochs": 60,
-"batch_size": 256, "learning_rate": 1e-3, "patience": 8, "target": "log", "weighting": "process"}``; a key missing
-from the caller's dict takes its default.
+Hyper-parameters: the ``higgs.regression`` section of the config; a key the caller does not give takes
+the schema's default (``config/schema.yaml``, the only place where defaults are written).
 """
 
 from __future__ import annotations
@@ -43,10 +42,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ml4hep.errors import ConfigError, InputFileError
-from ml4hep.higgs.networks import HiggsDNN
+from ml4hep.config import section
+from ml4hep.errors import InputFileError
 from ml4hep.higgs.dataset import load_split
 from ml4hep.higgs.features import FEATURE_NAMES, UNDEFINED
+from ml4hep.higgs.networks import HiggsDNN
 from ml4hep.io import write_json
 from ml4hep.tables import Column, write_table
 from ml4hep.training import FitResult, fit, load_checkpoint, predict, save_checkpoint, seed_everything, select_device
@@ -55,18 +55,6 @@ log = logging.getLogger(__name__)
 
 MASS_SCALE_GEV = 100.0
 """Mass unit of the regression target (GeV)."""
-
-DEFAULT_HYPER: dict[str, Any] = {
-    "hidden": [64, 64, 64],
-    "dropout": 0.0,
-    "epochs": 60,
-    "batch_size": 256,
-    "learning_rate": 1e-3,
-    "patience": 8,
-    "target": "log",
-    "weighting": "process",
-}
-"""Hyper-parameters used for every key the caller does not give."""
 
 TARGETS = ("log", "linear")
 WEIGHTINGS = ("process", "none")
@@ -109,18 +97,8 @@ class MassRegressionDNN(HiggsDNN):
 
 
 def _hyper(hyper: Mapping[str, Any]) -> dict[str, Any]:
-    """The caller's hyper-parameters over :data:`DEFAULT_HYPER`, checked."""
-    unknown = set(hyper) - set(DEFAULT_HYPER)
-    if unknown:
-        raise ConfigError(f"mass regression: unknown hyper-parameter(s) {', '.join(sorted(unknown))}; known: "
-                          f"{', '.join(DEFAULT_HYPER)}")
-    merged = {**DEFAULT_HYPER, **hyper}
-    if merged["target"] not in TARGETS:
-        raise ConfigError(f"mass regression: unknown target {merged['target']!r}; known: {', '.join(TARGETS)}")
-    if merged["weighting"] not in WEIGHTINGS:
-        raise ConfigError(f"mass regression: unknown weighting {merged['weighting']!r}; known: "
-                          f"{', '.join(WEIGHTINGS)}")
-    return merged
+    """The caller's hyper-parameters over the schema's defaults of ``higgs.regression``, checked by the schema."""
+    return section("higgs.regression", hyper)
 
 
 def has_truth(split: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -160,7 +138,7 @@ def train_mass_regression(
     Args:
         train: Training split (columns of :mod:`ml4hep.higgs.dataset`); events without a true mass are skipped.
         val: Validation split, same treatment.
-        hyper: Hyper-parameters (see :data:`DEFAULT_HYPER`; missing keys take the default).
+        hyper: Hyper-parameters (the ``higgs.regression`` config section; missing keys take the schema's default).
         seed: Seed of the weights and the shuffling.
         device: Torch device, or ``auto``/``cpu``/``cuda``.
 
@@ -363,7 +341,7 @@ def run_regression(
     Args:
         splits: Split name -> dataset file; ``train``, ``val`` and ``test`` are needed, further splits only get
             predictions.
-        hyper: Hyper-parameters (see :data:`DEFAULT_HYPER`).
+        hyper: Hyper-parameters (the ``higgs.regression`` config section).
         seed: Seed of the training.
         device_name: ``auto``, ``cpu`` or ``cuda``.
         model_path: Torch checkpoint (``state_dict`` + primitive metadata; :func:`load_mass_regression` reads it).
