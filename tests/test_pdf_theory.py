@@ -19,7 +19,7 @@ SETTINGS = validate_config({})["pdf"]["theory"]
 
 
 def test_settings_hash_is_stable_and_changes_with_any_setting():
-    assert theory.settings_hash(SETTINGS) == theory.settings_hash(theory.DEFAULT_SETTINGS)
+    assert theory.settings_hash(SETTINGS) == theory.settings_hash(validate_config({})["pdf"]["theory"])
     as_ints = {**SETTINGS, "q2_spacing": 0.5, "positivity": {**SETTINGS["positivity"], "q2": 5}}
     assert theory.settings_hash(as_ints) == theory.settings_hash(SETTINGS)  # 5 and 5.0 are the same setting
     changed = {**SETTINGS, "alphas_mz": 0.119}

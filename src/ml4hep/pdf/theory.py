@@ -55,21 +55,6 @@ CHARGES2 = {1: 1 / 9, 2: 4 / 9, 3: 1 / 9, 4: 4 / 9, 5: 1 / 9, 6: 4 / 9}
 POSITIVITY_OBSERVABLES = ("xup", "xdp", "xsp", "xg")
 """Positivity pseudo-observables: x(u+ubar), x(d+dbar), x(s+sbar) and x g at the positivity Q^2."""
 
-DEFAULT_SETTINGS: dict[str, Any] = {
-    "order": "LO",
-    "q0": 1.65,
-    "alphas_mz": 0.118,
-    "mz": 91.1876,
-    "masses": {"c": 1.51, "b": 4.92, "t": 172.5},
-    "xgrid": {"x_min": 1e-5, "n_log": 25, "n_lin": 15, "x_mid": 0.1},
-    "interpolation_degree": 4,
-    "q2_spacing": 0.5,
-    "ev_op_iterations": 10,
-    "positivity": {"q2": 5.0, "x_min": 5e-5, "x_max": 0.9, "points": 20},
-    "evolve_to_q": 100.0,
-}
-
-
 def settings_hash(settings: Mapping[str, Any], dataset_versions: Mapping[str, str] | None = None) -> str:
     """Twelve hex digits identifying the theory settings (and the FK format version).
 
