@@ -1,19 +1,21 @@
 """Provenance of a workflow run: what produced the results, so that a colleague can reproduce or audit them.
 
 ``results/provenance.json`` holds the resolved config and its hash, the git commit of the workflow (and whether the
-tree had uncommitted changes), the versions of the key packages, the master seed and the seed and device of every
-training job (read from the jobs' info files), and the wall time of every job (from Snakemake's ``benchmark:``
-files).
+tree had uncommitted changes), the date (UTC) and machine of the run, the versions of the key packages, the master
+seed and the seed and device of every training job (read from the jobs' info files), and the wall time of every job
+(from Snakemake's ``benchmark:`` files).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import platform
 import re
 import subprocess
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -137,6 +139,8 @@ def collect_provenance(
         "config": dict(config),
         "config_hash": config_hash(config),
         "git": git_state(workflow_folder),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"hostname": platform.node(), "processor": platform.machine(), "cpus": os.cpu_count()},
         "python": platform.python_version(),
         "platform": platform.platform(),
         "packages": package_versions(),
