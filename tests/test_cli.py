@@ -23,11 +23,17 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys):
     assert "Traceback" not in err
 
 
-def test_generate_one_shard(tmp_path):
+def test_generate_one_shard(tmp_path, tiny_samples):
+    """The command writes the shard that the workflow's generation job writes (same seed, same jets)."""
     out = tmp_path / "qcd.root"
     assert main(["generate", "--config", str(ROOT / "config" / "test.yaml"), "--process", "toptag_qcd",
                  "--output", str(out)]) == 0
-    assert len(read_tree(out, ["jet_pt"])) > 0
+    jets = read_tree(out, ["jet_pt", "jet_eta", "npart"])
+    reference = read_tree(tiny_samples["toptag_qcd"], ["jet_pt", "jet_eta", "npart"])
+    assert len(jets) == len(reference) > 10
+    assert jets["jet_pt"].tolist() == reference["jet_pt"].tolist()
+    assert ((jets["jet_pt"] > 550) & (jets["jet_pt"] < 650) & (abs(jets["jet_eta"]) < 2)).tolist() == [True] * len(jets)
+    assert min(jets["npart"].tolist()) >= 1
 
 
 def test_version_is_printed(capsys):

@@ -1,4 +1,5 @@
 import json
+import subprocess
 
 import numpy as np
 
@@ -31,7 +32,12 @@ def test_provenance_records_config_commit_versions_devices_and_times(tmp_path):
     config = {"seed": 7, "device": "cpu"}
     record = collect_provenance(config, ROOT, [info, replica], bench)
     assert record["config"] == config and record["config_hash"] == config_hash(config) and record["seed"] == 7
-    assert record["git"]["commit"] is None or len(record["git"]["commit"]) == 40
+    expected = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True)
+    if expected.returncode == 0:  # a git checkout (CI, a clone): the commit must be recorded
+        assert record["git"]["commit"] == expected.stdout.strip()
+        assert isinstance(record["git"]["dirty"], bool)
+    else:
+        assert record["git"] == {"commit": None, "dirty": None}
     assert record["packages"]["torch"] and record["packages"]["snakemake"]
     assert record["training"] == {"higgs/models/bdt": {"device": "cpu", "seed": 42},
                                   "pdf/replicas/fit0/replica3": {"device": "cpu", "seed": 99}}
@@ -41,9 +47,15 @@ def test_provenance_records_config_commit_versions_devices_and_times(tmp_path):
     assert record["rule_times"]["susy/label"] == {"jobs": 2, "seconds": 3.0}
     assert record["rule_times"]["pdf/replica_fit"] == {"jobs": 1, "seconds": 1.5}
     assert "pdf/data_HERA_NC_318GEV_EP-SIGMARED" in record["rule_times"]
-    json.dumps(record)
+    json.dumps(record, allow_nan=False)
 
 
 def test_job_times_skip_empty_benchmarks(tmp_path):
     (tmp_path / "empty.tsv").write_text("s\th:m:s\n")
     assert job_times(tmp_path) == {} and rule_times({}) == {}
+
+
+def test_outside_a_git_tree_the_commit_is_none(tmp_path):
+    from ml4hep.provenance import git_state
+
+    assert git_state(tmp_path) == {"commit": None, "dirty": None}
