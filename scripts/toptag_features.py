@@ -1,9 +1,9 @@
-"""Rule toptag_features: constituents, jet images and substructure of all jets, split into train/val/test."""
+"""Rule toptag_features: the train/val/test split files from the shards' feature files, chunk by chunk."""
 
 from ml4hep.rules import rule_context
-from ml4hep.toptag.preprocess import build_features
+from ml4hep.toptag.preprocess import SPLITS, split_features
 
 with rule_context(snakemake) as log:
-    counts = build_features(snakemake.params.samples, snakemake.params.options, snakemake.params.seed,
-                            {split: snakemake.output[split] for split in ("train", "val", "test")})
+    counts = split_features(snakemake.params.shards, snakemake.params.options, snakemake.params.seed,
+                            {split: snakemake.output[split] for split in SPLITS}, snakemake.params.chunk_size)
     log.info("jets per split: %s", counts)

@@ -1,4 +1,8 @@
-"""Rules toptag_train_baseline / toptag_train_network: train one tagger, write model, scores and info."""
+"""Rules toptag_train_baseline / toptag_train_network: train one tagger, write model, scores and info.
+
+The splits are opened as chunked files: the networks stream their inputs batch by batch, the cut and BDT taggers
+read only the small substructure, label and origin columns (whole), never the constituents or images.
+"""
 
 from ml4hep.models.step import job_context, train_and_score
 from ml4hep.rules import rule_context
@@ -7,11 +11,13 @@ from ml4hep.toptag.taggers import TAGGERS
 
 with rule_context(snakemake):
     inputs = {split: snakemake.input[split] for split in SPLITS}
+    # the chunk size sets the streamed batches, so a checkpoint of another chunk size is not resumed
     context = job_context(seed=snakemake.params.seed, device=snakemake.params.device, threads=snakemake.threads,
-                          hyper=snakemake.params.hyper, inputs=inputs, checkpoint=snakemake.params.checkpoint)
+                          hyper={**snakemake.params.hyper, "chunk_size": snakemake.params.chunk_size}, inputs=inputs,
+                          checkpoint=snakemake.params.checkpoint)
     train_and_score(
         TAGGERS.create(snakemake.wildcards.tagger, snakemake.params.hyper),
-        {split: load_split(path) for split, path in inputs.items()},
+        {split: load_split(path, snakemake.params.chunk_size) for split, path in inputs.items()},
         context,
         model_path=snakemake.output.model,
         scores_path=snakemake.output.scores,

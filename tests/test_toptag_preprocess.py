@@ -91,7 +91,9 @@ def test_predefined_split_takes_jets_from_their_samples(tiny_samples, tmp_path):
     both = [str(tiny_samples["toptag_ttbar"]), str(tiny_samples["toptag_qcd"])]
     options = validate_config({"toptag": {"max_constituents": 8, "image": {"pixels": 8}}})["toptag"]
     options["predefined_split"] = {"train": ["a", "b"], "val": ["c"], "test": ["c"]}
-    outputs = {split: tmp_path / f"{split}.npz" for split in ("train", "val", "test")}
-    counts = build_features({"a": both, "b": both, "c": both}, options, 1, outputs)
+    outputs = {split: tmp_path / f"{split}.root" for split in ("train", "val", "test")}
+    counts = build_features({"a": both, "b": both, "c": both}, options, 1, outputs, chunk_size=150)
     assert counts["train"] == 2 * counts["val"] == 2 * counts["test"]
     np.testing.assert_array_equal(load_split(outputs["val"])["jet_pt"], load_split(outputs["test"])["jet_pt"])
+    assert set(load_split(outputs["train"])["sample"].tolist()) == {0, 1}
+    assert set(load_split(outputs["test"])["sample"].tolist()) == {2}

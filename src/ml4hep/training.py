@@ -11,10 +11,10 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -258,12 +258,154 @@ def _weighted_loss(loss_name: str, output: torch.Tensor, target: torch.Tensor, w
     return (per_example * weight).sum() / weight.sum().clamp_min(1e-12)
 
 
+Batch = tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]
+"""One mini-batch: the model's inputs, the targets and the loss weights."""
+
+
+@runtime_checkable
+class BatchSource(Protocol):
+    """Where :func:`fit` and :func:`predict` take their batches from: arrays in memory or a file read in chunks."""
+
+    def __len__(self) -> int:
+        """Number of examples."""
+        ...
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
+        """Every example once: shuffled when ``generator`` is given (a training epoch), else in order."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """The source's own random state (plain numbers), saved in the training checkpoint."""
+        ...
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned."""
+        ...
+
+
+class ArrayBatches:
+    """Batches of in-memory arrays (a training epoch permutes them with ``torch.randperm`` on the generator).
+
+    Args:
+        inputs: Arrays fed to the model (first axis: examples).
+        target: Targets (None: zeros, for prediction).
+        weight: Loss weights (None: 1).
+    """
+
+    def __init__(self, inputs: Sequence[np.ndarray], target: np.ndarray | None = None,
+                 weight: np.ndarray | None = None) -> None:
+        self.tensors = [_tensor(a) for a in inputs]
+        n = len(self.tensors[0]) if self.tensors else 0
+        self.target = _tensor(np.zeros(n, np.float32) if target is None else np.asarray(target, np.float32))
+        self.weight = _tensor(np.ones(n, np.float32) if weight is None else np.asarray(weight, np.float32))
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
+        """Batches of ``batch_size`` examples, permuted by ``generator`` (None: in order)."""
+        n = len(self)
+        if generator is None:
+            for begin in range(0, n, batch_size):
+                part = slice(begin, begin + batch_size)
+                yield [t[part] for t in self.tensors], self.target[part], self.weight[part]
+            return
+        permutation = torch.randperm(n, generator=generator)
+        for begin in range(0, n, batch_size):
+            index = permutation[begin : begin + batch_size]
+            yield [t[index] for t in self.tensors], self.target[index], self.weight[index]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Nothing: the permutations come from the training's generator, which the checkpoint holds."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Nothing to restore."""
+
+
+class StreamedBatches:
+    """Batches read from a split file chunk by chunk (:class:`ml4hep.chunked.ChunkedSplit`).
+
+    A training epoch takes the split's shuffled chunks (chunk order permuted, rows permuted within a buffer of
+    chunks, seeded by the split's seed and epoch counter, which is this source's state); batches have
+    ``batch_size`` rows across buffer boundaries. Targets and loss weights are small per-row arrays held in
+    memory and looked up by row number; only the input columns (constituents, images) are streamed.
+
+    Args:
+        split: The split file.
+        inputs: Columns fed to the model, in the order of its ``forward`` arguments.
+        target: Per-row targets (None: zeros, for prediction).
+        weight: Per-row loss weights (None: 1).
+    """
+
+    def __init__(self, split: Any, inputs: Sequence[str], target: np.ndarray | None = None,
+                 weight: np.ndarray | None = None) -> None:
+        self.split = split
+        self.inputs = list(inputs)
+        n = split.n_rows
+        self.target = np.zeros(n, np.float32) if target is None else np.asarray(target, np.float32)
+        self.weight = np.ones(n, np.float32) if weight is None else np.asarray(weight, np.float32)
+
+    def __len__(self) -> int:
+        return int(self.split.n_rows)
+
+    def _batch(self, chunk: Mapping[str, np.ndarray], part: slice) -> Batch:
+        from ml4hep.chunked import ROW
+
+        rows = chunk[ROW][part]
+        inputs = [_tensor(np.asarray(chunk[name][part], dtype=np.float32)) for name in self.inputs]
+        return inputs, _tensor(self.target[rows]), _tensor(self.weight[rows])
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
+        """Every row once: the split's shuffled epoch when ``generator`` is given (it is not used), else in order."""
+        from ml4hep.chunked import ROW
+
+        chunks = self.split.shuffled_chunks(self.inputs) if generator is not None else self.split.chunks(self.inputs)
+        pending: dict[str, np.ndarray] | None = None
+        for chunk in chunks:
+            if pending is not None:
+                chunk = {name: np.concatenate([pending[name], chunk[name]]) for name in chunk}
+            n = len(chunk[ROW])
+            full = n - n % batch_size
+            for begin in range(0, full, batch_size):
+                yield self._batch(chunk, slice(begin, begin + batch_size))
+            pending = {name: array[full:] for name, array in chunk.items()} if full < n else None
+        if pending is not None:
+            yield self._batch(pending, slice(None))
+
+    def state_dict(self) -> dict[str, Any]:
+        """The split's shuffling state."""
+        return self.split.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore the split's shuffling state."""
+        self.split.load_state_dict(state)
+
+
+def _as_source(inputs: Sequence[np.ndarray] | BatchSource, target: np.ndarray | None,
+               weight: np.ndarray | None) -> BatchSource:
+    return inputs if isinstance(inputs, BatchSource) else ArrayBatches(inputs, target, weight)
+
+
+@torch.no_grad()
+def _validation_loss(model: nn.Module, source: BatchSource, loss: str, batch_size: int,
+                     device: torch.device) -> float:
+    """The weighted mean loss over ``source``, accumulated batch by batch."""
+    model.eval()
+    numerator, denominator = 0.0, 0.0
+    for inputs, target, weight in source.batches(batch_size):
+        output = model(*[t.to(device) for t in inputs]).float().cpu()
+        numerator += float(_weighted_loss(loss, output, target, weight)) * float(weight.sum())
+        denominator += float(weight.sum())
+    return numerator / denominator if denominator > 0 else float("nan")
+
+
 def fit(
     model: nn.Module,
-    train_inputs: Sequence[np.ndarray],
-    train_target: np.ndarray,
-    val_inputs: Sequence[np.ndarray],
-    val_target: np.ndarray,
+    train_inputs: Sequence[np.ndarray] | BatchSource,
+    train_target: np.ndarray | None,
+    val_inputs: Sequence[np.ndarray] | BatchSource,
+    val_target: np.ndarray | None,
     *,
     train_weight: np.ndarray | None = None,
     val_weight: np.ndarray | None = None,
@@ -282,18 +424,23 @@ def fit(
     """Train ``model`` with Adam, stop when the validation loss has not improved for ``patience`` epochs.
 
     The weights of the best validation epoch are kept (:class:`EarlyStopping`) and loaded at the end. With a
-    ``checkpoint`` the whole training state is saved after every epoch, and a training that finds a checkpoint of
-    its own fingerprint resumes from it (logged as ``resumed from epoch k``); on the CPU the resumed training ends
-    with exactly the weights of an uninterrupted one.
+    ``checkpoint`` the whole training state is saved after every epoch (with the data source's shuffling state),
+    and a training that finds a checkpoint of its own fingerprint resumes from it (logged as ``resumed from epoch
+    k``); on the CPU the resumed training ends with exactly the weights of an uninterrupted one.
+
+    The data are either arrays in memory (small sets: the Higgs, SUSY and regression tasks) or
+    :class:`BatchSource` objects such as :class:`StreamedBatches`, which read a split file chunk by chunk, so that
+    the memory of a training does not grow with the number of examples.
 
     Args:
         model: Module called as ``model(*inputs)`` returning one output per example.
-        train_inputs: Arrays fed to the model (first axis: examples).
-        train_target: Targets (0/1 for ``bce``, values for ``mse``).
-        val_inputs: Validation arrays.
-        val_target: Validation targets.
-        train_weight: Loss weights per training example (None: 1).
-        val_weight: Loss weights per validation example (None: 1).
+        train_inputs: Arrays fed to the model (first axis: examples), or a :class:`BatchSource` (which then
+            carries the targets and weights).
+        train_target: Targets (0/1 for ``bce``, values for ``mse``); None with a source.
+        val_inputs: Validation arrays, or a source.
+        val_target: Validation targets; None with a source.
+        train_weight: Loss weights per training example (None: 1); ignored with a source.
+        val_weight: Loss weights per validation example (None: 1); ignored with a source.
         loss: ``bce`` (logits) or ``mse``.
         epochs: Maximum number of epochs.
         batch_size: Mini-batch size.
@@ -301,7 +448,7 @@ def fit(
         weight_decay: Adam weight decay.
         patience: Epochs without improvement before stopping.
         device: Where to train (default CPU).
-        seed: Seed of the shuffling.
+        seed: Seed of the shuffling (of in-memory arrays; a streamed source has its own seed).
         description: Label of the progress bar.
         checkpoint: Where to save (and resume) the training state each epoch (None: nowhere).
         after_epoch: Called with the epoch number after its checkpoint is written (tests use it to kill a job).
@@ -311,13 +458,9 @@ def fit(
     """
     device = device or torch.device("cpu")
     model.to(device)
-    n_train = len(train_target)
-    tensors = [_tensor(a) for a in train_inputs]
-    target = _tensor(np.asarray(train_target, dtype=np.float32))
-    weight = _tensor(np.ones(n_train, np.float32) if train_weight is None else np.asarray(train_weight, np.float32))
-    val_target_tensor = _tensor(np.asarray(val_target, np.float32))
-    val_weight_tensor = _tensor(np.ones(len(val_target), np.float32) if val_weight is None
-                                else np.asarray(val_weight, np.float32))
+    train_source = _as_source(train_inputs, train_target, train_weight)
+    val_source = _as_source(val_inputs, val_target, val_weight)
+    n_train = len(train_source)
     optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     generator = torch.Generator().manual_seed(seed)
     stopper = EarlyStopping(patience)
@@ -330,6 +473,7 @@ def fit(
         optimiser.load_state_dict(saved["optimiser"])
         stopper.load_state_dict(saved["early_stopping"])
         set_rng_state(saved["rng"], generator)
+        train_source.load_state_dict(saved.get("data", {}))
         result.train_loss, result.val_loss = list(saved["train_loss"]), list(saved["val_loss"])
         first_epoch = int(saved["epoch"]) + 1
         result.resumed_from_epoch = int(saved["epoch"])
@@ -341,29 +485,26 @@ def fit(
     for epoch in bar if not stop else ():
         model.train()
         epoch_start = time.perf_counter()
-        permutation = torch.randperm(n_train, generator=generator)
         total, seen = 0.0, 0.0
-        for begin in range(0, n_train, batch_size):
-            index = permutation[begin : begin + batch_size]
-            batch = [t[index].to(device) for t in tensors]
+        for inputs, target, weight in train_source.batches(batch_size, generator):
             optimiser.zero_grad()
-            output = model(*batch)
-            batch_loss = _weighted_loss(loss, output, target[index].to(device), weight[index].to(device))
+            output = model(*[t.to(device) for t in inputs])
+            batch_loss = _weighted_loss(loss, output, target.to(device), weight.to(device))
             batch_loss.backward()
             optimiser.step()
-            total += float(batch_loss.detach()) * len(index)
-            seen += len(index)
+            total += float(batch_loss.detach()) * len(target)
+            seen += len(target)
         training_seconds += time.perf_counter() - epoch_start
         epochs_trained += 1
         result.train_loss.append(total / max(seen, 1))
-        val_output = predict(model, val_inputs, batch_size=4 * batch_size, device=device, raw=True)
-        val_loss = float(_weighted_loss(loss, torch.as_tensor(val_output), val_target_tensor, val_weight_tensor))
+        val_loss = _validation_loss(model, val_source, loss, 4 * batch_size, device)
         result.val_loss.append(val_loss)
         bar.set_postfix(train=f"{result.train_loss[-1]:.4f}", val=f"{val_loss:.4f}")
         stop = stopper.update(epoch, val_loss, model)
         checkpoint.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": epoch,
                          "stopped": stop, "early_stopping": stopper.state_dict(), "rng": rng_state(generator),
-                         "train_loss": result.train_loss, "val_loss": result.val_loss})
+                         "data": train_source.state_dict(), "train_loss": result.train_loss,
+                         "val_loss": result.val_loss})
         if after_epoch is not None:
             after_epoch(epoch)
         if stop:
@@ -380,7 +521,7 @@ def fit(
 @torch.no_grad()
 def predict(
     model: nn.Module,
-    inputs: Sequence[np.ndarray],
+    inputs: Sequence[np.ndarray] | BatchSource,
     *,
     batch_size: int = 1024,
     device: torch.device | None = None,
@@ -390,7 +531,7 @@ def predict(
 
     Args:
         model: The module.
-        inputs: Arrays fed to the model.
+        inputs: Arrays fed to the model, or a :class:`BatchSource` (read in order, e.g. chunk by chunk).
         batch_size: Examples per forward pass.
         device: Where to run (default: where the model is).
         raw: Return raw outputs (logits); otherwise the sigmoid of them.
@@ -400,10 +541,8 @@ def predict(
     """
     model.eval()
     device = device or next(model.parameters()).device
-    tensors = [_tensor(a) for a in inputs]
-    n = len(tensors[0])
-    outputs = [model(*[t[i : i + batch_size].to(device) for t in tensors]).float().cpu()
-               for i in range(0, n, batch_size)]
+    source = _as_source(inputs, None, None)
+    outputs = [model(*[t.to(device) for t in batch]).float().cpu() for batch, _, _ in source.batches(batch_size)]
     output = torch.cat(outputs) if outputs else torch.zeros(0)
     return (output if raw else torch.sigmoid(output)).numpy().astype(np.float64)
 

@@ -1,5 +1,7 @@
 # Top tagging: features (constituents, images, substructure) -> one training rule per tagger -> evaluation.
 
+from ml4hep.toptag.taggers import TAGGERS
+
 TOPTAG = config["toptag"]
 TOPTAG_SPLITS = ("train", "val", "test")
 if TOPTAG["predefined_split"]:
@@ -9,29 +11,77 @@ if TOPTAG["predefined_split"]:
 
 
 def toptag_feature_files():
-    return {split: f"results/toptag/features/{split}.npz" for split in TOPTAG_SPLITS}
+    return {split: f"results/toptag/features/{split}.root" for split in TOPTAG_SPLITS}
+
+
+def toptag_shard_feature_files():
+    """Sample -> the feature files of its shards (one toptag_shard_features job each)."""
+    return {sample: [f"results/toptag/features/shards/{sample}/{shard}.root"
+                     for shard in range(len(sample_shards(sample)))] for sample in TOPTAG["samples"]}
+
+
+TOPTAG_NETWORKS = TAGGERS.networks()
 
 
 def toptag_model_file(tagger):
-    return f"results/toptag/models/{tagger}.{'json' if tagger in ('cut', 'bdt') else 'pt'}"
+    return f"results/toptag/models/{tagger}{TAGGERS.model_class(tagger).suffix}"
+
+
+def toptag_hyper(tagger):
+    """A tagger's hyper-parameters: the network's section with the training settings, or the BDT's section."""
+    if tagger == "bdt":
+        return dict(TOPTAG["bdt"])
+    if tagger not in TOPTAG_NETWORKS:
+        return {}
+    hyper = {**TOPTAG["training"], **TOPTAG["models"][tagger]}
+    if tagger == "cnn":
+        hyper["pixels"] = TOPTAG["image"]["pixels"]
+    return hyper
+
+
+rule toptag_shard_features:
+    """Constituents, image and substructure of the jets of one sample shard (one job per shard, chunked)."""
+    output:
+        "results/toptag/features/shards/{sample}/{shard}.root",
+    input:
+        sample=lambda wc: sample_shards(wc.sample)[int(wc.shard)],
+        code=script_code("toptag_shard_features.py"),
+    params:
+        options={k: TOPTAG[k] for k in ("max_constituents", "rotate", "jet_r", "image")},
+        chunk_size=TOPTAG["chunk_size"],
+    wildcard_constraints:
+        sample=names_regex(TOPTAG["samples"]),
+        shard=r"\d+",
+    log:
+        "results/logs/toptag/features_{sample}_{shard}.log",
+    benchmark:
+        "results/benchmarks/toptag/features_{sample}_{shard}.tsv"
+    resources:
+        mem_mb=2000,
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/toptag_shard_features.py"
 
 
 rule toptag_features:
+    """The train/val/test split files from the shards' features, shard by shard and chunk by chunk."""
     output:
         **toptag_feature_files(),
     input:
-        samples=lambda wc: [f for sample in TOPTAG["samples"] for f in sample_shards(sample)],
+        shards=lambda wc: [f for files in toptag_shard_feature_files().values() for f in files],
         code=script_code("toptag_features.py"),
     params:
-        samples=lambda wc: {sample: sample_shards(sample) for sample in TOPTAG["samples"]},
-        options={k: TOPTAG[k] for k in ("split", "predefined_split", "max_constituents", "rotate", "jet_r", "image")},
+        shards=lambda wc: toptag_shard_feature_files(),
+        options={k: TOPTAG[k] for k in ("split", "predefined_split")},
         seed=derive_seed(config["seed"], "toptag", "split"),
+        chunk_size=TOPTAG["chunk_size"],
     log:
         "results/logs/toptag/features.log",
     benchmark:
         "results/benchmarks/toptag/features.tsv"
     resources:
-        mem_mb=4000,
+        mem_mb=2000,
     conda:
         "../../envs/ml4hep.yaml"
     script:
@@ -41,17 +91,20 @@ rule toptag_features:
 rule toptag_train_baseline:
     output:
         model="results/toptag/models/{tagger}.json",
-        scores="results/toptag/scores/{tagger}.npz",
+        scores="results/toptag/scores/{tagger}.root",
         info="results/toptag/models/{tagger}_info.json",
     input:
         **toptag_feature_files(),
         code=script_code("toptag_train.py", without=("ml4hep.toptag.models", "ml4hep.onnx_export")),
     params:
-        options=lambda wc: {"bdt": TOPTAG["bdt"]} if wc.tagger == "bdt" else {},
+        hyper=lambda wc: toptag_hyper(wc.tagger),
         seed=lambda wc: derive_seed(config["seed"], "toptag", wc.tagger),
         device=config["device"],
+        checkpoint=None,
+        samples=TOPTAG["samples"],
+        chunk_size=TOPTAG["chunk_size"],
     wildcard_constraints:
-        tagger="cut|bdt",
+        tagger=names_regex(TAGGERS.baselines()),
     log:
         "results/logs/toptag/train_{tagger}.log",
     benchmark:
@@ -68,17 +121,21 @@ rule toptag_train_network:
     output:
         model="results/toptag/models/{tagger}.pt",
         onnx="results/toptag/models/{tagger}.onnx",
-        scores="results/toptag/scores/{tagger}.npz",
+        scores="results/toptag/scores/{tagger}.root",
         info="results/toptag/models/{tagger}_info.json",
     input:
         **toptag_feature_files(),
         code=script_code("toptag_train.py"),
     params:
-        options=lambda wc: {"training": TOPTAG["training"], "models": {wc.tagger: toptag_hyper(wc.tagger)}},
+        hyper=lambda wc: toptag_hyper(wc.tagger),
         seed=lambda wc: derive_seed(config["seed"], "toptag", wc.tagger),
         device=config["device"],
+        # not an output: it survives a killed or failed job, so that the retry resumes from it
+        checkpoint="results/toptag/checkpoints/{tagger}.ckpt",
+        samples=TOPTAG["samples"],
+        chunk_size=TOPTAG["chunk_size"],
     wildcard_constraints:
-        tagger="cnn|pfn|efn|particlenet",
+        tagger=names_regex(TOPTAG_NETWORKS),
     threads: 2
     log:
         "results/logs/toptag/train_{tagger}.log",
@@ -93,14 +150,6 @@ rule toptag_train_network:
         "../../scripts/toptag_train.py"
 
 
-def toptag_hyper(tagger):
-    """Model hyper-parameters; the CNN gets the image size from the image settings."""
-    hyper = dict(TOPTAG["models"][tagger])
-    if tagger == "cnn":
-        hyper["pixels"] = TOPTAG["image"]["pixels"]
-    return hyper
-
-
 rule toptag_evaluate:
     output:
         metrics="results/toptag/metrics.json",
@@ -110,9 +159,9 @@ rule toptag_evaluate:
         roc=report("results/toptag/plots/roc.png", caption="../report/toptag_roc.rst", category="Top tagging"),
         roc_pdf="results/toptag/plots/roc.pdf",
     input:
-        test="results/toptag/features/test.npz",
-        val="results/toptag/features/val.npz",
-        scores=expand("results/toptag/scores/{tagger}.npz", tagger=TOPTAG["taggers"]),
+        test="results/toptag/features/test.root",
+        val="results/toptag/features/val.root",
+        scores=expand("results/toptag/scores/{tagger}.root", tagger=TOPTAG["taggers"]),
         infos=expand("results/toptag/models/{tagger}_info.json", tagger=TOPTAG["taggers"]),
         code=script_code("toptag_evaluate.py"),
     params:

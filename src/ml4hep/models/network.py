@@ -27,6 +27,10 @@ class TorchClassifier:
     sizes that come from the data); everything else (seeding, device, early stopping, checkpoint and resume,
     saving as a ``state_dict``, loading with ``weights_only=True``, ONNX export) is here, once.
 
+    A split may be a mapping of arrays in memory or a :class:`ml4hep.chunked.ChunkedSplit` (a split file read
+    chunk by chunk): then training, validation and prediction stream the input columns batch by batch
+    (:class:`ml4hep.training.StreamedBatches`) and only the per-row label and weight columns are read whole.
+
     Attributes:
         inputs: Columns of the split fed to the network, in the order of its ``forward`` arguments.
         label: Column with the 0/1 labels.
@@ -68,8 +72,33 @@ class TorchClassifier:
         """Set what the network learns from the training data before training (e.g. its standardiser)."""
 
     def arrays(self, split: Split) -> list[np.ndarray]:
-        """The network's input arrays of ``split``."""
+        """The network's input arrays of ``split`` (in memory)."""
         return [np.asarray(split[column], dtype=np.float32) for column in self.inputs]
+
+    def data(self, split: Split, *, targets: bool = False, seed: int | None = None) -> Any:
+        """What :func:`ml4hep.training.fit` and ``predict`` take for ``split``.
+
+        That is its input arrays, or a :class:`ml4hep.training.StreamedBatches` over a chunked split (with labels
+        and loss weights when ``targets``; shuffled with ``seed``).
+        """
+        from ml4hep.chunked import ChunkedSplit
+        from ml4hep.training import StreamedBatches
+
+        if not isinstance(split, ChunkedSplit):
+            return self.arrays(split)
+        if not targets:
+            return StreamedBatches(split, self.inputs)
+        return StreamedBatches(split.reopened(seed=seed), self.inputs, np.asarray(split[self.label]),
+                               self.loss_weights(split))
+
+    def example_inputs(self, split: Split) -> list[np.ndarray]:
+        """Input arrays of (at most one chunk of) ``split``, e.g. to check an ONNX export."""
+        from ml4hep.chunked import ChunkedSplit
+
+        if not isinstance(split, ChunkedSplit):
+            return self.arrays(split)
+        rows = split.read(self.inputs, 0, min(split.n_rows, split.chunk_size))
+        return [np.asarray(rows[column], dtype=np.float32) for column in self.inputs]
 
     def loss_weights(self, split: Split) -> np.ndarray | None:
         """Per-example loss weights."""
@@ -91,9 +120,13 @@ class TorchClassifier:
         self.shape = self.network_shape(train)
         self.network = self.build_network(**self.shape)
         self.prepare(self.network, train)
+        train_data, val_data = self.data(train, targets=True, seed=context.seed), self.data(val, targets=True)
+        streamed = not isinstance(train_data, list)
         result = fit(
-            self.network, self.arrays(train), np.asarray(train[self.label]), self.arrays(val),
-            np.asarray(val[self.label]), train_weight=self.loss_weights(train), val_weight=self.loss_weights(val),
+            self.network, train_data, None if streamed else np.asarray(train[self.label]), val_data,
+            None if streamed else np.asarray(val[self.label]),
+            train_weight=None if streamed else self.loss_weights(train),
+            val_weight=None if streamed else self.loss_weights(val),
             epochs=int(self.hyper["epochs"]), batch_size=int(self.hyper["batch_size"]),
             learning_rate=float(self.hyper["learning_rate"]), weight_decay=float(self.hyper["weight_decay"]),
             patience=int(self.hyper["patience"]), device=device, seed=context.seed, description=self.name,
@@ -113,7 +146,7 @@ class TorchClassifier:
 
         from ml4hep.training import predict
 
-        return predict(self.network, self.arrays(split), device=torch.device("cpu"))
+        return predict(self.network, self.data(split), device=torch.device("cpu"))
 
     def logits(self, split: Split) -> np.ndarray:
         """The raw network outputs per example."""
@@ -121,7 +154,7 @@ class TorchClassifier:
 
         from ml4hep.training import predict
 
-        return predict(self.network, self.arrays(split), device=torch.device("cpu"), raw=True)
+        return predict(self.network, self.data(split), device=torch.device("cpu"), raw=True)
 
     def save(self, path: str | Path) -> None:
         """The ``state_dict`` with the hyper-parameters and shape as JSON text (no pickled objects)."""
@@ -148,12 +181,15 @@ class TorchClassifier:
         return model
 
     def export_onnx(self, path: str | Path, split: Split, atol: float = 1e-4) -> float:
-        """Export to ONNX and return the largest |torch - onnxruntime| difference on ``split``."""
+        """Export to ONNX and return the largest |torch - onnxruntime| difference on ``split``.
+
+        A chunked split is checked on its first chunk.
+        """
         import torch
 
         from ml4hep.onnx_export import check_onnx_matches
 
-        inputs = tuple(torch.as_tensor(a) for a in self.arrays(split))
+        inputs = tuple(torch.as_tensor(a) for a in self.example_inputs(split))
         return check_onnx_matches(self.network.eval(), inputs, path, list(self.inputs), atol=atol)
 
 

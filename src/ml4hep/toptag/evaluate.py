@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ml4hep.metrics import accuracy, auc, background_rejection, bootstrap
+from ml4hep.models.scores import read_scores
 from ml4hep.tables import Column, with_error, write_table
 from ml4hep.toptag.preprocess import load_split
 
@@ -65,8 +66,7 @@ def evaluate_taggers(
     val_labels = load_split(val_path)["label"]
     taggers: dict[str, Any] = {}
     for name, path in scores.items():
-        with np.load(path, allow_pickle=False) as data:
-            val_scores, test_scores = data["val"], data["test"]
+        val_scores, test_scores = read_scores(path, "val"), read_scores(path, "test")
         info = json.loads(Path(infos[name]).read_text())
         threshold = best_threshold(val_labels, val_scores)
         results = {
@@ -86,7 +86,8 @@ def evaluate_taggers(
         entry["parameters"] = info.get("parameters")
         entry["device"] = info.get("device")
         entry["train_seconds"] = info.get("seconds")
-        for key in ("train_jets_per_second", "inference_jets_per_second", "onnx_max_abs_diff", "window"):
+        for key in ("train_examples_per_second", "inference_examples_per_second", "onnx_max_abs_diff", "window",
+                    "best_epoch", "resumed_from_epoch"):
             if key in info:
                 entry[key] = info[key]
         taggers[name] = entry

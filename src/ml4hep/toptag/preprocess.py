@@ -14,15 +14,20 @@ that removes symmetries the network would otherwise have to learn.
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
+import uproot
 
+from ml4hep.chunked import DEFAULT_CHUNK_SIZE, ROW, ChunkedSplit, ChunkedWriter
 from ml4hep.errors import EmptySampleError, InputFileError
-from ml4hep.io import read_sample
+from ml4hep.io import read_sample, read_tree
 from ml4hep.splitting import split_indices
 
 CONSTITUENT_FEATURES = ("deta", "dphi", "log_pt", "log_e", "log_pt_rel", "log_e_rel", "delta_r", "z")
@@ -153,56 +158,191 @@ def check_finite(arrays: Mapping[str, np.ndarray], source: str) -> None:
                                          f"{int(bad.reshape(len(array), -1).any(axis=1).sum())} jet(s)")
 
 
-def build_features(
-    samples: Mapping[str, Sequence[str]],
-    options: Mapping[str, Any],
-    seed: int,
-    outputs: Mapping[str, str | Path],
-) -> dict[str, int]:
-    """Preprocess all jets and write one ``.npz`` per split (plain arrays, read with ``allow_pickle=False``).
+FEATURE_COLUMNS = ("x", "mask", "images", "substructure", "label", "weight", "jet_pt", "jet_mass", "shard", "entry")
+"""Columns of a shard's feature file; a split file adds ``sample`` (position of the jet's sample in ``samples``)."""
+
+
+def jet_features(jets: ak.Array, options: Mapping[str, Any], source: str) -> dict[str, np.ndarray]:
+    """Every feature column of some jets (constituents, image, substructure, label, kinematics).
 
     Args:
-        samples: Sample name -> ROOT files.
-        options: The ``toptag`` config section (max_constituents, image, rotate, split, predefined_split: when set,
-            split name -> sample names, e.g. the TopLandscape train/val/test files, instead of a random split).
-        seed: Seed of the split.
-        outputs: Split name -> output file.
+        jets: Jets with the fields of :data:`JET_BRANCHES`.
+        options: The ``toptag`` config section (max_constituents, rotate, jet_r, image).
+        source: File named in the error of a NaN feature.
 
     Returns:
-        Jets per split.
+        The columns of :data:`FEATURE_COLUMNS` but ``shard`` and ``entry``.
     """
     from ml4hep.toptag.substructure import FEATURE_NAMES, substructure_features
 
-    jets = load_jets(samples)
-    source = ", ".join(p for paths in samples.values() for p in paths)
     x, mask = constituent_arrays(jets, int(options["max_constituents"]), rotate=bool(options["rotate"]))
     images = jet_images(jets, int(options["image"]["pixels"]), float(options["image"]["half_width"]),
                         rotate=bool(options["rotate"]))
     sub = substructure_features(jets.part_E, jets.part_px, jets.part_py, jets.part_pz,
                                 jet_r=float(options["jet_r"]))
-    substructure = np.stack([sub[name] for name in FEATURE_NAMES], axis=1)
+    substructure = np.stack([sub[name] for name in FEATURE_NAMES], axis=1).astype(np.float64)
     check_finite({"constituents": x, "images": images, "substructure": substructure}, source)
-    labels = ak.to_numpy(jets.is_signal_new).astype(np.int64)
+    return {"x": x, "mask": mask, "images": images, "substructure": substructure.reshape(len(x), len(FEATURE_NAMES)),
+            "label": ak.to_numpy(jets.is_signal_new).astype(np.int64), "weight": np.ones(len(x)),
+            "jet_pt": ak.to_numpy(jets.jet_pt).astype(np.float64),
+            "jet_mass": ak.to_numpy(jets.jet_mass).astype(np.float64)}
+
+
+def _empty_jets() -> ak.Array:
+    """Zero jets with the fields of :data:`JET_BRANCHES` (for the branch types of an empty shard)."""
+    jagged = ak.Array([[0.0]])[:0]
+    return ak.zip({name: jagged if name.startswith("part_") else np.zeros(0) for name in JET_BRANCHES},
+                  depth_limit=1)
+
+
+def shard_features(path: str | Path, shard: int, options: Mapping[str, Any], output: str | Path,
+                   chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+    """Features of the jets of one sample shard, read and written ``chunk_size`` jets at a time.
+
+    Args:
+        path: The shard (a sample's ROOT file with an ``events`` tree).
+        shard: Its position in the sample's files (the ``shard`` origin column).
+        options: The ``toptag`` config section.
+        output: The shard's feature file (:class:`ml4hep.chunked.ChunkedWriter` format).
+        chunk_size: Jets per read and per basket.
+
+    Returns:
+        Jets written.
+
+    Raises:
+        InputFileError: The shard is unreadable or lacks a branch, or a feature is NaN.
+    """
+    from ml4hep.toptag.substructure import FEATURE_NAMES
+
+    read_tree(path, JET_BRANCHES[:1], allow_empty=True)  # the checks of every reader: a clear message
+    template = {**jet_features(_empty_jets(), options, str(path)), "shard": np.zeros(0, np.int64),
+                "entry": np.zeros(0, np.int64)}
+    with ChunkedWriter(output, chunk_size, metadata={"substructure_names": ",".join(FEATURE_NAMES)},
+                       template=template) as writer, uproot.open(path) as file:
+        start = 0
+        for jets in file["events"].iterate(list(JET_BRANCHES), step_size=int(chunk_size), library="ak"):
+            n = len(jets)
+            writer.add({**jet_features(jets, options, str(path)), "shard": np.full(n, int(shard), np.int64),
+                        "entry": np.arange(start, start + n, dtype=np.int64)})
+            start += n
+    return writer.n_rows
+
+
+def shard_seed(seed: int, sample: str, shard: int) -> int:
+    """The seed of one shard's split: from the configured seed, the sample name and the shard number only."""
+    sequence = np.random.SeedSequence([int(seed) % 2**63, zlib.crc32(sample.encode()), int(shard)])
+    return int(sequence.generate_state(1, np.uint64)[0])
+
+
+def assign_splits(labels: np.ndarray, sample: str, shard: int, options: Mapping[str, Any],
+                  seed: int) -> dict[str, np.ndarray]:
+    """Which jets of one shard go to each split (split name -> boolean mask over the shard's jets).
+
+    With ``predefined_split`` every jet goes to its sample's split(s); otherwise the shard's jets are split with the
+    configured fractions, stratified by label, by a seed of (seed, sample, shard): the split of a jet (an event)
+    depends on its shard alone, so that shards are split independently and reproducibly, and the three splits are
+    disjoint and cover every jet.
+    """
     predefined = options.get("predefined_split")
     if predefined:
-        sample_of_jet = np.asarray(list(samples))[ak.to_numpy(jets.sample_index)]
-        indices = {split: np.flatnonzero(np.isin(sample_of_jet, predefined[split])) for split in SPLITS}
-    else:
-        indices = split_indices(labels, dict(options["split"]), seed)
-    counts = {}
-    for split, index in indices.items():
-        Path(outputs[split]).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(outputs[split], x=x[index], mask=mask[index], images=images[index],
-                 substructure=substructure[index], substructure_names=np.array(FEATURE_NAMES),
-                 label=labels[index], weight=ak.to_numpy(jets.weight)[index],
-                 sample=ak.to_numpy(jets.sample_index)[index], shard=ak.to_numpy(jets.shard)[index],
-                 entry=ak.to_numpy(jets.entry)[index],
-                 jet_pt=ak.to_numpy(jets.jet_pt)[index], jet_mass=ak.to_numpy(jets.jet_mass)[index])
-        counts[split] = len(index)
-    return counts
+        return {name: np.full(len(labels), sample in predefined[name]) for name in SPLITS}
+    masks = {name: np.zeros(len(labels), dtype=bool) for name in SPLITS}
+    for name, index in split_indices(labels, dict(options["split"]), shard_seed(seed, sample, shard)).items():
+        masks[name][index] = True
+    return masks
 
 
-def load_split(path: str | Path) -> dict[str, np.ndarray]:
-    """Read one split written by :func:`build_features` (no pickles)."""
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+def split_features(
+    shards: Mapping[str, Sequence[str | Path]],
+    options: Mapping[str, Any],
+    seed: int,
+    outputs: Mapping[str, str | Path],
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> dict[str, int]:
+    """Assign the jets of every shard's feature file to train/val/test and write the three split files.
+
+    Shards are read one at a time and chunk by chunk (``chunk_size`` jets), so memory does not grow with the
+    number of jets; rows keep the order of the samples, their shards and entries.
+
+    Args:
+        shards: Sample name -> its shards' feature files (:func:`shard_features`), in shard order.
+        options: The ``toptag`` config section (split, predefined_split).
+        seed: Seed of the split.
+        outputs: Split name -> output file.
+        chunk_size: Jets per read and per basket.
+
+    Returns:
+        Jets per split.
+
+    Raises:
+        EmptySampleError: No jets, or only one class.
+    """
+    first = ChunkedSplit(next(iter(shards.values()))[0])
+    template = {**{column: first.read([column], 0, 0)[column] for column in FEATURE_COLUMNS},
+                "sample": np.zeros(0, np.int64)}
+    metadata = {"substructure_names": ",".join(first["substructure_names"])}
+    labels_seen: set[int] = set()
+    with contextlib.ExitStack() as stack:
+        writers = {name: stack.enter_context(ChunkedWriter(outputs[name], chunk_size, metadata=metadata,
+                                                           template=template)) for name in SPLITS}
+        for number, (sample, paths) in enumerate(shards.items()):
+            for shard, path in enumerate(paths):
+                source = ChunkedSplit(path, chunk_size)
+                labels = source["label"]
+                labels_seen.update(np.unique(labels).tolist())
+                masks = assign_splits(labels, sample, shard, options, seed)
+                for chunk in source.chunks(FEATURE_COLUMNS):
+                    rows = chunk.pop(ROW)
+                    chunk["sample"] = np.full(len(rows), number, np.int64)
+                    for name, writer in writers.items():
+                        selected = masks[name][rows]
+                        writer.add({column: array[selected] for column, array in chunk.items()})
+                source.close()
+        if labels_seen != {0, 1}:
+            files = ", ".join(str(p) for paths in shards.values() for p in paths)
+            raise EmptySampleError(files, f"top-tagging needs both top (1) and QCD (0) jets; labels found: "
+                                          f"{sorted(labels_seen)}")
+    return {name: writer.n_rows for name, writer in writers.items()}
+
+
+def build_features(
+    samples: Mapping[str, Sequence[str]],
+    options: Mapping[str, Any],
+    seed: int,
+    outputs: Mapping[str, str | Path],
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> dict[str, int]:
+    """:func:`shard_features` of every shard (in a temporary folder beside the outputs), then :func:`split_features`.
+
+    The workflow runs the two steps as separate jobs (one per shard, then the split); this is the same in one call.
+
+    Args:
+        samples: Sample name -> ROOT files.
+        options: The ``toptag`` config section.
+        seed: Seed of the split.
+        outputs: Split name -> output file.
+        chunk_size: Jets per read and per basket.
+
+    Returns:
+        Jets per split.
+    """
+    folder = Path(outputs["train"]).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as scratch:
+        shards: dict[str, list[Path]] = {}
+        for sample, paths in samples.items():
+            shards[sample] = [Path(scratch) / sample / f"{shard}.root" for shard in range(len(paths))]
+            for shard, (path, output) in enumerate(zip(paths, shards[sample], strict=True)):
+                shard_features(path, shard, options, output, chunk_size)
+        return split_features(shards, options, seed, outputs, chunk_size)
+
+
+def load_split(path: str | Path, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ChunkedSplit | dict[str, np.ndarray]:
+    """Open one split file written by :func:`split_features`, to be read column by column or chunk by chunk.
+
+    A ``.npz`` file (the same columns as plain arrays, e.g. a small hand-made split) is read whole, without pickles.
+    """
+    if Path(path).suffix == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    return ChunkedSplit(path, chunk_size)
