@@ -18,7 +18,8 @@ HIGGS = {"display_names": {"cut": "Visible-mass window", "bdt": "BDT (xgboost)"}
          "heavy_limits": {"300": {"mass": 300.0, "left_out": False, "xsec_band_pb": [1, 2, 3, 4, 5],
                                   "significance": 0.1},
                           "500": {"mass": 500.0, "left_out": True, "xsec_band_pb": [2, 3, 4, 5, 6]}}}
-TOPTAG = {"n_test": 1403, "display_names": {"bdt": "BDT (substructure)"}, "taggers": {"bdt": {"auc": 0.982, "auc_err": 0.003, "accuracy": 0.93, "accuracy_err": 0.01,
+TOPTAG = {"n_test": 1403, "display_names": {"bdt": "BDT (substructure)"},
+          "taggers": {"bdt": {"auc": 0.982, "auc_err": 0.003, "accuracy": 0.93, "accuracy_err": 0.01,
                                               "r30": 427.0, "r30_err": 273.0, "r50": None, "r50_err": None}}}
 
 
@@ -58,7 +59,8 @@ def test_limit_table_holds_every_higgs_and_susy_row(tmp_path):
     metrics.write_text(json.dumps(HIGGS))
     rows = limit_rows({"higgs": metrics}, [exclusion])
     write_limits(rows, tmp_path / "l.csv", tmp_path / "l.md", tmp_path / "l.tex")
-    table = list(csv.DictReader(open(tmp_path / "l.csv")))
+    with open(tmp_path / "l.csv", newline="") as stream:
+        table = list(csv.DictReader(stream))
     assert len(table) == 2 + 2 + 1
     bdt = next(r for r in table if r["analysis"].endswith("BDT (xgboost)"))
     assert float(bdt["expected"]) == 3.4 and float(bdt["minus2"]) == 2.0 and float(bdt["significance"]) == 0.52

@@ -141,7 +141,7 @@ def convert_higgsml_csv(
 
     def chunks() -> Iterator[dict[str, np.ndarray]]:
         try:
-            reader = pd.read_csv(
+            with pd.read_csv(
                 path,
                 usecols=columns,
                 dtype={c: t for c, t in dtypes.items() if c in columns},
@@ -150,10 +150,10 @@ def convert_higgsml_csv(
                 na_values=[""],
                 # The C parser's default is not exact in the last bit; the file's numbers are kept as written.
                 float_precision="round_trip",
-            )
-            for frame in reader:
-                if len(frame):
-                    yield _higgsml_branches(path, frame, first_row=summary["rows"] + 1, summary=summary)
+            ) as reader:  # closed also when a chunk is rejected
+                for frame in reader:
+                    if len(frame):
+                        yield _higgsml_branches(path, frame, first_row=summary["rows"] + 1, summary=summary)
         except InputFileError:
             raise
         except (ValueError, pd.errors.ParserError) as error:

@@ -75,7 +75,7 @@ class ForestArrays:
     @classmethod
     def load(cls, path: str | Path) -> ForestArrays:
         """Read arrays written by :meth:`save` (``allow_pickle=False``)."""
-        with np.load(path, allow_pickle=False) as data:
+        with open(path, "rb") as stream, np.load(stream, allow_pickle=False) as data:  # closed even when torn
             return cls(data["left"], data["right"], data["feature"], data["threshold"], data["value"], data["roots"])
 
 
