@@ -305,3 +305,13 @@ def test_toplandscape_zero_constituents_is_one_clear_error(tmp_path):
     h5 = write_h5(toplandscape_frame(), tmp_path / "train.h5")
     with pytest.raises(ConfigError, match="max_constituents must be a positive"):
         convert_toplandscape_hdf5(h5, tmp_path / "out.root", max_constituents=0)
+
+
+def test_toplandscape_plain_hdf5_node_is_named_as_not_a_pandas_table(tmp_path):
+    import tables
+
+    path = tmp_path / "plain.h5"
+    with tables.open_file(path, "w") as handle:
+        handle.create_array("/", "table", np.zeros((3, 4)))
+    with pytest.raises(InputFileError, match=r"node '/table' is not a pandas table"):
+        convert_toplandscape_hdf5(path, tmp_path / "out.root")

@@ -317,7 +317,13 @@ def convert_toplandscape_hdf5(
         node = "/" + key.strip("/")
         keys = [k for k in store.keys() if k != "/"]
         if node not in keys:
-            raise InputFileError(path, f"no key '{key}' in the HDF5 file (keys present: {keys or 'none'})")
+            raw = sorted(n._v_pathname for n in store._handle.walk_nodes("/") if n._v_pathname != "/")
+            if node in raw:
+                raise InputFileError(path, f"node '{node}' is not a pandas table (a plain HDF5 node, e.g. written by "
+                                           "h5py; TopLandscape files are pandas HDFStore tables, df.to_hdf(..., "
+                                           "format='table'))")
+            raise InputFileError(path, f"no key '{key}' in the HDF5 file (pandas keys present: {keys or 'none'}; "
+                                       f"HDF5 nodes: {raw[:10] or 'none'})")
         try:
             storer = store.get_storer(node)
             head = store.select(node, start=0, stop=0)
