@@ -88,6 +88,8 @@ def test_seeds_are_reproducible_and_distinct():
             "left_out_mass": 500}}}, "fewer than 2 masses"),
         ({"susy": {"scan": {"ranges": {"M3": [4000, 200]}}}}, "'susy.scan.ranges.M3' = \\[4000, 200\\] is reversed"),
         ({"inputs": {"mine": {"files": ["a.root", "./a.root"]}}}, "'inputs.mine.files' lists './a.root' twice"),
+        ({"samples": {"higgs": {"processes": {"ttbar": {"events": 0}}}}},
+         "'higgs.backgrounds' names 'higgs_ttbar', which is neither generated"),
     ],
 )
 def test_start_up_rejects_inconsistent_keys(override, message):
@@ -120,3 +122,14 @@ def test_no_config_string_becomes_a_path_outside_results(override, key):
     """Every config string that names a file or folder under results/ is a plain name: a traversal is refused."""
     with pytest.raises(ConfigError, match=rf"config key '?{re.escape(key)}'?.*{re.escape(TRAVERSAL)}"):
         validate_config(override)
+
+
+def test_events_zero_drops_a_default_process(tmp_path):
+    from ml4hep.config import merge_configs, read_yaml
+    from ml4hep.generate.processes import generated_processes
+
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("samples: {higgs: {processes: {ttbar: {events: 0}}}}\nhiggs: {backgrounds: [higgs_ztautau]}\n")
+    config = validate_config(merge_configs(read_yaml(ROOT / "config" / "config.yaml"), read_yaml(mine)))
+    processes = generated_processes(config)
+    assert "higgs_ttbar" not in processes and "higgs_ztautau" in processes

@@ -18,13 +18,12 @@ import jsonschema
 import yaml
 
 from ml4hep.errors import ConfigError
+from ml4hep.generate.processes import generated_processes
+from ml4hep.seeds import PYTHIA_MAX_SEED, derive_seed  # noqa: F401 - re-exported: the workflow derives seeds here
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 DEFAULT_CONFIG_PATH = SCHEMA_PATH.with_name("config.yaml")
 """The workflow's embedded default config (the Snakefile's ``configfile``)."""
-
-# Pythia accepts seeds in [0, 900000000]; 0 means "seed from the clock", which would break reproducibility.
-PYTHIA_MAX_SEED = 900_000_000
 
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
@@ -158,6 +157,14 @@ def consistency_problems(config: Mapping[str, Any]) -> list[str]:
         for name, (low, high) in config["susy"]["scan"]["ranges"].items():
             if low > high:
                 problems.append(f"config key 'susy.scan.ranges.{name}' = [{low:g}, {high:g}] is reversed (low > high)")
+    samples = {*generated_processes(config), *config["inputs"]}
+    uses = [("higgs.signal", "higgs"), ("higgs.backgrounds", "higgs"), ("toptag.samples", "toptag")]
+    for key, task in uses:
+        if task in tasks and not (task == "higgs" and config["higgs"]["higgsml"] is not None):
+            for name in _section(config, key):
+                if name not in samples:
+                    problems.append(f"config key '{key}' names {name!r}, which is neither generated (events > 0) "
+                                    f"nor in 'inputs' (samples: {', '.join(sorted(samples))})")
     for name, entry in config["inputs"].items():
         seen: dict[str, str] = {}
         for file in entry["files"]:
@@ -268,22 +275,6 @@ def default_config() -> dict[str, Any]:
         {'train': 0.6, 'val': 0.2, 'test': 0.2}
     """
     return json.loads(_defaults())
-
-
-def derive_seed(master: int, *keys: object, maximum: int = PYTHIA_MAX_SEED) -> int:
-    """A reproducible seed in ``[1, maximum]`` for one random step, from the master seed and the step's keys.
-
-    Args:
-        master: The config's master seed.
-        *keys: What identifies the step (e.g. process name and shard index).
-        maximum: Largest seed the consumer accepts.
-
-    Returns:
-        A seed that changes when any key changes and is the same on every machine.
-    """
-    text = json.dumps([int(master), *[str(k) for k in keys]])
-    digest = hashlib.sha256(text.encode()).digest()
-    return int.from_bytes(digest[:8], "little") % maximum + 1
 
 
 def config_hash(config: Mapping[str, Any]) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ml4hep.config import derive_seed
+from ml4hep.seeds import derive_seed
 
 HIGGS_PROCESS_SETTINGS: dict[str, tuple[str, ...]] = {
     "ggh125": (
@@ -144,7 +144,7 @@ def generated_processes(config: Mapping[str, Any]) -> dict[str, ProcessSpec]:
         entries.append((f"toptag_{process}", "toptag", settings, options["events"], {}))
     user_inputs = config.get("inputs", {})
     for name, sample_set, settings, events, parameters in entries:
-        if name in user_inputs:
+        if name in user_inputs or events == 0:  # replaced by the user's files, or dropped
             continue
         specs[name] = ProcessSpec(name, sample_set, settings, events, _n_shards(events, per_shard), parameters)
     return specs
