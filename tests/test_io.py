@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import re
 import socket
-import time
 
 import awkward as ak
 import numpy as np
@@ -98,13 +97,13 @@ def test_read_sample_concatenates_shards(good_file):
     assert len(events) == 6
 
 
-def test_refused_connection_and_unknown_host_fail_at_once(tmp_path):
+def test_refused_connection_and_unknown_host_fail_at_once(caplog):
     for url, problem in ((f"root://127.0.0.1:{_free_port()}//nowhere/top.root", "connection refused by 127.0.0.1"),
                          ("root://no-such-host.invalid//nowhere/top.root", "unknown host 'no-such-host.invalid'")):
-        start = time.perf_counter()
-        with pytest.raises(InputFileError, match=re.escape(problem)):
+        caplog.clear()
+        with caplog.at_level("WARNING"), pytest.raises(InputFileError, match=re.escape(problem)):
             read_tree(url, retries=3, retry_wait=5.0)
-        assert time.perf_counter() - start < 5.0, "a refused connection or an unknown host is not retried"
+        assert "retry" not in caplog.text, "a refused connection or an unknown host is not retried"
 
 
 def _free_port() -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 
 import pytest
 import yaml
@@ -73,11 +72,9 @@ def test_sample_stage_outputs(finished_run):
 
 
 def test_finished_run_has_nothing_to_do(finished_run):
-    start = time.perf_counter()
     result = run_snakemake(finished_run, "-n", *TEST_CONFIG)
     assert "Nothing to be done" in result.stdout
     assert planned_jobs(result.stdout) == []
-    assert time.perf_counter() - start < 30
 
 
 def test_changing_one_process_reruns_only_its_shards(finished_run):
@@ -214,12 +211,13 @@ def higgsml_csv_from_generated(feature_dir, path):
     table = pd.concat(frames, ignore_index=True)
     table.insert(0, "EventId", np.arange(100000, 100000 + len(table)))
     table.to_csv(path, index=False)
-    return len(table)
+    return len(table), float(table["Weight"].sum())
 
 
 def test_higgsml_csv_runs_through_the_higgs_rules(finished_run, tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
-    n_events = higgsml_csv_from_generated(finished_run / "results/higgs/features", tmp_path / "higgsml.csv")
+    n_events, total_weight = higgsml_csv_from_generated(finished_run / "results/higgs/features",
+                                                        tmp_path / "higgsml.csv")
     override = write_override(workdir, "higgsml.yaml", {
         "inputs": {"higgsml": {"files": [str(tmp_path / "higgsml.csv")], "format": "higgsml_csv", "set": "higgsml"}},
         "higgs": {"higgsml": "higgsml"}})
@@ -230,7 +228,8 @@ def test_higgsml_csv_runs_through_the_higgs_rules(finished_run, tmp_path):
         assert metrics["auc"][name] - 2 * metrics["auc_err"][name] > 0.5, name
     assert metrics["regression"] is None and metrics["parameterised"] is None and "heavy_limits" not in metrics
     summary = json.loads((workdir / "results/higgs/features/summary.json").read_text())
-    assert summary == {"higgsml": {"selected_events": n_events, "expected_yield": summary["higgsml"]["expected_yield"]}}
+    assert summary["higgsml"]["selected_events"] == n_events
+    assert summary["higgsml"]["expected_yield"] == pytest.approx(total_weight, rel=1e-9), "the weights written"
     assert not (workdir / "results/logs/generate_sample").exists(), "no generated sample is needed"
 
 
