@@ -82,3 +82,16 @@ def finished_run(tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
     run_snakemake(workdir, "--cores", "2", *TEST_CONFIG)
     return workdir
+
+
+def copy_finished_run(finished_run: Path, destination: Path) -> Path:
+    """The finished project copied to another folder, file times kept (.snakemake/ metadata included)."""
+    shutil.copytree(finished_run, destination, symlinks=True, copy_function=shutil.copy2)
+    return destination
+
+
+@pytest.fixture
+def own_run(finished_run, tmp_path) -> Path:
+    """A private copy of the finished run, for a test that writes into it or forces reruns (the shared one stays
+    as the run left it, whatever the order of the tests)."""
+    return copy_finished_run(finished_run, tmp_path / "own_run")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import TEST_CONFIG, copy_workflow, planned_jobs, run_snakemake
+from .conftest import TEST_CONFIG, copy_finished_run, copy_workflow, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -121,12 +120,6 @@ def test_generation_and_compute_do_not_depend_on_plotting(declared):
     assert "src/ml4hep/generate/higgs.py" not in rules["generate_sample[toptag_ttbar]"]["code"]
 
 
-def moved_copy(finished_run: Path, destination: Path) -> Path:
-    """The finished project copied to another folder, file times kept (.snakemake/ metadata included)."""
-    shutil.copytree(finished_run, destination, symlinks=True, copy_function=shutil.copy2)
-    return destination
-
-
 def append_comment(path: Path) -> None:
     """An edit of a library file (Snakemake compares checksums of small files: a mere touch reruns nothing)."""
     with open(path, "a") as stream:
@@ -138,14 +131,14 @@ def dry_run_jobs(workdir: Path) -> list[tuple[str, str]]:
 
 
 def test_moved_project_has_nothing_to_do(finished_run, tmp_path):
-    workdir = moved_copy(finished_run, tmp_path / "elsewhere" / "project")
+    workdir = copy_finished_run(finished_run, tmp_path / "elsewhere" / "project")
     result = run_snakemake(workdir, "-n", *TEST_CONFIG)
     assert "Nothing to be done" in result.stdout, planned_jobs(result.stdout)
     assert planned_jobs(result.stdout) == []
 
 
 def test_editing_the_plot_style_only_re_renders(finished_run, tmp_path):
-    workdir = moved_copy(finished_run, tmp_path / "project")
+    workdir = copy_finished_run(finished_run, tmp_path / "project")
     append_comment(workdir / "src/ml4hep/plots/style.py")
     rules = {rule for rule, _ in dry_run_jobs(workdir)}
     print("plot style edit reruns:", sorted(rules))
@@ -154,7 +147,7 @@ def test_editing_the_plot_style_only_re_renders(finished_run, tmp_path):
 
 
 def test_editing_the_top_tagging_models_reruns_the_torch_taggers_only(finished_run, tmp_path):
-    workdir = moved_copy(finished_run, tmp_path / "project")
+    workdir = copy_finished_run(finished_run, tmp_path / "project")
     append_comment(workdir / "src/ml4hep/toptag/models.py")
     jobs = dry_run_jobs(workdir)
     print("toptag/models.py edit reruns:", jobs)
@@ -167,7 +160,7 @@ def test_editing_io_reruns_what_reads_or_writes_through_it(finished_run, declare
     _, declared_rules = declared
     users = {name.split("[")[0] for name, rule in declared_rules.items()
              if rule["code"] and "src/ml4hep/io.py" in rule["code"]}
-    workdir = moved_copy(finished_run, tmp_path / "project")
+    workdir = copy_finished_run(finished_run, tmp_path / "project")
     append_comment(workdir / "src/ml4hep/io.py")
     jobs = dry_run_jobs(workdir)
     rules = {rule for rule, _ in jobs}

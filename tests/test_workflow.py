@@ -89,13 +89,13 @@ def test_changing_one_process_reruns_only_its_shards(finished_run):
     assert not any(rule.startswith("toptag") for rule in rules), "the top-tagging task does not use Z->tautau"
 
 
-def test_editing_a_library_module_reruns_the_rules_that_use_it(finished_run):
-    module = finished_run / "src/ml4hep/generate/toptag.py"
+def test_editing_a_library_module_reruns_the_rules_that_use_it(own_run):
+    module = own_run / "src/ml4hep/generate/toptag.py"
     original = module.read_text()
     stat = module.stat()
     module.write_text(original + "\n# an edit\n")  # Snakemake compares checksums: a mere touch reruns nothing
     try:
-        result = run_snakemake(finished_run, "-n", *TEST_CONFIG)
+        result = run_snakemake(own_run, "-n", *TEST_CONFIG)
     finally:
         module.write_text(original)
         os.utime(module, (stat.st_atime, stat.st_mtime))
@@ -103,31 +103,31 @@ def test_editing_a_library_module_reruns_the_rules_that_use_it(finished_run):
     assert generated == {"process=toptag_ttbar", "process=toptag_qcd"}
 
 
-def test_user_input_replaces_generation(finished_run, tmp_path):
+def test_user_input_replaces_generation(own_run, tmp_path):
     user_file = tmp_path / "my_ztautau.root"
-    user_file.write_bytes((finished_run / "results/samples/higgs_ztautau/0.root").read_bytes())
-    override = write_override(finished_run, "user.yaml", {"inputs": {"higgs_ztautau": {"files": [str(user_file)]}}})
-    result = run_snakemake(finished_run, "-n", "--configfile", "config/test.yaml", override)
+    user_file.write_bytes((own_run / "results/samples/higgs_ztautau/0.root").read_bytes())
+    override = write_override(own_run, "user.yaml", {"inputs": {"higgs_ztautau": {"files": [str(user_file)]}}})
+    result = run_snakemake(own_run, "-n", "--configfile", "config/test.yaml", override)
     jobs = planned_jobs(result.stdout)
     assert ("import_sample", "process=higgs_ztautau, shard=0") in jobs
     assert not any(rule == "generate_sample" for rule, _ in jobs)
 
 
-def test_bad_user_file_stops_with_one_clear_message(finished_run, tmp_path):
+def test_bad_user_file_stops_with_one_clear_message(own_run, tmp_path):
     bad = tmp_path / "not_root.root"
     bad.write_text("definitely not ROOT\n" * 20)
-    override = write_override(finished_run, "bad.yaml", {"inputs": {"mine": {"files": [str(bad)]}}})
-    result = run_snakemake(finished_run, "results/samples/mine/0.root", "--cores", "1", "--configfile",
+    override = write_override(own_run, "bad.yaml", {"inputs": {"mine": {"files": [str(bad)]}}})
+    result = run_snakemake(own_run, "results/samples/mine/0.root", "--cores", "1", "--configfile",
                            "config/test.yaml", override, check=False)
     assert result.returncode != 0
     assert f"ERROR in rule import_sample: {bad}: not a readable ROOT file" in result.stdout
-    assert not (finished_run / "results/samples/mine/0.root").exists()
+    assert not (own_run / "results/samples/mine/0.root").exists()
 
 
-def test_missing_branch_in_user_file_names_it(finished_run, tmp_path):
-    source = finished_run / "results/samples/toptag_qcd/0.root"
-    override = write_override(finished_run, "wrong_set.yaml", {"inputs": {"mine2": {"files": [str(source)]}}})
-    result = run_snakemake(finished_run, "results/samples/mine2/0.root", "--cores", "1", "--configfile",
+def test_missing_branch_in_user_file_names_it(own_run, tmp_path):
+    source = own_run / "results/samples/toptag_qcd/0.root"
+    override = write_override(own_run, "wrong_set.yaml", {"inputs": {"mine2": {"files": [str(source)]}}})
+    result = run_snakemake(own_run, "results/samples/mine2/0.root", "--cores", "1", "--configfile",
                            "config/test.yaml", override, check=False)
     assert result.returncode != 0
     assert "lacks branch(es) lep_pt" in result.stdout
@@ -291,7 +291,7 @@ def test_changing_one_task_section_reruns_that_task_and_the_summary_only(finishe
     assert {rule for rule, _ in planned_jobs(result.stdout)} == {"toptag_evaluate", "combine", "provenance", "all"}
 
 
-def test_the_same_config_gives_the_same_metrics(finished_run):
+def test_the_same_config_gives_the_same_metrics(own_run):
     def headline(path):
         def strip(value):
             if isinstance(value, dict):
@@ -300,21 +300,21 @@ def test_the_same_config_gives_the_same_metrics(finished_run):
 
         return strip(json.loads(path.read_text()))
 
-    before = headline(finished_run / "results/higgs/metrics.json")
-    run_snakemake(finished_run, "results/higgs/metrics.json", "--cores", "2", "--forcerun", "higgs_features",
+    before = headline(own_run / "results/higgs/metrics.json")
+    run_snakemake(own_run, "results/higgs/metrics.json", "--cores", "2", "--forcerun", "higgs_features",
                   *TEST_CONFIG)
-    assert headline(finished_run / "results/higgs/metrics.json") == before
+    assert headline(own_run / "results/higgs/metrics.json") == before
 
 
-def test_report_shows_the_plots_in_a_browser(finished_run, tmp_path):
+def test_report_shows_the_plots_in_a_browser(own_run, tmp_path):
     from .cluster import ensure_packages
 
     playwright = pytest.importorskip("playwright.sync_api")
     reason = ensure_packages(("chromium",), ("/usr/bin/chromium",))
     if reason:
         pytest.skip(reason)
-    report = finished_run / "results" / "report.html"
-    run_snakemake(finished_run, *TEST_CONFIG, "--report", str(report))
+    report = own_run / "results" / "report.html"
+    run_snakemake(own_run, *TEST_CONFIG, "--report", str(report))
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(
             executable_path=shutil.which("chromium"),
