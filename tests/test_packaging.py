@@ -26,3 +26,9 @@ def test_ci_runs_the_readme_test_command():
     assert "pytest" in ci_command
     main_command = re.search(r"snakemake --cores all", readme)
     assert main_command, "the README gives the main job's command"
+
+
+def test_docs_extra_is_pinned_and_in_the_test_extra():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert extras["docs"] and all("==" in d for d in extras["docs"]), "every docs dependency is pinned"
+    assert set(extras["docs"]) <= set(extras["test"]), "the test suite builds the docs with the same pins"
