@@ -1,7 +1,6 @@
 """Rule toptag_evaluate: metrics with bootstrap errors, the landscape-style table and the ROC plot."""
 
-import json
-
+from ml4hep.io import write_json
 from ml4hep.plots.toptag import plot_rocs
 from ml4hep.rules import rule_context
 from ml4hep.toptag.evaluate import evaluate_taggers, write_tables
@@ -12,7 +11,6 @@ with rule_context(snakemake):
     infos = dict(zip(taggers, snakemake.input.infos, strict=True))
     metrics = evaluate_taggers(snakemake.input.test, snakemake.input.val, scores, infos, snakemake.params.bootstrap,
                                snakemake.params.seed)
-    with open(snakemake.output.metrics, "w") as stream:
-        json.dump(metrics, stream, indent=2)
+    write_json(snakemake.output.metrics, metrics)
     write_tables(metrics, snakemake.output.csv, snakemake.output.md, snakemake.output.tex)
     plot_rocs(snakemake.input.test, scores, metrics, [snakemake.output.roc, snakemake.output.roc_pdf])

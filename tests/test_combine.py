@@ -20,7 +20,7 @@ HIGGS = {"display_names": {"cut": "Visible-mass window", "bdt": "BDT (xgboost)"}
                           "500": {"mass": 500.0, "left_out": True, "xsec_band_pb": [2, 3, 4, 5, 6]}}}
 TOPTAG = {"n_test": 1403, "display_names": {"bdt": "BDT (substructure)"},
           "taggers": {"bdt": {"auc": 0.982, "auc_err": 0.003, "accuracy": 0.93, "accuracy_err": 0.01,
-                                              "r30": 427.0, "r30_err": 273.0, "r50": None, "r50_err": None}}}
+                                              "r30": 427.0, "r30_err": 273.0, "r50": "inf", "r50_err": None}}}
 
 
 @pytest.fixture

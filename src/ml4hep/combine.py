@@ -70,8 +70,8 @@ def toptag_section(metrics: Mapping[str, Any]) -> Section:
     columns = [Column("Tagger", "name", align="l"),
                Column("AUC", lambda r: with_error(r["auc"], r.get("auc_err"), 4)),
                Column("Accuracy", lambda r: with_error(r["accuracy"], r.get("accuracy_err"), 3)),
-               Column("R30", lambda r: with_error(r["r30"], r.get("r30_err"), 0, missing="inf")),
-               Column("R50", lambda r: with_error(r["r50"], r.get("r50_err"), 0, missing="inf"))]
+               Column("R30", lambda r: with_error(r["r30"], r.get("r30_err"), 0)),
+               Column("R50", lambda r: with_error(r["r50"], r.get("r50_err"), 0))]
     note = f"{metrics['n_test']} test jets." if "n_test" in metrics else None
     return rows, columns, note
 

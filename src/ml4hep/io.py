@@ -388,9 +388,19 @@ def to_branches(events: ak.Array) -> dict[str, Any]:
 
 
 def json_safe(value: Any) -> Any:
-    """Non-finite floats -> None (strict JSON), recursively through mappings and sequences."""
+    """Strict JSON values, recursively through mappings and sequences.
+
+    An infinity is written as the string ``"inf"`` (or ``"-inf"``), distinct from ``None`` (null: undefined or
+    missing, e.g. NaN), so that a reader can tell "no background passes" from "not computed".
+
+    Example:
+        >>> json_safe({"r30": float("inf"), "auc": float("nan"), "n": [1.5]})
+        {'r30': 'inf', 'auc': None, 'n': [1.5]}
+    """
     if isinstance(value, float):
-        return value if math.isfinite(value) else None
+        if math.isnan(value):
+            return None
+        return value if math.isfinite(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -58,18 +58,38 @@ def latex_cell(text: str) -> str:
     return _LATEX_PATTERN.sub(lambda match: _LATEX[match.group(0)], text)
 
 
+def _infinity(value: Any) -> str | None:
+    """``inf``/``-inf`` for an infinite value (a float, or the ``"inf"`` strings of strict JSON), else None."""
+    if value in ("inf", "-inf"):
+        return str(value)
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return None
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def number(value: Any, digits: int = 3, *, missing: str = "–") -> str:
-    """A number with ``digits`` significant digits (``missing`` for None or NaN)."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    """A number with ``digits`` significant digits (``inf`` for an infinity, ``missing`` for None or NaN)."""
+    if _missing(value):
         return missing
-    return f"{value:.{digits}g}"
+    return _infinity(value) or f"{value:.{digits}g}"
 
 
 def with_error(value: Any, error: Any, decimals: int = 3, *, missing: str = "–") -> str:
-    """``value ± error`` with a fixed number of decimals (the error left out when it is None or NaN)."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    """``value ± error`` with a fixed number of decimals (the error left out when it is undefined or infinite).
+
+    Example:
+        >>> with_error(0.98123, 0.0042, 3), with_error("inf", None, 0), with_error(None, None)
+        ('0.981 ± 0.004', 'inf', '–')
+    """
+    if _missing(value):
         return missing
-    if error is None or (isinstance(error, float) and not math.isfinite(error)):
+    if _infinity(value):
+        return _infinity(value)
+    if _missing(error) or _infinity(error):
         return f"{value:.{decimals}f}"
     return f"{value:.{decimals}f} ± {error:.{decimals}f}"
 

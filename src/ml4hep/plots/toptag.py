@@ -24,7 +24,7 @@ def plot_rocs(
         eps_s, eps_b, _ = roc(labels, read_scores(path, "test"))
         keep = (eps_b > 0) & (eps_s > 0.05)
         m = metrics["taggers"][name]
-        r30 = with_error(m["r30"], None, 0, missing="inf")
+        r30 = with_error(m["r30"], None, 0)
         legend = f"{DISPLAY_NAMES.get(name, name)} (AUC {m['auc']:.3f}, R30 {r30})"
         ax.plot(eps_s[keep], 1.0 / eps_b[keep], label=legend, linewidth=1.8)
     ax.set_yscale("log")

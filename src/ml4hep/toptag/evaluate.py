@@ -14,9 +14,9 @@ from ml4hep.metrics import accuracy, auc, background_rejection, bootstrap
 from ml4hep.models.scores import read_scores
 from ml4hep.tables import Column, with_error, write_table
 from ml4hep.toptag.preprocess import load_split
+from ml4hep.toptag.taggers import TAGGERS
 
-DISPLAY_NAMES = {"cut": "Cut (m_SD, τ32)", "bdt": "BDT (substructure)", "cnn": "CNN (jet image)", "pfn": "PFN",
-                 "efn": "EFN", "particlenet": "ParticleNet"}
+DISPLAY_NAMES = TAGGERS.display_names()
 
 
 def best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -37,8 +37,9 @@ def best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
     return float(sorted_scores[best]) if best < n else float(np.nextafter(sorted_scores[-1], np.inf))
 
 
-def _finite_or_none(value: float) -> float | None:
-    return None if not math.isfinite(value) else value
+def _defined_or_none(value: float) -> float | None:
+    """The value (an infinity included: no background passes), None when undefined (NaN)."""
+    return None if math.isnan(value) else value
 
 
 def evaluate_taggers(
@@ -80,8 +81,8 @@ def evaluate_taggers(
         }
         entry: dict[str, Any] = {}
         for key, (value, error) in results.items():
-            entry[key] = _finite_or_none(value)
-            entry[f"{key}_err"] = _finite_or_none(error)
+            entry[key] = _defined_or_none(value)
+            entry[f"{key}_err"] = _defined_or_none(error)
         entry["threshold"] = threshold
         entry["parameters"] = info.get("parameters")
         entry["device"] = info.get("device")
@@ -92,6 +93,7 @@ def evaluate_taggers(
                 entry[key] = info[key]
         taggers[name] = entry
     return {
+        "display_names": {name: DISPLAY_NAMES.get(name, name) for name in taggers},
         "n_test": int(len(test_labels)),
         "n_test_signal": int(test_labels.sum()),
         "bootstrap_resamples": n_bootstrap,
@@ -107,9 +109,9 @@ def write_tables(metrics: Mapping[str, Any], csv_path: str | Path, md_path: str 
         Column("Tagger", lambda r: DISPLAY_NAMES.get(r["tagger"], r["tagger"]), align="l"),
         Column("AUC", lambda r: with_error(r["auc"], r["auc_err"], 4)),
         Column("Acc.", lambda r: with_error(r["accuracy"], r["accuracy_err"], 3)),
-        Column("1/εB (εS = 0.3)", lambda r: with_error(r["r30"], r["r30_err"], 1, missing="inf"),
+        Column("1/εB (εS = 0.3)", lambda r: with_error(r["r30"], r["r30_err"], 1),
                latex=r"$1/\epsilon_B$ ($\epsilon_S=0.3$)"),
-        Column("1/εB (εS = 0.5)", lambda r: with_error(r["r50"], r["r50_err"], 1, missing="inf"),
+        Column("1/εB (εS = 0.5)", lambda r: with_error(r["r50"], r["r50_err"], 1),
                latex=r"$1/\epsilon_B$ ($\epsilon_S=0.5$)"),
         Column("#Param", lambda r: "—" if r["parameters"] is None else f"{r['parameters']:,}", align="r"),
     ]
