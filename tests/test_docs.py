@@ -17,7 +17,7 @@ import yaml
 from ml4hep.config import load_schema
 from ml4hep.docs import CONFIG_MARKER, config_reference, main, results_page, schema_keys
 
-from .conftest import ROOT, SNAKEMAKE, copy_workflow
+from .conftest import ROOT, copy_workflow
 
 DOC_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
@@ -204,6 +204,45 @@ def test_the_argument_check_catches_a_target_after_configfile(tmp_path):
     assert swallowed_targets(good, tmp_path) == []
 
 
+# Snakemake's command line run in one process for several commands (the library imports are paid once; every run
+# parses the workflow afresh, and a run's job count equals that of a separate process).
+RUNNER = """
+import json, sys
+from snakemake.cli import main
+for index, argv in enumerate(json.loads(sys.argv[1])):
+    print(f"@@@ start {index}", file=sys.stderr, flush=True)
+    try:
+        main(["-n", *argv])
+        code = 0
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else 1
+    print(f"@@@ end {index} {code}", file=sys.stderr, flush=True)
+"""
+
+
+def dry_runs(argument_lists: list[tuple[str, ...]], workdir: Path, workers: int = 2) -> list[tuple[int, str]]:
+    """``snakemake -n`` of each argument list in ``workdir``: (exit code, output) each, in the given order."""
+    batches = [argument_lists[start::workers] for start in range(workers)]
+
+    def run(batch: list[tuple[str, ...]]) -> list[tuple[int, str]]:
+        done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(batch)], cwd=workdir, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, timeout=1200)
+        results = []
+        for index in range(len(batch)):
+            match = re.search(rf"@@@ start {index}\n(.*?)@@@ end {index} (-?\d+)", done.stdout, re.S)
+            assert match, f"the dry runs stopped before command {index}:\n{done.stdout[-3000:]}"
+            results.append((int(match.group(2)), match.group(1)))
+        return results
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        per_batch = list(pool.map(run, batches))
+    ordered: list[tuple[int, str]] = [(0, "")] * len(argument_lists)
+    for start, results in enumerate(per_batch):
+        for offset, result in enumerate(results):
+            ordered[start + offset * workers] = result
+    return ordered
+
+
 @pytest.mark.workflow
 def test_every_documented_snakemake_command_dry_runs(tmp_path):
     workdir = copy_workflow(tmp_path / "workflow")
@@ -219,19 +258,10 @@ def test_every_documented_snakemake_command_dry_runs(tmp_path):
         if swallowed:
             problems.append(f"{where[0]}: {swallowed} would be read as config files (targets go before --configfile)")
 
-    def dry_run(arguments: tuple[str, ...]) -> subprocess.CompletedProcess:
-        return subprocess.run([*SNAKEMAKE, "-n", *arguments], cwd=workdir, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=600)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        runs = dict(zip(commands, pool.map(dry_run, commands), strict=True))
-    for arguments, done in runs.items():
+    runs = dry_runs(list(commands), workdir)
+    for arguments, (code, output) in zip(commands, runs, strict=True):
         expected = [message for word, message in EXPECTED_ERRORS.items() if word in arguments]
-        if expected:
-            ok = done.returncode != 0 and expected[0] in done.stdout
-        else:
-            ok = done.returncode == 0
-        if not ok:
-            problems.append(f"{commands[arguments][0]}: snakemake -n {' '.join(arguments)} gave rc "
-                            f"{done.returncode}:\n{done.stdout[-1500:]}")
+        if not (code != 0 and expected[0] in output if expected else code == 0):
+            problems.append(f"{commands[arguments][0]}: snakemake -n {' '.join(arguments)} gave rc {code}:\n"
+                            f"{output[-1500:]}")
     assert not problems, "\n\n".join(problems)
