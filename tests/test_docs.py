@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ml4hep.config import load_schema
+from ml4hep.config import (
+    DEFAULT_CONFIG_PATH,
+    consistency_problems,
+    load_schema,
+    merge_configs,
+    read_yaml,
+    validate_config,
+)
 from ml4hep.docs import CONFIG_MARKER, config_reference, main, results_page, schema_keys
 
 from .conftest import ROOT, copy_workflow
@@ -90,6 +97,16 @@ def test_schema_has_no_stray_keywords():
 
     walk(load_schema(), "", False)
     assert not stray, f"not JSON-Schema keywords (an unquoted comma in a description?): {stray}"
+
+
+def test_config_examples_of_the_docs_are_valid():
+    """Every ``yaml`` block of the README and the docs is a valid config, merged over the default as Snakemake does."""
+    blocks = [(path.name, block) for path in DOC_FILES
+              for block in re.findall(r"^```yaml\n(.*?)^```", path.read_text(), re.S | re.M)]
+    assert len(blocks) >= 3
+    for name, block in blocks:
+        config = validate_config(merge_configs(read_yaml(DEFAULT_CONFIG_PATH), yaml.safe_load(block)))
+        assert not consistency_problems(config), (name, block)
 
 
 def fake_run(folder: Path) -> Path:
