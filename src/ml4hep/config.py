@@ -85,6 +85,17 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"config key '{location or '<top>'}': {error.message}"
 
 
+def invalid(problems: list[str]) -> ConfigError:
+    """One error line for every problem of a config (``; `` between several).
+
+    Example:
+        >>> str(invalid(["config key 'seed': -3 is less than the minimum of 0"]))
+        "invalid configuration: config key 'seed': -3 is less than the minimum of 0"
+    """
+    count = f" ({len(problems)} problems)" if len(problems) > 1 else ""
+    return ConfigError(f"invalid configuration{count}: " + "; ".join(problems))
+
+
 def validate_config(config: dict[str, Any], schema: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Fill defaults into ``config`` (in place) and validate it.
 
@@ -103,10 +114,10 @@ def validate_config(config: dict[str, Any], schema: Mapping[str, Any] | None = N
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(_describe(e) for e in errors))
+        raise invalid([_describe(e) for e in errors])
     problems = consistency_problems(config)
     if problems:
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+        raise invalid(problems)
     return config
 
 
@@ -258,7 +269,7 @@ def section(dotted: str, values: Mapping[str, Any] | None = None) -> dict[str, A
     if errors:
         lines = [_describe(e).replace("config key '", f"config key '{dotted}.", 1).replace(f"{dotted}.<top>", dotted)
                  for e in errors]
-        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines))
+        raise invalid(lines)
     return instance
 
 
