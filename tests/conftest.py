@@ -55,10 +55,10 @@ def copy_workflow(destination: Path) -> Path:
     return destination
 
 
-def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run snakemake in ``workdir`` and return the finished process (stdout and stderr merged)."""
     result = subprocess.run([*SNAKEMAKE, *args], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, timeout=900)
+                            text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-5000:]}")
     return result
@@ -80,7 +80,7 @@ def finished_run(tmp_path_factory):
     """A scratch copy of the workflow after a real run of the tiny config (shared by the test modules: tests that
     change files in it copy it first, see tests/test_rerun.py)."""
     workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    run_snakemake(workdir, "--cores", "2", *TEST_CONFIG)
+    run_snakemake(workdir, "--cores", "2", *TEST_CONFIG, timeout=3600)  # ~15 min on 2 busy cores
     return workdir
 
 
