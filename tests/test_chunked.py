@@ -163,7 +163,7 @@ def run_split(tmp_path, shards, seed, tag, options=None):
 
 
 def test_the_split_is_by_event_disjoint_complete_and_reproducible(tmp_path):
-    sizes = {"top": [70, 45], "qcd": [60]}
+    sizes = {"top": [70, 0, 45], "qcd": [60]}  # with an empty shard
     shards = {}
     for sample, ns in sizes.items():
         shards[sample] = [tmp_path / f"{sample}{i}.root" for i in range(len(ns))]
@@ -184,3 +184,42 @@ def test_the_split_is_by_event_disjoint_complete_and_reproducible(tmp_path):
     keys = list(zip(train["sample"], train["shard"], train["entry"], strict=True))
     assert keys == sorted(keys) and train["x"].shape == (counts["train"], 4, 8)
     assert train["substructure_names"].tolist() == ["a", "b", "c"]
+
+
+def fake_higgs_table(path, n, shard, label, seed):
+    from ml4hep.higgs.features import FEATURE_NAMES
+
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, X=rng.normal(size=(n, len(FEATURE_NAMES))), label=np.full(n, label), weight=np.full(n, 0.5),
+             truth_mass=rng.uniform(50, 150, n), resonance_mass=np.full(n, 125.0), shard=np.full(n, shard),
+             entry=np.sort(rng.choice(10 * n, n, replace=False)))
+
+
+def test_the_higgs_split_is_by_event_per_shard_disjoint_complete_and_reproducible(tmp_path):
+    from ml4hep.higgs.dataset import SPLITS as HIGGS_SPLITS
+    from ml4hep.higgs.dataset import load_split as load_higgs_split
+    from ml4hep.higgs.dataset import split_tables
+
+    tables = {"higgs_ggh125": [tmp_path / "s0.npz", tmp_path / "s1.npz"], "higgs_ztautau": [tmp_path / "b0.npz"]}
+    fake_higgs_table(tables["higgs_ggh125"][0], 80, 0, 1, 1)
+    fake_higgs_table(tables["higgs_ggh125"][1], 0, 1, 1, 2)  # a shard where no event passes the selection
+    fake_higgs_table(tables["higgs_ztautau"][0], 120, 0, 0, 3)
+    options = {"split": {"train": 0.5, "val": 0.25, "test": 0.25}}
+
+    def run(seed, tag, which=tables):
+        outputs = {s: tmp_path / tag / f"{s}.npz" for s in HIGGS_SPLITS}
+        summary = split_tables(which, options, seed, outputs)
+        splits = {s: load_higgs_split(p) for s, p in outputs.items()}
+        return summary, {s: {(int(a), int(b), int(c)) for a, b, c in zip(d["process"], d["shard"], d["entry"],
+                                                                          strict=True)} for s, d in splits.items()}
+
+    summary, sets = run(4, "a")
+    assert summary["higgs_ggh125"]["selected_events"] == 80 and summary["higgs_ztautau"]["expected_yield"] == 60.0
+    assert sum(len(v) for v in sets.values()) == 200 == len(set.union(*sets.values())), "disjoint and complete"
+    assert [len(v) for v in sets.values()] == [100, 50, 50]
+    assert run(4, "b")[1] == sets and run(5, "c")[1] != sets
+    _, alone = run(4, "d", {"higgs_ggh125": tables["higgs_ggh125"]})
+    assert all(alone[s] == {o for o in sets[s] if o[0] == 0} for s in HIGGS_SPLITS), "per shard"
+    test = load_higgs_split(tmp_path / "a" / "test.npz")
+    np.testing.assert_allclose(test["weight"], 0.5 * 4)  # scaled by 1 / test fraction

@@ -27,6 +27,8 @@ import pytest
 import uproot
 import yaml
 
+from ml4hep.toptag.preprocess import load_split
+
 from .cluster import GPU_PARTITION, SLURM_BINARIES, SLURM_PACKAGES, SlurmCluster, ensure_packages
 from .conftest import ROOT, copy_workflow
 
@@ -168,9 +170,9 @@ def test_workflow_on_slurm_equals_local_run(slurm, tmp_path):
 
     start = time.perf_counter()
     result = run([*snakemake, *SNAKEMAKE_ARGS, "--workflow-profile", "profiles/slurm", "--verbose",
-                  # Faster polling than the profile's gentle site values, for a test that waits on four short jobs.
+                  # Faster polling than the profile's gentle site values, for a test that waits on six short jobs.
                   "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2"],
-                 cluster, slurm.env, timeout=240)
+                 cluster, slurm.env, timeout=420)
     slurm_seconds = time.perf_counter() - start
     run([*snakemake, *SNAKEMAKE_ARGS, "--cores", "2"], local, dict(os.environ), timeout=240)
     local_seconds = time.perf_counter() - start - slurm_seconds
@@ -188,7 +190,8 @@ def test_workflow_on_slurm_equals_local_run(slurm, tmp_path):
     (Path(os.environ.get("ML4HEP_SLURM_REPORT", tmp_path / "slurm_report.json"))).write_text(
         json.dumps(report, indent=2))
     print(json.dumps(report, indent=2))
-    assert len(submitted) == len(SHARDS) + 2, submitted
+    # per shard: generation and its top-tagging features; then the split and the PFN training
+    assert len(submitted) == 2 * len(SHARDS) + 2, submitted
     assert gpu_calls and " --gpus=1" in gpu_calls[0] and f"-p {GPU_PARTITION}" in gpu_calls[0], gpu_calls
     assert cpu_calls and "--gpus" not in cpu_calls[0] and "-p cpu" in cpu_calls[0], cpu_calls
     assert [job["JobState"] for job in jobs] == ["COMPLETED"] * (len(SHARDS) + 2), jobs
@@ -220,14 +223,15 @@ def test_workflow_on_slurm_equals_local_run(slurm, tmp_path):
                     assert all(np.array_equal(x, y) for x, y in zip(left[branch], right[branch], strict=True)), (
                         f"{shard}:{tree}/{branch} differs")
     for split in ("train", "val", "test"):
-        with np.load(local / f"results/toptag/features/{split}.npz") as a, \
-                np.load(cluster / f"results/toptag/features/{split}.npz") as b:
-            assert sorted(a.files) == sorted(b.files)
-            for key in a.files:
-                assert np.array_equal(a[key], b[key]), f"features {split}/{key} differ"
-    with np.load(local / "results/toptag/scores/pfn.npz") as a, np.load(cluster / "results/toptag/scores/pfn.npz") as b:
-        for key in a.files:
-            np.testing.assert_allclose(a[key], b[key], rtol=0, atol=1e-6, err_msg=f"pfn scores {key}")
+        a, b = (load_split(d / f"results/toptag/features/{split}.root") for d in (local, cluster))
+        assert sorted(a) == sorted(b)
+        for key in a:
+            assert np.array_equal(a[key], b[key]), f"features {split}/{key} differ"
+    with uproot.open(local / "results/toptag/scores/pfn.root") as a, \
+            uproot.open(cluster / "results/toptag/scores/pfn.root") as b:
+        left, right = a["scores"].arrays(library="np"), b["scores"].arrays(library="np")
+        for key in left:
+            np.testing.assert_allclose(left[key], right[key], rtol=0, atol=1e-6, err_msg=f"pfn scores {key}")
     info_local, info_cluster = (json.loads((d / TARGET).read_text()) for d in (local, cluster))
     for key in set(info_local) - TIMING_KEYS:
         assert info_local[key] == info_cluster[key], f"pfn info {key} differs"

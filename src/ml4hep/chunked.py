@@ -170,7 +170,7 @@ class ChunkedSplit(Mapping[str, np.ndarray]):
         self.seed = int(seed)
         self.epoch = 0
         try:
-            self._file = uproot.open(self.path)
+            self._file = uproot.open(self.path, array_cache=None)  # memory stays that of the chunks read
             self._tree = self._file[FEATURES_TREE]
             self._metadata = {key.split(";")[0]: str(self._file[key]) for key, cls in self._file.classnames().items()
                               if cls == "TObjString"}

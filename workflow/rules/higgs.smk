@@ -57,17 +57,46 @@ def higgs_feature_files():
     return {split: f"results/higgs/features/{split}.npz" for split in HIGGS_SPLITS}
 
 
+def higgs_shard_tables():
+    """Sample -> the event tables of its shards (one higgs_shard_features job each)."""
+    return {name: [f"results/higgs/features/shards/{name}/{shard}.npz" for shard in range(len(sample_shards(name)))]
+            for name in higgs_roles()}
+
+
+rule higgs_shard_features:
+    """Lep-had selection and HiggsML features of the events of one sample shard (one job per shard)."""
+    output:
+        "results/higgs/features/shards/{sample}/{shard}.npz",
+    input:
+        sample=lambda wc: sample_shards(wc.sample)[int(wc.shard)],
+        code=script_code("higgs_shard_features.py"),
+    params:
+        role=lambda wc: higgs_roles()[wc.sample],
+        jet_pt_min=HIGGS["jet_pt_min"],
+    wildcard_constraints:
+        sample=names_regex(higgs_roles()),
+        shard=r"\d+",
+    log:
+        "results/logs/higgs/features_{sample}_{shard}.log",
+    benchmark:
+        "results/benchmarks/higgs/features_{sample}_{shard}.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/higgs_shard_features.py"
+
+
 rule higgs_features:
+    """The train/val/test event tables from the shards' tables, split shard by shard by seed."""
     output:
         **higgs_feature_files(),
         summary="results/higgs/features/summary.json",
     input:
-        samples=lambda wc: [f for name in higgs_roles() for f in sample_shards(name)],
+        tables=lambda wc: [f for files in higgs_shard_tables().values() for f in files],
         code=script_code("higgs_features.py"),
     params:
-        samples=lambda wc: {name: sample_shards(name) for name in higgs_roles()},
-        roles=higgs_roles(),
-        options={k: HIGGS[k] for k in ("jet_pt_min", "split")},
+        tables=lambda wc: higgs_shard_tables(),
+        options={k: HIGGS[k] for k in ("split",)},
         seed=derive_seed(config["seed"], "higgs", "split"),
     log:
         "results/logs/higgs/features.log",

@@ -9,11 +9,19 @@ is none) and ``resonance_mass`` (the generated resonance mass; 0 for ttbar).
 
 A real HiggsML file (converted with ``format: higgsml_csv``) is read through the same feature code
 (:func:`ml4hep.higgs.features.features_from_higgsml`), with its ``label`` and ``weight``; it has no truth mass.
+
+The workflow builds the table in two steps: :func:`shard_table` per sample shard (one job each: the raw events of
+one shard are read, selected and turned into features; a small ``.npz`` of the selected events), then
+:func:`split_tables`, which splits each shard's events with a seed of (seed, sample, shard) and writes the split
+files. Only the selected events' features (30 numbers and a few columns per event) are ever held for all shards;
+the split files stay plain ``.npz`` because every Higgs consumer (classifiers, regression, limits, plots) reads
+them whole.
 """
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,7 +38,7 @@ from ml4hep.higgs.features import (
     select_lephad,
 )
 from ml4hep.io import read_sample
-from ml4hep.splitting import split_indices
+from ml4hep.splitting import shard_seed, split_indices
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +50,15 @@ GENERATED_BRANCHES = (
 )
 
 
-def process_table(name: str, paths: Sequence[str], label: int, jet_pt_min: float) -> dict[str, np.ndarray]:
+def empty_table() -> dict[str, np.ndarray]:
+    """The columns of :func:`process_table` with no event."""
+    return {"X": np.zeros((0, len(FEATURE_NAMES))), "label": np.zeros(0, np.int64), "weight": np.zeros(0),
+            "truth_mass": np.zeros(0), "resonance_mass": np.zeros(0), "shard": np.zeros(0, np.int64),
+            "entry": np.zeros(0, np.int64)}
+
+
+def process_table(name: str, paths: Sequence[str], label: int, jet_pt_min: float,
+                  allow_empty: bool = False) -> dict[str, np.ndarray]:
     """Selected events of one generated process with their features.
 
     Args:
@@ -50,13 +66,17 @@ def process_table(name: str, paths: Sequence[str], label: int, jet_pt_min: float
         paths: Its ROOT files.
         label: 1 (signal) or 0 (background).
         jet_pt_min: Jet threshold of the HiggsML features.
+        allow_empty: Return an empty table when no event passes (one shard of a sample) instead of raising.
 
     Returns:
-        Columns ``X``, ``label``, ``weight``, ``truth_mass``, ``resonance_mass``.
+        Columns ``X``, ``label``, ``weight``, ``truth_mass``, ``resonance_mass``, ``shard``, ``entry``.
     """
     events = read_sample(paths, GENERATED_BRANCHES, name=name, origin=True)
     selected = select_lephad(events)
     if len(selected) == 0:
+        if allow_empty:
+            log.info("%s: no event of %d passes the lep-had selection", name, len(events))
+            return empty_table()
         raise EmptySampleError(", ".join(paths), f"no event of '{name}' passes the lep-had selection")
     features = higgsml_features(selected, jet_pt_min=jet_pt_min)
     check_features(features, ", ".join(paths))
@@ -88,6 +108,87 @@ def higgsml_table(name: str, paths: Sequence[str]) -> dict[str, np.ndarray]:
     }
 
 
+TABLE_COLUMNS = ("X", "label", "weight", "truth_mass", "resonance_mass", "shard", "entry")
+"""Columns of a shard's table (:func:`shard_table`)."""
+
+
+def shard_table(path: str | Path, name: str, shard: int, role: str, jet_pt_min: float,
+                output: str | Path) -> int:
+    """Selected events of one sample shard with their features, written as a small ``.npz``.
+
+    Args:
+        path: The shard.
+        name: Its sample's name.
+        shard: Its position in the sample's files (the ``shard`` origin column).
+        role: ``signal``, ``background``, ``heavy`` or ``higgsml``.
+        jet_pt_min: Jet threshold of the HiggsML features.
+        output: The table file.
+
+    Returns:
+        Selected events.
+    """
+    if role == "higgsml":
+        table = higgsml_table(name, [str(path)])
+    else:
+        table = process_table(name, [str(path)], int(role in ("signal", "heavy")), jet_pt_min, allow_empty=True)
+    table["shard"] = np.full(len(table["label"]), int(shard), dtype=np.int64)
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(output, **{column: table[column] for column in TABLE_COLUMNS})
+    return len(table["label"])
+
+
+def split_tables(
+    tables: Mapping[str, Sequence[str | Path]],
+    options: Mapping[str, Any],
+    seed: int,
+    outputs: Mapping[str, str | Path],
+) -> dict[str, dict[str, float]]:
+    """Split every shard's table by a seed of (seed, sample, shard) and write the train/val/test files.
+
+    Each shard is split on its own, stratified by label (so each process is split with the configured fractions),
+    and tables are read one at a time; the split of an event depends on its shard alone.
+
+    Args:
+        tables: Sample name -> its shards' tables (:func:`shard_table`), in shard order.
+        options: The ``higgs`` config section (``split``).
+        seed: Seed of the split.
+        outputs: Split name -> output ``.npz``.
+
+    Returns:
+        Per process: selected events and expected yield (sum of weights).
+
+    Raises:
+        EmptySampleError: No event of a sample passes the selection.
+    """
+    fractions = {split: float(options["split"][split]) for split in SPLITS}
+    total = sum(fractions.values())
+    parts: dict[str, list[dict[str, np.ndarray]]] = {split: [] for split in SPLITS}
+    summary: dict[str, dict[str, float]] = {}
+    for number, (name, paths) in enumerate(tables.items()):
+        selected, expected = 0, 0.0
+        for shard, path in enumerate(paths):
+            table = load_split(path)
+            if len(table["label"]) == 0:  # no event of this shard passes the selection
+                continue
+            table["process"] = np.full(len(table["label"]), number, dtype=np.int64)
+            for split, index in split_indices(table["label"], fractions, shard_seed(seed, name, shard)).items():
+                parts[split].append({column: values[index] for column, values in table.items()})
+            selected += len(table["label"])
+            expected += float(table["weight"].sum())
+        if selected == 0:
+            raise EmptySampleError(", ".join(map(str, paths)), f"no event of '{name}' passes the lep-had selection")
+        summary[name] = {"selected_events": selected, "expected_yield": expected}
+    for split, pieces in parts.items():
+        data = {column: np.concatenate([piece[column] for piece in pieces]) for column in pieces[0]}
+        Path(outputs[split]).parent.mkdir(parents=True, exist_ok=True)
+        np.savez(outputs[split], X=data["X"], feature_names=np.array(FEATURE_NAMES), label=data["label"],
+                 weight=data["weight"] * total / fractions[split], process=data["process"],
+                 process_names=np.array(list(tables)), truth_mass=data["truth_mass"],
+                 resonance_mass=data["resonance_mass"], sample=data["process"], shard=data["shard"],
+                 entry=data["entry"])
+    return summary
+
+
 def build_dataset(
     samples: Mapping[str, Sequence[str]],
     roles: Mapping[str, str],
@@ -96,6 +197,9 @@ def build_dataset(
     outputs: Mapping[str, str | Path],
 ) -> dict[str, dict[str, float]]:
     """Select, compute features, split and write the Higgs event table.
+
+    That is :func:`shard_table` of every shard (in a temporary folder beside the outputs), then
+    :func:`split_tables`; the workflow runs them as separate jobs.
 
     Args:
         samples: Sample name -> ROOT files.
@@ -107,34 +211,15 @@ def build_dataset(
     Returns:
         Per process: selected events and expected yield (sum of weights).
     """
-    tables, names = [], []
-    for number, (name, paths) in enumerate(samples.items()):
-        role = roles[name]
-        if role == "higgsml":
-            table = higgsml_table(name, paths)
-        else:
-            table = process_table(name, paths, int(role in ("signal", "heavy")), float(options["jet_pt_min"]))
-        table["process"] = np.full(len(table["label"]), number, dtype=np.int64)
-        tables.append(table)
-        names.append(name)
-    data = {key: np.concatenate([t[key] for t in tables]) for key in tables[0]}
-    fractions = {split: float(options["split"][split]) for split in SPLITS}
-    total = sum(fractions.values())
-    # Stratified by process: every split holds every process in proportion.
-    indices = split_indices(data["process"], fractions, seed)
-    summary = {}
-    for split, index in indices.items():
-        Path(outputs[split]).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(outputs[split], X=data["X"][index], feature_names=np.array(FEATURE_NAMES), label=data["label"][index],
-                 weight=data["weight"][index] * total / fractions[split], process=data["process"][index],
-                 process_names=np.array(names), truth_mass=data["truth_mass"][index],
-                 resonance_mass=data["resonance_mass"][index], sample=data["process"][index],
-                 shard=data["shard"][index], entry=data["entry"][index])
-    for number, name in enumerate(names):
-        selected = data["process"] == number
-        summary[name] = {"selected_events": int(selected.sum()),
-                         "expected_yield": float(data["weight"][selected].sum())}
-    return summary
+    folder = Path(outputs["train"]).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as scratch:
+        tables: dict[str, list[Path]] = {}
+        for name, paths in samples.items():
+            tables[name] = [Path(scratch) / name / f"{shard}.npz" for shard in range(len(paths))]
+            for shard, (path, output) in enumerate(zip(paths, tables[name], strict=True)):
+                shard_table(path, name, shard, roles[name], float(options["jet_pt_min"]), output)
+        return split_tables(tables, options, seed, outputs)
 
 
 EVENT_COLUMNS = ("X", "label", "weight", "process", "truth_mass", "resonance_mass", "sample", "shard", "entry")

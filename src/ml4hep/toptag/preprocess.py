@@ -10,13 +10,18 @@ constituents falling in it (pT-weighted and normalised per jet).
 Rotation and flip (``rotate: true``): the (Δη, Δφ) plane is rotated so that the pT-weighted principal axis is
 vertical, then flipped so that the pT-weighted mean of each coordinate is positive; a standard image preprocessing
 that removes symmetries the network would otherwise have to learn.
+
+The workflow builds the features in two steps, neither of which holds more than a few chunks of jets:
+:func:`shard_features` (one job per sample shard: read, compute and write ``chunk_size`` jets at a time) and
+:func:`split_features` (each shard's jets assigned to train/val/test by a seed of (seed, sample, shard), written
+chunk by chunk). The files are chunked ROOT trees (:mod:`ml4hep.chunked`, where the choice of format is explained);
+:func:`load_split` opens a split for column-wise or chunked reads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import tempfile
-import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,7 +33,7 @@ import uproot
 from ml4hep.chunked import DEFAULT_CHUNK_SIZE, ROW, ChunkedSplit, ChunkedWriter
 from ml4hep.errors import EmptySampleError, InputFileError
 from ml4hep.io import read_sample, read_tree
-from ml4hep.splitting import split_indices
+from ml4hep.splitting import shard_seed, split_indices
 
 CONSTITUENT_FEATURES = ("deta", "dphi", "log_pt", "log_e", "log_pt_rel", "log_e_rel", "delta_r", "z")
 JET_BRANCHES = ("jet_pt", "jet_eta", "jet_phi", "jet_mass", "is_signal_new", "part_E", "part_px", "part_py",
@@ -218,7 +223,7 @@ def shard_features(path: str | Path, shard: int, options: Mapping[str, Any], out
     template = {**jet_features(_empty_jets(), options, str(path)), "shard": np.zeros(0, np.int64),
                 "entry": np.zeros(0, np.int64)}
     with ChunkedWriter(output, chunk_size, metadata={"substructure_names": ",".join(FEATURE_NAMES)},
-                       template=template) as writer, uproot.open(path) as file:
+                       template=template) as writer, uproot.open(path, array_cache=None) as file:
         start = 0
         for jets in file["events"].iterate(list(JET_BRANCHES), step_size=int(chunk_size), library="ak"):
             n = len(jets)
@@ -226,12 +231,6 @@ def shard_features(path: str | Path, shard: int, options: Mapping[str, Any], out
                         "entry": np.arange(start, start + n, dtype=np.int64)})
             start += n
     return writer.n_rows
-
-
-def shard_seed(seed: int, sample: str, shard: int) -> int:
-    """The seed of one shard's split: from the configured seed, the sample name and the shard number only."""
-    sequence = np.random.SeedSequence([int(seed) % 2**63, zlib.crc32(sample.encode()), int(shard)])
-    return int(sequence.generate_state(1, np.uint64)[0])
 
 
 def assign_splits(labels: np.ndarray, sample: str, shard: int, options: Mapping[str, Any],
@@ -247,6 +246,8 @@ def assign_splits(labels: np.ndarray, sample: str, shard: int, options: Mapping[
     if predefined:
         return {name: np.full(len(labels), sample in predefined[name]) for name in SPLITS}
     masks = {name: np.zeros(len(labels), dtype=bool) for name in SPLITS}
+    if len(labels) == 0:
+        return masks
     for name, index in split_indices(labels, dict(options["split"]), shard_seed(seed, sample, shard)).items():
         masks[name][index] = True
     return masks
