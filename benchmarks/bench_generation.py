@@ -96,8 +96,13 @@ def bare_loop(spec: ProcessSpec, seed: int, events: int) -> dict[str, Any]:
         if not pythia.next():
             failures += 1
     seconds = time.perf_counter() - start
-    return {"init_seconds": init, "seconds": seconds, "events": events, "failed_next": failures,
-            "events_per_second": events / seconds}
+    return {
+        "init_seconds": init,
+        "seconds": seconds,
+        "events": events,
+        "failed_next": failures,
+        "events_per_second": events / seconds,
+    }
 
 
 def ours(spec: ProcessSpec, config: dict[str, Any], init_seconds: float, workdir: Path) -> dict[str, Any]:
@@ -149,8 +154,10 @@ def bench_process(name: str, events: int, base: dict[str, Any], workdir: Path) -
 
 def table(results: list[dict[str, Any]]) -> str:
     """A plain-text table of the results."""
-    header = (f"{'process':<16} {'N':>6} {'init s':>7} {'bare ev/s':>10} {'ours ev/s':>10} "
-              f"{'overhead':>9} {'goal':>5} {f't({SCALE}N)/t(N)':>11}")
+    header = (
+        f"{'process':<16} {'N':>6} {'init s':>7} {'bare ev/s':>10} {'ours ev/s':>10} "
+        f"{'overhead':>9} {'goal':>5} {f't({SCALE}N)/t(N)':>11}"
+    )
     lines = [header, "-" * len(header)]
     for r in results:
         ok = "ok" if r["overhead"] <= OVERHEAD_GOAL else "MISS"
@@ -168,16 +175,30 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", "-n", type=int, default=DEFAULT_EVENTS,
-                        help=f"N, events per measurement; the scaling run uses {SCALE}N (default {DEFAULT_EVENTS})")
-    parser.add_argument("--processes", nargs="+", default=list(DEFAULT_PROCESSES),
-                        help=f"processes to benchmark (default: {' '.join(DEFAULT_PROCESSES)})")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--events",
+        "-n",
+        type=int,
+        default=DEFAULT_EVENTS,
+        help=f"N, events per measurement; the scaling run uses {SCALE}N (default {DEFAULT_EVENTS})",
+    )
+    parser.add_argument(
+        "--processes",
+        nargs="+",
+        default=list(DEFAULT_PROCESSES),
+        help=f"processes to benchmark (default: {' '.join(DEFAULT_PROCESSES)})",
+    )
     parser.add_argument("--seed", type=int, default=None, help="master seed (default: the config's default)")
     parser.add_argument("--batch-size", type=int, default=None, help="generate_shard batch size (default: config's)")
-    parser.add_argument("--output", type=Path, default=Path("results/benchmarks/generation.json"),
-                        help="JSON file with all numbers (default: %(default)s)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("results/benchmarks/generation.json"),
+        help="JSON file with all numbers (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.events < 1:
         parser.error("--events must be >= 1")
@@ -212,11 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         "method": {
             "bare": "make_pythia(spec.settings, shard-0 seed); time of `for _ in range(N): pythia.next()` only",
             "ours": "generate_shard(spec, 0, config, tmp.root) with exactly N events in one shard, timed from "
-                    "outside (ROOT writing included); Pythia init time subtracted, taken from the bare run's "
-                    "separate make_pythia call with the same settings and seed",
+            "outside (ROOT writing included); Pythia init time subtracted, taken from the bare run's "
+            "separate make_pythia call with the same settings and seed",
             "overhead": "ours.seconds / bare.seconds - 1",
             "scaling_ratio": f"ours_{SCALE}n.seconds / ours.seconds (init-subtracted); "
-                             "scaling_ratio_wall: same without subtraction",
+            "scaling_ratio_wall: same without subtraction",
             "overhead_goal": OVERHEAD_GOAL,
         },
         "machine": {

@@ -98,6 +98,7 @@ COLLINEAR_SIN_MIN = 1e-9
 # The per-event reference implementation (pure Python, math only)
 # ---------------------------------------------------------------------------------------------------------------
 
+
 def _cartesian(pt: float, eta: float, phi: float, m: float) -> tuple[float, float, float, float]:
     """(px, py, pz, E) of one object."""
     pz = pt * math.sinh(eta)
@@ -122,8 +123,11 @@ def _event_features(ev: Mapping[str, Any], jet_pt_min: float) -> list[float]:
     lep = (ev["lep_pt"][0], ev["lep_eta"][0], ev["lep_phi"][0], 0.0)
     met, met_phi = ev["met"], ev["met_phi"]
     jets = sorted(
-        ((pt, eta, phi, m) for pt, eta, phi, m in zip(ev["jet_pt"], ev["jet_eta"], ev["jet_phi"], ev["jet_m"],
-                                                      strict=True) if pt > jet_pt_min),
+        (
+            (pt, eta, phi, m)
+            for pt, eta, phi, m in zip(ev["jet_pt"], ev["jet_eta"], ev["jet_phi"], ev["jet_m"], strict=True)
+            if pt > jet_pt_min
+        ),
         key=lambda jet: -jet[0],
     )
     n_jets = len(jets)
@@ -186,12 +190,36 @@ def _event_features(ev: Mapping[str, Any], jet_pt_min: float) -> list[float]:
                 mass_collinear = mass
 
     return [
-        tau[0], tau[1], tau[2], lep[0], lep[1], lep[2], met, met_phi, ev["met_sumet"], jet_num,
-        j1[0] if j1 else UNDEFINED, j1[1] if j1 else UNDEFINED, j1[2] if j1 else UNDEFINED,
-        j2[0] if j2 else UNDEFINED, j2[1] if j2 else UNDEFINED, j2[2] if j2 else UNDEFINED,
+        tau[0],
+        tau[1],
+        tau[2],
+        lep[0],
+        lep[1],
+        lep[2],
+        met,
+        met_phi,
+        ev["met_sumet"],
+        jet_num,
+        j1[0] if j1 else UNDEFINED,
+        j1[1] if j1 else UNDEFINED,
+        j1[2] if j1 else UNDEFINED,
+        j2[0] if j2 else UNDEFINED,
+        j2[1] if j2 else UNDEFINED,
+        j2[2] if j2 else UNDEFINED,
         jet_all_pt,
-        m_t, mass_vis, pt_h, deta_jj, mass_jj, prodeta_jj, deltar, pt_tot, tau[0] + lep[0] + jet_all_pt,
-        lep[0] / tau[0] if tau[0] > 0 else UNDEFINED, met_centrality, lep_centrality, mass_collinear,
+        m_t,
+        mass_vis,
+        pt_h,
+        deta_jj,
+        mass_jj,
+        prodeta_jj,
+        deltar,
+        pt_tot,
+        tau[0] + lep[0] + jet_all_pt,
+        lep[0] / tau[0] if tau[0] > 0 else UNDEFINED,
+        met_centrality,
+        lep_centrality,
+        mass_collinear,
     ]
 
 
@@ -210,6 +238,7 @@ def loop_features(rows: Sequence[Mapping[str, Any]], jet_pt_min: float) -> tuple
 # Measurement helpers
 # ---------------------------------------------------------------------------------------------------------------
 
+
 def group_files(files: Sequence[str]) -> dict[str, list[str]]:
     """Sample name (the parent directory, else the file stem) -> files."""
     samples: dict[str, list[str]] = {}
@@ -225,8 +254,10 @@ def generate_samples(events: int, seed: int | None, workdir: Path) -> tuple[dict
     from ml4hep.generate.pythia import stdout_to_stderr
     from ml4hep.generate.shard import generate_shard
 
-    raw: dict[str, Any] = {"events_per_shard": max(4000, events),
-                           "samples": {"higgs": {"processes": {"ztautau": {"events": events}}}}}
+    raw: dict[str, Any] = {
+        "events_per_shard": max(4000, events),
+        "samples": {"higgs": {"processes": {"ztautau": {"events": events}}}},
+    }
     if seed is not None:
         raw["seed"] = seed
     config = validate_config(raw)
@@ -238,8 +269,11 @@ def generate_samples(events: int, seed: int | None, workdir: Path) -> tuple[dict
     start = time.perf_counter()
     with stdout_to_stderr():
         result = generate_shard(spec, 0, config, path, progress=False)
-    info = {"process": "higgs_ztautau", "events": int(result["events_generated"]),
-            "seconds": time.perf_counter() - start}
+    info = {
+        "process": "higgs_ztautau",
+        "events": int(result["events_generated"]),
+        "seconds": time.perf_counter() - start,
+    }
     return {"higgs_ztautau": [str(path)]}, info
 
 
@@ -250,17 +284,23 @@ def loop_subset(events: Mapping[str, ak.Array], n: int) -> ak.Array:
     return ak.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def compare(loop_selected: list[int], loop_values: list[list[float]], subset: ak.Array,
-            jet_pt_min: float) -> dict[str, Any]:
+def compare(
+    loop_selected: list[int], loop_values: list[list[float]], subset: ak.Array, jet_pt_min: float
+) -> dict[str, Any]:
     """Selection and per-feature agreement of the loop with select_lephad + higgsml_features on ``subset``."""
     indexed = ak.with_field(subset, np.arange(len(subset)), "bench_index")
     selected = select_lephad(indexed)
     columnar_selected = ak.to_numpy(selected.bench_index).tolist()
     columnar = higgsml_features(selected, jet_pt_min=jet_pt_min)
     same_selection = columnar_selected == loop_selected
-    out: dict[str, Any] = {"events": len(subset), "selected_loop": len(loop_selected),
-                           "selected_columnar": len(columnar_selected), "same_selection": same_selection,
-                           "tolerance": TOLERANCE, "features": {}}
+    out: dict[str, Any] = {
+        "events": len(subset),
+        "selected_loop": len(loop_selected),
+        "selected_columnar": len(columnar_selected),
+        "same_selection": same_selection,
+        "tolerance": TOLERANCE,
+        "features": {},
+    }
     if not same_selection:
         out["agree"] = False
         return out
@@ -273,17 +313,21 @@ def compare(loop_selected: list[int], loop_values: list[list[float]], subset: ak
         scaled = diff / np.maximum(1.0, np.abs(ours))
         worst = float(scaled.max()) if len(scaled) else 0.0
         worst_scaled = max(worst_scaled, worst if undefined_match else math.inf)
-        out["features"][name] = {"max_abs_diff": float(diff.max()) if len(diff) else 0.0, "max_scaled_diff": worst,
-                                 "undefined_match": undefined_match,
-                                 "undefined_count": int((ours == UNDEFINED).sum())}
+        out["features"][name] = {
+            "max_abs_diff": float(diff.max()) if len(diff) else 0.0,
+            "max_scaled_diff": worst,
+            "undefined_match": undefined_match,
+            "undefined_count": int((ours == UNDEFINED).sum()),
+        }
     out["max_scaled_diff"] = worst_scaled
     out["max_abs_diff"] = max(f["max_abs_diff"] for f in out["features"].values())
     out["agree"] = bool(worst_scaled <= TOLERANCE)
     return out
 
 
-def bench(samples: Mapping[str, list[str]], repeats: int, loop_events: int, tile: int,
-          jet_pt_min: float) -> dict[str, Any]:
+def bench(
+    samples: Mapping[str, list[str]], repeats: int, loop_events: int, tile: int, jet_pt_min: float
+) -> dict[str, Any]:
     """All measurements of the module docstring."""
     files = [f for paths in samples.values() for f in paths]
     branches = list(GENERATED_BRANCHES)
@@ -306,15 +350,21 @@ def bench(samples: Mapping[str, list[str]], repeats: int, loop_events: int, tile
     selected_events = select_all()
 
     def features_all() -> int:
-        return sum(len(higgsml_features(array, jet_pt_min=jet_pt_min)["PRI_tau_pt"])
-                   for array in selected_events.values())
+        return sum(
+            len(higgsml_features(array, jet_pt_min=jet_pt_min)["PRI_tau_pt"]) for array in selected_events.values()
+        )
 
     def ours() -> int:
-        return sum(len(higgsml_features(select_lephad(array), jet_pt_min=jet_pt_min)["PRI_tau_pt"])
-                   for array in events.values())
+        return sum(
+            len(higgsml_features(select_lephad(array), jet_pt_min=jet_pt_min)["PRI_tau_pt"])
+            for array in events.values()
+        )
 
-    print(f"[columnar] raw read, read_sample, select_lephad, higgsml_features on {n_events} events x {repeats} ...",
-          file=sys.stderr, flush=True)
+    print(
+        f"[columnar] raw read, read_sample, select_lephad, higgsml_features on {n_events} events x {repeats} ...",
+        file=sys.stderr,
+        flush=True,
+    )
     if raw_read() != n_events:  # warm-up
         raise RuntimeError("raw read and read_sample disagree on the number of events")
     checked_read(), ours()  # warm-up
@@ -346,18 +396,26 @@ def bench(samples: Mapping[str, list[str]], repeats: int, loop_events: int, tile
     fixed_times, _ = timed(lambda: higgsml_features(select_lephad(tiny), jet_pt_min=jet_pt_min), repeats)
     fixed = summary(fixed_times, len(tiny))
     largest = comparisons[-1]
-    fixed["columnar_marginal_seconds_per_event"] = (
-        (largest["columnar"]["seconds"] - fixed["seconds"]) / (largest["events"] - len(tiny)))
-    return {"files": files, "events_per_sample": {name: len(a) for name, a in events.items()},
-            "events": n_events, "columnar": columnar, "loop_comparison": comparisons[0],
-            "loop_scaling": comparisons[1:], "columnar_fixed_cost": fixed}
+    fixed["columnar_marginal_seconds_per_event"] = (largest["columnar"]["seconds"] - fixed["seconds"]) / (
+        largest["events"] - len(tiny)
+    )
+    return {
+        "files": files,
+        "events_per_sample": {name: len(a) for name, a in events.items()},
+        "events": n_events,
+        "columnar": columnar,
+        "loop_comparison": comparisons[0],
+        "loop_scaling": comparisons[1:],
+        "columnar_fixed_cost": fixed,
+    }
 
 
 def compare_loop(label: str, array: ak.Array, repeats: int, jet_pt_min: float) -> dict[str, Any]:
     """Per-event loop vs columnar on ``array``: ak.to_list, loop and columnar times, speed-up, agreement check."""
     n = len(array)
-    print(f"[loop] {label}: per-event Python loop vs columnar on {n} events x {repeats} ...", file=sys.stderr,
-          flush=True)
+    print(
+        f"[loop] {label}: per-event Python loop vs columnar on {n} events x {repeats} ...", file=sys.stderr, flush=True
+    )
     to_list_times, rows = timed(lambda: ak.to_list(array), repeats)
 
     def loop() -> tuple[list[int], list[list[float]]]:
@@ -395,68 +453,115 @@ def table(result: Mapping[str, Any], repeats: int, jet_pt_min: float) -> str:
         "ours": "(a) ours: select_lephad + higgsml_features",
     }
     header = f"{'step':<44} {'seconds':>8} {'events/s':>10} {'x raw read':>10}"
-    lines = [f"{result['events']} events ({len(result['files'])} files, {len(result['events_per_sample'])} samples), "
-             f"{col['ours']['selected_events']} selected; jet_pt_min {jet_pt_min:g} GeV; median of {repeats}",
-             header, "-" * len(header)]
+    lines = [
+        f"{result['events']} events ({len(result['files'])} files, {len(result['events_per_sample'])} samples), "
+        f"{col['ours']['selected_events']} selected; jet_pt_min {jet_pt_min:g} GeV; median of {repeats}",
+        header,
+        "-" * len(header),
+    ]
     for key, label in labels.items():
         r = col[key]
-        lines.append(f"{label:<44} {r['seconds']:>8.4f} {r['events_per_second']:>10.0f} "
-                     f"{r['ratio_to_raw_read']:>10.2f}")
+        lines.append(
+            f"{label:<44} {r['seconds']:>8.4f} {r['events_per_second']:>10.0f} {r['ratio_to_raw_read']:>10.2f}"
+        )
     lines.append("")
     comparisons = [result["loop_comparison"], *result["loop_scaling"]]
-    header = (f"{'loop vs columnar':<14} {'events':>7} {'sel.':>6} {'to_list s':>9} {'loop s':>8} {'loop ev/s':>10} "
-              f"{'col. s':>8} {'col. ev/s':>10} {'speed-up':>8} {'+to_list':>8} {'check':>5}")
-    lines += [f"per-event Python loop vs columnar (select_lephad + higgsml_features), all {len(FEATURE_NAMES)} "
-              f"features; median of {repeats}", header, "-" * len(header)]
+    header = (
+        f"{'loop vs columnar':<14} {'events':>7} {'sel.':>6} {'to_list s':>9} {'loop s':>8} {'loop ev/s':>10} "
+        f"{'col. s':>8} {'col. ev/s':>10} {'speed-up':>8} {'+to_list':>8} {'check':>5}"
+    )
+    lines += [
+        f"per-event Python loop vs columnar (select_lephad + higgsml_features), all {len(FEATURE_NAMES)} "
+        f"features; median of {repeats}",
+        header,
+        "-" * len(header),
+    ]
     for r in comparisons:
-        lines.append(f"{r['label']:<14} {r['events']:>7d} {r['selected']:>6d} {r['to_list']['seconds']:>9.4f} "
-                     f"{r['loop']['seconds']:>8.4f} {r['loop']['events_per_second']:>10.0f} "
-                     f"{r['columnar']['seconds']:>8.4f} {r['columnar']['events_per_second']:>10.0f} "
-                     f"{r['speedup']:>8.2f} {r['speedup_with_to_list']:>8.2f} "
-                     f"{'ok' if r['check']['agree'] else 'FAIL':>5}")
-    lines.append("events/s counts input events (before the selection); speed-up = t_loop / t_columnar, +to_list: "
-                 "with the ak.to_list conversion added to the loop.")
+        lines.append(
+            f"{r['label']:<14} {r['events']:>7d} {r['selected']:>6d} {r['to_list']['seconds']:>9.4f} "
+            f"{r['loop']['seconds']:>8.4f} {r['loop']['events_per_second']:>10.0f} "
+            f"{r['columnar']['seconds']:>8.4f} {r['columnar']['events_per_second']:>10.0f} "
+            f"{r['speedup']:>8.2f} {r['speedup_with_to_list']:>8.2f} "
+            f"{'ok' if r['check']['agree'] else 'FAIL':>5}"
+        )
+    lines.append(
+        "events/s counts input events (before the selection); speed-up = t_loop / t_columnar, +to_list: "
+        "with the ak.to_list conversion added to the loop."
+    )
     fixed = result["columnar_fixed_cost"]
     largest = comparisons[-1]
     first = comparisons[0]
-    lines.append(f"columnar fixed cost per call pair ({fixed['events']} events): {fixed['seconds'] * 1e3:.1f} ms; "
-                 f"marginal {fixed['columnar_marginal_seconds_per_event'] * 1e6:.2f} us/event ({largest['label']}); "
-                 f"loop {1e6 / first['loop']['events_per_second']:.2f} ({first['label']}) to "
-                 f"{1e6 / largest['loop']['events_per_second']:.2f} ({largest['label']}) us/event; ak.to_list "
-                 f"{1e6 / largest['to_list']['events_per_second']:.1f} us/event")
+    lines.append(
+        f"columnar fixed cost per call pair ({fixed['events']} events): {fixed['seconds'] * 1e3:.1f} ms; "
+        f"marginal {fixed['columnar_marginal_seconds_per_event'] * 1e6:.2f} us/event ({largest['label']}); "
+        f"loop {1e6 / first['loop']['events_per_second']:.2f} ({first['label']}) to "
+        f"{1e6 / largest['loop']['events_per_second']:.2f} ({largest['label']}) us/event; ak.to_list "
+        f"{1e6 / largest['to_list']['events_per_second']:.1f} us/event"
+    )
     for r in comparisons:
         check = r["check"]
         if not check["same_selection"]:
-            lines.append(f"{r['label']}: selection differs (loop {check['selected_loop']} events, columnar "
-                         f"{check['selected_columnar']})")
+            lines.append(
+                f"{r['label']}: selection differs (loop {check['selected_loop']} events, columnar "
+                f"{check['selected_columnar']})"
+            )
             continue
         bad = [n for n, f in check["features"].items() if not f["undefined_match"] or f["max_scaled_diff"] > TOLERANCE]
-        lines.append(f"{r['label']}: same {check['selected_loop']} selected events; max |diff| = "
-                     f"{check['max_abs_diff']:.2e}, max |diff|/max(1,|x|) = {check['max_scaled_diff']:.2e} "
-                     f"(tolerance {TOLERANCE:g})" + (f"; out of tolerance: {', '.join(bad)}" if bad else ""))
+        lines.append(
+            f"{r['label']}: same {check['selected_loop']} selected events; max |diff| = "
+            f"{check['max_abs_diff']:.2e}, max |diff|/max(1,|x|) = {check['max_scaled_diff']:.2e} "
+            f"(tolerance {TOLERANCE:g})" + (f"; out of tolerance: {', '.join(bad)}" if bad else "")
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", nargs="+", default=None, metavar="FILE",
-                        help="Higgs-set ROOT files (grouped into samples by directory); default: "
-                             f"{' '.join(DEFAULT_SAMPLE_GLOBS)} if any exist, else generate")
-    parser.add_argument("--events", "-n", type=int, default=DEFAULT_EVENTS,
-                        help="higgs_ztautau events to generate when there are no samples (default %(default)s)")
-    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS,
-                        help="timed repetitions of every measurement (default %(default)s)")
-    parser.add_argument("--loop-events", type=int, default=DEFAULT_LOOP_EVENTS,
-                        help="events of the per-event loop comparison (default %(default)s)")
-    parser.add_argument("--tile", type=int, default=DEFAULT_TILE,
-                        help="also compare loop and columnar on all events repeated this many times in memory "
-                             "(default %(default)s; 1: off)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--samples",
+        nargs="+",
+        default=None,
+        metavar="FILE",
+        help="Higgs-set ROOT files (grouped into samples by directory); default: "
+        f"{' '.join(DEFAULT_SAMPLE_GLOBS)} if any exist, else generate",
+    )
+    parser.add_argument(
+        "--events",
+        "-n",
+        type=int,
+        default=DEFAULT_EVENTS,
+        help="higgs_ztautau events to generate when there are no samples (default %(default)s)",
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=DEFAULT_REPEATS,
+        help="timed repetitions of every measurement (default %(default)s)",
+    )
+    parser.add_argument(
+        "--loop-events",
+        type=int,
+        default=DEFAULT_LOOP_EVENTS,
+        help="events of the per-event loop comparison (default %(default)s)",
+    )
+    parser.add_argument(
+        "--tile",
+        type=int,
+        default=DEFAULT_TILE,
+        help="also compare loop and columnar on all events repeated this many times in memory "
+        "(default %(default)s; 1: off)",
+    )
     parser.add_argument("--jet-pt-min", type=float, default=None, help="jet threshold (default: the config's)")
     parser.add_argument("--seed", type=int, default=None, help="generation seed (default: the config's)")
-    parser.add_argument("--output", type=Path, default=Path("results/benchmarks/higgs_features.json"),
-                        help="JSON file with all numbers (default: %(default)s)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("results/benchmarks/higgs_features.json"),
+        help="JSON file with all numbers (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.events < 1 or args.repeats < 1 or args.loop_events < 1 or args.tile < 1:
         parser.error("--events, --repeats, --loop-events and --tile must be >= 1")
@@ -478,8 +583,10 @@ def main(argv: list[str] | None = None) -> int:
                 samples = group_files(found)
             else:
                 samples, generation = generate_samples(args.events, args.seed, Path(tmp))
-                print(f"samples: generated {generation['events']} events of higgs_ztautau in "
-                      f"{generation['seconds']:.0f} s (not measured)")
+                print(
+                    f"samples: generated {generation['events']} events of higgs_ztautau in "
+                    f"{generation['seconds']:.0f} s (not measured)"
+                )
         bench_start = time.perf_counter()
         result = bench(samples, args.repeats, args.loop_events, args.tile, jet_pt_min)
         measured = time.perf_counter() - bench_start
@@ -487,9 +594,11 @@ def main(argv: list[str] | None = None) -> int:
     load_after = os.getloadavg()
 
     print(table(result, args.repeats, jet_pt_min))
-    print(f"benchmark time {measured:.0f} s (total {total:.0f} s); load average before "
-          f"{' '.join(f'{x:.2f}' for x in load_before)}, after {' '.join(f'{x:.2f}' for x in load_after)} "
-          f"({os.cpu_count()} CPUs)")
+    print(
+        f"benchmark time {measured:.0f} s (total {total:.0f} s); load average before "
+        f"{' '.join(f'{x:.2f}' for x in load_before)}, after {' '.join(f'{x:.2f}' for x in load_after)} "
+        f"({os.cpu_count()} CPUs)"
+    )
 
     report = {
         "benchmark": "higgs_features",
@@ -497,26 +606,29 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]),
         "method": {
             "raw_read": "uproot.open(f)['events'].arrays(list(GENERATED_BRANCHES)) for every file; 1 warm-up, "
-                        "median of repeats",
+            "median of repeats",
             "read_sample": "ml4hep.io.read_sample(paths, GENERATED_BRANCHES) per sample (checks + ak.zip); info",
             "ours": "select_lephad + higgsml_features(jet_pt_min) per sample on events in memory (read once, not "
-                    "timed); 1 warm-up, median of repeats; events/s = input events / seconds; ratio_to_raw_read = "
-                    "seconds / raw_read.seconds",
+            "timed); 1 warm-up, median of repeats; events/s = input events / seconds; ratio_to_raw_read = "
+            "seconds / raw_read.seconds",
             "loop": "per-event Python loop (math only) over ak.to_list rows: selection + all 30 FEATURE_NAMES; "
-                    "to_list timed separately; columnar = select_lephad + higgsml_features on the same array (one "
-                    "call pair); speedup = loop / columnar; loop_comparison: the first loop_events events (evenly "
-                    "per sample); loop_scaling: all events, and all events repeated `tile` times in memory",
+            "to_list timed separately; columnar = select_lephad + higgsml_features on the same array (one "
+            "call pair); speedup = loop / columnar; loop_comparison: the first loop_events events (evenly "
+            "per sample); loop_scaling: all events, and all events repeated `tile` times in memory",
             "tile": args.tile,
             "columnar_fixed_cost": f"select_lephad + higgsml_features on the first {FIXED_COST_EVENTS} events "
-                                   "(median of repeats); marginal = (t_largest - t_fixed) / (n_largest - "
-                                   f"{FIXED_COST_EVENTS})",
+            "(median of repeats); marginal = (t_largest - t_fixed) / (n_largest - "
+            f"{FIXED_COST_EVENTS})",
             "check": f"same selected events; |loop - columnar| <= {TOLERANCE:g} * max(1, |columnar|) per value, "
-                     "-999 in the same places",
+            "-999 in the same places",
             "jet_pt_min": jet_pt_min,
             "repeats": args.repeats,
         },
-        "samples": {"files": result["files"], "events_per_sample": result["events_per_sample"],
-                    "generation": generation},
+        "samples": {
+            "files": result["files"],
+            "events_per_sample": result["events_per_sample"],
+            "generation": generation,
+        },
         "machine": {
             "platform": platform.platform(),
             "python": platform.python_version(),

@@ -60,8 +60,9 @@ def fit_inputs(options: dict) -> pseudodata.FitInputs:
         if not cached.exists():
             save_dataset(load_dataset(name, entry["variant"]), cached)
         data_files[name] = cached
-    return pseudodata.build_inputs(data_files, {n: folder / f"{n}.npz" for n in options["datasets"]},
-                                   folder / "POSITIVITY.npz", options, seed=1)
+    return pseudodata.build_inputs(
+        data_files, {n: folder / f"{n}.npz" for n in options["datasets"]}, folder / "POSITIVITY.npz", options, seed=1
+    )
 
 
 def one_fit(args: tuple[dict, int, int]) -> float:
@@ -78,8 +79,16 @@ def one_fit(args: tuple[dict, int, int]) -> float:
     torch.manual_seed(seed)
     model = fit.PDFModel(options["network"]["hidden"], alpha, beta, options["network"]["activation"])
     training = {**options["training"], "epochs": epochs, "patience": epochs + 1}
-    result = fit.fit_replica(model, inputs.fk[fitted], inputs.xgrid, data, inputs.cov_fit[np.ix_(fitted, fitted)],
-                             train, inputs.positivity_fk, training)
+    result = fit.fit_replica(
+        model,
+        inputs.fk[fitted],
+        inputs.xgrid,
+        data,
+        inputs.cov_fit[np.ix_(fitted, fitted)],
+        train,
+        inputs.positivity_fk,
+        training,
+    )
     return result.seconds
 
 
@@ -89,8 +98,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rebuild", default=None, help="rebuild and time one theory table (e.g. POSITIVITY)")
-    parser.add_argument("--config", default=str(ROOT / "config" / "config.yaml"),
-                        help="config whose pdf block is benchmarked (e.g. config/pdf-nlo.yaml for the NLO theory)")
+    parser.add_argument(
+        "--config",
+        default=str(ROOT / "config" / "config.yaml"),
+        help="config whose pdf block is benchmarked (e.g. config/pdf-nlo.yaml for the NLO theory)",
+    )
     parser.add_argument("--output", default=str(ROOT / "results" / "benchmarks" / "pdf.json"))
     args = parser.parse_args()
     options = load_config(args.config)["pdf"]
@@ -108,15 +120,23 @@ def main() -> None:
 
     folder = ROOT / "theory" / "fk" / theory.settings_hash(options["theory"])
     build = {path.stem: float(theory.load_table(path)["seconds"]) for path in sorted(folder.glob("*.npz"))}
-    points = {path.stem: int(len(theory.load_table(path)["index"])) for path in sorted(folder.glob("*.npz"))
-              if path.stem != "EVOLUTION"}
+    points = {
+        path.stem: int(len(theory.load_table(path)["index"]))
+        for path in sorted(folder.glob("*.npz"))
+        if path.stem != "EVOLUTION"
+    }
     rebuilt = None
     if args.rebuild:
         target = Path("/tmp") / f"ml4hep_bench_{args.rebuild}.npz"
         kind = {"POSITIVITY": "positivity", "EVOLUTION": "evolution"}.get(args.rebuild, "dataset")
         start = time.perf_counter()
-        theory.build_table(kind, options["theory"], target, dataset=args.rebuild if kind == "dataset" else None,
-                           evolve_to_q=options["theory"]["evolve_to_q"])
+        theory.build_table(
+            kind,
+            options["theory"],
+            target,
+            dataset=args.rebuild if kind == "dataset" else None,
+            evolve_to_q=options["theory"]["evolve_to_q"],
+        )
         rebuilt = {"table": args.rebuild, "seconds": time.perf_counter() - start}
         print(f"rebuilt {args.rebuild}: {rebuilt['seconds']:.1f} s")
 
@@ -137,15 +157,28 @@ def main() -> None:
         entry["sequential_ratio_to_one"] = entry["sequential_seconds"] / one
         entry["parallel_ratio_to_one"] = entry["parallel_seconds"] / one
 
-    write_report(Path(args.output), {
-        "replica_fit": {"seconds_median": per_fit, "seconds_all": times, "epochs": args.epochs,
-                        "epochs_per_second": args.epochs / per_fit, "fitted_points": n_points,
-                        "seconds_per_epoch_per_point": per_fit / args.epochs / n_points},
-        "theory_build_seconds_recorded": build, "theory_points": points, "theory_rebuilt_now": rebuilt,
-        "replicas_scaling": scaling, "jobs": args.jobs, "theory_order": options["theory"]["order"],
-        "load_average_before": load_before, "load_average_after": os.getloadavg(),
-        "versions": versions(["torch", "numpy", "eko", "nnpdf-data"]),
-    })
+    write_report(
+        Path(args.output),
+        {
+            "replica_fit": {
+                "seconds_median": per_fit,
+                "seconds_all": times,
+                "epochs": args.epochs,
+                "epochs_per_second": args.epochs / per_fit,
+                "fitted_points": n_points,
+                "seconds_per_epoch_per_point": per_fit / args.epochs / n_points,
+            },
+            "theory_build_seconds_recorded": build,
+            "theory_points": points,
+            "theory_rebuilt_now": rebuilt,
+            "replicas_scaling": scaling,
+            "jobs": args.jobs,
+            "theory_order": options["theory"]["order"],
+            "load_average_before": load_before,
+            "load_average_after": os.getloadavg(),
+            "versions": versions(["torch", "numpy", "eko", "nnpdf-data"]),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,9 @@ def copy_workflow(destination: Path) -> Path:
 
 def snakemake(workdir: Path, *args: str) -> str:
     """Run snakemake in ``workdir``; its output, or an error with the tail of it."""
-    result = subprocess.run([*SNAKEMAKE, *args], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    result = subprocess.run(
+        [*SNAKEMAKE, *args], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     if result.returncode != 0:
         raise RuntimeError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}")
     return result.stdout
@@ -90,8 +91,10 @@ def scaled_workload(config: dict[str, Any], factor: int) -> dict[str, Any]:
         override["pdf"] = {**config["pdf"], "replicas": int(config["pdf"]["replicas"]) * factor}
     scan = config.get("susy", {}).get("scan", {})
     if "points" in scan and "shards" in scan:
-        override["susy"] = {**config["susy"], "scan": {**scan, "points": int(scan["points"]) * factor,
-                                                       "shards": int(scan["shards"]) * factor}}
+        override["susy"] = {
+            **config["susy"],
+            "scan": {**scan, "points": int(scan["points"]) * factor, "shards": int(scan["shards"]) * factor},
+        }
     return override
 
 
@@ -103,8 +106,13 @@ def time_sample_stage(base: Path, cores: int) -> dict[str, Any]:
     snakemake(workdir, "sample_summary", "--cores", str(cores), "--configfile", "config/test.yaml")
     seconds = time.perf_counter() - start
     shards = len(list((workdir / "results" / "samples").rglob("*.root")))
-    return {"cores": cores, "seconds": seconds, "shards": shards, "load_before": load_before,
-            "load_after": os.getloadavg()}
+    return {
+        "cores": cores,
+        "seconds": seconds,
+        "shards": shards,
+        "load_before": load_before,
+        "load_after": os.getloadavg(),
+    }
 
 
 def main() -> None:
@@ -119,7 +127,8 @@ def main() -> None:
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "versions": versions(["snakemake", "pythia8mc", "fastjet", "uproot"]),
-        "config": "config/test.yaml", "events_per_shard": config["events_per_shard"],
+        "config": "config/test.yaml",
+        "events_per_shard": config["events_per_shard"],
     }
     with tempfile.TemporaryDirectory(prefix="ml4hep-scaleout-") as scratch:
         base = Path(scratch)
@@ -128,10 +137,15 @@ def main() -> None:
         for factor in args.factors:
             override = dry / "config" / f"scaled{factor}.yaml"
             override.write_text(yaml.safe_dump(scaled_workload(config, factor)))
-            jobs = job_counts(snakemake(dry, "-n", "--configfile", "config/test.yaml",
-                                        str(override.relative_to(dry))))
-            counts.append({"workload_factor": factor, **{rule: jobs.get(rule, 0) for rule in SHARDED_RULES},
-                           "total": jobs.get("total", 0), "per_rule": jobs})
+            jobs = job_counts(snakemake(dry, "-n", "--configfile", "config/test.yaml", str(override.relative_to(dry))))
+            counts.append(
+                {
+                    "workload_factor": factor,
+                    **{rule: jobs.get(rule, 0) for rule in SHARDED_RULES},
+                    "total": jobs.get("total", 0),
+                    "per_rule": jobs,
+                }
+            )
             sharded = ", ".join(f"{rule} {jobs.get(rule, 0)}" for rule in SHARDED_RULES)
             print(f"workload x{factor}: {sharded}; {counts[-1]['total']} jobs in all")
         report["job_counts"] = counts
@@ -141,10 +155,16 @@ def main() -> None:
 
         if not args.skip_timing:
             one, two = time_sample_stage(base, 1), time_sample_stage(base, 2)
-            report["sample_stage"] = {"cores_1": one, "cores_2": two, "ratio_1_to_2": one["seconds"] / two["seconds"],
-                                      "ideal_ratio": min(2, os.cpu_count() or 1)}
-            print(f"sample stage ({one['shards']} shards): {one['seconds']:.1f} s on 1 core, {two['seconds']:.1f} s "
-                  f"on 2 cores, ratio {report['sample_stage']['ratio_1_to_2']:.2f}")
+            report["sample_stage"] = {
+                "cores_1": one,
+                "cores_2": two,
+                "ratio_1_to_2": one["seconds"] / two["seconds"],
+                "ideal_ratio": min(2, os.cpu_count() or 1),
+            }
+            print(
+                f"sample stage ({one['shards']} shards): {one['seconds']:.1f} s on 1 core, {two['seconds']:.1f} s "
+                f"on 2 cores, ratio {report['sample_stage']['ratio_1_to_2']:.2f}"
+            )
     write_report(args.output, report)
 
 

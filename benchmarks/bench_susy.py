@@ -78,20 +78,24 @@ def main() -> None:
     n = len(points["M1"])
 
     one = {p: v[:1] for p, v in points.items()}
-    label_points(one, recast["signal_regions"], recast["luminosity_fb"], recast["min_signal_events"],
-                 recast["xsec_order"])  # warm-up (imports, table loading)
+    label_points(
+        one, recast["signal_regions"], recast["luminosity_fb"], recast["min_signal_events"], recast["xsec_order"]
+    )  # warm-up (imports, table loading)
     start = time.perf_counter()
     vector = signal_yields(spectrum(points), recast["luminosity_fb"], recast["xsec_order"])
     vector_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    labels = label_points(points, recast["signal_regions"], recast["luminosity_fb"], recast["min_signal_events"],
-                          recast["xsec_order"])
+    labels = label_points(
+        points, recast["signal_regions"], recast["luminosity_fb"], recast["min_signal_events"], recast["xsec_order"]
+    )
     recast_total = time.perf_counter() - start
     recast_per_point = recast_total / n
     tested = int(sum(np.isfinite(labels[f"cls_obs_{r}"]).sum() for r in vector))
-    print(f"recast: {n} points in {recast_total:.2f} s = {1e3 * recast_per_point:.2f} ms/point "
-          f"({tested} pyhf tests, {np.mean(labels['excluded'] == EXCLUDED):.1%} excluded); vectorised part "
-          f"{1e6 * vector_seconds / n:.1f} us/point")
+    print(
+        f"recast: {n} points in {recast_total:.2f} s = {1e3 * recast_per_point:.2f} ms/point "
+        f"({tested} pyhf tests, {np.mean(labels['excluded'] == EXCLUDED):.1%} excluded); vectorised part "
+        f"{1e6 * vector_seconds / n:.1f} us/point"
+    )
 
     allowed = (labels["excluded"] != EXCLUDED).astype(int)
     report_classifiers = {}
@@ -122,24 +126,40 @@ def main() -> None:
             single = (time.perf_counter() - start) / k
             batch = statistics.median(batch_times) / n
             report_classifiers[name] = {
-                "model": source, "inputs": inputs, "seconds_per_point_batch": batch, "seconds_per_point_single": single,
-                "speedup_batch": recast_per_point / batch, "speedup_single": recast_per_point / single,
+                "model": source,
+                "inputs": inputs,
+                "seconds_per_point_batch": batch,
+                "seconds_per_point_single": single,
+                "speedup_batch": recast_per_point / batch,
+                "speedup_single": recast_per_point / single,
             }
-            print(f"{name}: batch {1e6 * batch:.1f} us/point (x{recast_per_point / batch:,.0f}), single "
-                  f"{1e3 * single:.3f} ms/point (x{recast_per_point / single:,.0f})  [{source}]")
+            print(
+                f"{name}: batch {1e6 * batch:.1f} us/point (x{recast_per_point / batch:,.0f}), single "
+                f"{1e3 * single:.3f} ms/point (x{recast_per_point / single:,.0f})  [{source}]"
+            )
 
     per_point = labels["seconds"]
     report = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "python": sys.version.split()[0], "cpus": os.cpu_count(),
-                    "load_before": load_before, "load_after": os.getloadavg()},
+        "machine": {
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "cpus": os.cpu_count(),
+            "load_before": load_before,
+            "load_after": os.getloadavg(),
+        },
         "versions": versions(["numpy", "scipy", "pyhf", "scikit-learn", "xgboost", "torch"]),
-        "config": args.config, "points": n,
-        "recast": {"seconds_per_point": recast_per_point, "seconds_total": recast_total,
-                   "median_point_seconds": float(np.median(per_point)),
-                   "q90_point_seconds": float(np.quantile(per_point, 0.9)), "pyhf_tests": tested,
-                   "vectorised_part_seconds_per_point": vector_seconds / n,
-                   "fraction_excluded": float(np.mean(labels["excluded"] == EXCLUDED))},
+        "config": args.config,
+        "points": n,
+        "recast": {
+            "seconds_per_point": recast_per_point,
+            "seconds_total": recast_total,
+            "median_point_seconds": float(np.median(per_point)),
+            "q90_point_seconds": float(np.quantile(per_point, 0.9)),
+            "pyhf_tests": tested,
+            "vectorised_part_seconds_per_point": vector_seconds / n,
+            "fraction_excluded": float(np.mean(labels["excluded"] == EXCLUDED)),
+        },
         "classifiers": report_classifiers,
     }
     write_report(Path(args.output), report)

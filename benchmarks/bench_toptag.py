@@ -83,9 +83,10 @@ def generate_samples(events: int, seed: int | None, workdir: Path) -> tuple[dict
     from ml4hep.generate.processes import generated_processes
     from ml4hep.generate.shard import generate_shard
 
-    raw: dict[str, Any] = {"events_per_shard": max(4000, events),
-                           "samples": {"toptag": {"processes": {"ttbar": {"events": events},
-                                                                "qcd": {"events": events}}}}}
+    raw: dict[str, Any] = {
+        "events_per_shard": max(4000, events),
+        "samples": {"toptag": {"processes": {"ttbar": {"events": events}, "qcd": {"events": events}}}},
+    }
     if seed is not None:
         raw["seed"] = seed
     config = validate_config(raw)
@@ -101,9 +102,11 @@ def generate_samples(events: int, seed: int | None, workdir: Path) -> tuple[dict
             path = workdir / f"{name}.root"
             process_start = time.perf_counter()
             result = generate_shard(spec, 0, config, path, progress=False)
-            info["processes"][name] = {"events": int(result["events_generated"]),
-                                       "jets": int(result["entries_written"]),
-                                       "seconds": time.perf_counter() - process_start}
+            info["processes"][name] = {
+                "events": int(result["events_generated"]),
+                "jets": int(result["entries_written"]),
+                "seconds": time.perf_counter() - process_start,
+            }
             samples[name] = [str(path)]
     info["seconds"] = time.perf_counter() - start
     return samples, info
@@ -119,8 +122,9 @@ def group_files(files: Sequence[str]) -> dict[str, list[str]]:
     return samples
 
 
-def bench_preprocessing(files: Sequence[str], jets: ak.Array, options: Mapping[str, Any],
-                        repeats: int) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def bench_preprocessing(
+    files: Sequence[str], jets: ak.Array, options: Mapping[str, Any], repeats: int
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Raw uproot read vs constituent arrays + images vs substructure features; returns results and the arrays."""
     n = len(jets)
     branches = list(JET_BRANCHES)
@@ -145,8 +149,11 @@ def bench_preprocessing(files: Sequence[str], jets: ak.Array, options: Mapping[s
         features = substructure_features(sample.part_E, sample.part_px, sample.part_py, sample.part_pz, jet_r=jet_r)
         return np.stack([features[name] for name in FEATURE_NAMES], axis=1)
 
-    print(f"[preprocess] raw read, constituents, images, substructure on {n} jets x {repeats} ...",
-          file=sys.stderr, flush=True)
+    print(
+        f"[preprocess] raw read, constituents, images, substructure on {n} jets x {repeats} ...",
+        file=sys.stderr,
+        flush=True,
+    )
     raw_entries = raw_read()  # warm-up
     if raw_entries != n:
         raise RuntimeError(f"raw read gives {raw_entries} entries but load_jets {n} jets")
@@ -161,8 +168,9 @@ def bench_preprocessing(files: Sequence[str], jets: ak.Array, options: Mapping[s
         "raw_read": summary(raw_times, n, raw_seconds, unit="jets"),
         "constituent_arrays": summary(constituent_times, n, raw_seconds, unit="jets"),
         "jet_images": summary(image_times, n, raw_seconds, unit="jets"),
-        "constituents_and_images": summary([a + b for a, b in zip(constituent_times, image_times, strict=True)], n,
-                                           raw_seconds, unit="jets"),
+        "constituents_and_images": summary(
+            [a + b for a, b in zip(constituent_times, image_times, strict=True)], n, raw_seconds, unit="jets"
+        ),
         "substructure_features": summary(substructure_times, n, raw_seconds, unit="jets"),
     }
     bad = {name: int((~np.isfinite(a)).sum()) for name, a in (("x", x), ("images", image_array), ("substructure", sub))}
@@ -171,8 +179,16 @@ def bench_preprocessing(files: Sequence[str], jets: ak.Array, options: Mapping[s
     return results, {"x": x, "mask": mask, "images": image_array, "substructure": sub}
 
 
-def bench_torch(name: str, arrays: Mapping[str, np.ndarray], labels: np.ndarray, split: Mapping[str, np.ndarray],
-                options: Mapping[str, Any], epochs: int, repeats: int, seed: int) -> dict[str, Any]:
+def bench_torch(
+    name: str,
+    arrays: Mapping[str, np.ndarray],
+    labels: np.ndarray,
+    split: Mapping[str, np.ndarray],
+    options: Mapping[str, Any],
+    epochs: int,
+    repeats: int,
+    seed: int,
+) -> dict[str, Any]:
     """Training throughput over ``epochs`` epochs and inference throughput at each batch size of one torch model."""
     from ml4hep.toptag.models import build_model, model_input_kind
     from ml4hep.training import balanced_weights, fit, predict, seed_everything
@@ -186,11 +202,22 @@ def bench_torch(name: str, arrays: Mapping[str, np.ndarray], labels: np.ndarray,
     training = options["training"]
     train, val = split["train"], split["val"]
     print(f"[{name}] training {len(train)} jets x {epochs} epochs ...", file=sys.stderr, flush=True)
-    result = fit(model, [a[train] for a in inputs], labels[train], [a[val] for a in inputs], labels[val],
-                 train_weight=balanced_weights(labels[train]), val_weight=balanced_weights(labels[val]),
-                 epochs=epochs, batch_size=int(training["batch_size"]),
-                 learning_rate=float(training["learning_rate"]), patience=10**6, device=torch.device("cpu"),
-                 seed=seed, description=f"bench {name}")
+    result = fit(
+        model,
+        [a[train] for a in inputs],
+        labels[train],
+        [a[val] for a in inputs],
+        labels[val],
+        train_weight=balanced_weights(labels[train]),
+        val_weight=balanced_weights(labels[val]),
+        epochs=epochs,
+        batch_size=int(training["batch_size"]),
+        learning_rate=float(training["learning_rate"]),
+        patience=10**6,
+        device=torch.device("cpu"),
+        seed=seed,
+        description=f"bench {name}",
+    )
     out: dict[str, Any] = {
         "model": name,
         "hyper": hyper,
@@ -207,23 +234,38 @@ def bench_torch(name: str, arrays: Mapping[str, np.ndarray], labels: np.ndarray,
     for batch in INFERENCE_BATCHES:
         print(f"[{name}] inference on {len(labels)} jets, batch {batch} x {repeats} ...", file=sys.stderr, flush=True)
         predict(model, [a[:batch] for a in inputs], batch_size=batch, device=torch.device("cpu"))  # warm-up
-        times, _ = timed(lambda batch=batch: predict(model, inputs, batch_size=batch, device=torch.device("cpu")),
-                         repeats)
+        times, _ = timed(
+            lambda batch=batch: predict(model, inputs, batch_size=batch, device=torch.device("cpu")), repeats
+        )
         out["inference"][str(batch)] = summary(times, len(labels), unit="jets")
     return out
 
 
-def bench_bdt(substructure: np.ndarray, labels: np.ndarray, split: Mapping[str, np.ndarray],
-              options: Mapping[str, Any], threads: int, repeats: int, seed: int) -> dict[str, Any]:
+def bench_bdt(
+    substructure: np.ndarray,
+    labels: np.ndarray,
+    split: Mapping[str, np.ndarray],
+    options: Mapping[str, Any],
+    threads: int,
+    repeats: int,
+    seed: int,
+) -> dict[str, Any]:
     """Training and inference throughput of the xgboost BDT on the substructure features."""
     import xgboost
 
     from ml4hep.training import balanced_weights
 
     train = split["train"]
-    model = xgboost.XGBClassifier(n_estimators=BDT_TREES, max_depth=BDT_DEPTH,
-                                  learning_rate=float(options["bdt"]["learning_rate"]), random_state=seed,
-                                  n_jobs=threads, device="cpu", tree_method="hist", eval_metric="logloss")
+    model = xgboost.XGBClassifier(
+        n_estimators=BDT_TREES,
+        max_depth=BDT_DEPTH,
+        learning_rate=float(options["bdt"]["learning_rate"]),
+        random_state=seed,
+        n_jobs=threads,
+        device="cpu",
+        tree_method="hist",
+        eval_metric="logloss",
+    )
     print(f"[bdt] training {len(train)} jets, {BDT_TREES} trees ...", file=sys.stderr, flush=True)
     start = time.perf_counter()
     model.fit(substructure[train], labels[train], sample_weight=balanced_weights(labels[train]), verbose=False)
@@ -232,8 +274,13 @@ def bench_bdt(substructure: np.ndarray, labels: np.ndarray, split: Mapping[str, 
     times, _ = timed(lambda: model.predict_proba(substructure), repeats)
     return {
         "model": "bdt",
-        "hyper": {"n_estimators": BDT_TREES, "max_depth": BDT_DEPTH, "learning_rate": model.learning_rate,
-                  "tree_method": "hist", "n_jobs": threads},
+        "hyper": {
+            "n_estimators": BDT_TREES,
+            "max_depth": BDT_DEPTH,
+            "learning_rate": model.learning_rate,
+            "tree_method": "hist",
+            "n_jobs": threads,
+        },
         "train_jets": len(train),
         "fit_seconds": fit_seconds,
         "train_jets_per_second": len(train) / fit_seconds,
@@ -241,8 +288,14 @@ def bench_bdt(substructure: np.ndarray, labels: np.ndarray, split: Mapping[str, 
     }
 
 
-def table(pre: Mapping[str, Any], models: Sequence[Mapping[str, Any]], n_jets: int, repeats: int,
-          options: Mapping[str, Any], epochs: int) -> str:
+def table(
+    pre: Mapping[str, Any],
+    models: Sequence[Mapping[str, Any]],
+    n_jets: int,
+    repeats: int,
+    options: Mapping[str, Any],
+    epochs: int,
+) -> str:
     """Plain-text tables of the results."""
     pixels = int(options["image"]["pixels"])
     labels = {
@@ -258,8 +311,9 @@ def table(pre: Mapping[str, Any], models: Sequence[Mapping[str, Any]], n_jets: i
         r = pre[key]
         lines.append(f"{label:<36} {r['seconds']:>8.3f} {r['jets_per_second']:>10.0f} {r['ratio_to_raw_read']:>10.2f}")
     lines.append("")
-    header = (f"{'model':<12} {'params':>8} {'train jets':>10} {'train jets/s':>13} "
-              f"{'infer jets/s b=256':>19} {'b=1024':>8}")
+    header = (
+        f"{'model':<12} {'params':>8} {'train jets':>10} {'train jets/s':>13} {'infer jets/s b=256':>19} {'b=1024':>8}"
+    )
     lines += [header, "-" * len(header)]
     for r in models:
         if r["model"] == "bdt":
@@ -268,33 +322,59 @@ def table(pre: Mapping[str, Any], models: Sequence[Mapping[str, Any]], n_jets: i
             params = str(r["parameters"])
             b256 = f"{r['inference']['256']['jets_per_second']:.0f}"
             b1024 = f"{r['inference']['1024']['jets_per_second']:.0f}"
-        lines.append(f"{r['model']:<12} {params:>8} {r['train_jets']:>10d} {r['train_jets_per_second']:>13.0f} "
-                     f"{b256:>19} {b1024:>8}")
-    lines.append(f"torch: FitResult.examples_per_second over {epochs} epochs (validation excluded); inference = "
-                 f"predict on all {n_jets} jets.")
+        lines.append(
+            f"{r['model']:<12} {params:>8} {r['train_jets']:>10d} {r['train_jets_per_second']:>13.0f} "
+            f"{b256:>19} {b1024:>8}"
+        )
+    lines.append(
+        f"torch: FitResult.examples_per_second over {epochs} epochs (validation excluded); inference = "
+        f"predict on all {n_jets} jets."
+    )
     if any(r["model"] == "bdt" for r in models):
-        lines.append(f"bdt: xgboost {BDT_TREES} trees depth {BDT_DEPTH}, train jets/s = train jets / fit time; "
-                     f"* one predict_proba call on all {n_jets} jets.")
+        lines.append(
+            f"bdt: xgboost {BDT_TREES} trees depth {BDT_DEPTH}, train jets/s = train jets / fit time; "
+            f"* one predict_proba call on all {n_jets} jets."
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", nargs="+", default=None, metavar="FILE",
-                        help="top-tagging ROOT files to use (grouped into samples by directory); default: generate")
-    parser.add_argument("--events", "-n", type=int, default=DEFAULT_EVENTS,
-                        help=f"events per process to generate when no --samples are given (default {DEFAULT_EVENTS})")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--samples",
+        nargs="+",
+        default=None,
+        metavar="FILE",
+        help="top-tagging ROOT files to use (grouped into samples by directory); default: generate",
+    )
+    parser.add_argument(
+        "--events",
+        "-n",
+        type=int,
+        default=DEFAULT_EVENTS,
+        help=f"events per process to generate when no --samples are given (default {DEFAULT_EVENTS})",
+    )
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="training epochs (default %(default)s)")
-    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS,
-                        help="timed repetitions of reads, preprocessing and inference (default %(default)s)")
-    parser.add_argument("--models", nargs="+", default=list(ALL_MODELS), choices=ALL_MODELS,
-                        help="taggers to benchmark (default: all)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=DEFAULT_REPEATS,
+        help="timed repetitions of reads, preprocessing and inference (default %(default)s)",
+    )
+    parser.add_argument(
+        "--models", nargs="+", default=list(ALL_MODELS), choices=ALL_MODELS, help="taggers to benchmark (default: all)"
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch threads and xgboost n_jobs (default 2)")
     parser.add_argument("--seed", type=int, default=None, help="seed (default: the config's default)")
-    parser.add_argument("--output", type=Path, default=Path("results/benchmarks/toptag.json"),
-                        help="JSON file with all numbers (default: %(default)s)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("results/benchmarks/toptag.json"),
+        help="JSON file with all numbers (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.events < 1 or args.epochs < 1 or args.repeats < 1 or args.threads < 1:
         parser.error("--events, --epochs, --repeats and --threads must be >= 1")
@@ -324,8 +404,10 @@ def main(argv: list[str] | None = None) -> int:
         n_jets = len(jets)
         if generation is not None:
             per = ", ".join(f"{k}: {v['jets']} jets" for k, v in generation["processes"].items())
-            print(f"samples: generated {args.events} events per process in {generation['seconds']:.0f} s "
-                  f"(not measured): {per}")
+            print(
+                f"samples: generated {args.events} events per process in {generation['seconds']:.0f} s "
+                f"(not measured): {per}"
+            )
         else:
             print(f"samples: {len(files)} file(s), {n_jets} jets")
 
@@ -352,23 +434,28 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join([Path(sys.argv[0]).as_posix(), *(argv if argv is not None else sys.argv[1:])]),
         "method": {
             "raw_read": "uproot.open(f)['events'].arrays(list(JET_BRANCHES)) for every file; 1 warm-up, median of "
-                        "repeats",
+            "repeats",
             "preprocessing": "constituent_arrays, jet_images, substructure_features on the jets of load_jets (read "
-                             "once, not timed), config defaults; warm-up on a few jets, median of repeats; "
-                             "ratio_to_raw_read = seconds / raw_read.seconds",
+            "once, not timed), config defaults; warm-up on a few jets, median of repeats; "
+            "ratio_to_raw_read = seconds / raw_read.seconds",
             "torch_training": f"fit(epochs={args.epochs}, patience=1e6, config batch size and learning rate, "
-                              f"balanced weights) on a stratified {SPLIT} split; FitResult.examples_per_second",
+            f"balanced weights) on a stratified {SPLIT} split; FitResult.examples_per_second",
             "torch_inference": f"predict on all jets, batch sizes {list(INFERENCE_BATCHES)}, warm-up batch, median of "
-                               "repeats",
+            "repeats",
             "bdt": f"XGBClassifier({BDT_TREES} trees, depth {BDT_DEPTH}, hist, n_jobs={args.threads}) on the "
-                   "substructure features; train jets / fit wall time; all jets / predict_proba wall time",
+            "substructure features; train jets / fit wall time; all jets / predict_proba wall time",
             "threads": args.threads,
             "device": "cpu",
         },
         "samples": {"files": files, "jets": n_jets, "signal_jets": int(labels.sum()), "generation": generation},
-        "config": {"max_constituents": options["max_constituents"], "image": options["image"],
-                   "rotate": options["rotate"], "jet_r": options["jet_r"], "training": options["training"],
-                   "seed": seed},
+        "config": {
+            "max_constituents": options["max_constituents"],
+            "image": options["image"],
+            "rotate": options["rotate"],
+            "jet_r": options["jet_r"],
+            "training": options["training"],
+            "seed": seed,
+        },
         "machine": {
             "platform": platform.platform(),
             "python": platform.python_version(),

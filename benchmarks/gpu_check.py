@@ -55,10 +55,22 @@ def train_steps(name: str, hyper: dict, splits: dict, steps: int, device: torch.
     train, val = splits["train"], splits["val"]
     batch = int(hyper["batch_size"])
     epochs = max(1, math.ceil(steps * batch / len(train["label"])))
-    result = fit(network, model.arrays(train), train["label"], model.arrays(val), val["label"],
-                 train_weight=balanced_weights(train["label"]), val_weight=balanced_weights(val["label"]),
-                 epochs=epochs, batch_size=batch, learning_rate=float(hyper["learning_rate"]), patience=epochs + 1,
-                 device=device, seed=seed, description=f"{name} ({device.type})")
+    result = fit(
+        network,
+        model.arrays(train),
+        train["label"],
+        model.arrays(val),
+        val["label"],
+        train_weight=balanced_weights(train["label"]),
+        val_weight=balanced_weights(val["label"]),
+        epochs=epochs,
+        batch_size=batch,
+        learning_rate=float(hyper["learning_rate"]),
+        patience=epochs + 1,
+        device=device,
+        seed=seed,
+        description=f"{name} ({device.type})",
+    )
     return {"network": network, "model": model, "epochs": epochs, "jets_per_second": result.examples_per_second}
 
 
@@ -84,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", default=str(ROOT / "results" / "benchmarks" / "gpu_check.json"))
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
-        print(f"gpu_check: no CUDA device visible to torch {torch.__version__} (CUDA build: {torch.version.cuda}); "
-              "nothing measured")
+        print(
+            f"gpu_check: no CUDA device visible to torch {torch.__version__} (CUDA build: {torch.version.cuda}); "
+            "nothing measured"
+        )
         return 0
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -96,26 +110,39 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu_check: {error} (run the workflow first, or give --features)", file=sys.stderr)
         return 1
     cuda, cpu = torch.device("cuda"), torch.device("cpu")
-    results: dict[str, dict] = {"device": torch.cuda.get_device_name(0), "steps": args.steps,
-                                "tolerance": args.tolerance, "taggers": {}}
+    results: dict[str, dict] = {
+        "device": torch.cuda.get_device_name(0),
+        "steps": args.steps,
+        "tolerance": args.tolerance,
+        "taggers": {},
+    }
     failed = []
     print(f"{'tagger':<12} {'train jets/s':>13} {'(cpu)':>10} {'infer jets/s':>13} {'(cpu)':>10} {'max |Δscore|':>13}")
     for name in TAGGERS.networks():
         hyper = tagger_hyper(config["toptag"], name)
         seed = derive_seed(config["seed"], "toptag", name)
         trained = train_steps(name, hyper, splits, args.steps, cuda, seed)
-        cpu_rate = None if args.skip_cpu_training else train_steps(name, hyper, splits, args.steps, cpu,
-                                                                     seed)["jets_per_second"]
+        cpu_rate = (
+            None
+            if args.skip_cpu_training
+            else train_steps(name, hyper, splits, args.steps, cpu, seed)["jets_per_second"]
+        )
         arrays = trained["model"].arrays(splits["test"])
         cuda_scores, cuda_rate = inference(trained["network"], arrays, cuda)
         cpu_scores, cpu_inference = inference(trained["network"], arrays, cpu)
         difference = float(np.max(np.abs(cuda_scores - cpu_scores)))
-        results["taggers"][name] = {"epochs": trained["epochs"], "train_jets_per_second": trained["jets_per_second"],
-                                    "cpu_train_jets_per_second": cpu_rate, "inference_jets_per_second": cuda_rate,
-                                    "cpu_inference_jets_per_second": cpu_inference, "max_abs_score_difference":
-                                    difference}
-        print(f"{name:<12} {trained['jets_per_second']:>13.0f} {cpu_rate or float('nan'):>10.0f} {cuda_rate:>13.0f} "
-              f"{cpu_inference:>10.0f} {difference:>13.2e}")
+        results["taggers"][name] = {
+            "epochs": trained["epochs"],
+            "train_jets_per_second": trained["jets_per_second"],
+            "cpu_train_jets_per_second": cpu_rate,
+            "inference_jets_per_second": cuda_rate,
+            "cpu_inference_jets_per_second": cpu_inference,
+            "max_abs_score_difference": difference,
+        }
+        print(
+            f"{name:<12} {trained['jets_per_second']:>13.0f} {cpu_rate or float('nan'):>10.0f} {cuda_rate:>13.0f} "
+            f"{cpu_inference:>10.0f} {difference:>13.2e}"
+        )
         if difference > args.tolerance:
             failed.append(name)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)

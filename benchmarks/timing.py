@@ -26,8 +26,12 @@ def summary(
 ) -> dict[str, Any]:
     """Median time, items per second (``{unit}_per_second``), and the ratio to a reference time."""
     median = statistics.median(times)
-    out: dict[str, Any] = {"seconds": median, "seconds_all": list(times), unit: count,
-                           f"{unit}_per_second": count / median}
+    out: dict[str, Any] = {
+        "seconds": median,
+        "seconds_all": list(times),
+        unit: count,
+        f"{unit}_per_second": count / median,
+    }
     if raw_seconds is not None:
         out["ratio_to_raw_read"] = median / raw_seconds
     return out

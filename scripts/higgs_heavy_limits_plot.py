@@ -8,6 +8,9 @@ from ml4hep.rules import rule_context
 with rule_context(snakemake):
     with open(snakemake.input.limits) as stream:
         limits = json.load(stream)
-    brazil_plot([e["mass"] for e in limits.values()], [{"band": e["xsec_band_pb"]} for e in limits.values()],
-                [snakemake.output.plot, snakemake.output.plot_pdf],
-                ylabel=r"95% CL limit on $\sigma \times B(H \to \tau\tau)$ [pb]")
+    brazil_plot(
+        [e["mass"] for e in limits.values()],
+        [{"band": e["xsec_band_pb"]} for e in limits.values()],
+        [snakemake.output.plot, snakemake.output.plot_pdf],
+        ylabel=r"95% CL limit on $\sigma \times B(H \to \tau\tau)$ [pb]",
+    )

@@ -10,7 +10,14 @@ from ml4hep.rules import rule_context
 with rule_context(snakemake):
     torch.set_num_threads(snakemake.threads)
     hyper = dict(snakemake.params.hyper)
-    run_parameterised({s: snakemake.input[s] for s in ("train", "val", "test")},
-                      [tuple(h) for h in snakemake.params.heavy], snakemake.params.backgrounds,
-                      hyper.pop("left_out_mass"), hyper, snakemake.params.seed, snakemake.params.device,
-                      Path(snakemake.output.model).parent, snakemake.output.metrics)
+    run_parameterised(
+        {s: snakemake.input[s] for s in ("train", "val", "test")},
+        [tuple(h) for h in snakemake.params.heavy],
+        snakemake.params.backgrounds,
+        hyper.pop("left_out_mass"),
+        hyper,
+        snakemake.params.seed,
+        snakemake.params.device,
+        Path(snakemake.output.model).parent,
+        snakemake.output.metrics,
+    )

@@ -8,8 +8,14 @@ with rule_context(snakemake):
     inputs = {split: snakemake.input[split] for split in ("train", "val", "test")}
     regressed_mass = list(snakemake.input.get("regressed_mass", []))
     splits = classifier_splits(inputs, snakemake.params.heavy, regressed_mass[0] if regressed_mass else None)
-    context = job_context(seed=snakemake.params.seed, device=snakemake.params.device, threads=snakemake.threads,
-                          hyper=snakemake.params.hyper, inputs=inputs, checkpoint=snakemake.params.checkpoint)
+    context = job_context(
+        seed=snakemake.params.seed,
+        device=snakemake.params.device,
+        threads=snakemake.threads,
+        hyper=snakemake.params.hyper,
+        inputs=inputs,
+        checkpoint=snakemake.params.checkpoint,
+    )
     train_and_score(
         CLASSIFIERS.create(snakemake.wildcards.classifier, snakemake.params.hyper),
         splits,

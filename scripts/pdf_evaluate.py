@@ -5,6 +5,13 @@ from ml4hep.rules import rule_context
 
 with rule_context(snakemake):
     outputs = {key: str(value) for key, value in snakemake.output.items()}
-    evaluate(list(snakemake.input.inputs), snakemake.input.ensemble, snakemake.input.postfit,
-             snakemake.input.evolution, list(snakemake.input.curves), snakemake.params.options, snakemake.params.seed,
-             outputs)
+    evaluate(
+        list(snakemake.input.inputs),
+        snakemake.input.ensemble,
+        snakemake.input.postfit,
+        snakemake.input.evolution,
+        list(snakemake.input.curves),
+        snakemake.params.options,
+        snakemake.params.seed,
+        outputs,
+    )

@@ -7,6 +7,6 @@ from ml4hep.rules import rule_context
 with rule_context(snakemake):
     n = snakemake.params.replicas
     files = list(snakemake.input.replicas)
-    per_fit = [files[k * n:(k + 1) * n] for k in range(len(snakemake.input.inputs))]
+    per_fit = [files[k * n : (k + 1) * n] for k in range(len(snakemake.input.inputs))]
     summary = postfit(list(snakemake.input.inputs), per_fit, snakemake.params.options, snakemake.output.ensemble)
     write_json(snakemake.output.summary, summary)

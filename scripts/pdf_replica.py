@@ -12,5 +12,11 @@ with rule_context(snakemake):
     torch.set_num_threads(snakemake.threads)
     folder = Path(snakemake.output.batch)
     names = [f"replica{r}" for r in snakemake.params.replicas]  # pdf_replica copies them under these names
-    run_replicas(snakemake.input.inputs, snakemake.params.options, snakemake.params.seeds, snakemake.params.device,
-                 [str(folder / f"{name}.npz") for name in names], [str(folder / f"{name}.pt") for name in names])
+    run_replicas(
+        snakemake.input.inputs,
+        snakemake.params.options,
+        snakemake.params.seeds,
+        snakemake.params.device,
+        [str(folder / f"{name}.npz") for name in names],
+        [str(folder / f"{name}.pt") for name in names],
+    )

@@ -7,6 +7,10 @@ from ml4hep.provenance import collect_provenance
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake):
-    record = collect_provenance(snakemake.params.config, snakemake.params.workflow, list(snakemake.input.infos),
-                                Path(snakemake.output[0]).parent / "benchmarks")
+    record = collect_provenance(
+        snakemake.params.config,
+        snakemake.params.workflow,
+        list(snakemake.input.infos),
+        Path(snakemake.output[0]).parent / "benchmarks",
+    )
     write_json(snakemake.output[0], record)

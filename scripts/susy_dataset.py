@@ -6,7 +6,8 @@ from ml4hep.susy.dataset import build_dataset
 
 with rule_context(snakemake) as log:
     outputs = {split: snakemake.output[split] for split in ("train", "val", "test")}
-    summary = build_dataset(list(snakemake.input.labels), outputs, snakemake.params.split, snakemake.params.inputs,
-                            snakemake.params.seed)
+    summary = build_dataset(
+        list(snakemake.input.labels), outputs, snakemake.params.split, snakemake.params.inputs, snakemake.params.seed
+    )
     log.info("%s", summary)
     write_json(snakemake.output.summary, summary)

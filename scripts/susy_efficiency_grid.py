@@ -4,5 +4,7 @@ from ml4hep.rules import rule_context
 from ml4hep.susy.grid import run_grid
 
 with rule_context(snakemake) as log:
-    log.info("%s", run_grid(snakemake.params.options, snakemake.params.seed, snakemake.output.grid,
-                            snakemake.output.comparison))
+    log.info(
+        "%s",
+        run_grid(snakemake.params.options, snakemake.params.seed, snakemake.output.grid, snakemake.output.comparison),
+    )

@@ -19,8 +19,22 @@ with rule_context(snakemake):
             comparison = json.load(stream)["summary"]
     models = dict(zip(snakemake.params.classifiers, snakemake.input.models, strict=True))
     output = snakemake.output
-    _, figures = evaluate(snakemake.input.test, models, snakemake.params.inputs, snakemake.params.recast,
-                          snakemake.params.options, summary, dict(output), grid[0] if grid else None, comparison)
-    plot_maps(figures["test"], figures["predicted_excluded"], figures["map_classifier"],
-              int(snakemake.params.options["map_bins"]), [output.maps, output.maps_pdf])
+    _, figures = evaluate(
+        snakemake.input.test,
+        models,
+        snakemake.params.inputs,
+        snakemake.params.recast,
+        snakemake.params.options,
+        summary,
+        dict(output),
+        grid[0] if grid else None,
+        comparison,
+    )
+    plot_maps(
+        figures["test"],
+        figures["predicted_excluded"],
+        figures["map_classifier"],
+        int(snakemake.params.options["map_bins"]),
+        [output.maps, output.maps_pdf],
+    )
     plot_confidence(figures["results"], figures["test"]["allowed"], [output.confidence, output.confidence_pdf])

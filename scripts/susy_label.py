@@ -8,7 +8,13 @@ from ml4hep.susy.recast import label_shard
 with rule_context(snakemake):
     recast = snakemake.params.recast
     grid = list(snakemake.input.grid)
-    summary = label_shard(snakemake.input.points, snakemake.output.labels, recast["signal_regions"],
-                          recast["luminosity_fb"], recast["min_signal_events"], recast["xsec_order"],
-                          overrides=grid_overrides(grid[0] if grid else None))
+    summary = label_shard(
+        snakemake.input.points,
+        snakemake.output.labels,
+        recast["signal_regions"],
+        recast["luminosity_fb"],
+        recast["min_signal_events"],
+        recast["xsec_order"],
+        overrides=grid_overrides(grid[0] if grid else None),
+    )
     write_json(snakemake.output.summary, summary)

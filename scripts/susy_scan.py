@@ -5,5 +5,14 @@ from ml4hep.susy.scan import scan_shard
 
 with rule_context(snakemake) as log:
     n, first_id = snakemake.params.size
-    log.info("%s", scan_shard(n, snakemake.params.seed, snakemake.params.ranges, snakemake.output.points,
-                              snakemake.params.slha_dir, first_id))
+    log.info(
+        "%s",
+        scan_shard(
+            n,
+            snakemake.params.seed,
+            snakemake.params.ranges,
+            snakemake.output.points,
+            snakemake.params.slha_dir,
+            first_id,
+        ),
+    )

@@ -6,8 +6,14 @@ from ml4hep.susy.classifiers import CLASSIFIERS, load_split, validation_summary
 
 with rule_context(snakemake):
     inputs = {split: snakemake.input[split] for split in ("train", "val", "test")}
-    context = job_context(seed=snakemake.params.seed, device=snakemake.params.device, threads=snakemake.threads,
-                          hyper=snakemake.params.hyper, inputs=inputs, checkpoint=snakemake.params.checkpoint)
+    context = job_context(
+        seed=snakemake.params.seed,
+        device=snakemake.params.device,
+        threads=snakemake.threads,
+        hyper=snakemake.params.hyper,
+        inputs=inputs,
+        checkpoint=snakemake.params.checkpoint,
+    )
     train_and_score(
         CLASSIFIERS.create(snakemake.wildcards.classifier, snakemake.params.hyper),
         {split: load_split(path) for split, path in inputs.items()},

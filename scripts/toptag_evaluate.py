@@ -9,8 +9,9 @@ with rule_context(snakemake):
     taggers = snakemake.params.taggers
     scores = dict(zip(taggers, snakemake.input.scores, strict=True))
     infos = dict(zip(taggers, snakemake.input.infos, strict=True))
-    metrics = evaluate_taggers(snakemake.input.test, snakemake.input.val, scores, infos, snakemake.params.bootstrap,
-                               snakemake.params.seed)
+    metrics = evaluate_taggers(
+        snakemake.input.test, snakemake.input.val, scores, infos, snakemake.params.bootstrap, snakemake.params.seed
+    )
     write_json(snakemake.output.metrics, metrics)
     write_tables(metrics, snakemake.output.csv, snakemake.output.md, snakemake.output.tex)
     plot_rocs(snakemake.input.test, scores, metrics, [snakemake.output.roc, snakemake.output.roc_pdf])

@@ -4,6 +4,11 @@ from ml4hep.rules import rule_context
 from ml4hep.toptag.preprocess import SPLITS, split_features
 
 with rule_context(snakemake) as log:
-    counts = split_features(snakemake.params.shards, snakemake.params.options, snakemake.params.seed,
-                            {split: snakemake.output[split] for split in SPLITS}, snakemake.params.chunk_size)
+    counts = split_features(
+        snakemake.params.shards,
+        snakemake.params.options,
+        snakemake.params.seed,
+        {split: snakemake.output[split] for split in SPLITS},
+        snakemake.params.chunk_size,
+    )
     log.info("jets per split: %s", counts)

@@ -12,9 +12,14 @@ from ml4hep.toptag.taggers import TAGGERS
 with rule_context(snakemake):
     inputs = {split: snakemake.input[split] for split in SPLITS}
     # the chunk size sets the streamed batches, so a checkpoint of another chunk size is not resumed
-    context = job_context(seed=snakemake.params.seed, device=snakemake.params.device, threads=snakemake.threads,
-                          hyper={**snakemake.params.hyper, "chunk_size": snakemake.params.chunk_size}, inputs=inputs,
-                          checkpoint=snakemake.params.checkpoint)
+    context = job_context(
+        seed=snakemake.params.seed,
+        device=snakemake.params.device,
+        threads=snakemake.threads,
+        hyper={**snakemake.params.hyper, "chunk_size": snakemake.params.chunk_size},
+        inputs=inputs,
+        checkpoint=snakemake.params.checkpoint,
+    )
     train_and_score(
         TAGGERS.create(snakemake.wildcards.tagger, snakemake.params.hyper),
         {split: load_split(path, snakemake.params.chunk_size) for split, path in inputs.items()},

@@ -89,8 +89,9 @@ class Daemons:
 
     def add_from_pidfile(self, name: str, pidfile: Path, log: Path | None = None, timeout: float = 15) -> int:
         """Wait for ``pidfile`` and record the PID in it."""
-        _wait_for(lambda: pidfile.exists() and pidfile.read_text().strip().isdigit(), timeout, f"{name}'s pid file",
-                  log)
+        _wait_for(
+            lambda: pidfile.exists() and pidfile.read_text().strip().isdigit(), timeout, f"{name}'s pid file", log
+        )
         pid = int(pidfile.read_text().strip())
         self.pids.append((name, pid))
         return pid
@@ -164,40 +165,44 @@ class SlurmCluster:
         while slurmd_port == ctld_port:
             slurmd_port = free_port()
         run = self.root / "run"
-        self.conf.write_text("\n".join([
-            "ClusterName=ml4hep-test",
-            f"SlurmctldHost={host}(127.0.0.1)",
-            f"SlurmctldPort={ctld_port}",
-            f"SlurmdPort={slurmd_port}",
-            "SlurmUser=root",
-            "AuthType=auth/munge",
-            "CredType=cred/munge",
-            f"AuthInfo=socket={munge_socket}",
-            "ProctrackType=proctrack/linuxproc",
-            "TaskPlugin=task/none",
-            "SelectType=select/cons_tres",
-            "SelectTypeParameters=CR_Core_Memory",
-            "MinJobAge=300",
-            "ReturnToService=2",
-            "AccountingStorageType=accounting_storage/none",
-            "JobAcctGatherType=jobacct_gather/none",
-            "JobCompType=jobcomp/none",
-            "MpiDefault=none",
-            "SchedulerType=sched/backfill",
-            "GresTypes=gpu",
-            f"StateSaveLocation={self.root / 'state'}",
-            f"SlurmdSpoolDir={self.root / 'spool'}",
-            f"SlurmctldPidFile={run / 'slurmctld.pid'}",
-            f"SlurmdPidFile={run / 'slurmd.pid'}",
-            f"SlurmctldLogFile={self.ctld_log}",
-            f"SlurmdLogFile={self.root / 'log' / 'slurmd.log'}",
-            "SlurmctldDebug=debug",
-            "SlurmdDebug=info",
-            f"NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb} Gres=gpu:1 State=UNKNOWN",
-            f"PartitionName={CPU_PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
-            f"PartitionName={GPU_PARTITION} Nodes=ALL MaxTime=INFINITE State=UP",
-            "",
-        ]))
+        self.conf.write_text(
+            "\n".join(
+                [
+                    "ClusterName=ml4hep-test",
+                    f"SlurmctldHost={host}(127.0.0.1)",
+                    f"SlurmctldPort={ctld_port}",
+                    f"SlurmdPort={slurmd_port}",
+                    "SlurmUser=root",
+                    "AuthType=auth/munge",
+                    "CredType=cred/munge",
+                    f"AuthInfo=socket={munge_socket}",
+                    "ProctrackType=proctrack/linuxproc",
+                    "TaskPlugin=task/none",
+                    "SelectType=select/cons_tres",
+                    "SelectTypeParameters=CR_Core_Memory",
+                    "MinJobAge=300",
+                    "ReturnToService=2",
+                    "AccountingStorageType=accounting_storage/none",
+                    "JobAcctGatherType=jobacct_gather/none",
+                    "JobCompType=jobcomp/none",
+                    "MpiDefault=none",
+                    "SchedulerType=sched/backfill",
+                    "GresTypes=gpu",
+                    f"StateSaveLocation={self.root / 'state'}",
+                    f"SlurmdSpoolDir={self.root / 'spool'}",
+                    f"SlurmctldPidFile={run / 'slurmctld.pid'}",
+                    f"SlurmdPidFile={run / 'slurmd.pid'}",
+                    f"SlurmctldLogFile={self.ctld_log}",
+                    f"SlurmdLogFile={self.root / 'log' / 'slurmd.log'}",
+                    "SlurmctldDebug=debug",
+                    "SlurmdDebug=info",
+                    f"NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory={memory_mb} Gres=gpu:1 State=UNKNOWN",
+                    f"PartitionName={CPU_PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+                    f"PartitionName={GPU_PARTITION} Nodes=ALL MaxTime=INFINITE State=UP",
+                    "",
+                ]
+            )
+        )
         # The pretend GPU: a device file is required (without File= the node goes INVAL).
         (self.root / "gres.conf").write_text(f"NodeName={host} Name=gpu File=/dev/null Count=1\n")
         # The jobstep plugin drops every SLURM_* variable (SLURM_CONF too) before its srun inside a job, so srun
@@ -211,17 +216,28 @@ class SlurmCluster:
 
         munge_pid = munge_dir / "munged.pid"
         munge_log = self.root / "log" / "munged.log"
-        subprocess.run(["/usr/sbin/munged", "--force", f"--socket={munge_socket}", f"--key-file={key}",
-                        f"--pid-file={munge_pid}", f"--log-file={munge_log}", f"--seed-file={munge_dir / 'seed'}"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                "/usr/sbin/munged",
+                "--force",
+                f"--socket={munge_socket}",
+                f"--key-file={key}",
+                f"--pid-file={munge_pid}",
+                f"--log-file={munge_log}",
+                f"--seed-file={munge_dir / 'seed'}",
+            ],
+            check=True,
+            capture_output=True,
+        )
         self.daemons.add_from_pidfile("munged", munge_pid, munge_log)
         subprocess.run(["/usr/sbin/slurmctld", "-f", str(self.conf)], check=True, env=self.env, capture_output=True)
         self.daemons.add_from_pidfile("slurmctld", run / "slurmctld.pid", self.ctld_log)
         subprocess.run(["/usr/sbin/slurmd", "-f", str(self.conf)], check=True, env=self.env, capture_output=True)
         self.daemons.add_from_pidfile("slurmd", run / "slurmd.pid", self.root / "log" / "slurmd.log")
         _reap_children()
-        _wait_for(lambda: self.node_states() == {"idle"}, timeout, "the node to be idle",
-                  self.root / "log" / "slurmd.log")
+        _wait_for(
+            lambda: self.node_states() == {"idle"}, timeout, "the node to be idle", self.root / "log" / "slurmd.log"
+        )
         return self
 
     def node_states(self) -> set[str]:
@@ -231,8 +247,13 @@ class SlurmCluster:
 
     def jobs(self) -> list[dict[str, str]]:
         """Every job slurmctld still knows (finished ones stay MinJobAge seconds), as ``scontrol show job`` fields."""
-        result = subprocess.run(["scontrol", "show", "job", "--oneliner", "--details"], env=self.env,
-                                capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            ["scontrol", "show", "job", "--oneliner", "--details"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return [_fields(line) for line in result.stdout.splitlines() if line.startswith("JobId=")]
 
     def stop(self) -> list[str]:
@@ -283,17 +304,29 @@ class XRootDServer:
         for sub in ("admin", "run", "log"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         config = self.root / "xrootd.cfg"
-        config.write_text("\n".join([
-            f"all.export {self.export} r/o",
-            f"all.adminpath {self.root / 'admin'}",
-            f"all.pidpath {self.root / 'run'}",
-            f"xrd.port {self.port}",
-            "xrd.network nodnr",
-            "",
-        ]))
+        config.write_text(
+            "\n".join(
+                [
+                    f"all.export {self.export} r/o",
+                    f"all.adminpath {self.root / 'admin'}",
+                    f"all.pidpath {self.root / 'run'}",
+                    f"xrd.port {self.port}",
+                    "xrd.network nodnr",
+                    "",
+                ]
+            )
+        )
         log = self.root / "log" / "xrootd.log"
-        command = ["/usr/bin/xrootd", "-b", "-l", str(log), "-c", str(config), "-s", str(self.root / "run" /
-                                                                                       "xrootd.pid")]
+        command = [
+            "/usr/bin/xrootd",
+            "-b",
+            "-l",
+            str(log),
+            "-c",
+            str(config),
+            "-s",
+            str(self.root / "run" / "xrootd.pid"),
+        ]
         if os.geteuid() == 0:  # xrootd refuses to run as root: it runs as ``daemon``, which must own its files
             command += ["-R", XROOTD_USER]
             for path in (self.root, *self.root.rglob("*")):

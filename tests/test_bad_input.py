@@ -71,12 +71,13 @@ def slha_file(folder: Path, duplicate: bool = False) -> Path:
     path = write_slha(folder / "point.slha", point)
     if duplicate:
         text = path.read_text().rstrip("\n")
-        path.write_text(text + "\n" + text[text.index("BLOCK EXTPAR"):] + "\n")
+        path.write_text(text + "\n" + text[text.index("BLOCK EXTPAR") :] + "\n")
     return path
 
 
-def convert(kind: str, make_input: Callable[[Path], Path], output: str = "out.root",
-            extra: tuple[str, ...] = ()) -> Callable[[Path], tuple[list[str], list[str]]]:
+def convert(
+    kind: str, make_input: Callable[[Path], Path], output: str = "out.root", extra: tuple[str, ...] = ()
+) -> Callable[[Path], tuple[list[str], list[str]]]:
     def make(folder: Path) -> tuple[list[str], list[str]]:
         source = make_input(folder)
         target = str(source) if output == "<input>" else str(folder / output)
@@ -95,8 +96,9 @@ def nan_in(column: str, row: int = 2) -> Callable[[pd.DataFrame], None]:
     return edit
 
 
-def predict(make_points: Callable[[Path], Path], wrong: str = "points"
-            ) -> Callable[[Path], tuple[list[str], list[str]]]:
+def predict(
+    make_points: Callable[[Path], Path], wrong: str = "points"
+) -> Callable[[Path], tuple[list[str], list[str]]]:
     def make(folder: Path) -> tuple[list[str], list[str]]:
         points = make_points(folder)
         named = str(points) if wrong == "points" else str(folder / "models")
@@ -115,33 +117,75 @@ CASES = [
     Case("unknown config key", config_file("seedz: 3\n", "'seedz'")),
     Case("wrong type", config_file("toptag: {max_constituents: many}\n", "toptag.max_constituents")),
     Case("yaml syntax error", config_file("seed: 3\ntoptag: {split: [\n", "mine.yaml line 3")),
-    Case("path traversal in a dataset name",
-         config_file("pdf: {datasets: {'../../x': {}}}\n", "pdf.datasets", "../../x")),
+    Case(
+        "path traversal in a dataset name", config_file("pdf: {datasets: {'../../x': {}}}\n", "pdf.datasets", "../../x")
+    ),
     Case("split fractions", config_file("susy: {split: {train: 0.8, val: 0.3, test: 0.3}}\n", "susy.split")),
-    Case("left-out mass not generated",
-         config_file("higgs: {parameterised: {left_out_mass: 450}}\n", "higgs.parameterised.left_out_mass")),
+    Case(
+        "left-out mass not generated",
+        config_file("higgs: {parameterised: {left_out_mass: 450}}\n", "higgs.parameterised.left_out_mass"),
+    ),
     Case("a file listed twice", config_file("inputs: {mine: {files: [a.root, ./a.root]}}\n", "inputs.mine.files")),
     Case("missing config file", lambda folder: (["check-config", str(folder / "nope.yaml")], ["nope.yaml"])),
     Case("config file is a folder", lambda folder: (["check-config", str(folder)], [str(folder)])),
     Case("csv output is its input", convert("higgsml", higgsml_csv, output="<input>")),
     Case("csv output is a folder", convert("higgsml", higgsml_csv, output="<folder>")),
-    Case("csv missing", lambda folder: (["convert", "higgsml", str(folder / "no.csv"), str(folder / "o.root")],
-                                        ["no.csv"])),
+    Case(
+        "csv missing",
+        lambda folder: (["convert", "higgsml", str(folder / "no.csv"), str(folder / "o.root")], ["no.csv"]),
+    ),
     Case("csv nan value", convert("higgsml", lambda f: higgsml_csv(f, nan_in("DER_mass_vis")))),
     Case("csv bad label", convert("higgsml", lambda f: higgsml_csv(f, lambda d: d.__setitem__("Label", "x")))),
     Case("csv that is not a csv", convert("higgsml", lambda f: (f / "x.csv").write_bytes(b"\x00\x01") and f / "x.csv")),
     Case("h5 nan constituent", convert("toplandscape", lambda f: toplandscape_h5(f, nan_in("E_1")))),
     Case("h5 output is its input", convert("toplandscape", toplandscape_h5, output="<input>")),
     Case("h5 not hdf5", convert("toplandscape", lambda f: (f / "x.h5").write_text("no") and f / "x.h5")),
-    Case("zero constituents", lambda folder: (["convert", "toplandscape", str(toplandscape_h5(folder)),
-                                                 str(folder / "o.root"), "--max-constituents", "0"],
-                                                ["max_constituents", "got 0"])),
-    Case("shard out of range", lambda folder: (["generate", "--config", str(ROOT / "config" / "test.yaml"),
-                                                 "--process", "toptag_qcd", "--shard", "99", "--output",
-                                                 str(folder / "x.root")], ["--shard 99"])),
-    Case("unknown process", lambda folder: (["generate", "--config", str(ROOT / "config" / "test.yaml"),
-                                              "--process", "toptag_wjets", "--output", str(folder / "x.root")],
-                                             ["toptag_wjets"])),
+    Case(
+        "zero constituents",
+        lambda folder: (
+            [
+                "convert",
+                "toplandscape",
+                str(toplandscape_h5(folder)),
+                str(folder / "o.root"),
+                "--max-constituents",
+                "0",
+            ],
+            ["max_constituents", "got 0"],
+        ),
+    ),
+    Case(
+        "shard out of range",
+        lambda folder: (
+            [
+                "generate",
+                "--config",
+                str(ROOT / "config" / "test.yaml"),
+                "--process",
+                "toptag_qcd",
+                "--shard",
+                "99",
+                "--output",
+                str(folder / "x.root"),
+            ],
+            ["--shard 99"],
+        ),
+    ),
+    Case(
+        "unknown process",
+        lambda folder: (
+            [
+                "generate",
+                "--config",
+                str(ROOT / "config" / "test.yaml"),
+                "--process",
+                "toptag_wjets",
+                "--output",
+                str(folder / "x.root"),
+            ],
+            ["toptag_wjets"],
+        ),
+    ),
     Case("slha duplicate block", predict(lambda f: slha_file(f, duplicate=True))),
     Case("inf in a point table", predict(points_with_inf)),
     Case("no trained models", predict(slha_file, wrong="models")),

@@ -26,8 +26,20 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys):
 def test_generate_one_shard(tmp_path, tiny_samples):
     """The command writes the shard that the workflow's generation job writes (same seed, same jets)."""
     out = tmp_path / "qcd.root"
-    assert main(["generate", "--config", str(ROOT / "config" / "test.yaml"), "--process", "toptag_qcd",
-                 "--output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "generate",
+                "--config",
+                str(ROOT / "config" / "test.yaml"),
+                "--process",
+                "toptag_qcd",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     jets = read_tree(out, ["jet_pt", "jet_eta", "npart"])
     reference = read_tree(tiny_samples["toptag_qcd"], ["jet_pt", "jet_eta", "npart"])
     assert len(jets) == len(reference) > 10
@@ -65,8 +77,22 @@ def test_yaml_syntax_error_names_file_and_line(tmp_path, capsys):
 
 @pytest.mark.parametrize("shard", ["99", "-1"])
 def test_generate_a_shard_that_does_not_exist_is_one_line(tmp_path, capsys, shard):
-    assert main(["generate", "--config", str(ROOT / "config" / "test.yaml"), "--process", "toptag_qcd",
-                 "--shard", shard, "--output", str(tmp_path / "x.root")]) == 2
+    assert (
+        main(
+            [
+                "generate",
+                "--config",
+                str(ROOT / "config" / "test.yaml"),
+                "--process",
+                "toptag_qcd",
+                "--shard",
+                shard,
+                "--output",
+                str(tmp_path / "x.root"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and f"--shard {shard}: toptag_qcd has" in err[0]
     assert not (tmp_path / "x.root").exists()

@@ -7,20 +7,44 @@ import pytest
 from ml4hep.combine import limit_rows, write_limits, write_summary
 from ml4hep.plots.summary import overview_figure
 
-HIGGS = {"display_names": {"cut": "Visible-mass window", "bdt": "BDT (xgboost)"},
-         "auc": {"cut": 0.61, "bdt": 0.81}, "auc_err": {"cut": 0.01, "bdt": 0.02}, "ams": {"cut": 1.5, "bdt": 2.25},
-         "ams_err": {"cut": 0.1, "bdt": 0.2},
-         "limits": {"cut": {"mu_expected": 9.0, "band": [5.0, 6.5, 9.0, 12.5, 17.0], "significance": 0.21},
-                    "bdt": {"mu_expected": 3.4, "band": [2.0, 2.5, 3.4, 4.9, 6.8], "significance": 0.52}},
-         "regression": {"resolution_regressed": 0.14, "resolution_visible": 0.26},
-         "parameterised": {"mass_left_out": 500.0, "auc_parameterised": 0.97, "auc_dedicated": 0.96,
-                           "auc_unparameterised": 0.95},
-         "heavy_limits": {"300": {"mass": 300.0, "left_out": False, "xsec_band_pb": [1, 2, 3, 4, 5],
-                                  "significance": 0.1},
-                          "500": {"mass": 500.0, "left_out": True, "xsec_band_pb": [2, 3, 4, 5, 6]}}}
-TOPTAG = {"n_test": 1403, "display_names": {"bdt": "BDT (substructure)"},
-          "taggers": {"bdt": {"auc": 0.982, "auc_err": 0.003, "accuracy": 0.93, "accuracy_err": 0.01,
-                                              "r30": 427.0, "r30_err": 273.0, "r50": "inf", "r50_err": None}}}
+HIGGS = {
+    "display_names": {"cut": "Visible-mass window", "bdt": "BDT (xgboost)"},
+    "auc": {"cut": 0.61, "bdt": 0.81},
+    "auc_err": {"cut": 0.01, "bdt": 0.02},
+    "ams": {"cut": 1.5, "bdt": 2.25},
+    "ams_err": {"cut": 0.1, "bdt": 0.2},
+    "limits": {
+        "cut": {"mu_expected": 9.0, "band": [5.0, 6.5, 9.0, 12.5, 17.0], "significance": 0.21},
+        "bdt": {"mu_expected": 3.4, "band": [2.0, 2.5, 3.4, 4.9, 6.8], "significance": 0.52},
+    },
+    "regression": {"resolution_regressed": 0.14, "resolution_visible": 0.26},
+    "parameterised": {
+        "mass_left_out": 500.0,
+        "auc_parameterised": 0.97,
+        "auc_dedicated": 0.96,
+        "auc_unparameterised": 0.95,
+    },
+    "heavy_limits": {
+        "300": {"mass": 300.0, "left_out": False, "xsec_band_pb": [1, 2, 3, 4, 5], "significance": 0.1},
+        "500": {"mass": 500.0, "left_out": True, "xsec_band_pb": [2, 3, 4, 5, 6]},
+    },
+}
+TOPTAG = {
+    "n_test": 1403,
+    "display_names": {"bdt": "BDT (substructure)"},
+    "taggers": {
+        "bdt": {
+            "auc": 0.982,
+            "auc_err": 0.003,
+            "accuracy": 0.93,
+            "accuracy_err": 0.01,
+            "r30": 427.0,
+            "r30_err": 273.0,
+            "r50": "inf",
+            "r50_err": None,
+        }
+    },
+}
 
 
 @pytest.fixture
@@ -53,8 +77,9 @@ def test_summary_has_a_section_per_task_with_its_numbers(task_files, tmp_path):
 
 def test_limit_table_holds_every_higgs_and_susy_row(tmp_path):
     exclusion = tmp_path / "exclusion.csv"
-    exclusion.write_text("plane,bin,points,fraction_true,fraction_predicted\n"
-                         "m_gluino vs m_LSP,1000-1500 / 0-500,40,0.75,0.7\n")
+    exclusion.write_text(
+        "plane,bin,points,fraction_true,fraction_predicted\nm_gluino vs m_LSP,1000-1500 / 0-500,40,0.75,0.7\n"
+    )
     metrics = tmp_path / "higgs_metrics.json"
     metrics.write_text(json.dumps(HIGGS))
     rows = limit_rows({"higgs": metrics}, [exclusion])

@@ -84,12 +84,19 @@ def test_seeds_are_reproducible_and_distinct():
         ({"toptag": {"split": {"train": 0.1, "val": 0.1, "test": 0.1}}}, "'toptag.split': the fractions must sum"),
         ({"higgs": {"parameterised": {"left_out_mass": 450}}}, "'higgs.parameterised.left_out_mass' = 450 GeV"),
         ({"samples": {"higgs": {"heavy_higgs": {"masses_gev": []}}}}, "'samples.higgs.heavy_higgs.masses_gev' is empt"),
-        ({"samples": {"higgs": {"heavy_higgs": {"masses_gev": [400, 500]}}}, "higgs": {"parameterised": {
-            "left_out_mass": 500}}}, "fewer than 2 masses"),
+        (
+            {
+                "samples": {"higgs": {"heavy_higgs": {"masses_gev": [400, 500]}}},
+                "higgs": {"parameterised": {"left_out_mass": 500}},
+            },
+            "fewer than 2 masses",
+        ),
         ({"susy": {"scan": {"ranges": {"M3": [4000, 200]}}}}, "'susy.scan.ranges.M3' = \\[4000, 200\\] is reversed"),
         ({"inputs": {"mine": {"files": ["a.root", "./a.root"]}}}, "'inputs.mine.files' lists './a.root' twice"),
-        ({"samples": {"higgs": {"processes": {"ttbar": {"events": 0}}}}},
-         "'higgs.backgrounds' names 'higgs_ttbar', which is neither generated"),
+        (
+            {"samples": {"higgs": {"processes": {"ttbar": {"events": 0}}}}},
+            "'higgs.backgrounds' names 'higgs_ttbar', which is neither generated",
+        ),
     ],
 )
 def test_start_up_rejects_inconsistent_keys(override, message):
@@ -109,8 +116,10 @@ TRAVERSAL = "../../outside"
     [
         ({"inputs": {TRAVERSAL: {"files": ["a.root"]}}}, "inputs"),
         ({"toptag": {"samples": [TRAVERSAL]}}, "toptag.samples.0"),
-        ({"toptag": {"predefined_split": {"train": [TRAVERSAL], "val": ["a"], "test": ["b"]}}},
-         "toptag.predefined_split.train.0"),
+        (
+            {"toptag": {"predefined_split": {"train": [TRAVERSAL], "val": ["a"], "test": ["b"]}}},
+            "toptag.predefined_split.train.0",
+        ),
         ({"higgs": {"signal": [TRAVERSAL]}}, "higgs.signal.0"),
         ({"higgs": {"backgrounds": [TRAVERSAL]}}, "higgs.backgrounds.0"),
         ({"higgs": {"higgsml": TRAVERSAL}}, "higgs.higgsml"),

@@ -265,8 +265,11 @@ def test_toplandscape_empty(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["higgsml", "toplandscape"])
 def test_an_output_that_is_the_input_is_refused_and_the_input_kept(tmp_path, fmt):
-    source = (write_csv(higgsml_frame(), tmp_path / "same.csv") if fmt == "higgsml"
-              else write_h5(toplandscape_frame(), tmp_path / "same.h5"))
+    source = (
+        write_csv(higgsml_frame(), tmp_path / "same.csv")
+        if fmt == "higgsml"
+        else write_h5(toplandscape_frame(), tmp_path / "same.h5")
+    )
     before = Path(source).read_bytes()
     convert = convert_higgsml_csv if fmt == "higgsml" else convert_toplandscape_hdf5
     (tmp_path / "sub").mkdir()

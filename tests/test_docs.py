@@ -34,10 +34,24 @@ def site(tmp_path_factory) -> Path:
     """The site built with ``mkdocs build --strict`` into a temporary folder, with every HTTP(S) request refused."""
     out = tmp_path_factory.mktemp("site")
     blocked = "http://127.0.0.1:9"  # the discard port: a plugin that fetched anything would fail the build
-    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1", "HTTP_PROXY": blocked, "HTTPS_PROXY": blocked,
-           "http_proxy": blocked, "https_proxy": blocked, "NO_PROXY": "", "no_proxy": ""}
-    done = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "NO_MKDOCS_2_WARNING": "1",
+        "HTTP_PROXY": blocked,
+        "HTTPS_PROXY": blocked,
+        "http_proxy": blocked,
+        "https_proxy": blocked,
+        "NO_PROXY": "",
+        "no_proxy": "",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, f"mkdocs build --strict failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     return out
 
@@ -61,8 +75,7 @@ def test_strict_build_writes_every_page(site):
     listed = set(pages(nav))
     assert {p.name for p in (ROOT / "docs").glob("*.md")} == listed, "every page of docs/ is in the nav and back"
     api = (site / "api" / "index.html").read_text()
-    for module in ("ml4hep.models", "ml4hep.training", "ml4hep.io", "ml4hep.config", "ml4hep.stats",
-                   "ml4hep.metrics"):
+    for module in ("ml4hep.models", "ml4hep.training", "ml4hep.io", "ml4hep.config", "ml4hep.stats", "ml4hep.metrics"):
         assert f'id="{module}"' in api, f"{module} is missing from the API reference"
 
 
@@ -81,10 +94,40 @@ def test_configuration_page_names_every_schema_key(site):
 
 def test_schema_has_no_stray_keywords():
     """An unquoted comma in a flow mapping (``{description: a, b}``) silently makes a key ``b`` and cuts the text."""
-    allowed = {"$schema", "$defs", "$ref", "title", "description", "type", "properties", "additionalProperties",
-               "items", "default", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-               "minItems", "maxItems", "minLength", "maxLength", "pattern", "uniqueItems", "minProperties",
-               "propertyNames", "required", "if", "then", "else", "oneOf", "anyOf", "allOf", "not"}
+    allowed = {
+        "$schema",
+        "$defs",
+        "$ref",
+        "title",
+        "description",
+        "type",
+        "properties",
+        "additionalProperties",
+        "items",
+        "default",
+        "enum",
+        "const",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minItems",
+        "maxItems",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "uniqueItems",
+        "minProperties",
+        "propertyNames",
+        "required",
+        "if",
+        "then",
+        "else",
+        "oneOf",
+        "anyOf",
+        "allOf",
+        "not",
+    }
     stray = []
 
     def walk(node, path, named):
@@ -105,8 +148,11 @@ def test_schema_has_no_stray_keywords():
 
 def test_config_examples_of_the_docs_are_valid():
     """Every ``yaml`` block of the README and the docs is a valid config, merged over the default as Snakemake does."""
-    blocks = [(path.name, block) for path in DOC_FILES
-              for block in re.findall(r"^```yaml\n(.*?)^```", path.read_text(), re.S | re.M)]
+    blocks = [
+        (path.name, block)
+        for path in DOC_FILES
+        for block in re.findall(r"^```yaml\n(.*?)^```", path.read_text(), re.S | re.M)
+    ]
     assert len(blocks) >= 3
     for name, block in blocks:
         config = validate_config(merge_configs(read_yaml(DEFAULT_CONFIG_PATH), yaml.safe_load(block)))
@@ -116,24 +162,41 @@ def test_config_examples_of_the_docs_are_valid():
 def fake_run(folder: Path) -> Path:
     """A results folder with the four tasks' headline metrics and a provenance record."""
     metrics = {
-        "higgs": {"auc": {"bdt": 0.8123}, "auc_err": {"bdt": 0.004}, "ams": {"bdt": 1.234}, "ams_err": {"bdt": 0.05},
-                  "limits": {"bdt": {"mu_expected": 0.61, "significance": 2.5}},
-                  "display_names": {"bdt": "BDT (xgboost)"}},
+        "higgs": {
+            "auc": {"bdt": 0.8123},
+            "auc_err": {"bdt": 0.004},
+            "ams": {"bdt": 1.234},
+            "ams_err": {"bdt": 0.05},
+            "limits": {"bdt": {"mu_expected": 0.61, "significance": 2.5}},
+            "display_names": {"bdt": "BDT (xgboost)"},
+        },
         "toptag": {"taggers": {"pfn": {"auc": 0.9567, "accuracy": 0.891, "r30": 123.0, "r50": 34.0}}, "n_test": 1000},
-        "pdf": {"theory": {"order": "LO"}, "closure": {"level": 2, "r_bv": 0.876, "xi_1sigma": 0.74},
-                "replicas": {"kept": 19, "requested": 20}, "chi2": {"BCDMS_NC_NOTFIXED_P_EM-F2": 1.01}},
-        "susy": {"classifiers": {"rf": {"accuracy": 0.9345, "accuracy_conf95": 1.0, "coverage_conf95": 0.217}},
-                 "fraction_excluded": 0.573, "seconds_per_point": {"recast": 0.04, "classifier": 0.0004}},
+        "pdf": {
+            "theory": {"order": "LO"},
+            "closure": {"level": 2, "r_bv": 0.876, "xi_1sigma": 0.74},
+            "replicas": {"kept": 19, "requested": 20},
+            "chi2": {"BCDMS_NC_NOTFIXED_P_EM-F2": 1.01},
+        },
+        "susy": {
+            "classifiers": {"rf": {"accuracy": 0.9345, "accuracy_conf95": 1.0, "coverage_conf95": 0.217}},
+            "fraction_excluded": 0.573,
+            "seconds_per_point": {"recast": 0.04, "classifier": 0.0004},
+        },
     }
     for task, content in metrics.items():
         (folder / task).mkdir(parents=True)
         (folder / task / "metrics.json").write_text(json.dumps(content))
-    provenance = {"git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": False},
-                  "date": "2026-12-01T09:00:00+00:00", "platform": "Linux-6.1-x86_64",
-                  "machine": {"hostname": "node7", "processor": "x86_64", "cpus": 2},
-                  "packages": {"ml4hep": "0.1.0", "torch": "2.13.0"}, "config_hash": "abc", "seed": 7,
-                  "training": {"toptag/models/pfn": {"device": "cpu", "seed": 1}},
-                  "rule_times": {"susy/label": {"jobs": 4, "seconds": 80.0}, "combine": {"jobs": 1, "seconds": 2.0}}}
+    provenance = {
+        "git": {"commit": "0123456789abcdef0123456789abcdef01234567", "dirty": False},
+        "date": "2026-12-01T09:00:00+00:00",
+        "platform": "Linux-6.1-x86_64",
+        "machine": {"hostname": "node7", "processor": "x86_64", "cpus": 2},
+        "packages": {"ml4hep": "0.1.0", "torch": "2.13.0"},
+        "config_hash": "abc",
+        "seed": 7,
+        "training": {"toptag/models/pfn": {"device": "cpu", "seed": 1}},
+        "rule_times": {"susy/label": {"jobs": 4, "seconds": 80.0}, "combine": {"jobs": 1, "seconds": 2.0}},
+    }
     (folder / "provenance.json").write_text(json.dumps(provenance))
     return folder
 
@@ -143,9 +206,22 @@ def test_results_page_from_a_fake_run(tmp_path):
     out = tmp_path / "docs" / "results.md"
     assert main(["results", "--results", str(results), "--out", str(out)]) == 0
     text = out.read_text()
-    for expected in ("0123456789abcdef0123456789abcdef01234567", "2026-12-01T09:00:00+00:00", "node7", "2 CPUs",
-                     "torch 2.13.0", "BDT (xgboost)", "0.812 ± 0.004", "0.9567", "0.876", "19 / 20", "0.9345",
-                     "`susy/label` | 4 | 80.0", "## Top tagging", "## SUSY limits"):
+    for expected in (
+        "0123456789abcdef0123456789abcdef01234567",
+        "2026-12-01T09:00:00+00:00",
+        "node7",
+        "2 CPUs",
+        "torch 2.13.0",
+        "BDT (xgboost)",
+        "0.812 ± 0.004",
+        "0.9567",
+        "0.876",
+        "19 / 20",
+        "0.9345",
+        "`susy/label` | 4 | 80.0",
+        "## Top tagging",
+        "## SUSY limits",
+    ):
         assert expected in text, expected
     (results / "toptag" / "metrics.json").unlink()
     assert "## Top tagging" not in results_page(results), "a task without metrics is left out"
@@ -159,9 +235,13 @@ def test_results_page_without_a_run_says_how_to_make_it(tmp_path):
 
 def test_no_reference_to_paths_outside_the_repository():
     tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
-    offenders = [name for name in tracked + ["README.md", *(f"docs/{p.name}" for p in (ROOT / "docs").iterdir())]
-                 if (ROOT / name).is_file() and (ROOT / name).suffix in {".md", ".py", ".yaml", ".yml", ".toml", ".smk"}
-                 and "../" + "shared" in (ROOT / name).read_text(errors="ignore")]
+    offenders = [
+        name
+        for name in tracked + ["README.md", *(f"docs/{p.name}" for p in (ROOT / "docs").iterdir())]
+        if (ROOT / name).is_file()
+        and (ROOT / name).suffix in {".md", ".py", ".yaml", ".yml", ".toml", ".smk"}
+        and "../" + "shared" in (ROOT / name).read_text(errors="ignore")
+    ]
     assert not offenders, offenders
 
 
@@ -212,8 +292,11 @@ def swallowed_targets(arguments: list[str], workdir: Path) -> list[str]:
     from snakemake.cli import get_argument_parser
 
     parsed = get_argument_parser().parse_args(arguments)
-    return [str(path) for path in parsed.configfile or [] if not (path.suffix in (".yaml", ".yml", ".json")
-                                                                 and (workdir / path).is_file())]
+    return [
+        str(path)
+        for path in parsed.configfile or []
+        if not (path.suffix in (".yaml", ".yml", ".json") and (workdir / path).is_file())
+    ]
 
 
 def test_the_argument_check_catches_a_target_after_configfile(tmp_path):
@@ -246,8 +329,14 @@ def dry_runs(argument_lists: list[tuple[str, ...]], workdir: Path, workers: int 
     batches = [argument_lists[start::workers] for start in range(workers)]
 
     def run(batch: list[tuple[str, ...]]) -> list[tuple[int, str]]:
-        done = subprocess.run([sys.executable, "-c", RUNNER, json.dumps(batch)], cwd=workdir, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, timeout=1200)
+        done = subprocess.run(
+            [sys.executable, "-c", RUNNER, json.dumps(batch)],
+            cwd=workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=1200,
+        )
         results = []
         for index in range(len(batch)):
             match = re.search(rf"@@@ start {index}\n(.*?)@@@ end {index} (-?\d+)", done.stdout, re.S)
@@ -271,8 +360,10 @@ def test_every_documented_snakemake_command_dry_runs(tmp_path):
     for path in DOC_FILES:
         for command in doc_commands(path.read_text()):
             commands.setdefault(tuple(dry_run_arguments(command, workdir)), []).append(f"{path.name}: {command}")
-    assert len(commands) > 10 and ("results/higgs/metrics.json", "--cores", "1", "--configfile",
-                                   "config/test.yaml") in commands, "the HiggsML command is among those checked"
+    assert (
+        len(commands) > 10
+        and ("results/higgs/metrics.json", "--cores", "1", "--configfile", "config/test.yaml") in commands
+    ), "the HiggsML command is among those checked"
     problems = []
     for arguments, where in commands.items():
         swallowed = swallowed_targets(list(arguments), workdir)
@@ -283,6 +374,7 @@ def test_every_documented_snakemake_command_dry_runs(tmp_path):
     for arguments, (code, output) in zip(commands, runs, strict=True):
         expected = [message for word, message in EXPECTED_ERRORS.items() if word in arguments]
         if not (code != 0 and expected[0] in output if expected else code == 0):
-            problems.append(f"{commands[arguments][0]}: snakemake -n {' '.join(arguments)} gave rc {code}:\n"
-                            f"{output[-1500:]}")
+            problems.append(
+                f"{commands[arguments][0]}: snakemake -n {' '.join(arguments)} gave rc {code}:\n{output[-1500:]}"
+            )
     assert not problems, "\n\n".join(problems)

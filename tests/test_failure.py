@@ -53,8 +53,14 @@ def cmdline(pid: int) -> str:
 
 def start_and_find_job(workdir: Path, timeout: float = 60) -> tuple[subprocess.Popen, int]:
     """Start snakemake on the shard and return it with the PID of the running generate_sample job script."""
-    run = subprocess.Popen([*SNAKEMAKE, *ARGS], cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           text=True, start_new_session=True)
+    run = subprocess.Popen(
+        [*SNAKEMAKE, *ARGS],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         jobs = [p for p in descendants(run.pid) if "generate_sample" in cmdline(p) and "python" in cmdline(p)]

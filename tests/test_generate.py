@@ -50,10 +50,24 @@ def test_ztautau_visible_mass_lies_below_the_z_mass(tiny_samples):
     assert abs(np.nanmedian(truth) - Z_MASS) < 5
     lephad = events[(ak.num(events.lep_pt) >= 1) & (ak.num(events.tau_pt) >= 1)]
     assert len(lephad) > 10
-    lep = ak.zip({"pt": lephad.lep_pt[:, 0], "eta": lephad.lep_eta[:, 0], "phi": lephad.lep_phi[:, 0],
-                  "mass": 0.0 * lephad.lep_pt[:, 0]}, with_name="Momentum4D")
-    tau = ak.zip({"pt": lephad.tau_pt[:, 0], "eta": lephad.tau_eta[:, 0], "phi": lephad.tau_phi[:, 0],
-                  "mass": lephad.tau_m[:, 0]}, with_name="Momentum4D")
+    lep = ak.zip(
+        {
+            "pt": lephad.lep_pt[:, 0],
+            "eta": lephad.lep_eta[:, 0],
+            "phi": lephad.lep_phi[:, 0],
+            "mass": 0.0 * lephad.lep_pt[:, 0],
+        },
+        with_name="Momentum4D",
+    )
+    tau = ak.zip(
+        {
+            "pt": lephad.tau_pt[:, 0],
+            "eta": lephad.tau_eta[:, 0],
+            "phi": lephad.tau_phi[:, 0],
+            "mass": lephad.tau_m[:, 0],
+        },
+        with_name="Momentum4D",
+    )
     visible_mass = ak.to_numpy((lep + tau).mass)
     assert np.median(visible_mass) < Z_MASS - 15
     assert np.mean(visible_mass < Z_MASS + 10) > 0.9
@@ -69,10 +83,18 @@ def test_higgs_truth_mass_and_tau_content(tiny_samples):
     assert set(np.unique(ak.to_numpy(ak.flatten(events.lep_pdgid)))) <= {11, 13}
     assert ak.all(events.lep_from_tau), "in H->tautau every prompt lepton comes from a tau"
     # Jets are clustered without the tau's particles, so no jet sits on an accepted hadronic tau.
-    pairs = ak.cartesian({"tau": ak.zip({"eta": events.tau_eta, "phi": events.tau_phi}),
-                          "jet": ak.zip({"eta": events.jet_eta, "phi": events.jet_phi})})
-    dr = delta_r(ak.to_numpy(ak.flatten(pairs.tau.eta)), ak.to_numpy(ak.flatten(pairs.tau.phi)),
-                 ak.to_numpy(ak.flatten(pairs.jet.eta)), ak.to_numpy(ak.flatten(pairs.jet.phi)))
+    pairs = ak.cartesian(
+        {
+            "tau": ak.zip({"eta": events.tau_eta, "phi": events.tau_phi}),
+            "jet": ak.zip({"eta": events.jet_eta, "phi": events.jet_phi}),
+        }
+    )
+    dr = delta_r(
+        ak.to_numpy(ak.flatten(pairs.tau.eta)),
+        ak.to_numpy(ak.flatten(pairs.tau.phi)),
+        ak.to_numpy(ak.flatten(pairs.jet.eta)),
+        ak.to_numpy(ak.flatten(pairs.jet.phi)),
+    )
     assert np.mean(dr < 0.1) < 0.05
 
 

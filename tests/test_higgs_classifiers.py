@@ -29,8 +29,16 @@ def synthetic_split(rng, n):
     x[:, column] = np.where(label == 1, rng.normal(100, 10, n), rng.normal(70, 20, n))
     x[rng.uniform(size=n) < 0.3, FEATURE_NAMES.index("DER_mass_jet_jet")] = UNDEFINED
     weight = np.where(label == 1, 0.5, 50.0)
-    return {"X": x, "feature_names": np.array(FEATURE_NAMES), "label": label, "weight": weight, "process": process,
-            "process_names": PROCESSES, "truth_mass": np.full(n, np.nan), "resonance_mass": np.zeros(n)}
+    return {
+        "X": x,
+        "feature_names": np.array(FEATURE_NAMES),
+        "label": label,
+        "weight": weight,
+        "process": process,
+        "process_names": PROCESSES,
+        "truth_mass": np.full(n, np.nan),
+        "resonance_mass": np.zeros(n),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -41,18 +49,31 @@ def trained(tmp_path_factory):
     for split, n in (("train", 3000), ("val", 1500), ("test", 1500)):
         splits[split] = folder / f"{split}.npz"
         np.savez(splits[split], **synthetic_split(rng, n))
-    hyper = {"cut": {"ams_regularisation": 10.0},
-             "bdt": {"n_estimators": 100, "max_depth": 3, "learning_rate": 0.1, "early_stopping_rounds": 10},
-             "dnn": {"hidden": [16, 16], "dropout": 0.0, "epochs": 15, "batch_size": 128, "learning_rate": 0.003,
-                     "patience": 5}}
+    hyper = {
+        "cut": {"ams_regularisation": 10.0},
+        "bdt": {"n_estimators": 100, "max_depth": 3, "learning_rate": 0.1, "early_stopping_rounds": 10},
+        "dnn": {
+            "hidden": [16, 16],
+            "dropout": 0.0,
+            "epochs": 15,
+            "batch_size": 128,
+            "learning_rate": 0.003,
+            "patience": 5,
+        },
+    }
     scores, infos = {}, {}
     sm = classifier_splits(splits, ["heavy"])
     for name in ("cut", "bdt", "dnn"):
         scores[name] = folder / f"{name}_scores.root"
         model_path = folder / f"{name}{CLASSIFIERS.model_class(name).suffix}"
-        infos[name] = train_and_score(CLASSIFIERS.create(name, hyper[name]), sm, FitContext(seed=3),
-                                      model_path=model_path, scores_path=scores[name],
-                                      info_path=folder / f"{name}_info.json")
+        infos[name] = train_and_score(
+            CLASSIFIERS.create(name, hyper[name]),
+            sm,
+            FitContext(seed=3),
+            model_path=model_path,
+            scores_path=scores[name],
+            info_path=folder / f"{name}_info.json",
+        )
     return folder, splits, scores, infos
 
 

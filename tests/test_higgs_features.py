@@ -98,8 +98,19 @@ REJECTED = [
 
 @pytest.fixture
 def hand_events() -> ak.Array:
-    return ak.Array([EVENT_A, REJECTED[0], EVENT_B, REJECTED[1], REJECTED[2], EVENT_C, REJECTED[3],
-                     EVENT_TWO_TAUS_KEPT, REJECTED[4]])
+    return ak.Array(
+        [
+            EVENT_A,
+            REJECTED[0],
+            EVENT_B,
+            REJECTED[1],
+            REJECTED[2],
+            EVENT_C,
+            REJECTED[3],
+            EVENT_TWO_TAUS_KEPT,
+            REJECTED[4],
+        ]
+    )
 
 
 @pytest.fixture
@@ -124,8 +135,9 @@ def delta_phi(a: float, b: float) -> float:
 
 def collinear_by_hand(tau, lep, met) -> tuple[float, float]:
     """(x_tau, x_lep) from MET = (1/x_tau - 1) pT_tau + (1/x_lep - 1) pT_lep."""
-    matrix = np.array([[tau[0] * math.cos(tau[2]), lep[0] * math.cos(lep[2])],
-                       [tau[0] * math.sin(tau[2]), lep[0] * math.sin(lep[2])]])
+    matrix = np.array(
+        [[tau[0] * math.cos(tau[2]), lep[0] * math.cos(lep[2])], [tau[0] * math.sin(tau[2]), lep[0] * math.sin(lep[2])]]
+    )
     rhs = np.array([met[0] * math.cos(met[1]), met[0] * math.sin(met[1])])
     extra_tau, extra_lep = np.linalg.solve(matrix, rhs)
     return 1.0 / (1.0 + extra_tau), 1.0 / (1.0 + extra_lep)
@@ -181,8 +193,9 @@ def test_event_with_two_jets_by_hand(hand_features):
         "DER_mass_jet_jet": inv_mass(jet1_4, jet2_4),
         "DER_prodeta_jet_jet": 2.1 * -1.8,
         "DER_deltar_tau_lep": math.hypot(0.7, delta_phi(0.3, 2.0)),
-        "DER_pt_tot": math.hypot(tau4[0] + lep4[0] + met_x + jet1_4[0] + jet2_4[0],
-                                 tau4[1] + lep4[1] + met_y + jet1_4[1] + jet2_4[1]),
+        "DER_pt_tot": math.hypot(
+            tau4[0] + lep4[0] + met_x + jet1_4[0] + jet2_4[0], tau4[1] + lep4[1] + met_y + jet1_4[1] + jet2_4[1]
+        ),
         "DER_sum_pt": 40.0 + 30.0 + 125.0,
         "DER_pt_ratio_lep_tau": 0.75,
         "DER_met_phi_centrality": centrality_by_hand(1.1, 2.0, 0.3),
@@ -203,9 +216,18 @@ def test_event_without_jets_by_hand(hand_features):
     met_x, met_y = met[0] * math.cos(met[1]), met[0] * math.sin(met[1])
     assert f["PRI_jet_num"] == 0.0
     assert f["PRI_jet_all_pt"] == 0.0  # the 22 GeV jet does not count
-    for name in ("PRI_jet_leading_pt", "PRI_jet_leading_eta", "PRI_jet_leading_phi", "PRI_jet_subleading_pt",
-                 "PRI_jet_subleading_eta", "PRI_jet_subleading_phi", "DER_deltaeta_jet_jet", "DER_mass_jet_jet",
-                 "DER_prodeta_jet_jet", "DER_lep_eta_centrality"):
+    for name in (
+        "PRI_jet_leading_pt",
+        "PRI_jet_leading_eta",
+        "PRI_jet_leading_phi",
+        "PRI_jet_subleading_pt",
+        "PRI_jet_subleading_eta",
+        "PRI_jet_subleading_phi",
+        "DER_deltaeta_jet_jet",
+        "DER_mass_jet_jet",
+        "DER_prodeta_jet_jet",
+        "DER_lep_eta_centrality",
+    ):
         assert f[name] == UNDEFINED, name
     pt_h = math.hypot(tau4[0] + lep4[0] + met_x, tau4[1] + lep4[1] + met_y)
     mass_vis = inv_mass(tau4, lep4)
@@ -249,8 +271,11 @@ def test_collinear_mass_closure():
     x1, x2 = 0.62, 0.31
     met_x = (1 - x1) * tau1[0] * math.cos(tau1[2]) + (1 - x2) * tau2[0] * math.cos(tau2[2])
     met_y = (1 - x1) * tau1[0] * math.sin(tau1[2]) + (1 - x2) * tau2[0] * math.sin(tau2[2])
-    event = make_event(tau=[(x1 * tau1[0], tau1[1], tau1[2], 0.0, 1)], lep=[(x2 * tau2[0], tau2[1], tau2[2], -1)],
-                       met=(math.hypot(met_x, met_y), math.atan2(met_y, met_x)))
+    event = make_event(
+        tau=[(x1 * tau1[0], tau1[1], tau1[2], 0.0, 1)],
+        lep=[(x2 * tau2[0], tau2[1], tau2[2], -1)],
+        met=(math.hypot(met_x, met_y), math.atan2(met_y, met_x)),
+    )
     features = higgsml_features(select_lephad(ak.Array([event])))
     assert features["DER_mass_collinear"][0] == pytest.approx(true_mass, rel=TOL)
     assert features["DER_mass_vis"][0] == pytest.approx(true_mass * math.sqrt(x1 * x2), rel=TOL)
@@ -258,8 +283,15 @@ def test_collinear_mass_closure():
 
 def test_collinear_mass_undefined_cases():
     ones = np.ones(3)
-    mass = collinear_mass(50.0 * ones, 40.0 * ones, np.array([0.0, 0.0, 0.0]), 30.0 * ones,
-                          np.array([math.pi, 1.0, 1.0]), 20.0 * ones, np.array([0.5, 0.5, 0.5]))
+    mass = collinear_mass(
+        50.0 * ones,
+        40.0 * ones,
+        np.array([0.0, 0.0, 0.0]),
+        30.0 * ones,
+        np.array([math.pi, 1.0, 1.0]),
+        20.0 * ones,
+        np.array([0.5, 0.5, 0.5]),
+    )
     assert mass[0] == UNDEFINED  # back to back: no solution
     assert mass[1] > 50.0  # MET between the two: physical, above the visible mass
     assert collinear_mass(np.array([UNDEFINED]), *(np.ones(1),) * 6)[0] == UNDEFINED

@@ -50,9 +50,16 @@ def synthetic_split(rng, n_signal, n_background):
             weight = 2.0 ** (-(mass - 200.0) / 100.0)  # falling cross section
         x1 = rng.normal(0.7 if label else 0.0, 1.0, n)
         x = np.column_stack([x0, x1, rng.normal(size=(n, 2))])
-        blocks.append({"X": x, "label": np.full(n, label), "weight": np.full(n, weight / n),
-                       "process": np.full(n, number), "truth_mass": np.full(n, resonance),
-                       "resonance_mass": np.full(n, resonance)})
+        blocks.append(
+            {
+                "X": x,
+                "label": np.full(n, label),
+                "weight": np.full(n, weight / n),
+                "process": np.full(n, number),
+                "truth_mass": np.full(n, resonance),
+                "resonance_mass": np.full(n, resonance),
+            }
+        )
     split = {key: np.concatenate([b[key] for b in blocks]) for key in blocks[0]}
     order = rng.permutation(len(split["label"]))
     split = {key: value[order] for key, value in split.items()}
@@ -72,8 +79,11 @@ def one_thread():
 @pytest.fixture(scope="module")
 def splits():
     rng = np.random.default_rng(7)
-    return {"train": synthetic_split(rng, 700, 3000), "val": synthetic_split(rng, 300, 1200),
-            "test": synthetic_split(rng, 1000, 4000)}
+    return {
+        "train": synthetic_split(rng, 700, 3000),
+        "val": synthetic_split(rng, 300, 1200),
+        "test": synthetic_split(rng, 1000, 4000),
+    }
 
 
 def outputs(tmp_path):
@@ -185,10 +195,26 @@ def test_unknown_process_and_hyper_parameter(splits, tmp_path):
 
 
 def test_table_marks_left_out_mass_and_missing_dedicated(tmp_path):
-    rows = [{"mass": 300.0, "left_out": False, "parameterised": 0.91, "dedicated": float("nan"),
-             "unparameterised": 0.88, "n_signal": 10, "n_background": 20},
-            {"mass": 500.0, "left_out": True, "parameterised": 0.95, "dedicated": 0.96, "unparameterised": 0.9,
-             "n_signal": 11, "n_background": 20}]
+    rows = [
+        {
+            "mass": 300.0,
+            "left_out": False,
+            "parameterised": 0.91,
+            "dedicated": float("nan"),
+            "unparameterised": 0.88,
+            "n_signal": 10,
+            "n_background": 20,
+        },
+        {
+            "mass": 500.0,
+            "left_out": True,
+            "parameterised": 0.95,
+            "dedicated": 0.96,
+            "unparameterised": 0.9,
+            "n_signal": 11,
+            "n_background": 20,
+        },
+    ]
     write_auc_table(rows, tmp_path / "t.csv", tmp_path / "t.md")
     assert (tmp_path / "t.csv").read_text().splitlines()[1] == "300.0,false,0.91,,0.88,10,20"
     md = (tmp_path / "t.md").read_text().splitlines()

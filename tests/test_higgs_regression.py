@@ -49,9 +49,16 @@ def synthetic_split(rng, n):
     x[:, FEATURE_NAMES.index("DER_pt_ratio_lep_tau")] = fraction * (1 + 0.02 * rng.normal(size=n))
     collinear = proxy * (1 + 0.25 * rng.normal(size=n))
     x[:, FEATURE_NAMES.index("DER_mass_collinear")] = np.where(rng.uniform(size=n) < 0.3, UNDEFINED, collinear)
-    return {"X": x, "feature_names": np.array(FEATURE_NAMES), "label": (resonance != 91.19).astype(int),
-            "weight": np.ones(n), "process": process, "process_names": names, "truth_mass": truth,
-            "resonance_mass": resonance}
+    return {
+        "X": x,
+        "feature_names": np.array(FEATURE_NAMES),
+        "label": (resonance != 91.19).astype(int),
+        "weight": np.ones(n),
+        "process": process,
+        "process_names": names,
+        "truth_mass": truth,
+        "resonance_mass": resonance,
+    }
 
 
 def test_response_definitions_on_hand_values():
@@ -168,8 +175,15 @@ def test_bad_inputs(tmp_path):
     path = tmp_path / "data.npz"
     np.savez(path, **no_truth)
     with pytest.raises(InputFileError, match="true di-tau mass"):
-        run_regression({"train": path, "val": path, "test": path}, {}, 0, "cpu", tmp_path / "m.pt",
-                       tmp_path / "p.npz", tmp_path / "m.json")
+        run_regression(
+            {"train": path, "val": path, "test": path},
+            {},
+            0,
+            "cpu",
+            tmp_path / "m.pt",
+            tmp_path / "p.npz",
+            tmp_path / "m.json",
+        )
 
 
 def test_job_on_tiny_samples(tiny_samples, tmp_path):
@@ -178,15 +192,35 @@ def test_job_on_tiny_samples(tiny_samples, tmp_path):
     splits = {s: tmp_path / f"{s}.npz" for s in ("train", "val", "test")}
     build_dataset(samples, roles, {"jet_pt_min": 30, "split": {"train": 0.5, "val": 0.25, "test": 0.25}}, 5, splits)
     out = tmp_path / "out"
-    paths = {"model": out / "model.pt", "pred": out / "pred.npz", "csv": out / "table.csv", "md": out / "table.md",
-             "png": out / "plot.png", "pdf": out / "plot.pdf", "metrics": out / "metrics.json"}
-    metrics = run_regression(splits, {"hidden": [16, 16], "epochs": 4, "batch_size": 64, "patience": 2}, 2, "cpu",
-                             paths["model"], paths["pred"], paths["metrics"])
+    paths = {
+        "model": out / "model.pt",
+        "pred": out / "pred.npz",
+        "csv": out / "table.csv",
+        "md": out / "table.md",
+        "png": out / "plot.png",
+        "pdf": out / "plot.pdf",
+        "metrics": out / "metrics.json",
+    }
+    metrics = run_regression(
+        splits,
+        {"hidden": [16, 16], "epochs": 4, "batch_size": 64, "patience": 2},
+        2,
+        "cpu",
+        paths["model"],
+        paths["pred"],
+        paths["metrics"],
+    )
     render(splits["test"], paths["pred"], paths["metrics"], (paths["csv"], paths["md"]), (paths["png"], paths["pdf"]))
     for path in paths.values():
         assert path.exists() and path.stat().st_size > 0, path
-    for key in ("resolution_regressed", "resolution_visible", "resolution_collinear", "bias_regressed",
-                "bias_visible", "bias_collinear"):
+    for key in (
+        "resolution_regressed",
+        "resolution_visible",
+        "resolution_collinear",
+        "bias_regressed",
+        "bias_visible",
+        "bias_collinear",
+    ):
         assert key in metrics
     assert np.isfinite(metrics["resolution_regressed"]) and np.isfinite(metrics["bias_visible"])
     saved = json.loads(paths["metrics"].read_text())

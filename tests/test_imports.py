@@ -20,8 +20,13 @@ def import_graph() -> dict[str, set[str]]:
         name = module_name(path, SOURCE)
         tree = ast.parse(path.read_text())
         imported = imported_names(tree, name, path.name == "__init__.py")
-        graph[name] = {module for module in imported if module.startswith("ml4hep.") and module != name
-                       and (SOURCE / module.replace(".", "/")).with_suffix(".py").is_file()}
+        graph[name] = {
+            module
+            for module in imported
+            if module.startswith("ml4hep.")
+            and module != name
+            and (SOURCE / module.replace(".", "/")).with_suffix(".py").is_file()
+        }
     return graph
 
 
@@ -35,7 +40,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for child in sorted(graph.get(node, ())):
             if state.get(child) == 1:
-                return [*stack[stack.index(child):], child]
+                return [*stack[stack.index(child) :], child]
             if child not in state and (cycle := visit(child)):
                 return cycle
         stack.pop()
@@ -59,8 +64,10 @@ def test_find_cycle_finds_one():
 
 
 def test_the_summary_and_the_registries_load_without_torch():
-    code = ("import sys\n"
-            "import ml4hep.combine, ml4hep.toptag.taggers, ml4hep.higgs.classifiers, ml4hep.susy.classifiers\n"
-            "print('torch' in sys.modules, sorted(m for m in sys.modules if m.startswith('ml4hep.')))\n")
+    code = (
+        "import sys\n"
+        "import ml4hep.combine, ml4hep.toptag.taggers, ml4hep.higgs.classifiers, ml4hep.susy.classifiers\n"
+        "print('torch' in sys.modules, sorted(m for m in sys.modules if m.startswith('ml4hep.')))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split(" ", 1)
     assert out[0] == "False", "the registries import torch only where a network is built"

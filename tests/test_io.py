@@ -98,8 +98,10 @@ def test_read_sample_concatenates_shards(good_file):
 
 
 def test_refused_connection_and_unknown_host_fail_at_once(caplog):
-    for url, problem in ((f"root://127.0.0.1:{_free_port()}//nowhere/top.root", "connection refused by 127.0.0.1"),
-                         ("root://no-such-host.invalid//nowhere/top.root", "unknown host 'no-such-host.invalid'")):
+    for url, problem in (
+        (f"root://127.0.0.1:{_free_port()}//nowhere/top.root", "connection refused by 127.0.0.1"),
+        ("root://no-such-host.invalid//nowhere/top.root", "unknown host 'no-such-host.invalid'"),
+    ):
         caplog.clear()
         with caplog.at_level("WARNING"), pytest.raises(InputFileError, match=re.escape(problem)):
             read_tree(url, retries=3, retry_wait=5.0)

@@ -71,33 +71,54 @@ def toptag_splits(rng: np.random.Generator, n: int = 240, particles: int = 8, pi
         label = rng.integers(0, 2, n)
         x = rng.normal(size=(n, particles, len(CONSTITUENT_FEATURES))).astype(np.float32) + label[:, None, None]
         substructure = rng.normal(size=(n, len(FEATURE_NAMES)))
-        substructure[:, FEATURE_NAMES.index("sd_mass")] = np.where(label == 1, rng.normal(170, 15, n),
-                                                                   rng.normal(60, 30, n))
-        substructure[:, FEATURE_NAMES.index("tau32")] = np.where(label == 1, rng.uniform(0.2, 0.6, n),
-                                                                 rng.uniform(0.5, 1.0, n))
-        out[split] = {"x": x, "mask": np.ones((n, particles), np.float32),
-                      "images": rng.random((n, 1, pixels, pixels)).astype(np.float32) + label[:, None, None, None],
-                      "substructure": substructure, "substructure_names": np.array(FEATURE_NAMES), "label": label,
-                      "weight": np.ones(n), "sample": label, "shard": np.zeros(n, int), "entry": np.arange(n)}
+        substructure[:, FEATURE_NAMES.index("sd_mass")] = np.where(
+            label == 1, rng.normal(170, 15, n), rng.normal(60, 30, n)
+        )
+        substructure[:, FEATURE_NAMES.index("tau32")] = np.where(
+            label == 1, rng.uniform(0.2, 0.6, n), rng.uniform(0.5, 1.0, n)
+        )
+        out[split] = {
+            "x": x,
+            "mask": np.ones((n, particles), np.float32),
+            "images": rng.random((n, 1, pixels, pixels)).astype(np.float32) + label[:, None, None, None],
+            "substructure": substructure,
+            "substructure_names": np.array(FEATURE_NAMES),
+            "label": label,
+            "weight": np.ones(n),
+            "sample": label,
+            "shard": np.zeros(n, int),
+            "entry": np.arange(n),
+        }
     return out
 
 
-TOPTAG_HYPER = {"bdt": {"n_estimators": 30, "early_stopping_rounds": 5},
-                "cnn": {"pixels": 8, "channels": [4], "dense": 8, "epochs": 3, "batch_size": 64},
-                "pfn": {"phi_sizes": [8], "f_sizes": [8], "epochs": 3, "batch_size": 64},
-                "efn": {"phi_sizes": [8], "f_sizes": [8], "epochs": 3, "batch_size": 64},
-                "particlenet": {"k": 3, "channels": [[8]], "fc": 8, "epochs": 2, "batch_size": 64}}
+TOPTAG_HYPER = {
+    "bdt": {"n_estimators": 30, "early_stopping_rounds": 5},
+    "cnn": {"pixels": 8, "channels": [4], "dense": 8, "epochs": 3, "batch_size": 64},
+    "pfn": {"phi_sizes": [8], "f_sizes": [8], "epochs": 3, "batch_size": 64},
+    "efn": {"phi_sizes": [8], "f_sizes": [8], "epochs": 3, "batch_size": 64},
+    "particlenet": {"k": 3, "channels": [[8]], "fc": 8, "epochs": 2, "batch_size": 64},
+}
 
 
 @pytest.mark.parametrize("name", TAGGERS.names())
 def test_every_tagger_trains_scores_saves_and_reloads(name, tmp_path):
     splits = toptag_splits(np.random.default_rng(1))
     cls = TAGGERS.model_class(name)
-    paths = {"model_path": tmp_path / f"{name}{cls.suffix}", "scores_path": tmp_path / f"{name}.root",
-             "info_path": tmp_path / f"{name}_info.json"}
+    paths = {
+        "model_path": tmp_path / f"{name}{cls.suffix}",
+        "scores_path": tmp_path / f"{name}.root",
+        "info_path": tmp_path / f"{name}_info.json",
+    }
     onnx = tmp_path / f"{name}.onnx" if TAGGERS.is_network(name) else None
-    info = train_and_score(TAGGERS.create(name, TOPTAG_HYPER.get(name, {})), splits, FitContext(seed=2), **paths,
-                           onnx_path=onnx, samples=["qcd", "top"])
+    info = train_and_score(
+        TAGGERS.create(name, TOPTAG_HYPER.get(name, {})),
+        splits,
+        FitContext(seed=2),
+        **paths,
+        onnx_path=onnx,
+        samples=["qcd", "top"],
+    )
     assert json.loads(paths["info_path"].read_text())["model"] == name
     with uproot.open(paths["scores_path"]) as file:
         tree = file["scores"]
@@ -157,8 +178,13 @@ def run_training(tmp_path, checkpoint, output, kill_at=-1):
     script = tmp_path / "train.py"
     script.write_text(RESUME_SCRIPT)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    return subprocess.run([sys.executable, str(script), str(checkpoint), str(output), str(kill_at)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(script), str(checkpoint), str(output), str(kill_at)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_training_killed_with_sigkill_resumes_to_exactly_the_uninterrupted_weights(tmp_path):
@@ -187,8 +213,9 @@ def test_a_checkpoint_of_another_training_is_not_resumed(tmp_path):
     assert not (tmp_path / "c.ckpt").exists()
 
 
-@pytest.mark.parametrize(("registry", "name"), [(SUSY_MODELS, "rf"), (SUSY_MODELS, "bdt"), (SUSY_MODELS, "mlp"),
-                                                (TAGGERS, "cut")])
+@pytest.mark.parametrize(
+    ("registry", "name"), [(SUSY_MODELS, "rf"), (SUSY_MODELS, "bdt"), (SUSY_MODELS, "mlp"), (TAGGERS, "cut")]
+)
 def test_a_truncated_model_file_is_one_clear_error(tmp_path, registry, name):
     from ml4hep.errors import InputFileError
 

@@ -63,8 +63,9 @@ def test_export_restores_training_mode_and_batches(tmp_path):
     assert model.training and path.is_file()
     inputs, _ = model_inputs("pfn", 10, seed=4)
     feeds = {n: t.numpy() for n, t in zip(names, inputs, strict=True)}
-    np.testing.assert_allclose(onnx_predict(path, feeds, batch_size=3), onnx_predict(path, feeds, batch_size=None),
-                               atol=1e-6, rtol=0)
+    np.testing.assert_allclose(
+        onnx_predict(path, feeds, batch_size=3), onnx_predict(path, feeds, batch_size=None), atol=1e-6, rtol=0
+    )
 
 
 def test_default_example_is_a_slice_of_the_inputs(tmp_path):

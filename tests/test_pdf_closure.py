@@ -37,8 +37,9 @@ def test_overconfident_ensembles_give_r_bv_above_one():
     cov = _covariance(n, rng)
     chol = np.linalg.cholesky(cov)
     truth = np.zeros(n)
-    fits = [(truth + chol @ rng.normal(size=n) + 0.3 * rng.normal(size=(50, n)) @ chol.T, truth, cov)
-            for _ in range(20)]
+    fits = [
+        (truth + chol @ rng.normal(size=n) + 0.3 * rng.normal(size=(50, n)) @ chol.T, truth, cov) for _ in range(20)
+    ]
     result = estimators(fits, bootstrap=0)
     assert 2.5 < result["r_bv"] < 4.5  # spread 0.3 of the true error: R_bv ~ 1 / 0.3
     assert result["xi_1sigma"] < 0.4

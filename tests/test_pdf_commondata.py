@@ -60,10 +60,19 @@ def test_mult_uncertainties_follow_the_reference_values(bcdms):
 
 def _toy(name: str, sources: list[str], n: int = 3, shift: float = 0.0) -> Dataset:
     rng = np.random.default_rng(len(name))
-    return Dataset(name=name, x=np.full(n, 0.1), q2=np.full(n, 10.0), y=np.zeros(n), central=np.ones(n) + shift,
-                   stat=np.full(n, 0.01), add=rng.uniform(0.01, 0.02, (n, len(sources))),
-                   add_names=np.array(sources), mult=np.zeros((n, 0)), mult_names=np.array([], dtype=str),
-                   index=np.arange(n))
+    return Dataset(
+        name=name,
+        x=np.full(n, 0.1),
+        q2=np.full(n, 10.0),
+        y=np.zeros(n),
+        central=np.ones(n) + shift,
+        stat=np.full(n, 0.01),
+        add=rng.uniform(0.01, 0.02, (n, len(sources))),
+        add_names=np.array(sources),
+        mult=np.zeros((n, 0)),
+        mult_names=np.array([], dtype=str),
+        index=np.arange(n),
+    )
 
 
 def test_uncorrelated_sources_are_diagonal_and_named_sources_correlate_datasets():
@@ -71,8 +80,11 @@ def test_uncorrelated_sources_are_diagonal_and_named_sources_correlate_datasets(
     two = _toy("B_X", ["CORR", "NORM"])
     cov = covariance([one, two])
     # within A: UNCORR only on the diagonal
-    expected_a = np.diag(one.stat**2 + one.add[:, 0] ** 2) + np.outer(one.add[:, 1], one.add[:, 1]) + np.outer(
-        one.add[:, 2], one.add[:, 2])
+    expected_a = (
+        np.diag(one.stat**2 + one.add[:, 0] ** 2)
+        + np.outer(one.add[:, 1], one.add[:, 1])
+        + np.outer(one.add[:, 2], one.add[:, 2])
+    )
     np.testing.assert_allclose(cov[:3, :3], expected_a)
     # across A and B: only the shared named source NORM; the per-dataset CORR sources do not correlate them
     np.testing.assert_allclose(cov[:3, 3:], np.outer(one.add[:, 2], two.add[:, 1]))

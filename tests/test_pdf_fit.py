@@ -32,9 +32,14 @@ def setup():
     grid = table["xgrid"]
     truth = [np.einsum("ibk,bk->i", fk, truth_on_grid(grid)) for fk in fks]
     positivity = pseudodata.to_fit_basis(theory.load_table(FOLDER / "POSITIVITY.npz")["fk"])
-    return {"fk": np.concatenate(fks), "grid": grid, "level0": np.concatenate(truth),
-            "cov": covariance(parts, truth), "positivity": positivity,
-            "dataset": np.concatenate([np.full(len(p), k) for k, p in enumerate(parts)])}
+    return {
+        "fk": np.concatenate(fks),
+        "grid": grid,
+        "level0": np.concatenate(truth),
+        "cov": covariance(parts, truth),
+        "positivity": positivity,
+        "dataset": np.concatenate([np.full(len(p), k) for k, p in enumerate(parts)]),
+    }
 
 
 def _fits(setup, data, seeds, **training):
@@ -46,8 +51,16 @@ def _fits(setup, data, seeds, **training):
         alpha, beta = fit.draw_preprocessing(OPTIONS["preprocessing"], np.random.default_rng(seed))
         torch.manual_seed(seed)
         models.append(fit.PDFModel(OPTIONS["network"]["hidden"], alpha, beta))
-    results = fit.fit_replicas(models, setup["fk"], setup["grid"], np.stack([data] * len(seeds)), setup["cov"],
-                               np.stack(trains), setup["positivity"], {**OPTIONS["training"], **training})
+    results = fit.fit_replicas(
+        models,
+        setup["fk"],
+        setup["grid"],
+        np.stack([data] * len(seeds)),
+        setup["cov"],
+        np.stack(trains),
+        setup["positivity"],
+        {**OPTIONS["training"], **training},
+    )
     return list(zip(models, results, trains, strict=True))
 
 
@@ -92,15 +105,19 @@ def test_early_stopping_keeps_the_best_validation_weights(setup):
     torch.set_num_threads(1)
     rng = np.random.default_rng(3)
     points = np.arange(40)
-    small = {"fk": setup["fk"][points], "grid": setup["grid"], "positivity": setup["positivity"],
-             "cov": setup["cov"][np.ix_(points, points)], "dataset": setup["dataset"][points]}
+    small = {
+        "fk": setup["fk"][points],
+        "grid": setup["grid"],
+        "positivity": setup["positivity"],
+        "cov": setup["cov"][np.ix_(points, points)],
+        "dataset": setup["dataset"][points],
+    }
     data = setup["level0"][points] + rng.multivariate_normal(np.zeros(40), 4 * small["cov"])
     train = pseudodata.training_split(small["dataset"], points, 0.5, 1)
     torch.manual_seed(1)
     model = fit.PDFModel([60, 60], [1.1, 1.1, 0.3, 0.3, 0.3, 1.1], [4.0, 3.0, 3.0, 3.0, 3.0, 3.0])
     options = {**OPTIONS["training"], "epochs": 1500, "patience": 1500, "record_every": 1, "learning_rate": 0.01}
-    result = fit.fit_replica(model, small["fk"], small["grid"], data, small["cov"], train, small["positivity"],
-                             options)
+    result = fit.fit_replica(model, small["fk"], small["grid"], data, small["cov"], train, small["positivity"], options)
     val = np.array(result.chi2_val)
     train_curve = np.array(result.chi2_train)
     assert result.epochs_run == 1500
@@ -151,12 +168,19 @@ def test_batched_fit_gives_each_replica_its_separate_result(setup):
     alone = []
     for seed, fraction in enumerate(fractions):
         model, data, train = _replica(setup, seed, fraction)
-        alone.append((model, fit.fit_replica(model, setup["fk"], setup["grid"], data, setup["cov"], train,
-                                             setup["positivity"], options)))
+        alone.append(
+            (
+                model,
+                fit.fit_replica(
+                    model, setup["fk"], setup["grid"], data, setup["cov"], train, setup["positivity"], options
+                ),
+            )
+        )
     models, data, train = zip(*(_replica(setup, seed, f) for seed, f in enumerate(fractions)), strict=True)
     assert len({int(mask.sum()) for mask in train}) == 3
-    batched = fit.fit_replicas(models, setup["fk"], setup["grid"], np.stack(data), setup["cov"], np.stack(train),
-                               setup["positivity"], options)
+    batched = fit.fit_replicas(
+        models, setup["fk"], setup["grid"], np.stack(data), setup["cov"], np.stack(train), setup["positivity"], options
+    )
     assert len({result.epochs_run for _, result in alone}) > 1, "a replica stops while the others go on"
     for (model, result), batch_model, batch_result in zip(alone, models, batched, strict=True):
         assert batch_result.best_epoch == result.best_epoch
@@ -166,8 +190,9 @@ def test_batched_fit_gives_each_replica_its_separate_result(setup):
         assert batch_result.best_chi2_train == pytest.approx(result.best_chi2_train, rel=1e-10)
         np.testing.assert_allclose(batch_result.chi2_val, result.chi2_val, rtol=1e-10)
         pdf = fit.pdf_on_xgrid(model, setup["grid"])
-        np.testing.assert_allclose(fit.pdf_on_xgrid(batch_model, setup["grid"]), pdf, rtol=1e-10,
-                                   atol=1e-10 * np.abs(pdf).max())
+        np.testing.assert_allclose(
+            fit.pdf_on_xgrid(batch_model, setup["grid"]), pdf, rtol=1e-10, atol=1e-10 * np.abs(pdf).max()
+        )
 
 
 def test_replica_batches_cover_every_replica_once():
@@ -181,10 +206,21 @@ def test_replica_batches_cover_every_replica_once():
 def _fit_inputs(setup):
     """FitInputs of the test's points (level 2: replicas fluctuate around the level-0 data)."""
     n = len(setup["level0"])
-    return pseudodata.FitInputs(datasets=["BCDMS", "NMC"], fitted=np.array([True, True]),
-                                point_dataset=setup["dataset"], x=np.zeros(n), q2=np.zeros(n), data=setup["level0"],
-                                truth=setup["level0"], cov_sampling=setup["cov"], cov_fit=setup["cov"],
-                                fk=setup["fk"], positivity_fk=setup["positivity"], xgrid=setup["grid"], level=2)
+    return pseudodata.FitInputs(
+        datasets=["BCDMS", "NMC"],
+        fitted=np.array([True, True]),
+        point_dataset=setup["dataset"],
+        x=np.zeros(n),
+        q2=np.zeros(n),
+        data=setup["level0"],
+        truth=setup["level0"],
+        cov_sampling=setup["cov"],
+        cov_fit=setup["cov"],
+        fk=setup["fk"],
+        positivity_fk=setup["positivity"],
+        xgrid=setup["grid"],
+        level=2,
+    )
 
 
 def test_a_batch_job_writes_the_files_of_separate_jobs(setup, tmp_path):
@@ -198,8 +234,9 @@ def test_a_batch_job_writes_the_files_of_separate_jobs(setup, tmp_path):
     paths = {kind: [tmp_path / kind / f"replica{k}" for k in range(2)] for kind in ("alone", "batch")}
     for seed, path in zip(seeds, paths["alone"], strict=True):
         fit.run_replica(str(inputs), options, seed, "cpu", f"{path}.npz", f"{path}.pt")
-    fit.run_replicas(str(inputs), options, seeds, "cpu", [f"{p}.npz" for p in paths["batch"]],
-                     [f"{p}.pt" for p in paths["batch"]])
+    fit.run_replicas(
+        str(inputs), options, seeds, "cpu", [f"{p}.npz" for p in paths["batch"]], [f"{p}.pt" for p in paths["batch"]]
+    )
     for alone, batch in zip(paths["alone"], paths["batch"], strict=True):
         a, b = np.load(f"{alone}.npz"), np.load(f"{batch}.npz")
         assert a.files == b.files
@@ -220,8 +257,9 @@ def test_dry_run_plans_one_job_per_batch(tmp_path):
     """3 replicas, 2 per job: two fit jobs (2 + 1 replicas), the three replicas' files as today."""
     workdir = copy_workflow(tmp_path / "wf")
     (workdir / "config" / "batches.yaml").write_text("pdf:\n  replicas_per_job: 2\n")
-    result = run_snakemake(workdir, "-n", "results/pdf/metrics.json", "--configfile", "config/test.yaml",
-                           "config/batches.yaml")
+    result = run_snakemake(
+        workdir, "-n", "results/pdf/metrics.json", "--configfile", "config/test.yaml", "config/batches.yaml"
+    )
     jobs = re.findall(r"^(?:local)?rule (pdf_replica\w*):\n(?:.*\n)*?\s+wildcards: (.*)", result.stdout, re.M)
     assert sorted(w for rule, w in jobs if rule == "pdf_replica_batch") == ["fit=0, batch=0", "fit=0, batch=1"]
     assert sorted(w for rule, w in jobs if rule == "pdf_replica") == [f"fit=0, replica={r}" for r in range(3)]

@@ -61,7 +61,7 @@ def test_contraction_gives_the_lo_f2_formula_for_a_known_operator():
     fk = theory.contract(operators, q2, coefficients, SETTINGS)
     pdf_grid = truth_on_grid(grid)
     flav = les_houches_flavours(x)  # x f
-    f2 = (4 / 9 * (flav["uv"] + 2 * flav["ubar"]) + 1 / 9 * (flav["dv"] + 2 * flav["dbar"]) + 1 / 9 * 2 * flav["s"])
+    f2 = 4 / 9 * (flav["uv"] + 2 * flav["ubar"]) + 1 / 9 * (flav["dv"] + 2 * flav["dbar"]) + 1 / 9 * 2 * flav["s"]
     np.testing.assert_allclose(predictions(fk, pdf_grid), f2 * (1 + np.log(q2)), rtol=2e-3)
 
 
@@ -83,8 +83,10 @@ def test_nlo_tables_differ_from_lo_by_percents():
     """Same points, same grid; on the toy PDF the NLO F2 and reduced cross-sections move by 2-25% (median), not by
     factors."""
     for name in ("BCDMS_NC_NOTFIXED_P_EM-F2", "NMC_NC_NOTFIXED_P_EM-SIGMARED", "HERA_NC_318GEV_EP-SIGMARED"):
-        lo, nlo = (theory.load_table(ROOT / "theory" / "fk" / theory.settings_hash(s) / f"{name}.npz")
-                   for s in (SETTINGS, NLO_SETTINGS))
+        lo, nlo = (
+            theory.load_table(ROOT / "theory" / "fk" / theory.settings_hash(s) / f"{name}.npz")
+            for s in (SETTINGS, NLO_SETTINGS)
+        )
         np.testing.assert_array_equal(lo["index"], nlo["index"])
         ratio = predictions(nlo["fk"], truth_on_grid(nlo["xgrid"])) / predictions(lo["fk"], truth_on_grid(lo["xgrid"]))
         # measured: BCDMS 0.90-1.20 (median 0.96), NMC 0.71-1.00 (F_L at high y), HERA 0.89-1.46 (small-x sea at
@@ -97,12 +99,16 @@ def test_nlo_tables_differ_from_lo_by_percents():
 # table 2 (LO) and table 3 (NLO), as transcribed in eko's benchmarks/ekomark/benchmark/external/LHA.yaml.
 LH_X = [1e-4, 1e-3, 1e-2, 0.1, 0.3, 0.5, 0.7]
 LES_HOUCHES = {
-    "LO": {"uv": [1.0057e-2, 5.0392e-2, 2.1955e-1, 5.7267e-1, 3.7925e-1, 1.3476e-1, 2.3123e-2],
-           "dv": [5.9076e-3, 2.9296e-2, 1.2433e-1, 2.8413e-1, 1.4186e-1, 3.5364e-2, 3.5943e-3],
-           "g": [9.7371e1, 3.2078e1, 8.0546e0, 8.8766e-1, 8.2676e-2, 7.9240e-3, 3.7311e-4]},
-    "NLO": {"uv": [1.2841e-2, 5.7926e-2, 2.3026e-1, 5.5452e-1, 3.5393e-1, 1.2271e-1, 2.0429e-2],
-            "dv": [7.4558e-3, 3.3337e-2, 1.2928e-1, 2.7336e-1, 1.3158e-1, 3.1967e-2, 3.1473e-3],
-            "g": [9.2872e1, 3.1502e1, 8.1066e0, 8.9867e-1, 8.3451e-2, 8.0473e-3, 3.8721e-4]},
+    "LO": {
+        "uv": [1.0057e-2, 5.0392e-2, 2.1955e-1, 5.7267e-1, 3.7925e-1, 1.3476e-1, 2.3123e-2],
+        "dv": [5.9076e-3, 2.9296e-2, 1.2433e-1, 2.8413e-1, 1.4186e-1, 3.5364e-2, 3.5943e-3],
+        "g": [9.7371e1, 3.2078e1, 8.0546e0, 8.8766e-1, 8.2676e-2, 7.9240e-3, 3.7311e-4],
+    },
+    "NLO": {
+        "uv": [1.2841e-2, 5.7926e-2, 2.3026e-1, 5.5452e-1, 3.5393e-1, 1.2271e-1, 2.0429e-2],
+        "dv": [7.4558e-3, 3.3337e-2, 1.2928e-1, 2.7336e-1, 1.3158e-1, 3.1967e-2, 3.1473e-3],
+        "g": [9.2872e1, 3.1502e1, 8.1066e0, 8.9867e-1, 8.3451e-2, 8.0473e-3, 3.8721e-4],
+    },
 }
 
 
@@ -111,10 +117,15 @@ LES_HOUCHES = {
 def test_eko_evolution_reproduces_the_les_houches_tables(order):
     """Toy PDFs at Q0^2 = 2 GeV^2, alpha_s(Q0) = 0.35, nf = 4 fixed, evolved to 10^4 GeV^2 with the task's eko
     set-up at the given order; compared with the tables' x u_v, x d_v, x g (5 significant digits)."""
-    settings = {**SETTINGS, "order": order, "ev_op_iterations": theory.MIN_NLO_EV_OP_ITERATIONS,
-                "q0": math.sqrt(2.0), "alphas_reference": (0.35, math.sqrt(2.0), 4),
-                "masses": {"c": math.sqrt(2.0), "b": 1e5, "t": 1e6},
-                "xgrid": {"x_min": 1e-5, "n_log": 30, "n_lin": 20, "x_mid": 0.1}}
+    settings = {
+        **SETTINGS,
+        "order": order,
+        "ev_op_iterations": theory.MIN_NLO_EV_OP_ITERATIONS,
+        "q0": math.sqrt(2.0),
+        "alphas_reference": (0.35, math.sqrt(2.0), 4),
+        "masses": {"c": math.sqrt(2.0), "b": 1e5, "t": 1e6},
+        "xgrid": {"x_min": 1e-5, "n_log": 30, "n_lin": 20, "x_mid": 0.1},
+    }
     node = (1e4, 4)
     operators = theory.evolve(settings, [node])
     weights = {"uv": {2: 1, -2: -1}, "dv": {1: 1, -1: -1}, "g": {21: 1}}
@@ -156,13 +167,16 @@ def test_nlo_reduced_cross_section_is_f2_minus_the_longitudinal_part():
     x = np.full(3, 0.01)
     q2 = np.full(3, 3.0)
     y = np.array([0.1, 0.5, 0.9])
-    observable = {kind: np.einsum("ipj,pj->i", theory.yadism_coefficients(nlo, kind, x, q2, y), pdf)
-                  for kind in ("F2", "SIGMARED")}
+    observable = {
+        kind: np.einsum("ipj,pj->i", theory.yadism_coefficients(nlo, kind, x, q2, y), pdf)
+        for kind in ("F2", "SIGMARED")
+    }
     longitudinal = (observable["F2"] - observable["SIGMARED"]) * (1 + (1 - y) ** 2) / y**2
     assert np.all(longitudinal > 0)
     np.testing.assert_allclose(longitudinal, longitudinal[0], rtol=1e-10)  # F_L itself does not depend on y
-    lo = np.einsum("ipj,pj->i", theory.parton_model_coefficients(x, np.tile(theory.f2_weights(), (3, 1)), SETTINGS),
-                   pdf)
+    lo = np.einsum(
+        "ipj,pj->i", theory.parton_model_coefficients(x, np.tile(theory.f2_weights(), (3, 1)), SETTINGS), pdf
+    )
     assert np.all(np.abs(observable["F2"] / lo - 1) < 0.3)
     assert np.all((longitudinal / observable["F2"] > 0.02) & (longitudinal / observable["F2"] < 0.5))
     print("F_L / F2", longitudinal[0] / observable["F2"][0], "F2 NLO / LO", observable["F2"][0] / lo[0])

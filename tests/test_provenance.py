@@ -11,7 +11,7 @@ from .conftest import ROOT
 
 def write_benchmark(path, seconds):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("s\th:m:s\tmax_rss\tmax_vms\n" f"{seconds}\t0:00:01\t123.4\t500.0\n")
+    path.write_text(f"s\th:m:s\tmax_rss\tmax_vms\n{seconds}\t0:00:01\t123.4\t500.0\n")
 
 
 def test_provenance_records_config_commit_versions_devices_and_times(tmp_path):
@@ -39,8 +39,10 @@ def test_provenance_records_config_commit_versions_devices_and_times(tmp_path):
     else:
         assert record["git"] == {"commit": None, "dirty": None}
     assert record["packages"]["torch"] and record["packages"]["snakemake"]
-    assert record["training"] == {"higgs/models/bdt": {"device": "cpu", "seed": 42},
-                                  "pdf/replicas/fit0/replica3": {"device": "cpu", "seed": 99}}
+    assert record["training"] == {
+        "higgs/models/bdt": {"device": "cpu", "seed": 42},
+        "pdf/replicas/fit0/replica3": {"device": "cpu", "seed": 99},
+    }
     assert record["job_times"]["higgs/train_bdt"] == {"seconds": 2.5, "max_rss_mb": 123.4}
     assert record["rule_times"]["generate_sample"] == {"jobs": 2, "seconds": 22.0}
     assert list(record["rule_times"])[0] == "generate_sample", "slowest rule first"

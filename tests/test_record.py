@@ -37,8 +37,10 @@ def toy_batch():
     names = ("id", "status", "mother1", "daughter1", "daughter2")
 
     def particle(row):
-        return {**dict(zip(names, row[:5], strict=True)),
-                "p": dict(zip(("px", "py", "pz", "e"), map(float, row[5:]), strict=True))}
+        return {
+            **dict(zip(names, row[:5], strict=True)),
+            "p": dict(zip(("px", "py", "pz", "e"), map(float, row[5:]), strict=True)),
+        }
 
     return ak.Array([[particle(r) for r in rows0], [particle(r) for r in rows1]])
 

@@ -22,7 +22,7 @@ WITHOUT_CODE = {"pdf_theory"}
 
 # Appended to the Snakefile of a scratch copy: at parse time, write every script rule's declared code inputs (a
 # wildcard-dependent code input is evaluated for each generated process).
-DUMP_DECLARED = '''
+DUMP_DECLARED = """
 
 def _dump_declared_code(path):
     import json
@@ -44,11 +44,11 @@ def _dump_declared_code(path):
 
 
 _dump_declared_code({path!r})
-'''
+"""
 
 # Run in a subprocess with the scratch copy's src first on the path: execute the module-level imports of each script
 # (what the job runs before anything else) and list the ml4hep modules they loaded, as files.
-TRACE_IMPORTS = textwrap.dedent('''
+TRACE_IMPORTS = textwrap.dedent("""
     import ast, json, sys
     traced = {}
     for script in json.loads(sys.argv[1]):
@@ -60,18 +60,43 @@ TRACE_IMPORTS = textwrap.dedent('''
         traced[script] = sorted(m.__file__ for name, m in sys.modules.items()
                                 if (name == "ml4hep" or name.startswith("ml4hep.")) and getattr(m, "__file__", None))
     print(json.dumps(traced))
-''')
+""")
 
 # Jobs that train, generate, fit or compute numbers; none of them may rerun when only plotting code changes.
 COMPUTE_RULES = {
-    "generate_sample", "import_sample", "sample_summary", "toptag_features", "toptag_train_baseline",
-    "toptag_train_network", "higgs_features", "higgs_train_baseline", "higgs_train_dnn", "higgs_limits",
-    "higgs_regression", "higgs_parameterised", "higgs_heavy_limits", "pdf_data", "pdf_theory", "pdf_inputs",
-    "pdf_replica", "pdf_postfit", "susy_efficiency_grid", "susy_scan", "susy_label", "susy_dataset", "susy_train_rf",
-    "susy_train_bdt", "susy_train_mlp",
+    "generate_sample",
+    "import_sample",
+    "sample_summary",
+    "toptag_features",
+    "toptag_train_baseline",
+    "toptag_train_network",
+    "higgs_features",
+    "higgs_train_baseline",
+    "higgs_train_dnn",
+    "higgs_limits",
+    "higgs_regression",
+    "higgs_parameterised",
+    "higgs_heavy_limits",
+    "pdf_data",
+    "pdf_theory",
+    "pdf_inputs",
+    "pdf_replica",
+    "pdf_postfit",
+    "susy_efficiency_grid",
+    "susy_scan",
+    "susy_label",
+    "susy_dataset",
+    "susy_train_rf",
+    "susy_train_bdt",
+    "susy_train_mlp",
 }
-RENDER_RULES = {"sample_plots", "higgs_regression_plots", "higgs_parameterised_plots", "higgs_heavy_limits_plot",
-                "susy_efficiency_grid_plot"}
+RENDER_RULES = {
+    "sample_plots",
+    "higgs_regression_plots",
+    "higgs_parameterised_plots",
+    "higgs_heavy_limits_plot",
+    "susy_efficiency_grid_plot",
+}
 
 
 @pytest.fixture(scope="module")
@@ -88,8 +113,15 @@ def declared(tmp_path_factory) -> tuple[Path, dict[str, dict]]:
 def traced_imports(workdir: Path, scripts: list[str]) -> dict[str, list[str]]:
     """Script -> files (relative to ``workdir``) of the ml4hep modules its module-level imports load."""
     env = {**os.environ, "PYTHONPATH": str(workdir / "src"), "MPLBACKEND": "Agg"}
-    result = subprocess.run([sys.executable, "-c", TRACE_IMPORTS, json.dumps(scripts)], cwd=workdir, env=env,
-                            capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", TRACE_IMPORTS, json.dumps(scripts)],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     traced = json.loads(result.stdout.strip().splitlines()[-1])
     return {script: [os.path.relpath(f, workdir) for f in files] for script, files in traced.items()}
@@ -97,8 +129,14 @@ def traced_imports(workdir: Path, scripts: list[str]) -> dict[str, list[str]]:
 
 def test_every_rule_declares_the_code_its_script_imports(declared):
     workdir, rules = declared
-    assert {"toptag_train_network", "higgs_regression_plots", "susy_efficiency_grid", "generate_sample[higgs_ggh125]",
-            "sample_plots", "combine"} <= set(rules)
+    assert {
+        "toptag_train_network",
+        "higgs_regression_plots",
+        "susy_efficiency_grid",
+        "generate_sample[higgs_ggh125]",
+        "sample_plots",
+        "combine",
+    } <= set(rules)
     missing_code = sorted(name for name, rule in rules.items() if rule["code"] is None and name not in WITHOUT_CODE)
     assert missing_code == [], "rules with a script but no code input"
     traced = traced_imports(workdir, sorted({rule["script"] for rule in rules.values()}))
@@ -158,8 +196,11 @@ def test_editing_the_top_tagging_models_reruns_the_torch_taggers_only(finished_r
 
 def test_editing_io_reruns_what_reads_or_writes_through_it(finished_run, declared, tmp_path):
     _, declared_rules = declared
-    users = {name.split("[")[0] for name, rule in declared_rules.items()
-             if rule["code"] and "src/ml4hep/io.py" in rule["code"]}
+    users = {
+        name.split("[")[0]
+        for name, rule in declared_rules.items()
+        if rule["code"] and "src/ml4hep/io.py" in rule["code"]
+    }
     workdir = copy_finished_run(finished_run, tmp_path / "project")
     append_comment(workdir / "src/ml4hep/io.py")
     jobs = dry_run_jobs(workdir)

@@ -101,8 +101,10 @@ def test_systematics_weaken_limit_and_significance():
     nominal = stats.build_model(s, b)
     norm_syst = stats.build_model(s, b, background_norm_uncertainty=0.2)
     mc_stat = stats.build_model(s, b, signal_mc_err=0.2 * s, background_mc_err=0.1 * b)
-    lim = {k: stats.expected_upper_limit(m)["mu_expected"] for k, m in
-           {"nominal": nominal, "norm": norm_syst, "mc": mc_stat}.items()}
+    lim = {
+        k: stats.expected_upper_limit(m)["mu_expected"]
+        for k, m in {"nominal": nominal, "norm": norm_syst, "mc": mc_stat}.items()
+    }
     z = {k: stats.expected_significance(m) for k, m in {"nominal": nominal, "norm": norm_syst, "mc": mc_stat}.items()}
     assert lim["norm"] > lim["nominal"] * 1.05
     assert lim["mc"] > lim["nominal"] * 1.02
@@ -121,8 +123,9 @@ def test_multibin_high_purity_bin_beats_single_bin():
 
 
 def test_build_model_structure():
-    model = stats.build_model([1.0, 2.0], [10.0, 5.0], signal_mc_err=[0.1, 0.2], background_mc_err=[1.0, 0.0],
-                              background_norm_uncertainty=0.1)
+    model = stats.build_model(
+        [1.0, 2.0], [10.0, 5.0], signal_mc_err=[0.1, 0.2], background_mc_err=[1.0, 0.0], background_norm_uncertainty=0.1
+    )
     assert model.config.poi_name == "mu"
     assert set(model.config.parameters) == {"mu", "staterror_score", "background_norm"}
     assert model.config.param_set("staterror_score").n_parameters == 2
@@ -182,8 +185,14 @@ def test_brazil_plot(tmp_path):
     masses = [120.0, 125.0, 130.0]
     limits = [stats.expected_upper_limit(stats.build_model([s], [1000.0])) for s in (8.0, 10.0, 12.0)]
     outputs = [tmp_path / "brazil.png", tmp_path / "brazil.pdf"]
-    brazil_plot(masses, limits, outputs, ylabel=r"95% CL limit on $\mu$",
-                      observed=[lim["mu_expected"] * 1.1 for lim in limits], reference=1.0)
+    brazil_plot(
+        masses,
+        limits,
+        outputs,
+        ylabel=r"95% CL limit on $\mu$",
+        observed=[lim["mu_expected"] * 1.1 for lim in limits],
+        reference=1.0,
+    )
     for path in outputs:
         assert path.stat().st_size > 1000
     assert (tmp_path / "brazil.png").read_bytes()[:4] == b"\x89PNG"
@@ -195,14 +204,42 @@ def test_brazil_plot(tmp_path):
 # made the old fast solver return mu = 9.59 for all five band edges (and pyhf.infer.hypotest gives CLs = 0 from
 # mu ~ 9.6 on).
 LARGE_COUNT_TEMPLATES = {
-    "signal": [5369.869546452826, 5390.394449693626, 5383.552815280023, 5430.463404966786, 5383.5528152800325,
-               5322.958956766077, 10726.546249682702],
-    "signal_mc_err": [2029.9098697025913, 2037.7536405612461, 2035.1424092969698, 2052.5385283419846,
-                      2035.1424092969712, 2012.3181395859838, 2867.3099198342175],
-    "background": [7625932.458606735, 1679651.8055872973, 1239632.4901898205, 2782538.4640490636, 1542072.39557763,
-                   1063206.8799516037, 929095.4254751652],
-    "background_mc_err": [1253960.3298994268, 593906.7648434109, 506355.2551536932, 754684.2080858768,
-                          528479.5355590918, 438369.4963630056, 392318.50757085753],
+    "signal": [
+        5369.869546452826,
+        5390.394449693626,
+        5383.552815280023,
+        5430.463404966786,
+        5383.5528152800325,
+        5322.958956766077,
+        10726.546249682702,
+    ],
+    "signal_mc_err": [
+        2029.9098697025913,
+        2037.7536405612461,
+        2035.1424092969698,
+        2052.5385283419846,
+        2035.1424092969712,
+        2012.3181395859838,
+        2867.3099198342175,
+    ],
+    "background": [
+        7625932.458606735,
+        1679651.8055872973,
+        1239632.4901898205,
+        2782538.4640490636,
+        1542072.39557763,
+        1063206.8799516037,
+        929095.4254751652,
+    ],
+    "background_mc_err": [
+        1253960.3298994268,
+        593906.7648434109,
+        506355.2551536932,
+        754684.2080858768,
+        528479.5355590918,
+        438369.4963630056,
+        392318.50757085753,
+    ],
 }
 
 
@@ -211,8 +248,9 @@ class _TrustConstrOptimizer(pyhf.optimize.scipy_optimizer):
 
     def _minimize(self, minimizer, func, x0, do_grad=False, bounds=None, fixed_vals=None, options={}):  # noqa: B006
         options = {**options, "method": "trust-constr"}
-        return super()._minimize(minimizer, func, x0, do_grad=do_grad, bounds=bounds, fixed_vals=fixed_vals,
-                                 options=options)
+        return super()._minimize(
+            minimizer, func, x0, do_grad=do_grad, bounds=bounds, fixed_vals=fixed_vals, options=options
+        )
 
 
 @pytest.fixture
@@ -234,8 +272,14 @@ def test_large_count_model_limit_is_robust(trust_constr_backend):
     # an independent pyhf computation with a converging optimizer puts expected CLs = alpha at the median
     bounds = [tuple(b) for b in model.config.suggested_bounds()]
     bounds[model.config.poi_index] = (0.0, 1000.0)
-    _, expected = pyhf.infer.hypotest(res["mu_expected"], stats.asimov_data(model, 0.0), model, test_stat="qtilde",
-                                      return_expected_set=True, par_bounds=bounds)
+    _, expected = pyhf.infer.hypotest(
+        res["mu_expected"],
+        stats.asimov_data(model, 0.0),
+        model,
+        test_stat="qtilde",
+        return_expected_set=True,
+        par_bounds=bounds,
+    )
     assert float(expected[2]) == pytest.approx(ALPHA, abs=0.01)
     assert np.all(np.diff(np.asarray(expected, dtype=float)) > 0)
 

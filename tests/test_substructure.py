@@ -72,22 +72,36 @@ def test_toy_jet_against_hand_computation():
     prong_b = y_phi(e[2:].sum(), px[2:].sum(), py[2:].sum(), pz[2:].sum())
     norm = sum(pt) * R0
     tau1 = sum(pt[i] * delta_r(parts[i], jet) for i in range(4)) / norm
-    tau2 = (sum(pt[i] * delta_r(parts[i], prong_a) for i in (0, 1))
-            + sum(pt[i] * delta_r(parts[i], prong_b) for i in (2, 3))) / norm
+    tau2 = (
+        sum(pt[i] * delta_r(parts[i], prong_a) for i in (0, 1))
+        + sum(pt[i] * delta_r(parts[i], prong_b) for i in (2, 3))
+    ) / norm
     tau3 = sum(pt[i] * delta_r(parts[i], prong_b) for i in (2, 3)) / norm
     mass = np.sqrt(e.sum() ** 2 - px.sum() ** 2 - py.sum() ** 2 - pz.sum() ** 2)
     # energy correlation functions (beta = 1) over all pairs and triplets
     dr = np.array([[delta_r(parts[i], parts[j]) for j in range(4)] for i in range(4)])
     ecf1 = sum(pt)
     ecf2 = sum(pt[i] * pt[j] * dr[i, j] for i in range(4) for j in range(i + 1, 4))
-    ecf3 = sum(pt[i] * pt[j] * pt[k] * dr[i, j] * dr[i, k] * dr[j, k]
-               for i in range(4) for j in range(i + 1, 4) for k in range(j + 1, 4))
+    ecf3 = sum(
+        pt[i] * pt[j] * pt[k] * dr[i, j] * dr[i, k] * dr[j, k]
+        for i in range(4)
+        for j in range(i + 1, 4)
+        for k in range(j + 1, 4)
+    )
     expected = {
-        "tau1": tau1, "tau2": tau2, "tau3": tau3, "tau4": 0.0,
-        "tau21": tau2 / tau1, "tau32": tau3 / tau2, "tau43": 0.0,
-        "mass": mass, "pt": np.hypot(px.sum(), py.sum()), "n_constituents": 4.0,
+        "tau1": tau1,
+        "tau2": tau2,
+        "tau3": tau3,
+        "tau4": 0.0,
+        "tau21": tau2 / tau1,
+        "tau32": tau3 / tau2,
+        "tau43": 0.0,
+        "mass": mass,
+        "pt": np.hypot(px.sum(), py.sum()),
+        "n_constituents": 4.0,
         "sd_mass": mass,  # first C/A splitting A | B has z = 200 / 500 > 0.1
-        "c2": ecf3 * ecf1 / ecf2**2, "d2": ecf3 * ecf1**3 / ecf2**3,
+        "c2": ecf3 * ecf1 / ecf2**2,
+        "d2": ecf3 * ecf1**3 / ecf2**3,
     }
     for name, value in expected.items():
         assert out[name][0] == pytest.approx(value, rel=1e-9, abs=1e-12), name
@@ -143,8 +157,11 @@ def test_matches_fastjet_contrib_softdrop_nsubjettiness_and_energy_correlators()
         reference = ak.to_numpy(ca.exclusive_jets_energy_correlator(njets=1, beta=1.0, func=name))
         np.testing.assert_allclose(out[name], reference, rtol=1e-9)
     antikt = fastjet.ClusterSequence(particles, fastjet.JetDefinition(fastjet.antikt_algorithm, 1000.0))
-    taus = ak.to_numpy(antikt.njettiness(axes_definition="KT_Axes", measure_definition="NormalizedMeasure",
-                                         njets=[1, 2, 3, 4], beta=1.0, R0=R0))
+    taus = ak.to_numpy(
+        antikt.njettiness(
+            axes_definition="KT_Axes", measure_definition="NormalizedMeasure", njets=[1, 2, 3, 4], beta=1.0, R0=R0
+        )
+    )
     for n in range(1, 5):
         np.testing.assert_allclose(out[f"tau{n}"], taus[:, n - 1], rtol=1e-9, atol=1e-12)
 

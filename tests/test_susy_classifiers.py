@@ -23,12 +23,23 @@ def tiny(test_config, tmp_path_factory):
     out = tmp_path_factory.mktemp("susy")
     labels, first = [], 0
     for shard, n in enumerate(shard_sizes(susy["scan"]["points"], susy["scan"]["shards"])):
-        scan_shard(n, derive_seed(test_config["seed"], "susy", "scan", shard), susy["scan"]["ranges"],
-                   out / f"scan{shard}.root", first_id=first)
+        scan_shard(
+            n,
+            derive_seed(test_config["seed"], "susy", "scan", shard),
+            susy["scan"]["ranges"],
+            out / f"scan{shard}.root",
+            first_id=first,
+        )
         first += n
         recast = susy["recast"]
-        label_shard(str(out / f"scan{shard}.root"), str(out / f"labels{shard}.root"), recast["signal_regions"],
-                    recast["luminosity_fb"], recast["min_signal_events"], recast["xsec_order"])
+        label_shard(
+            str(out / f"scan{shard}.root"),
+            str(out / f"labels{shard}.root"),
+            recast["signal_regions"],
+            recast["luminosity_fb"],
+            recast["min_signal_events"],
+            recast["xsec_order"],
+        )
         labels.append(out / f"labels{shard}.root")
     splits = {s: out / f"{s}.npz" for s in ("train", "val", "test")}
     summary = build_dataset(labels, splits, susy["split"], susy["inputs"], 11)
@@ -37,9 +48,16 @@ def tiny(test_config, tmp_path_factory):
     models.mkdir()
     suffix = {name: CLASSIFIERS.model_class(name).suffix for name in CLASSIFIERS}
     for name in CLASSIFIERS:
-        train_and_score(CLASSIFIERS.create(name, susy[name]), data, FitContext(seed=5),
-                        model_path=models / f"{name}{suffix[name]}", scores_path=models / f"{name}.root",
-                        info_path=models / f"{name}_info.json", label="allowed", summarise=validation_summary)
+        train_and_score(
+            CLASSIFIERS.create(name, susy[name]),
+            data,
+            FitContext(seed=5),
+            model_path=models / f"{name}{suffix[name]}",
+            scores_path=models / f"{name}.root",
+            info_path=models / f"{name}_info.json",
+            label="allowed",
+            summarise=validation_summary,
+        )
     return {"summary": summary, "data": data, "models": models, "suffix": suffix, "dir": out}
 
 
@@ -87,14 +105,19 @@ def test_cli_predicts_slha_folder_and_table(tiny, capsys):
     folder = tiny["dir"] / "slha"
     for i in range(3):
         write_slha(folder / f"p{i}.slha", {k: float(points[k][i]) for k in PARAMETERS})
-    assert main(["susy", "predict", str(folder), str(tiny["dir"] / "scan1.root"), "--models", str(tiny["models"]),
-                 "--json"]) == 0
+    assert (
+        main(
+            ["susy", "predict", str(folder), str(tiny["dir"] / "scan1.root"), "--models", str(tiny["models"]), "--json"]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 3 + len(read_points(tiny["dir"] / "scan1.root")["M1"])
     assert all(r["class"] in ("allowed", "excluded") and 0 <= r["p_allowed"] <= 1 for r in rows)
     assert all(r["confidence"] == pytest.approx(abs(2 * r["p_allowed"] - 1)) for r in rows)
-    assert main(["susy", "predict", str(folder / "p0.slha"), "--models", str(tiny["models"]), "--classifier",
-                 "bdt"]) == 0
+    assert (
+        main(["susy", "predict", str(folder / "p0.slha"), "--models", str(tiny["models"]), "--classifier", "bdt"]) == 0
+    )
     out = capsys.readouterr().out
     assert "P(allowed)" in out and "ms" in out
 

@@ -7,8 +7,17 @@ from ml4hep.susy.spectrum import spectrum
 
 
 def synthetic_rows():
-    return [{"m_gluino": m, "lsp_fraction": f, "m_lsp": f * m, "eff_jets_met_2j": 0.1 * (m / 1000) * (1 - f),
-             "eff_jets_met_4j": 0.3 * (1 - f)} for m in (1000.0, 2000.0) for f in (0.0, 0.5)]
+    return [
+        {
+            "m_gluino": m,
+            "lsp_fraction": f,
+            "m_lsp": f * m,
+            "eff_jets_met_2j": 0.1 * (m / 1000) * (1 - f),
+            "eff_jets_met_4j": 0.3 * (1 - f),
+        }
+        for m in (1000.0, 2000.0)
+        for f in (0.0, 0.5)
+    ]
 
 
 def test_grid_interpolation_and_clamping():
@@ -28,10 +37,18 @@ def test_grid_replaces_the_gluino_parametrisation(tmp_path):
         writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    point = {k: np.array([4000.0]) for k in ("M2", "mL1", "mE1", "mL3", "mE3", "mQ1", "mU1", "mD1", "mQ3", "mU3",
-                                              "mD3", "mu", "mA")}
-    point.update(M1=np.array([1.0]), M3=np.array([1500.0]), At=np.array([0.0]), Ab=np.array([0.0]),
-                 Atau=np.array([0.0]), tanb=np.array([10.0]))
+    point = {
+        k: np.array([4000.0])
+        for k in ("M2", "mL1", "mE1", "mL3", "mE3", "mQ1", "mU1", "mD1", "mQ3", "mU3", "mD3", "mu", "mA")
+    }
+    point.update(
+        M1=np.array([1.0]),
+        M3=np.array([1500.0]),
+        At=np.array([0.0]),
+        Ab=np.array([0.0]),
+        Atau=np.array([0.0]),
+        tanb=np.array([10.0]),
+    )
     masses = spectrum(point)
     default = signal_yields(masses, 139.0)
     with_grid = signal_yields(masses, 139.0, overrides=grid_overrides(path))

@@ -19,8 +19,13 @@ def point(**changes):
 
 
 def run(values, recast_config):
-    return recast_point(values, recast_config["signal_regions"], recast_config["luminosity_fb"],
-                        recast_config["min_signal_events"], recast_config["xsec_order"])
+    return recast_point(
+        values,
+        recast_config["signal_regions"],
+        recast_config["luminosity_fb"],
+        recast_config["min_signal_events"],
+        recast_config["xsec_order"],
+    )
 
 
 def test_light_gluino_with_massless_lsp_is_excluded(recast_config):

@@ -94,7 +94,7 @@ def test_scan_shard_writes_root_and_slha(tmp_path):
 
 def test_a_duplicated_block_or_entry_is_reported_as_a_duplicate(tmp_path):
     text = write_slha(tmp_path / "p.slha", one_point()).read_text()
-    block = text[text.upper().index("BLOCK EXTPAR"):]
+    block = text[text.upper().index("BLOCK EXTPAR") :]
     twice = tmp_path / "twice.slha"
     twice.write_text(text.rstrip("\n") + "\n" + block)
     with pytest.raises(SLHAError, match=r"block EXTPAR appears twice \(lines \d+ and \d+\)"):

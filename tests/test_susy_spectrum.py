@@ -54,8 +54,12 @@ def test_pure_higgsino_limit():
 
 def test_mass_matrices_match_their_invariants():
     rng = np.random.default_rng(3)
-    m1, m2, mu, tanb = rng.uniform(-2000, 2000, 50), rng.uniform(70, 2000, 50), rng.uniform(-2000, 2000, 50), \
-        rng.uniform(1, 60, 50)
+    m1, m2, mu, tanb = (
+        rng.uniform(-2000, 2000, 50),
+        rng.uniform(70, 2000, 50),
+        rng.uniform(-2000, 2000, 50),
+        rng.uniform(1, 60, 50),
+    )
     masses, _ = neutralinos(m1, m2, mu, tanb)
     from ml4hep.susy.spectrum import neutralino_matrix
 

@@ -31,8 +31,11 @@ def fake_run(tmp_path):
     for name, separation in (("good", 3.0), ("random", 0.0)):
         for split in ("val", "test"):
             paths[f"{name}_{split}"] = rng.normal(paths[split] * separation, 1.0)
-        write_scores(tmp_path / f"{name}.root", {split: {"label": paths[split]} for split in ("val", "test")},
-                     {split: paths[f"{name}_{split}"] for split in ("val", "test")})
+        write_scores(
+            tmp_path / f"{name}.root",
+            {split: {"label": paths[split]} for split in ("val", "test")},
+            {split: paths[f"{name}_{split}"] for split in ("val", "test")},
+        )
         (tmp_path / f"{name}.json").write_text(json.dumps({"parameters": 10, "device": "cpu", "seconds": 1.0}))
         scores[name], infos[name] = tmp_path / f"{name}.root", tmp_path / f"{name}.json"
     return tmp_path, scores, infos

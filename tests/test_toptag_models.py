@@ -187,7 +187,11 @@ def test_registry_classes_and_input_kinds():
     assert isinstance(build_model("particlenet"), ParticleNet)
     assert isinstance(build_model("cnn"), JetImageCNN)
     assert {name: model_input_kind(name) for name in ALL_MODELS} == {
-        "pfn": "constituents", "efn": "constituents", "particlenet": "constituents", "cnn": "image"}
+        "pfn": "constituents",
+        "efn": "constituents",
+        "particlenet": "constituents",
+        "cnn": "image",
+    }
 
 
 def test_registry_errors():

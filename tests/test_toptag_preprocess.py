@@ -21,9 +21,20 @@ def toy_jets():
     phi = [[0.0, 0.1, -0.2], [0.0]]
     px = [[p * np.cos(f) for p, f in zip(a, b, strict=True)] for a, b in zip(pt, phi, strict=True)]
     py = [[p * np.sin(f) for p, f in zip(a, b, strict=True)] for a, b in zip(pt, phi, strict=True)]
-    return ak.zip({"jet_pt": [600.0, 500.0], "jet_eta": [0.0, 0.0], "jet_phi": [0.0, 0.0], "jet_mass": [50.0, 0.0],
-                   "is_signal_new": [1, 0], "part_E": pt, "part_px": px, "part_py": py,
-                   "part_pz": [[0.0, 0.0, 0.0], [0.0]]}, depth_limit=1)
+    return ak.zip(
+        {
+            "jet_pt": [600.0, 500.0],
+            "jet_eta": [0.0, 0.0],
+            "jet_phi": [0.0, 0.0],
+            "jet_mass": [50.0, 0.0],
+            "is_signal_new": [1, 0],
+            "part_E": pt,
+            "part_px": px,
+            "part_py": py,
+            "part_pz": [[0.0, 0.0, 0.0], [0.0]],
+        },
+        depth_limit=1,
+    )
 
 
 def test_constituent_features_and_padding():

@@ -12,8 +12,9 @@ from ml4hep.training import balanced_weights, fit, load_checkpoint, predict, sav
 class Linear(nn.Module):
     def __init__(self, n_in: int, hidden: int = 0):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, 1)) if hidden else \
-            nn.Linear(n_in, 1)
+        self.net = (
+            nn.Sequential(nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, 1)) if hidden else nn.Linear(n_in, 1)
+        )
 
     def forward(self, x):
         return self.net(x).squeeze(-1)
@@ -54,12 +55,12 @@ def test_early_stopping_keeps_the_best_validation_weights():
     y = (rng.uniform(size=330) < 1 / (1 + np.exp(-x[:, 0]))).astype(np.float32)
     torch.manual_seed(1)
     model = Linear(20, hidden=256)
-    result = fit(model, [x[:30]], y[:30], [x[30:]], y[30:], epochs=200, learning_rate=0.01, patience=15,
-                 batch_size=30)
+    result = fit(model, [x[:30]], y[:30], [x[30:]], y[30:], epochs=200, learning_rate=0.01, patience=15, batch_size=30)
     assert result.best_epoch < len(result.val_loss) - 1, "validation loss rose after its minimum"
     assert len(result.val_loss) - 1 - result.best_epoch == 15, "stopped after `patience` epochs without progress"
-    final_val = torch.nn.functional.binary_cross_entropy(torch.as_tensor(predict(model, [x[30:]])),
-                                                         torch.as_tensor(y[30:], dtype=torch.float64))
+    final_val = torch.nn.functional.binary_cross_entropy(
+        torch.as_tensor(predict(model, [x[30:]])), torch.as_tensor(y[30:], dtype=torch.float64)
+    )
     assert float(final_val) == pytest.approx(result.best_val_loss, rel=1e-5)
     assert result.best_val_loss < result.val_loss[-1]
 

@@ -15,6 +15,7 @@ from .conftest import TEST_CONFIG, copy_workflow, planned_jobs, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
+
 def write_override(workdir, name, content):
     path = workdir / "config" / name
     path.write_text(yaml.safe_dump(content))
@@ -78,8 +79,9 @@ def test_finished_run_has_nothing_to_do(finished_run):
 
 
 def test_changing_one_process_reruns_only_its_shards(finished_run):
-    override = write_override(finished_run, "more_z.yaml", {"samples": {"higgs": {"processes": {"ztautau": {
-        "events": 3600}}}}})
+    override = write_override(
+        finished_run, "more_z.yaml", {"samples": {"higgs": {"processes": {"ztautau": {"events": 3600}}}}}
+    )
     result = run_snakemake(finished_run, "-n", "--configfile", "config/test.yaml", override)
     jobs = planned_jobs(result.stdout)
     generated = sorted(w for rule, w in jobs if rule == "generate_sample")
@@ -117,8 +119,16 @@ def test_bad_user_file_stops_with_one_clear_message(own_run, tmp_path):
     bad = tmp_path / "not_root.root"
     bad.write_text("definitely not ROOT\n" * 20)
     override = write_override(own_run, "bad.yaml", {"inputs": {"mine": {"files": [str(bad)]}}})
-    result = run_snakemake(own_run, "results/samples/mine/0.root", "--cores", "1", "--configfile",
-                           "config/test.yaml", override, check=False)
+    result = run_snakemake(
+        own_run,
+        "results/samples/mine/0.root",
+        "--cores",
+        "1",
+        "--configfile",
+        "config/test.yaml",
+        override,
+        check=False,
+    )
     assert result.returncode != 0
     assert f"ERROR in rule import_sample: {bad}: not a readable ROOT file" in result.stdout
     assert not (own_run / "results/samples/mine/0.root").exists()
@@ -127,8 +137,16 @@ def test_bad_user_file_stops_with_one_clear_message(own_run, tmp_path):
 def test_missing_branch_in_user_file_names_it(own_run, tmp_path):
     source = own_run / "results/samples/toptag_qcd/0.root"
     override = write_override(own_run, "wrong_set.yaml", {"inputs": {"mine2": {"files": [str(source)]}}})
-    result = run_snakemake(own_run, "results/samples/mine2/0.root", "--cores", "1", "--configfile",
-                           "config/test.yaml", override, check=False)
+    result = run_snakemake(
+        own_run,
+        "results/samples/mine2/0.root",
+        "--cores",
+        "1",
+        "--configfile",
+        "config/test.yaml",
+        override,
+        check=False,
+    )
     assert result.returncode != 0
     assert "lacks branch(es) lep_pt" in result.stdout
 
@@ -216,11 +234,19 @@ def higgsml_csv_from_generated(feature_dir, path):
 
 def test_higgsml_csv_runs_through_the_higgs_rules(finished_run, tmp_path):
     workdir = copy_workflow(tmp_path / "wf")
-    n_events, total_weight = higgsml_csv_from_generated(finished_run / "results/higgs/features",
-                                                        tmp_path / "higgsml.csv")
-    override = write_override(workdir, "higgsml.yaml", {
-        "inputs": {"higgsml": {"files": [str(tmp_path / "higgsml.csv")], "format": "higgsml_csv", "set": "higgsml"}},
-        "higgs": {"higgsml": "higgsml"}})
+    n_events, total_weight = higgsml_csv_from_generated(
+        finished_run / "results/higgs/features", tmp_path / "higgsml.csv"
+    )
+    override = write_override(
+        workdir,
+        "higgsml.yaml",
+        {
+            "inputs": {
+                "higgsml": {"files": [str(tmp_path / "higgsml.csv")], "format": "higgsml_csv", "set": "higgsml"}
+            },
+            "higgs": {"higgsml": "higgsml"},
+        },
+    )
     run_snakemake(workdir, "results/higgs/metrics.json", "--cores", "2", "--configfile", "config/test.yaml", override)
     metrics = json.loads((workdir / "results/higgs/metrics.json").read_text())
     assert set(metrics["auc"]) == {"cut", "bdt", "dnn"}
@@ -247,8 +273,9 @@ def test_pdf_chain_runs_at_nlo_from_the_versioned_tables(finished_run, tmp_path)
     from ml4hep.pdf.theory import settings_hash
 
     workdir = copy_workflow(tmp_path / "wf")
-    result = run_snakemake(workdir, "results/pdf/metrics.json", "--cores", "2", "--configfile", "config/test.yaml",
-                           "config/pdf-nlo.yaml")
+    result = run_snakemake(
+        workdir, "results/pdf/metrics.json", "--cores", "2", "--configfile", "config/test.yaml", "config/pdf-nlo.yaml"
+    )
     assert "rule pdf_theory" not in result.stdout
     nlo = json.loads((workdir / "results/pdf/metrics.json").read_text())
     lo = json.loads((finished_run / "results/pdf/metrics.json").read_text())
@@ -301,8 +328,7 @@ def test_the_same_config_gives_the_same_metrics(own_run):
         return strip(json.loads(path.read_text()))
 
     before = headline(own_run / "results/higgs/metrics.json")
-    run_snakemake(own_run, "results/higgs/metrics.json", "--cores", "2", "--forcerun", "higgs_features",
-                  *TEST_CONFIG)
+    run_snakemake(own_run, "results/higgs/metrics.json", "--cores", "2", "--forcerun", "higgs_features", *TEST_CONFIG)
     assert headline(own_run / "results/higgs/metrics.json") == before
 
 
@@ -318,8 +344,15 @@ def test_report_shows_the_plots_in_a_browser(own_run, tmp_path):
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(
             executable_path=shutil.which("chromium"),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync"])
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--no-first-run",
+                "--disable-sync",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(report.as_uri())

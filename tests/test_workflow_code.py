@@ -18,29 +18,32 @@ def write(root: Path, files: dict[str, str]) -> None:
 
 
 def fake_project(tmp_path: Path) -> Path:
-    write(tmp_path, {
-        "src/ml4hep/__init__.py": "",
-        "src/ml4hep/errors.py": "",
-        "src/ml4hep/io.py": "from ml4hep.errors import Error\n",
-        "src/ml4hep/unused.py": "",
-        "src/ml4hep/task/__init__.py": "from . import helpers\n",
-        "src/ml4hep/task/helpers.py": "import numpy\n",
-        "src/ml4hep/task/compute.py": (
-            "from typing import TYPE_CHECKING\n"
-            "from ..io import read\n"
-            "if TYPE_CHECKING:\n    from ml4hep.typing_only import T\n"
-            "def heavy():\n    from ml4hep.task import lazy\n    import ml4hep.other.deep\n"
-        ),
-        "src/ml4hep/task/lazy.py": "from .lazier import x\n",
-        "src/ml4hep/task/lazier.py": "",
-        "src/ml4hep/typing_only.py": "",
-        "src/ml4hep/other/__init__.py": "",
-        "src/ml4hep/other/deep.py": "",
-        "src/ml4hep/tables/__init__.py": "from pathlib import Path\nDATA = Path(__file__).parent / 'data'\n",
-        "src/ml4hep/tables/data/a.csv": "1\n",
-        "src/ml4hep/tables/data/sub/b.csv": "2\n",
-        "scripts/job.py": "from ml4hep.task.compute import heavy\nfrom ml4hep import tables\nimport os\n",
-    })
+    write(
+        tmp_path,
+        {
+            "src/ml4hep/__init__.py": "",
+            "src/ml4hep/errors.py": "",
+            "src/ml4hep/io.py": "from ml4hep.errors import Error\n",
+            "src/ml4hep/unused.py": "",
+            "src/ml4hep/task/__init__.py": "from . import helpers\n",
+            "src/ml4hep/task/helpers.py": "import numpy\n",
+            "src/ml4hep/task/compute.py": (
+                "from typing import TYPE_CHECKING\n"
+                "from ..io import read\n"
+                "if TYPE_CHECKING:\n    from ml4hep.typing_only import T\n"
+                "def heavy():\n    from ml4hep.task import lazy\n    import ml4hep.other.deep\n"
+            ),
+            "src/ml4hep/task/lazy.py": "from .lazier import x\n",
+            "src/ml4hep/task/lazier.py": "",
+            "src/ml4hep/typing_only.py": "",
+            "src/ml4hep/other/__init__.py": "",
+            "src/ml4hep/other/deep.py": "",
+            "src/ml4hep/tables/__init__.py": "from pathlib import Path\nDATA = Path(__file__).parent / 'data'\n",
+            "src/ml4hep/tables/data/a.csv": "1\n",
+            "src/ml4hep/tables/data/sub/b.csv": "2\n",
+            "scripts/job.py": "from ml4hep.task.compute import heavy\nfrom ml4hep import tables\nimport os\n",
+        },
+    )
     return tmp_path
 
 
@@ -51,10 +54,24 @@ def relative(paths: list[Path], root: Path) -> list[str]:
 def test_closure_follows_every_kind_of_import(tmp_path):
     root = fake_project(tmp_path)
     closure = relative(import_closure(root / "scripts/job.py", root / "src"), root)
-    assert closure == sorted([
-        "__init__.py", "errors.py", "io.py", "task/__init__.py", "task/helpers.py", "task/compute.py",
-        "task/lazy.py", "task/lazier.py", "typing_only.py", "other/__init__.py", "other/deep.py",
-        "tables/__init__.py", "tables/data/a.csv", "tables/data/sub/b.csv"])
+    assert closure == sorted(
+        [
+            "__init__.py",
+            "errors.py",
+            "io.py",
+            "task/__init__.py",
+            "task/helpers.py",
+            "task/compute.py",
+            "task/lazy.py",
+            "task/lazier.py",
+            "typing_only.py",
+            "other/__init__.py",
+            "other/deep.py",
+            "tables/__init__.py",
+            "tables/data/a.csv",
+            "tables/data/sub/b.csv",
+        ]
+    )
     assert "unused.py" not in closure and "scripts/job.py" not in closure
 
 

@@ -35,8 +35,11 @@ def top_jets(n: int = 50, seed: int = 3) -> dict:
     counts = rng.integers(1, 6, n)
     flat = {name: rng.normal(size=int(counts.sum())) for name in ("E", "px", "py", "pz")}
     return {
-        "jet_pt": rng.uniform(550, 650, n), "jet_eta": rng.uniform(-2, 2, n), "jet_phi": rng.uniform(-3, 3, n),
-        "jet_mass": rng.uniform(0, 250, n), "is_signal_new": rng.integers(0, 2, n).astype(np.int32),
+        "jet_pt": rng.uniform(550, 650, n),
+        "jet_eta": rng.uniform(-2, 2, n),
+        "jet_phi": rng.uniform(-3, 3, n),
+        "jet_mass": rng.uniform(0, 250, n),
+        "is_signal_new": rng.integers(0, 2, n).astype(np.int32),
         "part": ak.zip({name: ak.unflatten(values, counts) for name, values in flat.items()}),
     }
 
@@ -89,16 +92,17 @@ def test_read_retries_a_timeout_until_the_server_is_up(export, tmp_path):
     port = free_port()
     late = XRootDServer(export / "late", export / "data", port=port)
     url = late.url("top.root")
-    code = ("import logging, sys; logging.basicConfig(level=logging.INFO)\n"
-            "import ml4hep.io\n"
-            "ml4hep.io.PROBE_TIMEOUT = 0.5\n"
-            f"print('entries', len(ml4hep.io.read_tree({url!r}, retries=6, retry_wait=0.5)))\n")
+    code = (
+        "import logging, sys; logging.basicConfig(level=logging.INFO)\n"
+        "import ml4hep.io\n"
+        "ml4hep.io.PROBE_TIMEOUT = 0.5\n"
+        f"print('entries', len(ml4hep.io.read_tree({url!r}, retries=6, retry_wait=0.5)))\n"
+    )
     hole = socket.socket()
     hole.bind(("127.0.0.1", port))
     hole.listen(0)
     queued = socket.create_connection(("127.0.0.1", port))  # fills the accept queue: later SYNs are dropped
-    reader = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True)
+    reader = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         time.sleep(2.5)
         queued.close()
@@ -119,10 +123,18 @@ def test_workflow_imports_a_root_url(server, export, tmp_path):
     """A sample given as a root:// URL in the config goes through import_sample like a local file."""
     workdir = copy_workflow(tmp_path / "wf")
     override = workdir / "config" / "remote.yaml"
-    override.write_text(yaml.safe_dump({"inputs": {"remote_top": {"files": [server.url("top.root")],
-                                                                  "set": "toptag"}}}))
-    run_snakemake(workdir, "results/samples/remote_top/0.root", "--cores", "1", "--configfile", "config/test.yaml",
-                  str(override.relative_to(workdir)))
+    override.write_text(
+        yaml.safe_dump({"inputs": {"remote_top": {"files": [server.url("top.root")], "set": "toptag"}}})
+    )
+    run_snakemake(
+        workdir,
+        "results/samples/remote_top/0.root",
+        "--cores",
+        "1",
+        "--configfile",
+        "config/test.yaml",
+        str(override.relative_to(workdir)),
+    )
     imported = read_tree(workdir / "results/samples/remote_top/0.root")
     source = read_tree(export / "data" / "top.root")
     assert len(imported) == len(source) == 50

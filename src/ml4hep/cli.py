@@ -37,8 +37,9 @@ def _generate(args: argparse.Namespace) -> None:
         raise ConfigError(f"unknown process {args.process!r}; the config generates: {', '.join(specs)}")
     shards = specs[args.process].shards
     if not 0 <= args.shard < shards:
-        raise ConfigError(f"--shard {args.shard}: {args.process} has {shards} shard(s) in {args.config} "
-                          f"(0 to {shards - 1})")
+        raise ConfigError(
+            f"--shard {args.shard}: {args.process} has {shards} shard(s) in {args.config} (0 to {shards - 1})"
+        )
     summary = generate_shard(specs[args.process], args.shard, config, args.output)
     print(json.dumps(summary, indent=2))
 
@@ -71,8 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check-config", help="validate a config file and list the generated processes")
     check.add_argument("config")
-    check.add_argument("--default", default=str(DEFAULT_CONFIG_PATH),
-                       help="the workflow's default config, which the file is merged over (as Snakemake does)")
+    check.add_argument(
+        "--default",
+        default=str(DEFAULT_CONFIG_PATH),
+        help="the workflow's default config, which the file is merged over (as Snakemake does)",
+    )
     check.add_argument("--alone", action="store_true", help="validate the file alone, not merged over the default")
     check.set_defaults(func=_check_config)
 

@@ -22,8 +22,12 @@ def display_name(metrics: Mapping[str, Any], name: str) -> str:
     return str((metrics.get("display_names") or {}).get(name, name))
 
 
-TASK_TITLES = {"higgs": "Higgs H→ττ (lep-had)", "toptag": "Top tagging", "pdf": "PDF replicas (closure test)",
-               "susy": "SUSY limits (pMSSM-19 classifier)"}
+TASK_TITLES = {
+    "higgs": "Higgs H→ττ (lep-had)",
+    "toptag": "Top tagging",
+    "pdf": "PDF replicas (closure test)",
+    "susy": "SUSY limits (pMSSM-19 classifier)",
+}
 
 Section = tuple[list[dict[str, Any]], list[Column], str | None]
 
@@ -42,36 +46,51 @@ def higgs_section(metrics: Mapping[str, Any]) -> Section:
     """Per classifier: AUC, AMS, expected μ limit and significance; the regression and parameterised lines."""
     rows = []
     for name in metrics["auc"]:
-        rows.append({"name": display_name(metrics, name), "auc": metrics["auc"][name],
-                     "auc_err": _get(metrics, "auc_err", name), "ams": metrics["ams"][name],
-                     "ams_err": _get(metrics, "ams_err", name), "mu": _get(metrics, "limits", name, "mu_expected"),
-                     "z0": _get(metrics, "limits", name, "significance")})
-    columns = [Column("Classifier", "name", align="l"),
-               Column("AUC", lambda r: with_error(r["auc"], r["auc_err"], 3)),
-               Column("AMS", lambda r: with_error(r["ams"], r["ams_err"], 2)),
-               Column("expected μ limit (95% CL)", lambda r: number(r["mu"])),
-               Column("expected Z₀", lambda r: number(r["z0"], 2))]
+        rows.append(
+            {
+                "name": display_name(metrics, name),
+                "auc": metrics["auc"][name],
+                "auc_err": _get(metrics, "auc_err", name),
+                "ams": metrics["ams"][name],
+                "ams_err": _get(metrics, "ams_err", name),
+                "mu": _get(metrics, "limits", name, "mu_expected"),
+                "z0": _get(metrics, "limits", name, "significance"),
+            }
+        )
+    columns = [
+        Column("Classifier", "name", align="l"),
+        Column("AUC", lambda r: with_error(r["auc"], r["auc_err"], 3)),
+        Column("AMS", lambda r: with_error(r["ams"], r["ams_err"], 2)),
+        Column("expected μ limit (95% CL)", lambda r: number(r["mu"])),
+        Column("expected Z₀", lambda r: number(r["z0"], 2)),
+    ]
     notes = []
     regression = metrics.get("regression")
     if regression:
-        notes.append(f"Di-τ mass resolution: regressed {regression['resolution_regressed']:.3f}, visible "
-                     f"{regression['resolution_visible']:.3f}.")
+        notes.append(
+            f"Di-τ mass resolution: regressed {regression['resolution_regressed']:.3f}, visible "
+            f"{regression['resolution_visible']:.3f}."
+        )
     parameterised = metrics.get("parameterised")
     if parameterised:
-        notes.append(f"At the left-out heavy-Higgs mass {parameterised['mass_left_out']:g} GeV: AUC parameterised "
-                     f"{parameterised['auc_parameterised']:.4f}, dedicated {parameterised['auc_dedicated']:.4f}, "
-                     f"without the mass input {parameterised['auc_unparameterised']:.4f}.")
+        notes.append(
+            f"At the left-out heavy-Higgs mass {parameterised['mass_left_out']:g} GeV: AUC parameterised "
+            f"{parameterised['auc_parameterised']:.4f}, dedicated {parameterised['auc_dedicated']:.4f}, "
+            f"without the mass input {parameterised['auc_unparameterised']:.4f}."
+        )
     return rows, columns, " ".join(notes) or None
 
 
 def toptag_section(metrics: Mapping[str, Any]) -> Section:
     """Per tagger: AUC, accuracy, R30 and R50 with bootstrap errors."""
     rows = [{"name": display_name(metrics, name), **m} for name, m in metrics["taggers"].items()]
-    columns = [Column("Tagger", "name", align="l"),
-               Column("AUC", lambda r: with_error(r["auc"], r.get("auc_err"), 4)),
-               Column("Accuracy", lambda r: with_error(r["accuracy"], r.get("accuracy_err"), 3)),
-               Column("R30", lambda r: with_error(r["r30"], r.get("r30_err"), 0)),
-               Column("R50", lambda r: with_error(r["r50"], r.get("r50_err"), 0))]
+    columns = [
+        Column("Tagger", "name", align="l"),
+        Column("AUC", lambda r: with_error(r["auc"], r.get("auc_err"), 4)),
+        Column("Accuracy", lambda r: with_error(r["accuracy"], r.get("accuracy_err"), 3)),
+        Column("R30", lambda r: with_error(r["r30"], r.get("r30_err"), 0)),
+        Column("R50", lambda r: with_error(r["r50"], r.get("r50_err"), 0)),
+    ]
     note = f"{metrics['n_test']} test jets." if "n_test" in metrics else None
     return rows, columns, note
 
@@ -85,8 +104,10 @@ def pdf_section(metrics: Mapping[str, Any]) -> Section:
         {"quantity": "closure level", "value": str(closure.get("level", "–"))},
         {"quantity": "bias-variance ratio R_bv", "value": _estimate(closure, "r_bv")},
         {"quantity": "ξ_1σ", "value": _estimate(closure, "xi_1sigma")},
-        {"quantity": "replicas kept / requested", "value": f"{replicas.get('kept', '–')} / "
-                                                          f"{replicas.get('requested', '–')}"},
+        {
+            "quantity": "replicas kept / requested",
+            "value": f"{replicas.get('kept', '–')} / {replicas.get('requested', '–')}",
+        },
     ]
     for dataset, chi2 in metrics.get("chi2", {}).items():
         value = chi2 if not isinstance(chi2, Mapping) else chi2.get("central", chi2.get("chi2_per_point"))
@@ -104,20 +125,28 @@ def _estimate(closure: Mapping[str, Any], key: str) -> str:
 def susy_section(metrics: Mapping[str, Any]) -> Section:
     """Per classifier: accuracy overall and at confidence ≥ 0.95 with its coverage."""
     rows = [{"name": display_name(metrics, name), **m} for name, m in metrics["classifiers"].items()]
-    columns = [Column("Classifier", "name", align="l"),
-               Column("Accuracy", lambda r: with_error(r.get("accuracy"), None, 4)),
-               Column("Accuracy (conf. ≥ 0.95)", lambda r: with_error(r.get("accuracy_conf95"), None, 4)),
-               Column("Coverage (conf. ≥ 0.95)", lambda r: with_error(r.get("coverage_conf95"), None, 3))]
+    columns = [
+        Column("Classifier", "name", align="l"),
+        Column("Accuracy", lambda r: with_error(r.get("accuracy"), None, 4)),
+        Column("Accuracy (conf. ≥ 0.95)", lambda r: with_error(r.get("accuracy_conf95"), None, 4)),
+        Column("Coverage (conf. ≥ 0.95)", lambda r: with_error(r.get("coverage_conf95"), None, 3)),
+    ]
     seconds = metrics.get("seconds_per_point", {})
     note = f"Fraction of points excluded: {number(metrics.get('fraction_excluded'))}."
     if seconds.get("recast") and seconds.get("classifier"):
-        note += (f" Time per point: recast {seconds['recast']:.3g} s, classifier {seconds['classifier']:.3g} s "
-                 f"(speed-up {seconds['recast'] / seconds['classifier']:.3g}).")
+        note += (
+            f" Time per point: recast {seconds['recast']:.3g} s, classifier {seconds['classifier']:.3g} s "
+            f"(speed-up {seconds['recast'] / seconds['classifier']:.3g})."
+        )
     return rows, columns, note + " SUSY-AI (arXiv:1605.02797): 93.2% overall, > 99% at confidence ≥ 0.95."
 
 
 SECTIONS: dict[str, Callable[[Mapping[str, Any]], Section]] = {
-    "higgs": higgs_section, "toptag": toptag_section, "pdf": pdf_section, "susy": susy_section}
+    "higgs": higgs_section,
+    "toptag": toptag_section,
+    "pdf": pdf_section,
+    "susy": susy_section,
+}
 
 
 def write_summary(
@@ -135,30 +164,48 @@ def write_summary(
         md_path: Markdown output.
         tex_path: LaTeX output (a document fragment to include in a report).
     """
-    md = ["# ml4hep summary", "",
-          "Every number below was computed in this run on the test split of its task; the definitions are in the "
-          "docs (docs/ in the repository).", ""]
+    md = [
+        "# ml4hep summary",
+        "",
+        "Every number below was computed in this run on the test split of its task; the definitions are in the "
+        "docs (docs/ in the repository).",
+        "",
+    ]
     tex = []
     for task, path in metrics_paths.items():
         rows, columns, note = SECTIONS[task](json.loads(Path(path).read_text()))
         title = TASK_TITLES.get(task, task)
         md += [f"## {title}", "", *markdown_lines(rows, columns, note), ""]
-        tex += [rf"\section*{{{latex_cell(title)}}}", r"\begin{center}", *latex_lines(rows, columns),
-                r"\end{center}"]
+        tex += [rf"\section*{{{latex_cell(title)}}}", r"\begin{center}", *latex_lines(rows, columns), r"\end{center}"]
         if note:
             tex += [latex_cell(note), ""]
         if task in plots:
             plot = Path(plots[task])
             md += [f"![{title}]({os.path.relpath(plot, Path(md_path).parent)})", ""]
-            tex += [r"\begin{center}", rf"\includegraphics[width=0.6\textwidth]{{{plot.with_suffix('.pdf')}}}",
-                    r"\end{center}"]
+            tex += [
+                r"\begin{center}",
+                rf"\includegraphics[width=0.6\textwidth]{{{plot.with_suffix('.pdf')}}}",
+                r"\end{center}",
+            ]
     Path(md_path).parent.mkdir(parents=True, exist_ok=True)
     Path(md_path).write_text("\n".join(md) + "\n")
     Path(tex_path).write_text("\n".join(tex) + "\n")
 
 
-LIMIT_KEYS = ("task", "analysis", "parameter", "quantity", "expected", "minus2", "minus1", "plus1", "plus2",
-              "significance", "recast_fraction", "unit")
+LIMIT_KEYS = (
+    "task",
+    "analysis",
+    "parameter",
+    "quantity",
+    "expected",
+    "minus2",
+    "minus1",
+    "plus1",
+    "plus2",
+    "significance",
+    "recast_fraction",
+    "unit",
+)
 
 
 def higgs_limit_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -166,18 +213,39 @@ def higgs_limit_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for name, limit in (metrics.get("limits") or {}).items():
         band = limit["band"]
-        rows.append({"task": "higgs", "analysis": f"H(125)→ττ, {display_name(metrics, name)}",
-                     "parameter": "m_H = 125 GeV", "quantity": "μ (95% CL CLs, expected)", "expected": band[2],
-                     "minus2": band[0], "minus1": band[1], "plus1": band[3], "plus2": band[4],
-                     "significance": limit.get("significance"), "unit": ""})
+        rows.append(
+            {
+                "task": "higgs",
+                "analysis": f"H(125)→ττ, {display_name(metrics, name)}",
+                "parameter": "m_H = 125 GeV",
+                "quantity": "μ (95% CL CLs, expected)",
+                "expected": band[2],
+                "minus2": band[0],
+                "minus1": band[1],
+                "plus1": band[3],
+                "plus2": band[4],
+                "significance": limit.get("significance"),
+                "unit": "",
+            }
+        )
     for entry in (metrics.get("heavy_limits") or {}).values():
         band = entry["xsec_band_pb"]
         left_out = " (left out of training)" if entry.get("left_out") else ""
-        rows.append({"task": "higgs", "analysis": "heavy H→ττ, parameterised NN",
-                     "parameter": f"m_H = {entry['mass']:g} GeV{left_out}",
-                     "quantity": "σ×B (95% CL CLs, expected)", "expected": band[2], "minus2": band[0],
-                     "minus1": band[1], "plus1": band[3], "plus2": band[4],
-                     "significance": entry.get("significance"), "unit": "pb"})
+        rows.append(
+            {
+                "task": "higgs",
+                "analysis": "heavy H→ττ, parameterised NN",
+                "parameter": f"m_H = {entry['mass']:g} GeV{left_out}",
+                "quantity": "σ×B (95% CL CLs, expected)",
+                "expected": band[2],
+                "minus2": band[0],
+                "minus1": band[1],
+                "plus1": band[3],
+                "plus2": band[4],
+                "significance": entry.get("significance"),
+                "unit": "pb",
+            }
+        )
     return rows
 
 
@@ -190,9 +258,17 @@ def susy_limit_rows(exclusion_csv: str | Path) -> list[dict[str, Any]]:
     rows = []
     with open(exclusion_csv, newline="") as stream:
         for entry in csv.DictReader(stream):
-            rows.append({"task": "susy", "analysis": f"pMSSM-19 scan, {entry['plane']}", "parameter": entry["bin"],
-                         "quantity": "excluded fraction (classifier)", "expected": _float(entry["fraction_predicted"]),
-                         "recast_fraction": _float(entry["fraction_true"]), "unit": ""})
+            rows.append(
+                {
+                    "task": "susy",
+                    "analysis": f"pMSSM-19 scan, {entry['plane']}",
+                    "parameter": entry["bin"],
+                    "quantity": "excluded fraction (classifier)",
+                    "expected": _float(entry["fraction_predicted"]),
+                    "recast_fraction": _float(entry["fraction_true"]),
+                    "unit": "",
+                }
+            )
     return rows
 
 
@@ -212,22 +288,35 @@ def limit_rows(metrics_paths: Mapping[str, str | Path], exclusion_csvs: Sequence
     return rows
 
 
-def write_limits(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path,
-                 tex_path: str | Path) -> None:
+def write_limits(
+    rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path, tex_path: str | Path
+) -> None:
     """The one table of all limits of all tasks (CSV with every number, Markdown and LaTeX)."""
     columns = [
-        Column("Task", "task", align="l"), Column("Analysis", "analysis", align="l"),
-        Column("Point", "parameter", align="l"), Column("Quantity", "quantity", align="l"),
+        Column("Task", "task", align="l"),
+        Column("Analysis", "analysis", align="l"),
+        Column("Point", "parameter", align="l"),
+        Column("Quantity", "quantity", align="l"),
         Column("Expected", lambda r: number(r.get("expected"))),
-        Column("−1σ / +1σ", lambda r: f"{number(r.get('minus1'))} / {number(r.get('plus1'))}"
-               if r.get("minus1") is not None else "–"),
-        Column("−2σ / +2σ", lambda r: f"{number(r.get('minus2'))} / {number(r.get('plus2'))}"
-               if r.get("minus2") is not None else "–"),
+        Column(
+            "−1σ / +1σ",
+            lambda r: f"{number(r.get('minus1'))} / {number(r.get('plus1'))}" if r.get("minus1") is not None else "–",
+        ),
+        Column(
+            "−2σ / +2σ",
+            lambda r: f"{number(r.get('minus2'))} / {number(r.get('plus2'))}" if r.get("minus2") is not None else "–",
+        ),
         Column("Z₀ (exp.)", lambda r: number(r.get("significance"), 2)),
         Column("Recast truth", lambda r: number(r.get("recast_fraction"))),
         Column("Unit", "unit"),
     ]
-    write_table([{k: row.get(k) for k in LIMIT_KEYS} for row in rows], columns, csv=csv_path, md=md_path,
-                tex=tex_path, csv_keys=LIMIT_KEYS,
-                note="Expected limits from the test-split templates (pyhf, asymptotic CLs); for SUSY, the excluded "
-                     "fraction of scan points per mass bin predicted by the classifier against the recast truth.")
+    write_table(
+        [{k: row.get(k) for k in LIMIT_KEYS} for row in rows],
+        columns,
+        csv=csv_path,
+        md=md_path,
+        tex=tex_path,
+        csv_keys=LIMIT_KEYS,
+        note="Expected limits from the test-split templates (pyhf, asymptotic CLs); for SUSY, the excluded "
+        "fraction of scan points per mass bin predicted by the classifier against the recast truth.",
+    )

@@ -156,14 +156,20 @@ def consistency_problems(config: Mapping[str, Any]) -> list[str]:
     if "higgs" in tasks and config["higgs"]["higgsml"] is None:
         left_out = float(config["higgs"]["parameterised"]["left_out_mass"])
         if not heavy:
-            problems.append("config key 'samples.higgs.heavy_higgs.masses_gev' is empty: the parameterised network "
-                            "and the heavy-Higgs limits need at least 3 masses")
+            problems.append(
+                "config key 'samples.higgs.heavy_higgs.masses_gev' is empty: the parameterised network "
+                "and the heavy-Higgs limits need at least 3 masses"
+            )
         elif not any(abs(left_out - m) < 1e-9 for m in heavy):
-            problems.append(f"config key 'higgs.parameterised.left_out_mass' = {left_out:g} GeV is not one of "
-                            f"'samples.higgs.heavy_higgs.masses_gev' {sorted(heavy)}")
+            problems.append(
+                f"config key 'higgs.parameterised.left_out_mass' = {left_out:g} GeV is not one of "
+                f"'samples.higgs.heavy_higgs.masses_gev' {sorted(heavy)}"
+            )
         elif len(heavy) < 3:
-            problems.append(f"config key 'samples.higgs.heavy_higgs.masses_gev' = {sorted(heavy)}: leaving "
-                            f"{left_out:g} GeV out leaves fewer than 2 masses to train the parameterised network on")
+            problems.append(
+                f"config key 'samples.higgs.heavy_higgs.masses_gev' = {sorted(heavy)}: leaving "
+                f"{left_out:g} GeV out leaves fewer than 2 masses to train the parameterised network on"
+            )
     if "susy" in tasks:
         for name, (low, high) in config["susy"]["scan"]["ranges"].items():
             if low > high:
@@ -174,16 +180,20 @@ def consistency_problems(config: Mapping[str, Any]) -> list[str]:
         if task in tasks and not (task == "higgs" and config["higgs"]["higgsml"] is not None):
             for name in _section(config, key):
                 if name not in samples:
-                    problems.append(f"config key '{key}' names {name!r}, which is neither generated (events > 0) "
-                                    f"nor in 'inputs' (samples: {', '.join(sorted(samples))})")
+                    problems.append(
+                        f"config key '{key}' names {name!r}, which is neither generated (events > 0) "
+                        f"nor in 'inputs' (samples: {', '.join(sorted(samples))})"
+                    )
     for name, entry in config["inputs"].items():
         seen: dict[str, str] = {}
         for file in entry["files"]:
             identity = str(file) if "://" in str(file) else str(Path(file).resolve())
             if identity in seen:
-                problems.append(f"config key 'inputs.{name}.files' lists {file!r} twice"
-                                + (f" (also as {seen[identity]!r})" if seen[identity] != file else "")
-                                + ": its events would count twice")
+                problems.append(
+                    f"config key 'inputs.{name}.files' lists {file!r} twice"
+                    + (f" (also as {seen[identity]!r})" if seen[identity] != file else "")
+                    + ": its events would count twice"
+                )
             seen.setdefault(identity, file)
     return problems
 
@@ -264,11 +274,14 @@ def section(dotted: str, values: Mapping[str, Any] | None = None) -> dict[str, A
     schema = {"$defs": root.get("$defs", {}), **node}
     instance = copy.deepcopy(dict(values or {}))
     _fill_defaults(instance, schema, schema)
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(instance),
-                    key=lambda e: [str(p) for p in e.absolute_path])
+    errors = sorted(
+        jsonschema.Draft202012Validator(schema).iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path]
+    )
     if errors:
-        lines = [_describe(e).replace("config key '", f"config key '{dotted}.", 1).replace(f"{dotted}.<top>", dotted)
-                 for e in errors]
+        lines = [
+            _describe(e).replace("config key '", f"config key '{dotted}.", 1).replace(f"{dotted}.<top>", dotted)
+            for e in errors
+        ]
         raise invalid(lines)
     return instance
 

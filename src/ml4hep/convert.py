@@ -188,8 +188,11 @@ def _higgsml_branches(
     bad = ~np.isfinite(values)
     if bad.any():
         counts = bad.sum(axis=0)
-        named = ", ".join(f"{c} ({n} rows, first data row {first_row + int(np.argmax(bad[:, k]))})"
-                          for k, (c, n) in enumerate(zip(numeric, counts, strict=True)) if n)
+        named = ", ".join(
+            f"{c} ({n} rows, first data row {first_row + int(np.argmax(bad[:, k]))})"
+            for k, (c, n) in enumerate(zip(numeric, counts, strict=True))
+            if n
+        )
         raise InputFileError(path, f"empty or non-finite values in {rows}: {named}")
     event_id = frame["EventId"].to_numpy(dtype=np.float64)
     if np.any(event_id != np.round(event_id)):
@@ -319,11 +322,17 @@ def convert_toplandscape_hdf5(
         if node not in keys:
             raw = sorted(n._v_pathname for n in store._handle.walk_nodes("/") if n._v_pathname != "/")
             if node in raw:
-                raise InputFileError(path, f"node '{node}' is not a pandas table (a plain HDF5 node, e.g. written by "
-                                           "h5py; TopLandscape files are pandas HDFStore tables, df.to_hdf(..., "
-                                           "format='table'))")
-            raise InputFileError(path, f"no key '{key}' in the HDF5 file (pandas keys present: {keys or 'none'}; "
-                                       f"HDF5 nodes: {raw[:10] or 'none'})")
+                raise InputFileError(
+                    path,
+                    f"node '{node}' is not a pandas table (a plain HDF5 node, e.g. written by "
+                    "h5py; TopLandscape files are pandas HDFStore tables, df.to_hdf(..., "
+                    "format='table'))",
+                )
+            raise InputFileError(
+                path,
+                f"no key '{key}' in the HDF5 file (pandas keys present: {keys or 'none'}; "
+                f"HDF5 nodes: {raw[:10] or 'none'})",
+            )
         try:
             storer = store.get_storer(node)
             head = store.select(node, start=0, stop=0)
@@ -410,17 +419,18 @@ def _toplandscape_branches(
     Returns:
         Branch name -> array (constituents as the awkward record field ``part``).
     """
-    comp = {
-        c: frame[[f"{c}_{i}" for i in range(n_slots)]].to_numpy(dtype=np.float64) for c in TOPLANDSCAPE_COMPONENTS
-    }
+    comp = {c: frame[[f"{c}_{i}" for i in range(n_slots)]].to_numpy(dtype=np.float64) for c in TOPLANDSCAPE_COMPONENTS}
     for component, values in comp.items():
         bad = ~np.isfinite(values)
         if bad.any():
             row, slot = np.argwhere(bad)[0]
             last = start + len(frame) - 1
-            raise InputFileError(path, f"column {component}_{slot} holds {float(values[row, slot])!r} at row "
-                                       f"{start + row} ({int(bad.sum())} non-finite value(s) in rows {start}-{last}); "
-                                       "constituents must be finite (padding is E = 0)")
+            raise InputFileError(
+                path,
+                f"column {component}_{slot} holds {float(values[row, slot])!r} at row "
+                f"{start + row} ({int(bad.sum())} non-finite value(s) in rows {start}-{last}); "
+                "constituents must be finite (padding is E = 0)",
+            )
     real = comp["E"] > 0
     label_values = frame[TOPLANDSCAPE_LABEL].to_numpy(dtype=np.float64)
     bad = ~np.isin(label_values, (0.0, 1.0))

@@ -262,8 +262,9 @@ def _prepare_xrootd() -> None:
         EnvPutInt("StreamErrorWindow", XRD_STREAM_ERROR_WINDOW)
 
 
-def _read_tree_once(path: str, branches: Sequence[str] | None, tree: str, branch_map: dict[str, str],
-                    allow_empty: bool) -> ak.Array:
+def _read_tree_once(
+    path: str, branches: Sequence[str] | None, tree: str, branch_map: dict[str, str], allow_empty: bool
+) -> ak.Array:
     """One attempt of :func:`read_tree`."""
     file = _open(path)
     with file:
@@ -280,8 +281,11 @@ def _read_tree_once(path: str, branches: Sequence[str] | None, tree: str, branch
             raise InputFileError(path, f"'{tree}' is a {type(ttree).__name__}, not a TTree")
         wanted = list(branches) if branches is not None else [_unmapped(k, branch_map) for k in ttree.keys()]
         in_file = {name: branch_map.get(name, name) for name in wanted}
-        missing = [f"{name} (as '{source}')" if source != name else name for name, source in in_file.items()
-                   if source not in ttree]
+        missing = [
+            f"{name} (as '{source}')" if source != name else name
+            for name, source in in_file.items()
+            if source not in ttree
+        ]
         if missing:
             raise InputFileError(path, f"TTree '{tree}' lacks branch(es) {', '.join(missing)}")
         if ttree.num_entries == 0 and not allow_empty:
@@ -354,8 +358,14 @@ def read_sample(
     if total == 0:
         raise EmptySampleError(", ".join(paths), f"sample '{name}' has no entries in any file")
     if origin:
-        parts = [ak.with_field(ak.with_field(part, np.full(len(part), shard, dtype=np.int64), "shard"),
-                               np.arange(len(part), dtype=np.int64), "entry") for shard, part in enumerate(parts)]
+        parts = [
+            ak.with_field(
+                ak.with_field(part, np.full(len(part), shard, dtype=np.int64), "shard"),
+                np.arange(len(part), dtype=np.int64),
+                "entry",
+            )
+            for shard, part in enumerate(parts)
+        ]
     return ak.concatenate(parts) if len(parts) > 1 else parts[0]
 
 

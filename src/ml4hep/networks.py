@@ -38,8 +38,9 @@ class StandardisedMLP(nn.Module):
         undefined: Input value meaning "undefined" (masked in the standardisation; None: none).
     """
 
-    def __init__(self, n_inputs: int, hidden: Sequence[int] = (64, 64, 64), dropout: float = 0.1,
-                 undefined: float | None = None) -> None:
+    def __init__(
+        self, n_inputs: int, hidden: Sequence[int] = (64, 64, 64), dropout: float = 0.1, undefined: float | None = None
+    ) -> None:
         super().__init__()
         self.standardiser = Standardiser(n_inputs, undefined=undefined)
         self.net = dense_stack(n_inputs, hidden, dropout)

@@ -84,8 +84,15 @@ def export_onnx(
     try:
         with _quiet_export(), torch.no_grad():
             torch.onnx.export(
-                model, args, str(path), input_names=list(input_names), output_names=[OUTPUT_NAME],
-                dynamic_axes=dynamic_axes, opset_version=opset, do_constant_folding=True, dynamo=False,
+                model,
+                args,
+                str(path),
+                input_names=list(input_names),
+                output_names=[OUTPUT_NAME],
+                dynamic_axes=dynamic_axes,
+                opset_version=opset,
+                do_constant_folding=True,
+                dynamo=False,
             )
     finally:
         model.train(was_training)
@@ -116,8 +123,10 @@ def onnx_predict(path: str | Path, inputs: Mapping[str, np.ndarray], *, batch_si
     feeds = {name: np.ascontiguousarray(np.asarray(value, dtype=np.float32)) for name, value in inputs.items()}
     n = len(next(iter(feeds.values()))) if feeds else 0
     step = n if batch_size is None or n == 0 else int(batch_size)
-    outputs = [session.run(None, {name: value[i : i + step] for name, value in feeds.items()})[0]
-               for i in range(0, max(n, 1), max(step, 1))]
+    outputs = [
+        session.run(None, {name: value[i : i + step] for name, value in feeds.items()})[0]
+        for i in range(0, max(n, 1), max(step, 1))
+    ]
     return np.concatenate(outputs) if len(outputs) > 1 else outputs[0]
 
 
@@ -126,8 +135,9 @@ def _torch_predict(model: nn.Module, inputs: tuple[torch.Tensor, ...], batch_siz
     device = _model_device(model)
     tensors = [torch.as_tensor(t).float() for t in inputs]
     n = len(tensors[0])
-    chunks = [model(*[t[i : i + batch_size].to(device) for t in tensors]).float().cpu()
-              for i in range(0, n, batch_size)]
+    chunks = [
+        model(*[t[i : i + batch_size].to(device) for t in tensors]).float().cpu() for i in range(0, n, batch_size)
+    ]
     return (torch.cat(chunks) if chunks else torch.zeros(0)).numpy()
 
 
@@ -169,8 +179,9 @@ def check_onnx_matches(
         expected = _torch_predict(model, inputs, batch_size)
     finally:
         model.train(was_training)
-    got = onnx_predict(path, {name: t.numpy() for name, t in zip(input_names, inputs, strict=True)},
-                       batch_size=batch_size)
+    got = onnx_predict(
+        path, {name: t.numpy() for name, t in zip(input_names, inputs, strict=True)}, batch_size=batch_size
+    )
     if got.shape != expected.shape:
         raise RuntimeError(f"ONNX output shape {got.shape} differs from torch's {expected.shape} ({path})")
     if got.size == 0:

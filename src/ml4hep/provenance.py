@@ -24,9 +24,27 @@ import numpy as np
 
 from ml4hep.config import config_hash
 
-KEY_PACKAGES = ("ml4hep", "snakemake", "uproot", "awkward", "vector", "numpy", "fastjet", "pythia8mc", "torch",
-                "xgboost", "scikit-learn", "pyhf", "mplhep", "hist", "nnpdf-data", "eko", "yadism", "pyslha",
-                "onnxruntime")
+KEY_PACKAGES = (
+    "ml4hep",
+    "snakemake",
+    "uproot",
+    "awkward",
+    "vector",
+    "numpy",
+    "fastjet",
+    "pythia8mc",
+    "torch",
+    "xgboost",
+    "scikit-learn",
+    "pyhf",
+    "mplhep",
+    "hist",
+    "nnpdf-data",
+    "eko",
+    "yadism",
+    "pyslha",
+    "onnxruntime",
+)
 
 
 def package_versions(names: Sequence[str] = KEY_PACKAGES) -> dict[str, str | None]:
@@ -112,7 +130,7 @@ def training_jobs(info_files: Sequence[str | Path]) -> dict[str, dict[str, Any]]
         else:
             info = json.loads(path.read_text())
         parts = path.with_name(path.stem.removesuffix("_info")).parts
-        name = "/".join(parts[parts.index("results") + 1:] if "results" in parts else parts)
+        name = "/".join(parts[parts.index("results") + 1 :] if "results" in parts else parts)
         jobs[name] = {"device": info.get("device"), "seed": info.get("seed")}
     return jobs
 

@@ -19,10 +19,23 @@ log = logging.getLogger(__name__)
 # Branches every sample of a set must have (what the tasks read); other branches are carried along.
 REQUIRED_BRANCHES: dict[str, tuple[str, ...]] = {
     "higgs": (
-        "lep_pt", "lep_eta", "lep_phi", "lep_charge",
-        "tau_pt", "tau_eta", "tau_phi", "tau_m", "tau_charge",
-        "jet_pt", "jet_eta", "jet_phi", "jet_m",
-        "met", "met_phi", "met_sumet", "weight",
+        "lep_pt",
+        "lep_eta",
+        "lep_phi",
+        "lep_charge",
+        "tau_pt",
+        "tau_eta",
+        "tau_phi",
+        "tau_m",
+        "tau_charge",
+        "jet_pt",
+        "jet_eta",
+        "jet_phi",
+        "jet_m",
+        "met",
+        "met_phi",
+        "met_sumet",
+        "weight",
     ),
     "toptag": ("jet_pt", "jet_eta", "jet_phi", "jet_mass", "is_signal_new", "part_E", "part_px", "part_py", "part_pz"),
     "higgsml": ("PRI_tau_pt", "PRI_lep_pt", "PRI_met", "PRI_jet_num", "DER_mass_vis", "weight", "label"),
@@ -33,8 +46,11 @@ def check_branches(path: str, fields: Sequence[str], sample_set: str, tree: str 
     """Raise :class:`InputFileError` naming the branches of ``sample_set`` missing from ``fields``."""
     missing = [b for b in REQUIRED_BRANCHES[sample_set] if b not in fields]
     if missing:
-        raise InputFileError(path, f"TTree '{tree}' lacks branch(es) {', '.join(missing)} needed by '{sample_set}' "
-                                   "samples (map differently named branches with `branch_map` in the config)")
+        raise InputFileError(
+            path,
+            f"TTree '{tree}' lacks branch(es) {', '.join(missing)} needed by '{sample_set}' "
+            "samples (map differently named branches with `branch_map` in the config)",
+        )
 
 
 ALLOWED_NON_FINITE = frozenset({"truth_ditau_mass"})
@@ -60,8 +76,11 @@ def check_finite(path: str, events: ak.Array, branch_map: Mapping[str, str] | No
             values = ak.to_list(column[entry])
             value = next(v for v in (values if isinstance(values, list) else [values]) if not np.isfinite(v))
             name = (branch_map or {}).get(field, field)
-            raise InputFileError(path, f"branch '{name}' holds {value!r} at entry {entry} ({int(per_entry.sum())} "
-                                       "entries with NaN or infinite values)")
+            raise InputFileError(
+                path,
+                f"branch '{name}' holds {value!r} at entry {entry} ({int(per_entry.sum())} "
+                "entries with NaN or infinite values)",
+            )
 
 
 def import_sample(entry: Mapping[str, Any], source: str, output: str | Path, max_constituents: int = 200) -> int:
@@ -119,17 +138,19 @@ def summarize(samples: Mapping[str, Sequence[str]]) -> list[dict[str, Any]]:
                     sigma.append(float(run["sigma_pb"][0]))
                     events_generated += int(run["events_generated"][0])
                     seconds += float(run["seconds"][0])
-        rows.append({
-            "sample": name,
-            "files": len(paths),
-            "events_generated": events_generated,
-            "entries": entries,
-            "sigma_pb": float(np.mean(sigma)) if sigma else float("nan"),
-            "sum_weights": sum_weights,
-            "size_mb": sum(os.path.getsize(p) for p in paths) / 1e6,
-            "generation_seconds": seconds,
-            "events_per_second": events_generated / seconds if seconds > 0 else float("nan"),
-        })
+        rows.append(
+            {
+                "sample": name,
+                "files": len(paths),
+                "events_generated": events_generated,
+                "entries": entries,
+                "sigma_pb": float(np.mean(sigma)) if sigma else float("nan"),
+                "sum_weights": sum_weights,
+                "size_mb": sum(os.path.getsize(p) for p in paths) / 1e6,
+                "generation_seconds": seconds,
+                "events_per_second": events_generated / seconds if seconds > 0 else float("nan"),
+            }
+        )
     return rows
 
 
@@ -139,8 +160,13 @@ def write_summary(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_pa
 
     table = pd.DataFrame(list(rows))
     table.to_csv(csv_path, index=False)
-    formats = {"sigma_pb": "{:.4g}", "sum_weights": "{:.4g}", "size_mb": "{:.2f}", "generation_seconds": "{:.1f}",
-               "events_per_second": "{:.1f}"}
+    formats = {
+        "sigma_pb": "{:.4g}",
+        "sum_weights": "{:.4g}",
+        "size_mb": "{:.2f}",
+        "generation_seconds": "{:.1f}",
+        "events_per_second": "{:.1f}",
+    }
     shown = table.copy()
     for column, fmt in formats.items():
         shown[column] = [fmt.format(v) for v in shown[column]]

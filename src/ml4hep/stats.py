@@ -383,13 +383,18 @@ class _Profile:
 
         if self.outer.size == 1:
             res = minimize_scalar(
-                lambda x: profiled(np.array([x])), bounds=tuple(self.outer_bounds[0]), method="bounded",
+                lambda x: profiled(np.array([x])),
+                bounds=tuple(self.outer_bounds[0]),
+                method="bounded",
                 options={"xatol": 1e-9},
             )
             x = np.array([res.x])
         elif self.outer.size > 1:
             res = minimize(
-                profiled, self.outer_start, method="Powell", bounds=self.outer_bounds,
+                profiled,
+                self.outer_start,
+                method="Powell",
+                bounds=self.outer_bounds,
                 options={"xtol": 1e-9, "ftol": 1e-13, "maxfev": 100_000},
             )
             if not res.success:

@@ -45,12 +45,17 @@ def select_device(requested: str = "auto") -> torch.device:
         log.info("device: cpu (%s; CUDA_VISIBLE_DEVICES=%s)", reason, visible)
         return torch.device("cpu")
     if requested in ("auto", "cuda") and has_cuda:
-        log.info("device: cuda (%s, %d visible; CUDA_VISIBLE_DEVICES=%s)", torch.cuda.get_device_name(0),
-                 torch.cuda.device_count(), visible)
+        log.info(
+            "device: cuda (%s, %d visible; CUDA_VISIBLE_DEVICES=%s)",
+            torch.cuda.get_device_name(0),
+            torch.cuda.device_count(),
+            visible,
+        )
         return torch.device("cuda")
     if requested == "cuda":
-        raise ConfigError(f"config key 'device' is 'cuda' but no GPU is visible ({_no_cuda_reason()}; "
-                          f"CUDA_VISIBLE_DEVICES={visible})")
+        raise ConfigError(
+            f"config key 'device' is 'cuda' but no GPU is visible ({_no_cuda_reason()}; CUDA_VISIBLE_DEVICES={visible})"
+        )
     raise ConfigError(f"config key 'device': unknown device {requested!r}")
 
 
@@ -133,8 +138,13 @@ class EarlyStopping:
 
     def state_dict(self) -> dict[str, Any]:
         """The state to put in a checkpoint (tensors and plain numbers only)."""
-        return {"best_epoch": self.best_epoch, "best_value": self.best_value, "lowest_epoch": self.lowest_epoch,
-                "lowest_value": self.lowest_value, "best_state": self.best_state}
+        return {
+            "best_epoch": self.best_epoch,
+            "best_value": self.best_value,
+            "lowest_epoch": self.lowest_epoch,
+            "lowest_value": self.lowest_value,
+            "best_state": self.best_state,
+        }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore a state written by :meth:`state_dict`."""
@@ -149,8 +159,12 @@ def rng_state(generator: torch.Generator | None = None) -> dict[str, Any]:
     version, internal, gauss = random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": {"keys": torch.as_tensor(keys.astype(np.int64)), "position": int(position),
-                  "has_gauss": int(has_gauss), "cached": float(cached)},
+        "numpy": {
+            "keys": torch.as_tensor(keys.astype(np.int64)),
+            "position": int(position),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
         "python": {"version": version, "internal": list(internal), "gauss": gauss},
     }
     if generator is not None:
@@ -164,8 +178,15 @@ def set_rng_state(state: Mapping[str, Any], generator: torch.Generator | None = 
     """Restore what :func:`rng_state` returned."""
     torch.set_rng_state(state["torch"])
     numpy_state = state["numpy"]
-    np.random.set_state(("MT19937", numpy_state["keys"].numpy().astype(np.uint32), numpy_state["position"],
-                         numpy_state["has_gauss"], numpy_state["cached"]))
+    np.random.set_state(
+        (
+            "MT19937",
+            numpy_state["keys"].numpy().astype(np.uint32),
+            numpy_state["position"],
+            numpy_state["has_gauss"],
+            numpy_state["cached"],
+        )
+    )
     python_state = state["python"]
     random.setstate((python_state["version"], tuple(python_state["internal"]), python_state["gauss"]))
     if generator is not None and "generator" in state:
@@ -292,8 +313,9 @@ class ArrayBatches:
         weight: Loss weights (None: 1).
     """
 
-    def __init__(self, inputs: Sequence[np.ndarray], target: np.ndarray | None = None,
-                 weight: np.ndarray | None = None) -> None:
+    def __init__(
+        self, inputs: Sequence[np.ndarray], target: np.ndarray | None = None, weight: np.ndarray | None = None
+    ) -> None:
         self.tensors = [_tensor(a) for a in inputs]
         n = len(self.tensors[0]) if self.tensors else 0
         self.target = _tensor(np.zeros(n, np.float32) if target is None else np.asarray(target, np.float32))
@@ -338,8 +360,9 @@ class StreamedBatches:
         weight: Per-row loss weights (None: 1).
     """
 
-    def __init__(self, split: Any, inputs: Sequence[str], target: np.ndarray | None = None,
-                 weight: np.ndarray | None = None) -> None:
+    def __init__(
+        self, split: Any, inputs: Sequence[str], target: np.ndarray | None = None, weight: np.ndarray | None = None
+    ) -> None:
         self.split = split
         self.inputs = list(inputs)
         n = split.n_rows
@@ -382,14 +405,14 @@ class StreamedBatches:
         self.split.load_state_dict(state)
 
 
-def _as_source(inputs: Sequence[np.ndarray] | BatchSource, target: np.ndarray | None,
-               weight: np.ndarray | None) -> BatchSource:
+def _as_source(
+    inputs: Sequence[np.ndarray] | BatchSource, target: np.ndarray | None, weight: np.ndarray | None
+) -> BatchSource:
     return inputs if isinstance(inputs, BatchSource) else ArrayBatches(inputs, target, weight)
 
 
 @torch.no_grad()
-def _validation_loss(model: nn.Module, source: BatchSource, loss: str, batch_size: int,
-                     device: torch.device) -> float:
+def _validation_loss(model: nn.Module, source: BatchSource, loss: str, batch_size: int, device: torch.device) -> float:
     """The weighted mean loss over ``source``, accumulated batch by batch."""
     model.eval()
     numerator, denominator = 0.0, 0.0
@@ -501,15 +524,29 @@ def fit(
         result.val_loss.append(val_loss)
         bar.set_postfix(train=f"{result.train_loss[-1]:.4f}", val=f"{val_loss:.4f}")
         stop = stopper.update(epoch, val_loss, model)
-        checkpoint.save({"model": model.state_dict(), "optimiser": optimiser.state_dict(), "epoch": epoch,
-                         "stopped": stop, "early_stopping": stopper.state_dict(), "rng": rng_state(generator),
-                         "data": train_source.state_dict(), "train_loss": result.train_loss,
-                         "val_loss": result.val_loss})
+        checkpoint.save(
+            {
+                "model": model.state_dict(),
+                "optimiser": optimiser.state_dict(),
+                "epoch": epoch,
+                "stopped": stop,
+                "early_stopping": stopper.state_dict(),
+                "rng": rng_state(generator),
+                "data": train_source.state_dict(),
+                "train_loss": result.train_loss,
+                "val_loss": result.val_loss,
+            }
+        )
         if after_epoch is not None:
             after_epoch(epoch)
         if stop:
-            log.info("%s: early stop at epoch %d (best %d, val loss %.5f)", description, epoch, stopper.best_epoch,
-                     stopper.best_value)
+            log.info(
+                "%s: early stop at epoch %d (best %d, val loss %.5f)",
+                description,
+                epoch,
+                stopper.best_epoch,
+                stopper.best_value,
+            )
             break
     stopper.restore(model)
     result.best_epoch, result.best_val_loss = stopper.best_epoch, stopper.best_value
@@ -552,8 +589,10 @@ def save_checkpoint(model: nn.Module, path: str | Path, metadata: dict[str, Any]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    torch.save({"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                "metadata": metadata or {}}, partial)
+    torch.save(
+        {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}, "metadata": metadata or {}},
+        partial,
+    )
     os.replace(partial, path)
     return path
 
@@ -565,9 +604,17 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
 
 
 def fit_xgboost(
-    train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, hyper: dict[str, Any], *,
-    train_weight: np.ndarray | None = None, val_weight: np.ndarray | None = None, seed: int = 0,
-    device: torch.device | None = None, n_jobs: int = 2,
+    train_x: np.ndarray,
+    train_y: np.ndarray,
+    val_x: np.ndarray,
+    val_y: np.ndarray,
+    hyper: dict[str, Any],
+    *,
+    train_weight: np.ndarray | None = None,
+    val_weight: np.ndarray | None = None,
+    seed: int = 0,
+    device: torch.device | None = None,
+    n_jobs: int = 2,
 ) -> Any:
     """An xgboost classifier with class-balanced weights and early stopping on the validation split.
 
@@ -589,11 +636,22 @@ def fit_xgboost(
     import xgboost
 
     model = xgboost.XGBClassifier(
-        n_estimators=int(hyper["n_estimators"]), max_depth=int(hyper["max_depth"]),
-        learning_rate=float(hyper["learning_rate"]), early_stopping_rounds=int(hyper["early_stopping_rounds"]),
-        random_state=seed, n_jobs=n_jobs, device=(device or torch.device("cpu")).type, eval_metric="logloss",
+        n_estimators=int(hyper["n_estimators"]),
+        max_depth=int(hyper["max_depth"]),
+        learning_rate=float(hyper["learning_rate"]),
+        early_stopping_rounds=int(hyper["early_stopping_rounds"]),
+        random_state=seed,
+        n_jobs=n_jobs,
+        device=(device or torch.device("cpu")).type,
+        eval_metric="logloss",
         tree_method="hist",
     )
-    model.fit(train_x, train_y, sample_weight=balanced_weights(train_y, train_weight), eval_set=[(val_x, val_y)],
-              sample_weight_eval_set=[balanced_weights(val_y, val_weight)], verbose=False)
+    model.fit(
+        train_x,
+        train_y,
+        sample_weight=balanced_weights(train_y, train_weight),
+        eval_set=[(val_x, val_y)],
+        sample_weight_eval_set=[balanced_weights(val_y, val_weight)],
+        verbose=False,
+    )
     return model

@@ -91,8 +91,11 @@ def data_files(path: Path, tree: ast.AST) -> list[Path]:
         if target.is_file() and target.suffix != ".py":
             found.add(target)
         elif target.is_dir() and target.name != "__pycache__":
-            found.update(f for f in target.rglob("*") if f.is_file() and "__pycache__" not in f.parts
-                         and f.suffix not in (".py", ".pyc"))
+            found.update(
+                f
+                for f in target.rglob("*")
+                if f.is_file() and "__pycache__" not in f.parts and f.suffix not in (".py", ".pyc")
+            )
     return sorted(found)
 
 
@@ -171,8 +174,9 @@ def _cached_code(script: str, source_root: str, base: str, without: tuple[str, .
     return tuple(os.path.relpath(path, base) for path in paths)
 
 
-def script_code(script: str | Path, source_root: str | Path, base: str | Path = ".",
-                without: Iterable[str] = ()) -> list[str]:
+def script_code(
+    script: str | Path, source_root: str | Path, base: str | Path = ".", without: Iterable[str] = ()
+) -> list[str]:
     """The import closure of ``script`` as paths relative to ``base`` (cached: a workflow asks once per script).
 
     Args:
@@ -184,5 +188,11 @@ def script_code(script: str | Path, source_root: str | Path, base: str | Path = 
     Returns:
         Sorted relative paths, e.g. ``["src/ml4hep/__init__.py", "src/ml4hep/errors.py", ...]``.
     """
-    return list(_cached_code(str(Path(script).resolve()), str(Path(source_root).resolve()),
-                             str(Path(base).resolve()), tuple(sorted(without))))
+    return list(
+        _cached_code(
+            str(Path(script).resolve()),
+            str(Path(source_root).resolve()),
+            str(Path(base).resolve()),
+            tuple(sorted(without)),
+        )
+    )

@@ -102,9 +102,7 @@ def build_higgs_events(
     tau_pt, tau_eta, tau_phi, tau_m = pt_eta_phi_m(vis_px, vis_py, vis_pz, vis_e)
     smear_tau = _smear_factor(rng, smearing["tau_pt_rel"], n_tau)
     hadronic = (n_leptonic == 0) & (n_visible > 0)
-    accepted_tau = (
-        hadronic & (tau_pt * smear_tau > objects["tau_min_pt"]) & (np.abs(tau_eta) < objects["tau_max_eta"])
-    )
+    accepted_tau = hadronic & (tau_pt * smear_tau > objects["tau_min_pt"]) & (np.abs(tau_eta) < objects["tau_max_eta"])
 
     # Prompt leptons: an e or mu whose ancestry reaches a tau, W or Z before any hadron.
     lepton_final = final[is_lepton]
@@ -142,7 +140,9 @@ def build_higgs_events(
     jet_px_true = ak.to_numpy(flat_jets.px)
     jet_py_true = ak.to_numpy(flat_jets.py)
     j_pt, j_eta, j_phi, j_m = pt_eta_phi_m(
-        jet_px_true * smear_jet, jet_py_true * smear_jet, ak.to_numpy(flat_jets.pz) * smear_jet,
+        jet_px_true * smear_jet,
+        jet_py_true * smear_jet,
+        ak.to_numpy(flat_jets.pz) * smear_jet,
         ak.to_numpy(flat_jets.E) * smear_jet,
     )
     accepted_jet = (j_pt > objects["jet_min_pt"]) & (np.abs(j_eta) < objects["jet_max_eta"])
@@ -175,8 +175,13 @@ def build_higgs_events(
     first_tau = (abs_pid == TAU) & np.isin(abs_pid[rec.mother1], DITAU_PARENTS)
     first_tau_index = np.flatnonzero(first_tau)
     pair_px, pair_py, pair_pz, pair_e, pair_n = sum_by_group(
-        rec.event[first_tau_index], n_events, rec.px[first_tau_index], rec.py[first_tau_index],
-        rec.pz[first_tau_index], rec.e[first_tau_index], np.ones(len(first_tau_index)),
+        rec.event[first_tau_index],
+        n_events,
+        rec.px[first_tau_index],
+        rec.py[first_tau_index],
+        rec.pz[first_tau_index],
+        rec.e[first_tau_index],
+        np.ones(len(first_tau_index)),
     )
     _, _, _, pair_mass = pt_eta_phi_m(pair_px, pair_py, pair_pz, pair_e)
     truth_mass = np.where(pair_n == 2, pair_mass, np.nan)

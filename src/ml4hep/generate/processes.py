@@ -85,14 +85,26 @@ class ProcessSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-builtin form (Snakemake records params of builtin types only, to rerun jobs when they change)."""
-        return {"name": self.name, "sample_set": self.sample_set, "settings": list(self.settings),
-                "events": self.events, "shards": self.shards, "parameters": dict(self.parameters)}
+        return {
+            "name": self.name,
+            "sample_set": self.sample_set,
+            "settings": list(self.settings),
+            "events": self.events,
+            "shards": self.shards,
+            "parameters": dict(self.parameters),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProcessSpec:
         """Inverse of :meth:`to_dict`."""
-        return cls(data["name"], data["sample_set"], tuple(data["settings"]), int(data["events"]),
-                   int(data["shards"]), dict(data["parameters"]))
+        return cls(
+            data["name"],
+            data["sample_set"],
+            tuple(data["settings"]),
+            int(data["events"]),
+            int(data["shards"]),
+            dict(data["parameters"]),
+        )
 
     def shard_events(self, shard: int) -> int:
         """Events of one shard; the remainder of events / shards goes to the first shards."""

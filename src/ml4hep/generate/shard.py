@@ -67,13 +67,17 @@ def generate_shard(
         from ml4hep.generate.higgs import build_higgs_events
 
         section = config["samples"]["higgs"]
-        build = partial(build_higgs_events, objects=section["objects"], smearing=section["smearing"], rng=rng,
-                        charge_of=_charge_lookup(run))
+        build = partial(
+            build_higgs_events,
+            objects=section["objects"],
+            smearing=section["smearing"],
+            rng=rng,
+            charge_of=_charge_lookup(run),
+        )
     elif spec.sample_set == "toptag":
         from ml4hep.generate.toptag import build_toptag_jets
 
-        build = partial(build_toptag_jets, options=config["samples"]["toptag"],
-                        signal=spec.name.endswith("ttbar"))
+        build = partial(build_toptag_jets, options=config["samples"]["toptag"], signal=spec.name.endswith("ttbar"))
     else:
         raise GenerationError(f"unknown sample set {spec.sample_set!r} for {spec.name}")
     parts: list[dict[str, Any]] = []

@@ -54,9 +54,7 @@ def hadronic_top_quarks(rec: FlatRecord) -> tuple[np.ndarray, np.ndarray, np.nda
     tops, first = tops[complete], first[complete]
     quark_table = quark[first[:, None] + np.arange(3)[None, :]]
     _, top_eta, top_phi, _ = pt_eta_phi_m(rec.px[tops], rec.py[tops], rec.pz[tops], rec.e[tops])
-    _, q_eta, q_phi, _ = pt_eta_phi_m(
-        rec.px[quark_table], rec.py[quark_table], rec.pz[quark_table], rec.e[quark_table]
-    )
+    _, q_eta, q_phi, _ = pt_eta_phi_m(rec.px[quark_table], rec.py[quark_table], rec.pz[quark_table], rec.e[quark_table])
     return rec.event[tops], top_eta, top_phi, q_eta, q_phi
 
 
@@ -121,8 +119,9 @@ def build_toptag_jets(batch: ak.Array, options: Mapping[str, Any], signal: bool)
     min_pt = float(options["jet_min_pt"])
     clustered = sequence.inclusive_jets(min_pt=min_pt)
     constituents = sequence.constituents(min_pt=min_pt)
-    jets = ak.zip({"px": clustered.px, "py": clustered.py, "pz": clustered.pz, "E": clustered.E},
-                  with_name="Momentum4D")
+    jets = ak.zip(
+        {"px": clustered.px, "py": clustered.py, "pz": clustered.pz, "E": clustered.E}, with_name="Momentum4D"
+    )
     window = (jets.pt <= options["jet_max_pt"]) & (np.abs(jets.eta) < options["jet_max_eta"])
     jet_event = np.repeat(np.arange(rec.n_events), ak.to_numpy(ak.num(jets)))
     flat_window = ak.to_numpy(ak.flatten(window))

@@ -68,15 +68,17 @@ def train_mass_window(
             inside = (mass >= low) & (mass <= high)
             if val["weight"][inside & signal].sum() < min_signal_efficiency * total_signal:
                 continue
-            value = float(ams(val["weight"][inside & signal].sum(), val["weight"][inside & ~signal].sum(),
-                              regularisation))
+            value = float(
+                ams(val["weight"][inside & signal].sum(), val["weight"][inside & ~signal].sum(), regularisation)
+            )
             if value > best["val_ams"]:
                 best = {"low": float(low), "high": float(high), "val_ams": value}
     return best
 
 
-def classifier_splits(paths: Mapping[str, str | Path], heavy: Sequence[str],
-                      regressed_mass: str | Path | None = None) -> dict[str, dict[str, np.ndarray]]:
+def classifier_splits(
+    paths: Mapping[str, str | Path], heavy: Sequence[str], regressed_mass: str | Path | None = None
+) -> dict[str, dict[str, np.ndarray]]:
     """The SM events of each split (heavy-Higgs samples left out), with the regressed mass when given.
 
     Args:

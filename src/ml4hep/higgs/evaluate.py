@@ -23,7 +23,10 @@ DISPLAY_NAMES = CLASSIFIERS.display_names()
 
 
 def best_ams_threshold(
-    labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, regularisation: float,
+    labels: np.ndarray,
+    scores: np.ndarray,
+    weights: np.ndarray,
+    regularisation: float,
     min_signal_efficiency: float = 0.1,
 ) -> float:
     """The score threshold maximising the AMS (select score >= threshold).
@@ -40,8 +43,9 @@ def best_ams_threshold(
     return float(thresholds[allowed][int(np.argmax(values[allowed]))])
 
 
-def selected_ams(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, threshold: float,
-                 regularisation: float) -> float:
+def selected_ams(
+    labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, threshold: float, regularisation: float
+) -> float:
     """AMS of the selection score >= threshold."""
     passed = scores >= threshold
     return float(ams(weights[passed & (labels == 1)].sum(), weights[passed & (labels == 0)].sum(), regularisation))
@@ -74,28 +78,44 @@ def evaluate_classifiers(
     for name, path in scores.items():
         val_scores, test_scores = read_scores(path, "val"), read_scores(path, "test")
         threshold = best_ams_threshold(val["label"], val_scores, val["weight"], regularisation)
-        value, error = bootstrap(lambda y, s, w: auc(y, s, w), [test["label"], test_scores, test["weight"]],
-                                 n_bootstrap, seed)
+        value, error = bootstrap(
+            lambda y, s, w: auc(y, s, w), [test["label"], test_scores, test["weight"]], n_bootstrap, seed
+        )
         result["auc"][name], result["auc_err"][name] = value, error
         value, error = bootstrap(
             lambda y, s, w, cut=threshold: selected_ams(y, s, w, cut, regularisation),
-            [test["label"], test_scores, test["weight"]], n_bootstrap, seed)
+            [test["label"], test_scores, test["weight"]],
+            n_bootstrap,
+            seed,
+        )
         result["ams"][name], result["ams_err"][name] = value, error
         result["threshold"][name] = threshold
         passed = test_scores >= threshold
-        result["selected"][name] = {"signal": float(test["weight"][passed & (test["label"] == 1)].sum()),
-                                    "background": float(test["weight"][passed & (test["label"] == 0)].sum())}
-    result["test_yields"] = {"signal": float(test["weight"][test["label"] == 1].sum()),
-                             "background": float(test["weight"][test["label"] == 0].sum())}
+        result["selected"][name] = {
+            "signal": float(test["weight"][passed & (test["label"] == 1)].sum()),
+            "background": float(test["weight"][passed & (test["label"] == 0)].sum()),
+        }
+    result["test_yields"] = {
+        "signal": float(test["weight"][test["label"] == 1].sum()),
+        "background": float(test["weight"][test["label"] == 0].sum()),
+    }
     return result
 
 
 def write_tables(metrics: Mapping[str, Any], csv_path: str | Path, md_path: str | Path, tex_path: str | Path) -> None:
     """Classifier table: AUC and AMS (± bootstrap) with the selected signal and background yields."""
-    rows = [{"classifier": name, "auc": metrics["auc"][name], "auc_err": metrics["auc_err"][name],
-             "ams": metrics["ams"][name], "ams_err": metrics["ams_err"][name],
-             "signal": metrics["selected"][name]["signal"], "background": metrics["selected"][name]["background"]}
-            for name in metrics["auc"]]
+    rows = [
+        {
+            "classifier": name,
+            "auc": metrics["auc"][name],
+            "auc_err": metrics["auc_err"][name],
+            "ams": metrics["ams"][name],
+            "ams_err": metrics["ams_err"][name],
+            "signal": metrics["selected"][name]["signal"],
+            "background": metrics["selected"][name]["background"],
+        }
+        for name in metrics["auc"]
+    ]
     columns = [
         Column("Classifier", lambda r: DISPLAY_NAMES.get(r["classifier"], r["classifier"]), align="l"),
         Column("AUC", lambda r: with_error(r["auc"], r["auc_err"], 4)),
@@ -103,8 +123,14 @@ def write_tables(metrics: Mapping[str, Any], csv_path: str | Path, md_path: str 
         Column("s", lambda r: number(r["signal"], 4), latex="$s$"),
         Column("b", lambda r: number(r["background"], 4), latex="$b$"),
     ]
-    write_table(rows, columns, csv=csv_path, md=md_path, tex=tex_path,
-                note="s, b: expected signal and background events selected at the validation-optimal threshold.")
+    write_table(
+        rows,
+        columns,
+        csv=csv_path,
+        md=md_path,
+        tex=tex_path,
+        note="s, b: expected signal and background events selected at the validation-optimal threshold.",
+    )
 
 
 def write_metrics(path: str | Path, content: Mapping[str, Any]) -> None:

@@ -77,8 +77,20 @@ _COLLINEAR_SIN_MIN = 1e-9  # |sin dphi(tau, lep)| at or below this counts as col
 
 _SELECTION_FIELDS = ("lep_pt", "lep_charge", "tau_pt", "tau_charge")
 _FEATURE_FIELDS = (
-    "lep_pt", "lep_eta", "lep_phi", "tau_pt", "tau_eta", "tau_phi", "tau_m",
-    "jet_pt", "jet_eta", "jet_phi", "jet_m", "met", "met_phi", "met_sumet",
+    "lep_pt",
+    "lep_eta",
+    "lep_phi",
+    "tau_pt",
+    "tau_eta",
+    "tau_phi",
+    "tau_m",
+    "jet_pt",
+    "jet_eta",
+    "jet_phi",
+    "jet_m",
+    "met",
+    "met_phi",
+    "met_sumet",
 )
 
 
@@ -234,22 +246,16 @@ def derived_features(
     eta_mean = 0.5 * (jet1.eta + jet2.eta)
     eta_gap2 = (jet1.eta - jet2.eta) ** 2
     lep_offset2 = (lep.eta - eta_mean) ** 2
-    exponent = np.divide(
-        -4.0 * lep_offset2, eta_gap2, out=np.where(lep_offset2 > 0, -np.inf, 0.0), where=eta_gap2 > 0
-    )
+    exponent = np.divide(-4.0 * lep_offset2, eta_gap2, out=np.where(lep_offset2 > 0, -np.inf, 0.0), where=eta_gap2 > 0)
     return {
-        "DER_mass_transverse_met_lep": np.sqrt(
-            np.maximum(2.0 * lep.pt * met * (1.0 - np.cos(lep.phi - met_phi)), 0.0)
-        ),
+        "DER_mass_transverse_met_lep": np.sqrt(np.maximum(2.0 * lep.pt * met * (1.0 - np.cos(lep.phi - met_phi)), 0.0)),
         "DER_mass_vis": mass_vis,
         "DER_pt_h": np.hypot(tau_x + lep_x + met_x, tau_y + lep_y + met_y),
         "DER_deltaeta_jet_jet": np.where(has_subleading, np.abs(jet1.eta - jet2.eta), UNDEFINED),
         "DER_mass_jet_jet": np.where(has_subleading, _pair_mass(jet1, jet2), UNDEFINED),
         "DER_prodeta_jet_jet": np.where(has_subleading, jet1.eta * jet2.eta, UNDEFINED),
         "DER_deltar_tau_lep": np.hypot(tau.eta - lep.eta, _wrap_phi(tau.phi - lep.phi)),
-        "DER_pt_tot": np.hypot(
-            tau_x + lep_x + met_x + jet1_x + jet2_x, tau_y + lep_y + met_y + jet1_y + jet2_y
-        ),
+        "DER_pt_tot": np.hypot(tau_x + lep_x + met_x + jet1_x + jet2_x, tau_y + lep_y + met_y + jet1_y + jet2_y),
         "DER_sum_pt": tau.pt + lep.pt + jet_all_pt,
         "DER_pt_ratio_lep_tau": np.divide(lep.pt, tau.pt, out=np.full_like(tau.pt, UNDEFINED), where=tau.pt > 0),
         "DER_met_phi_centrality": met_phi_centrality(met_phi, lep.phi, tau.phi),
@@ -360,12 +366,16 @@ def features_from_higgsml(events: ak.Array | Mapping[str, Any], *, rederive: boo
                 met_phi=columns["PRI_met_phi"],
                 jet_num=columns["PRI_jet_num"],
                 jet_leading=Kinematics(
-                    columns["PRI_jet_leading_pt"], columns["PRI_jet_leading_eta"], columns["PRI_jet_leading_phi"],
+                    columns["PRI_jet_leading_pt"],
+                    columns["PRI_jet_leading_eta"],
+                    columns["PRI_jet_leading_phi"],
                     zeros,
                 ),
                 jet_subleading=Kinematics(
-                    columns["PRI_jet_subleading_pt"], columns["PRI_jet_subleading_eta"],
-                    columns["PRI_jet_subleading_phi"], zeros,
+                    columns["PRI_jet_subleading_pt"],
+                    columns["PRI_jet_subleading_eta"],
+                    columns["PRI_jet_subleading_phi"],
+                    zeros,
                 ),
                 jet_all_pt=columns["PRI_jet_all_pt"],
             )

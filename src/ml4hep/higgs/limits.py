@@ -75,14 +75,24 @@ def classifier_limits(
     return results
 
 
-def write_limit_tables(limits: Mapping[str, Any], csv_path: str | Path, md_path: str | Path,
-                       tex_path: str | Path) -> None:
+def write_limit_tables(
+    limits: Mapping[str, Any], csv_path: str | Path, md_path: str | Path, tex_path: str | Path
+) -> None:
     """Expected limits table: median, ±1σ, ±2σ on mu and the expected significance per classifier."""
     from ml4hep.higgs.evaluate import DISPLAY_NAMES
 
-    rows = [{"classifier": name, "mu_expected": v["mu_expected"], "minus2": v["band"][0], "minus1": v["band"][1],
-             "plus1": v["band"][3], "plus2": v["band"][4], "significance": v["significance"]}
-            for name, v in limits.items()]
+    rows = [
+        {
+            "classifier": name,
+            "mu_expected": v["mu_expected"],
+            "minus2": v["band"][0],
+            "minus1": v["band"][1],
+            "plus1": v["band"][3],
+            "plus2": v["band"][4],
+            "significance": v["significance"],
+        }
+        for name, v in limits.items()
+    ]
     columns = [
         Column("Classifier", lambda r: DISPLAY_NAMES.get(r["classifier"], r["classifier"]), align="l"),
         Column("expected μ limit (95% CL)", lambda r: number(r["mu_expected"]), latex=r"$\mu_{95}^{\mathrm{exp}}$"),
@@ -132,8 +142,7 @@ def heavy_mass_limits(
         scores = predict(model, [with_mass(events["X"], mass)])
         edges = score_binning(scores, labels, int(options["bins"]), int(options["min_background_events"]))
         templates = histogram_templates(scores, labels, events["weight"], edges)
-        pyhf_model = build_model(**templates,
-                                 background_norm_uncertainty=float(options["background_norm_uncertainty"]))
+        pyhf_model = build_model(**templates, background_norm_uncertainty=float(options["background_norm_uncertainty"]))
         limit = expected_upper_limit(pyhf_model)
         results[f"{mass:g}"] = {
             "mass": float(mass),
@@ -147,21 +156,39 @@ def heavy_mass_limits(
     return results
 
 
-def write_heavy_limit_tables(limits: Mapping[str, Any], csv_path: str | Path, md_path: str | Path,
-                             tex_path: str | Path) -> None:
+def write_heavy_limit_tables(
+    limits: Mapping[str, Any], csv_path: str | Path, md_path: str | Path, tex_path: str | Path
+) -> None:
     """Expected σ×BR limit (median, ±1σ, ±2σ) and μ limit per heavy-Higgs mass, the left-out mass marked."""
     rows = []
     for entry in limits.values():
         band = entry["xsec_band_pb"]
-        rows.append({"mass_gev": entry["mass"], "left_out": entry["left_out"], "sigma_pb": entry["sigma_pb"],
-                     "limit_pb": band[2], "minus2_pb": band[0], "minus1_pb": band[1], "plus1_pb": band[3],
-                     "plus2_pb": band[4], "mu_expected": entry["mu_expected"]})
+        rows.append(
+            {
+                "mass_gev": entry["mass"],
+                "left_out": entry["left_out"],
+                "sigma_pb": entry["sigma_pb"],
+                "limit_pb": band[2],
+                "minus2_pb": band[0],
+                "minus1_pb": band[1],
+                "plus1_pb": band[3],
+                "plus2_pb": band[4],
+                "mu_expected": entry["mu_expected"],
+            }
+        )
     columns = [
-        Column("m_H [GeV]", lambda r: f"{r['mass_gev']:g}" + (" (left out of training)" if r["left_out"] else ""),
-               latex=r"$m_H$ [GeV]", align="l"),
+        Column(
+            "m_H [GeV]",
+            lambda r: f"{r['mass_gev']:g}" + (" (left out of training)" if r["left_out"] else ""),
+            latex=r"$m_H$ [GeV]",
+            align="l",
+        ),
         Column("σ×BR generated [pb]", lambda r: number(r["sigma_pb"]), latex=r"$\sigma\times B$ generated [pb]"),
-        Column("expected limit on σ×BR [pb]", lambda r: number(r["limit_pb"]),
-               latex=r"expected limit on $\sigma\times B$ [pb]"),
+        Column(
+            "expected limit on σ×BR [pb]",
+            lambda r: number(r["limit_pb"]),
+            latex=r"expected limit on $\sigma\times B$ [pb]",
+        ),
         Column("−1σ / +1σ", lambda r: f"{number(r['minus1_pb'])} / {number(r['plus1_pb'])}"),
         Column("−2σ / +2σ", lambda r: f"{number(r['minus2_pb'])} / {number(r['plus2_pb'])}"),
         Column("expected μ limit", lambda r: number(r["mu_expected"])),

@@ -128,15 +128,20 @@ def training_masses(masses: Sequence[float], left_out_mass: float) -> list[float
     try:
         left_out = float(left_out_mass)
     except (TypeError, ValueError):
-        raise ConfigError(f"config key '{LEFT_OUT_KEY}' must be a number (one of the generated heavy-Higgs "
-                          f"masses: {listed}), not {left_out_mass!r}") from None
+        raise ConfigError(
+            f"config key '{LEFT_OUT_KEY}' must be a number (one of the generated heavy-Higgs "
+            f"masses: {listed}), not {left_out_mass!r}"
+        ) from None
     if not any(same_mass(m, left_out) for m in generated):
-        raise ConfigError(f"config key '{LEFT_OUT_KEY}' = {left_out:g} GeV is not a generated heavy-Higgs mass "
-                          f"(generated: {listed})")
+        raise ConfigError(
+            f"config key '{LEFT_OUT_KEY}' = {left_out:g} GeV is not a generated heavy-Higgs mass (generated: {listed})"
+        )
     remaining = [m for m in generated if not same_mass(m, left_out)]
     if len(remaining) < 2:
-        raise ConfigError(f"config key '{LEFT_OUT_KEY}' = {left_out:g} GeV leaves {len(remaining)} mass(es) to "
-                          f"train the parameterised network on; at least 2 are needed (generated: {listed})")
+        raise ConfigError(
+            f"config key '{LEFT_OUT_KEY}' = {left_out:g} GeV leaves {len(remaining)} mass(es) to "
+            f"train the parameterised network on; at least 2 are needed (generated: {listed})"
+        )
     return remaining
 
 
@@ -182,8 +187,9 @@ def mass_sample(
     known = [str(n) for n in split["process_names"]]
     for name in [n for n, _ in heavy] + list(backgrounds):
         if name not in known:
-            raise ConfigError(f"higgs.parameterised: process {name!r} is not in the event table (processes: "
-                              f"{', '.join(known)})")
+            raise ConfigError(
+                f"higgs.parameterised: process {name!r} is not in the event table (processes: {', '.join(known)})"
+            )
     mass = np.full(len(split["process"]), np.nan)
     for name, value in heavy:
         if masses is None or any(same_mass(value, m) for m in masses):
@@ -191,8 +197,12 @@ def mass_sample(
     signal = np.isfinite(mass)
     background = process_mask(split, list(backgrounds)) & ~signal
     keep = signal | background
-    return MassSample(X=np.asarray(split["X"][keep], dtype=np.float64), label=signal[keep].astype(np.int64),
-                      weight=np.asarray(split["weight"][keep], dtype=np.float64), mass=mass[keep])
+    return MassSample(
+        X=np.asarray(split["X"][keep], dtype=np.float64),
+        label=signal[keep].astype(np.int64),
+        weight=np.asarray(split["weight"][keep], dtype=np.float64),
+        mass=mass[keep],
+    )
 
 
 def with_mass(X: np.ndarray, mass: np.ndarray | float) -> np.ndarray:
@@ -266,14 +276,31 @@ def train_network(
     seed_everything(seed)
     model = HiggsDNN(x_train.shape[1], hyper["hidden"], float(hyper["dropout"]))
     model.standardiser.fit(x_train)
-    result = fit(model, [x_train], train.label, [x_val], val.label,
-                 train_weight=loss_weights(train, hyper["signal_weighting"]),
-                 val_weight=loss_weights(val, hyper["signal_weighting"]), epochs=int(hyper["epochs"]),
-                 batch_size=int(hyper["batch_size"]), learning_rate=float(hyper["learning_rate"]),
-                 patience=int(hyper["patience"]), device=device, seed=seed, description=description)
+    result = fit(
+        model,
+        [x_train],
+        train.label,
+        [x_val],
+        val.label,
+        train_weight=loss_weights(train, hyper["signal_weighting"]),
+        val_weight=loss_weights(val, hyper["signal_weighting"]),
+        epochs=int(hyper["epochs"]),
+        batch_size=int(hyper["batch_size"]),
+        learning_rate=float(hyper["learning_rate"]),
+        patience=int(hyper["patience"]),
+        device=device,
+        seed=seed,
+        description=description,
+    )
     model.to("cpu")
-    log.info("%s: %d training events, best epoch %d of %d, val loss %.5f", description, len(train),
-             result.best_epoch, len(result.train_loss), result.best_val_loss)
+    log.info(
+        "%s: %d training events, best epoch %d of %d, val loss %.5f",
+        description,
+        len(train),
+        result.best_epoch,
+        len(result.train_loss),
+        result.best_val_loss,
+    )
     return model, result
 
 
@@ -292,8 +319,9 @@ def mass_label(mass: float) -> str:
     return f"{float(mass):g}"
 
 
-def write_auc_table(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path,
-                    tex_path: str | Path | None = None) -> None:
+def write_auc_table(
+    rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path, tex_path: str | Path | None = None
+) -> None:
     """AUC per generated mass (rows) and network (columns), the left-out mass marked.
 
     Args:
@@ -307,11 +335,18 @@ def write_auc_table(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_
         return f"**{mass_label(row['mass'])} (left out)**" if row["left_out"] else mass_label(row["mass"])
 
     def auc_cell(name: str) -> Column:
-        return Column(f"AUC {DISPLAY_NAMES[name].lower()}",
-                      lambda row: f"{row[name]:.4f}" if math.isfinite(row[name]) else "–")
+        return Column(
+            f"AUC {DISPLAY_NAMES[name].lower()}", lambda row: f"{row[name]:.4f}" if math.isfinite(row[name]) else "–"
+        )
 
-    write_table(rows, [Column("Mass [GeV]", mass, align="l"), *(auc_cell(n) for n in NETWORKS)], csv=csv_path,
-                md=md_path, tex=tex_path, csv_keys=("mass", "left_out", *NETWORKS, "n_signal", "n_background"))
+    write_table(
+        rows,
+        [Column("Mass [GeV]", mass, align="l"), *(auc_cell(n) for n in NETWORKS)],
+        csv=csv_path,
+        md=md_path,
+        tex=tex_path,
+        csv_keys=("mass", "left_out", *NETWORKS, "n_signal", "n_background"),
+    )
 
 
 def _load(split: str | Path | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -367,8 +402,10 @@ def run_parameterised(
     if left_out_mass is not None and "left_out_mass" in given:
         training_masses(generated, given["left_out_mass"])
         if not same_mass(left_out, float(given["left_out_mass"])):
-            raise ConfigError(f"config key '{LEFT_OUT_KEY}': the argument says {left_out:g} GeV, the "
-                              f"hyper-parameters {float(given['left_out_mass']):g} GeV")
+            raise ConfigError(
+                f"config key '{LEFT_OUT_KEY}': the argument says {left_out:g} GeV, the "
+                f"hyper-parameters {float(given['left_out_mass']):g} GeV"
+            )
     missing = [s for s in ("train", "val", "test") if s not in splits]
     if missing:
         raise ValueError(f"run_parameterised needs the splits train, val and test (missing: {', '.join(missing)})")
@@ -377,47 +414,106 @@ def run_parameterised(
     device = select_device(device_name)
     start = time.perf_counter()
     model_dir = Path(model_dir)
-    metadata = {"hidden": [int(h) for h in hyper["hidden"]], "dropout": float(hyper["dropout"]), "seed": int(seed),
-                "signal_weighting": str(hyper["signal_weighting"]), "heavy": [[n, float(m)] for n, m in heavy],
-                "backgrounds": list(backgrounds), "left_out_mass": left_out}
+    metadata = {
+        "hidden": [int(h) for h in hyper["hidden"]],
+        "dropout": float(hyper["dropout"]),
+        "seed": int(seed),
+        "signal_weighting": str(hyper["signal_weighting"]),
+        "heavy": [[n, float(m)] for n, m in heavy],
+        "backgrounds": list(backgrounds),
+        "left_out_mass": left_out,
+    }
 
     train = {s: mass_sample(data[s], heavy, backgrounds, masses) for s in ("train", "val")}
     models: dict[str, HiggsDNN] = {}
     training: dict[str, dict[str, Any]] = {}
 
-    def record(key: str, network: str, model: HiggsDNN, result: FitResult, sample: MassSample, seconds: float,
-               inputs: list[str], trained_on: list[float]) -> None:
+    def record(
+        key: str,
+        network: str,
+        model: HiggsDNN,
+        result: FitResult,
+        sample: MassSample,
+        seconds: float,
+        inputs: list[str],
+        trained_on: list[float],
+    ) -> None:
         models[key] = model
-        training[key] = {"n_train": len(sample), "best_epoch": int(result.best_epoch),
-                         "epochs_run": len(result.train_loss), "best_val_loss": float(result.best_val_loss),
-                         "seconds": seconds}
-        save_checkpoint(model, model_dir / f"{key}.pt", {**metadata, "network": network, "inputs": inputs,
-                                                          "training_masses": trained_on,
-                                                          "best_epoch": int(result.best_epoch)})
+        training[key] = {
+            "n_train": len(sample),
+            "best_epoch": int(result.best_epoch),
+            "epochs_run": len(result.train_loss),
+            "best_val_loss": float(result.best_val_loss),
+            "seconds": seconds,
+        }
+        save_checkpoint(
+            model,
+            model_dir / f"{key}.pt",
+            {
+                **metadata,
+                "network": network,
+                "inputs": inputs,
+                "training_masses": trained_on,
+                "best_epoch": int(result.best_epoch),
+            },
+        )
 
     t0 = time.perf_counter()
     x = {s: parameterised_inputs(train[s], masses, seed, s) for s in ("train", "val")}
-    model, result = train_network(x["train"], train["train"], x["val"], train["val"], hyper, seed, device,
-                                  "parameterised")
-    record("parameterised", "parameterised", model, result, train["train"], time.perf_counter() - t0,
-           feature_names + [MASS_FEATURE], masses)
+    model, result = train_network(
+        x["train"], train["train"], x["val"], train["val"], hyper, seed, device, "parameterised"
+    )
+    record(
+        "parameterised",
+        "parameterised",
+        model,
+        result,
+        train["train"],
+        time.perf_counter() - t0,
+        feature_names + [MASS_FEATURE],
+        masses,
+    )
 
     t0 = time.perf_counter()
     x = {s: train[s].X.astype(np.float32) for s in ("train", "val")}
-    model, result = train_network(x["train"], train["train"], x["val"], train["val"], hyper, seed, device,
-                                  "unparameterised")
-    record("unparameterised", "unparameterised", model, result, train["train"], time.perf_counter() - t0,
-           feature_names, masses)
+    model, result = train_network(
+        x["train"], train["train"], x["val"], train["val"], hyper, seed, device, "unparameterised"
+    )
+    record(
+        "unparameterised",
+        "unparameterised",
+        model,
+        result,
+        train["train"],
+        time.perf_counter() - t0,
+        feature_names,
+        masses,
+    )
 
     dedicated_at = generated if hyper["dedicated_masses"] == "all" else [left_out]
     for mass in dedicated_at:
         t0 = time.perf_counter()
         single = {s: mass_sample(data[s], heavy, backgrounds, [mass]) for s in ("train", "val")}
-        model, result = train_network(single["train"].X.astype(np.float32), single["train"],
-                                      single["val"].X.astype(np.float32), single["val"], hyper, seed, device,
-                                      f"dedicated {mass_label(mass)} GeV")
-        record(f"dedicated_m{mass_label(mass)}", "dedicated", model, result, single["train"], time.perf_counter() - t0,
-               feature_names, [mass])
+        model, result = train_network(
+            single["train"].X.astype(np.float32),
+            single["train"],
+            single["val"].X.astype(np.float32),
+            single["val"],
+            hyper,
+            seed,
+            device,
+            f"dedicated {mass_label(mass)} GeV",
+        )
+        record(
+            f"dedicated_m{mass_label(mass)}",
+            "dedicated",
+            model,
+            result,
+            single["train"],
+            time.perf_counter() - t0,
+            feature_names,
+            [mass],
+        )
 
     rows: list[dict[str, Any]] = []
     for mass in generated:
@@ -430,9 +526,14 @@ def run_parameterised(
         row["n_signal"] = int((test.label == 1).sum())
         row["n_background"] = int((test.label == 0).sum())
         rows.append(row)
-        log.info("m = %g GeV%s: AUC parameterised %.4f, dedicated %.4f, unparameterised %.4f", mass,
-                 " (left out)" if row["left_out"] else "", row["parameterised"], row["dedicated"],
-                 row["unparameterised"])
+        log.info(
+            "m = %g GeV%s: AUC parameterised %.4f, dedicated %.4f, unparameterised %.4f",
+            mass,
+            " (left out)" if row["left_out"] else "",
+            row["parameterised"],
+            row["dedicated"],
+            row["unparameterised"],
+        )
 
     at_left_out = next(row for row in rows if row["left_out"])
     metrics: dict[str, Any] = {
@@ -456,8 +557,10 @@ def run_parameterised(
 
 def table_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The rows of the AUC table from the metrics JSON of :func:`run_parameterised` (null AUCs read as NaN)."""
-    return [{key: math.nan if value is None and key in NETWORKS else value for key, value in row.items()}
-            for row in metrics["table"]]
+    return [
+        {key: math.nan if value is None and key in NETWORKS else value for key, value in row.items()}
+        for row in metrics["table"]
+    ]
 
 
 def load_network(path: str | Path) -> tuple[HiggsDNN, dict[str, Any]]:

@@ -61,8 +61,17 @@ WEIGHTINGS = ("process", "none")
 ESTIMATORS = ("regressed", "visible", "collinear")
 ESTIMATOR_COLUMNS = {"visible": "DER_mass_vis", "collinear": "DER_mass_collinear"}
 DISPLAY_NAMES = {"regressed": "DNN regression", "visible": "Visible mass", "collinear": "Collinear mass"}
-TABLE_COLUMNS = ("bin", "bin_low", "bin_high", "estimator", "n_used", "n_undefined", "median_response", "bias",
-                 "resolution")
+TABLE_COLUMNS = (
+    "bin",
+    "bin_low",
+    "bin_high",
+    "estimator",
+    "n_used",
+    "n_undefined",
+    "median_response",
+    "bias",
+    "resolution",
+)
 
 
 class MassRegressionDNN(HiggsDNN):
@@ -77,8 +86,14 @@ class MassRegressionDNN(HiggsDNN):
         scale: Mass unit of the target in GeV.
     """
 
-    def __init__(self, n_inputs: int, hidden: Sequence[int] = (64, 64, 64), dropout: float = 0.0,
-                 target: str = "log", scale: float = MASS_SCALE_GEV) -> None:
+    def __init__(
+        self,
+        n_inputs: int,
+        hidden: Sequence[int] = (64, 64, 64),
+        dropout: float = 0.0,
+        target: str = "log",
+        scale: float = MASS_SCALE_GEV,
+    ) -> None:
         if target not in TARGETS:
             raise ValueError(f"unknown mass-regression target {target!r}; known: {', '.join(TARGETS)}")
         super().__init__(n_inputs, hidden, dropout)
@@ -156,22 +171,40 @@ def train_mass_regression(
         mask = has_truth(split)
         if not mask.any():
             raise ValueError(f"the {name} split has no event with a true di-tau mass to regress")
-        selected[name] = {"X": np.asarray(split["X"][mask], dtype=np.float32),
-                          "mass": np.asarray(split["truth_mass"][mask], dtype=np.float64),
-                          "weight": regression_weights(split["process"][mask], hyper["weighting"])}
+        selected[name] = {
+            "X": np.asarray(split["X"][mask], dtype=np.float32),
+            "mass": np.asarray(split["truth_mass"][mask], dtype=np.float64),
+            "weight": regression_weights(split["process"][mask], hyper["weighting"]),
+        }
     seed_everything(seed)
     x_train = selected["train"]["X"]
     model = MassRegressionDNN(x_train.shape[1], hyper["hidden"], float(hyper["dropout"]), hyper["target"])
     model.standardiser.fit(x_train)
-    result = fit(model, [x_train], model.mass_to_target(selected["train"]["mass"]),
-                 [selected["val"]["X"]], model.mass_to_target(selected["val"]["mass"]),
-                 train_weight=selected["train"]["weight"], val_weight=selected["val"]["weight"], loss="mse",
-                 epochs=int(hyper["epochs"]), batch_size=int(hyper["batch_size"]),
-                 learning_rate=float(hyper["learning_rate"]), patience=int(hyper["patience"]), device=device,
-                 seed=seed, description="higgs mass regression")
+    result = fit(
+        model,
+        [x_train],
+        model.mass_to_target(selected["train"]["mass"]),
+        [selected["val"]["X"]],
+        model.mass_to_target(selected["val"]["mass"]),
+        train_weight=selected["train"]["weight"],
+        val_weight=selected["val"]["weight"],
+        loss="mse",
+        epochs=int(hyper["epochs"]),
+        batch_size=int(hyper["batch_size"]),
+        learning_rate=float(hyper["learning_rate"]),
+        patience=int(hyper["patience"]),
+        device=device,
+        seed=seed,
+        description="higgs mass regression",
+    )
     model.to("cpu")
-    log.info("mass regression: %d training events, best epoch %d of %d, val loss %.5f", len(x_train),
-             result.best_epoch, len(result.train_loss), result.best_val_loss)
+    log.info(
+        "mass regression: %d training events, best epoch %d of %d, val loss %.5f",
+        len(x_train),
+        result.best_epoch,
+        len(result.train_loss),
+        result.best_val_loss,
+    )
     return model, result
 
 
@@ -187,8 +220,9 @@ def load_mass_regression(path: str | Path) -> tuple[MassRegressionDNN, dict[str,
     """Rebuild the model written by :func:`run_regression` from its checkpoint (weights only, no pickles)."""
     state, metadata = load_checkpoint(path)
     n_inputs = int(state["standardiser.mean"].shape[0])
-    model = MassRegressionDNN(n_inputs, metadata["hidden"], metadata["dropout"], metadata["target"],
-                              metadata["scale_gev"])
+    model = MassRegressionDNN(
+        n_inputs, metadata["hidden"], metadata["dropout"], metadata["target"], metadata["scale_gev"]
+    )
     model.load_state_dict(state)
     model.eval()
     return model, metadata
@@ -211,13 +245,25 @@ def overall_resolution(truth: np.ndarray, estimate: np.ndarray) -> dict[str, flo
     defined = valid & np.isfinite(estimate) & (estimate != UNDEFINED)
     out: dict[str, float | int] = {"n_used": int(defined.sum()), "n_undefined": int((valid & ~defined).sum())}
     if not defined.any():
-        return {**out, "median_response": math.nan, "bias": math.nan, "resolution": math.nan,
-                "q25_response": math.nan, "q75_response": math.nan}
+        return {
+            **out,
+            "median_response": math.nan,
+            "bias": math.nan,
+            "resolution": math.nan,
+            "q25_response": math.nan,
+            "q75_response": math.nan,
+        }
     response = estimate[defined] / truth[defined]
     q25, median, q75 = (float(v) for v in np.percentile(response, [25.0, 50.0, 75.0]))
     resolution = (q75 - q25) / 2.0 / median if median != 0 else math.nan
-    return {**out, "median_response": median, "bias": median - 1.0, "resolution": resolution,
-            "q25_response": q25, "q75_response": q75}
+    return {
+        **out,
+        "median_response": median,
+        "bias": median - 1.0,
+        "resolution": resolution,
+        "q25_response": q25,
+        "q75_response": q75,
+    }
 
 
 def distinct_resonances(resonance_masses: np.ndarray) -> np.ndarray:
@@ -307,8 +353,9 @@ def estimator_masses(split: Mapping[str, np.ndarray], regressed: np.ndarray | No
     return out
 
 
-def write_resolution_table(rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path,
-                           tex_path: str | Path | None = None) -> None:
+def write_resolution_table(
+    rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path, tex_path: str | Path | None = None
+) -> None:
     """Write the resolution table as CSV (every column of :data:`TABLE_COLUMNS`), Markdown and LaTeX."""
     columns = [
         Column("True mass [GeV]", "bin", align="l"),
@@ -319,9 +366,16 @@ def write_resolution_table(rows: Sequence[Mapping[str, Any]], csv_path: str | Pa
         Column("Bias", lambda r: f"{r['bias']:+.3f}"),
         Column("Resolution", lambda r: f"{r['resolution']:.3f}"),
     ]
-    write_table(rows, columns, csv=csv_path, md=md_path, tex=tex_path, csv_keys=TABLE_COLUMNS,
-                note="Response r = m_estimate / m_true; bias = median(r) - 1; resolution = (IQR(r) / 2) / median(r). "
-                     "Undefined estimates (-999) are excluded and counted.")
+    write_table(
+        rows,
+        columns,
+        csv=csv_path,
+        md=md_path,
+        tex=tex_path,
+        csv_keys=TABLE_COLUMNS,
+        note="Response r = m_estimate / m_true; bias = median(r) - 1; resolution = (IQR(r) / 2) / median(r). "
+        "Undefined estimates (-999) are excluded and counted.",
+    )
 
 
 def run_regression(
@@ -365,8 +419,10 @@ def run_regression(
     data = {name: load_split(path) for name, path in splits.items()}
     for name in ("train", "val"):
         if not has_truth(data[name]).any():
-            raise InputFileError(str(splits[name]), "no event with a true di-tau mass (truth_mass): the mass "
-                                 "regression needs generated samples")
+            raise InputFileError(
+                str(splits[name]),
+                "no event with a true di-tau mass (truth_mass): the mass regression needs generated samples",
+            )
     names = [str(n) for n in data["train"]["feature_names"]]
     if names != FEATURE_NAMES:
         log.warning("feature columns differ from ml4hep.higgs.features.FEATURE_NAMES; using the file's order")
@@ -374,10 +430,21 @@ def run_regression(
     start = time.perf_counter()
     model, result = train_mass_regression(data["train"], data["val"], hyper, seed, device)
     seconds = time.perf_counter() - start
-    save_checkpoint(model, model_path, {
-        "hidden": [int(h) for h in hyper["hidden"]], "dropout": float(hyper["dropout"]), "target": model.target,
-        "scale_gev": model.scale, "weighting": str(hyper["weighting"]), "feature_names": names, "seed": int(seed),
-        "best_epoch": int(result.best_epoch), "best_val_loss": float(result.best_val_loss)})
+    save_checkpoint(
+        model,
+        model_path,
+        {
+            "hidden": [int(h) for h in hyper["hidden"]],
+            "dropout": float(hyper["dropout"]),
+            "target": model.target,
+            "scale_gev": model.scale,
+            "weighting": str(hyper["weighting"]),
+            "feature_names": names,
+            "seed": int(seed),
+            "best_epoch": int(result.best_epoch),
+            "best_val_loss": float(result.best_val_loss),
+        },
+    )
     predictions = {name: predict_mass(model, split["X"]) for name, split in data.items()}
     Path(predictions_path).parent.mkdir(parents=True, exist_ok=True)
     np.savez(predictions_path, **predictions)
@@ -388,27 +455,42 @@ def run_regression(
     estimates = {k: v[valid] for k, v in estimator_masses(test, predictions["test"]).items()}
     bins = mass_bins(test["resonance_mass"][valid])
     resonances = distinct_resonances(test["resonance_mass"][valid])
-    rows = resolution_table(truth, estimates, bins,
-                            bin_labels(bins, resonances) if len(resonances) == len(bins) - 1 else None)
+    rows = resolution_table(
+        truth, estimates, bins, bin_labels(bins, resonances) if len(resonances) == len(bins) - 1 else None
+    )
     overall = {name: overall_resolution(truth, estimate) for name, estimate in estimates.items()}
-    rows += [{"bin": "all", "bin_low": 0.0, "bin_high": math.inf, "estimator": name, **stats}
-             for name, stats in overall.items()]
+    rows += [
+        {"bin": "all", "bin_low": 0.0, "bin_high": math.inf, "estimator": name, **stats}
+        for name, stats in overall.items()
+    ]
 
     metrics: dict[str, Any] = {}
     for name in ESTIMATORS:
         metrics[f"resolution_{name}"] = overall[name]["resolution"]
         metrics[f"bias_{name}"] = overall[name]["bias"]
     metrics.update(
-        n_test=int(valid.sum()), n_undefined_collinear=int(overall["collinear"]["n_undefined"]),
-        table=rows, bins=[float(b) for b in bins], n_train=int(has_truth(data["train"]).sum()),
-        best_epoch=int(result.best_epoch), epochs_run=len(result.train_loss), train_loss=result.train_loss,
-        val_loss=result.val_loss, seconds=seconds, device=device.type, seed=int(seed),
+        n_test=int(valid.sum()),
+        n_undefined_collinear=int(overall["collinear"]["n_undefined"]),
+        table=rows,
+        bins=[float(b) for b in bins],
+        n_train=int(has_truth(data["train"]).sum()),
+        best_epoch=int(result.best_epoch),
+        epochs_run=len(result.train_loss),
+        train_loss=result.train_loss,
+        val_loss=result.val_loss,
+        seconds=seconds,
+        device=device.type,
+        seed=int(seed),
         hyper={k: (list(v) if isinstance(v, list | tuple) else v) for k, v in hyper.items()},
     )
     Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
     write_json(metrics_path, metrics)
-    log.info("mass resolution (test): regressed %.3f, visible %.3f, collinear %.3f", metrics["resolution_regressed"],
-             metrics["resolution_visible"], metrics["resolution_collinear"])
+    log.info(
+        "mass resolution (test): regressed %.3f, visible %.3f, collinear %.3f",
+        metrics["resolution_regressed"],
+        metrics["resolution_visible"],
+        metrics["resolution_collinear"],
+    )
     return metrics
 
 

@@ -9,8 +9,14 @@ from typing import Any
 
 from ml4hep.higgs.evaluate import DISPLAY_NAMES
 
-REGRESSION_KEYS = ("resolution_regressed", "resolution_visible", "resolution_collinear", "bias_regressed",
-                   "bias_visible", "bias_collinear")
+REGRESSION_KEYS = (
+    "resolution_regressed",
+    "resolution_visible",
+    "resolution_collinear",
+    "bias_regressed",
+    "bias_visible",
+    "bias_collinear",
+)
 PARAMETERISED_KEYS = ("mass_left_out", "auc_parameterised", "auc_dedicated", "auc_unparameterised", "auc_vs_mass")
 
 
@@ -25,6 +31,7 @@ def assemble_metrics(paths: Mapping[str, str | Path]) -> dict[str, Any]:
     Returns:
         The metrics dictionary (numbers copied from those files, computed on the test split).
     """
+
     def read(key: str) -> dict[str, Any]:
         return json.loads(Path(paths[key]).read_text())
 
@@ -38,8 +45,10 @@ def assemble_metrics(paths: Mapping[str, str | Path]) -> dict[str, Any]:
         "ams_threshold": classifiers["threshold"],
         "regression": None,
         "parameterised": None,
-        "limits": {name: {"mu_expected": v["mu_expected"], "band": v["band"], "significance": v["significance"]}
-                   for name, v in limits.items()},
+        "limits": {
+            name: {"mu_expected": v["mu_expected"], "band": v["band"], "significance": v["significance"]}
+            for name, v in limits.items()
+        },
     }
     if "regression" in paths:
         regression = read("regression")

@@ -40,10 +40,15 @@ class XGBoostClassifier:
     event_weights: ClassVar[bool] = True
     threads: ClassVar[int | None] = None
 
-    def __init__(self, n_estimators: int = 200, max_depth: int = 4, learning_rate: float = 0.1,
-                 early_stopping_rounds: int = 20) -> None:
-        self.hyper = {"n_estimators": int(n_estimators), "max_depth": int(max_depth),
-                      "learning_rate": float(learning_rate), "early_stopping_rounds": int(early_stopping_rounds)}
+    def __init__(
+        self, n_estimators: int = 200, max_depth: int = 4, learning_rate: float = 0.1, early_stopping_rounds: int = 20
+    ) -> None:
+        self.hyper = {
+            "n_estimators": int(n_estimators),
+            "max_depth": int(max_depth),
+            "learning_rate": float(learning_rate),
+            "early_stopping_rounds": int(early_stopping_rounds),
+        }
         self.booster: Any = None
 
     def _loss_weights(self, split: Split) -> np.ndarray | None:
@@ -61,13 +66,22 @@ class XGBoostClassifier:
 
         device = select_device(context.device)
         model = xgboost.XGBClassifier(
-            **self.hyper, random_state=int(context.seed) % 2**31, n_jobs=self.threads or context.threads,
-            device=device.type, eval_metric="logloss", tree_method="hist")
+            **self.hyper,
+            random_state=int(context.seed) % 2**31,
+            n_jobs=self.threads or context.threads,
+            device=device.type,
+            eval_metric="logloss",
+            tree_method="hist",
+        )
         val_weights = self._loss_weights(val)
-        model.fit(train[self.features], np.asarray(train[self.label]).astype(int),
-                  sample_weight=self._loss_weights(train),
-                  eval_set=[(val[self.features], np.asarray(val[self.label]).astype(int))],
-                  sample_weight_eval_set=None if val_weights is None else [val_weights], verbose=False)
+        model.fit(
+            train[self.features],
+            np.asarray(train[self.label]).astype(int),
+            sample_weight=self._loss_weights(train),
+            eval_set=[(val[self.features], np.asarray(val[self.label]).astype(int))],
+            sample_weight_eval_set=None if val_weights is None else [val_weights],
+            verbose=False,
+        )
         self.booster = model.get_booster()
         self.booster.set_param({"device": "cpu"})
         info: dict[str, Any] = {"device": device.type, "best_iteration": int(model.best_iteration)}

@@ -21,8 +21,15 @@ class ForestArrays:
         roots: Root node index of each tree.
     """
 
-    def __init__(self, left: np.ndarray, right: np.ndarray, feature: np.ndarray, threshold: np.ndarray,
-                 value: np.ndarray, roots: np.ndarray) -> None:
+    def __init__(
+        self,
+        left: np.ndarray,
+        right: np.ndarray,
+        feature: np.ndarray,
+        threshold: np.ndarray,
+        value: np.ndarray,
+        roots: np.ndarray,
+    ) -> None:
         self.left, self.right, self.feature = left.astype(np.int64), right.astype(np.int64), feature.astype(np.int64)
         self.threshold, self.value, self.roots = threshold.astype(np.float64), value.astype(np.float64), roots
 
@@ -44,8 +51,10 @@ class ForestArrays:
             parts["value"].append(counts[:, 1] / counts.sum(axis=1))
             roots.append(offset)
             offset += tree.node_count
-        return cls(*(np.concatenate(parts[k]) for k in ("left", "right", "feature", "threshold", "value")),
-                   np.array(roots, dtype=np.int64))
+        return cls(
+            *(np.concatenate(parts[k]) for k in ("left", "right", "feature", "threshold", "value")),
+            np.array(roots, dtype=np.int64),
+        )
 
     def tree_probabilities(self, x: np.ndarray) -> np.ndarray:
         """P(class 1) of every tree, shape (points, trees)."""
@@ -68,8 +77,15 @@ class ForestArrays:
     def save(self, path: str | Path) -> Path:
         """Write the arrays to an ``.npz`` (no pickled objects)."""
         with open(path, "wb") as stream:  # a file object: numpy adds no ".npz" to the name
-            np.savez(stream, left=self.left, right=self.right, feature=self.feature, threshold=self.threshold,
-                     value=self.value, roots=self.roots)
+            np.savez(
+                stream,
+                left=self.left,
+                right=self.right,
+                feature=self.feature,
+                threshold=self.threshold,
+                value=self.value,
+                roots=self.roots,
+            )
         return Path(path)
 
     @classmethod
@@ -98,18 +114,26 @@ class RandomForest:
     features: ClassVar[str] = "X"
     label: ClassVar[str] = "label"
 
-    def __init__(self, n_estimators: int = 100, max_depth: int | None = None, min_samples_leaf: int = 1,
-                 max_features: str | float | int | None = "sqrt") -> None:
-        self.hyper = {"n_estimators": int(n_estimators), "max_depth": max_depth,
-                      "min_samples_leaf": int(min_samples_leaf), "max_features": max_features}
+    def __init__(
+        self,
+        n_estimators: int = 100,
+        max_depth: int | None = None,
+        min_samples_leaf: int = 1,
+        max_features: str | float | int | None = "sqrt",
+    ) -> None:
+        self.hyper = {
+            "n_estimators": int(n_estimators),
+            "max_depth": max_depth,
+            "min_samples_leaf": int(min_samples_leaf),
+            "max_features": max_features,
+        }
         self.arrays: ForestArrays | None = None
 
     def fit(self, train: Split, val: Split, context: FitContext) -> dict[str, Any]:
         """Grow the forest on ``train`` (``val`` is not used: a forest has no early stopping)."""
         from sklearn.ensemble import RandomForestClassifier
 
-        forest = RandomForestClassifier(**self.hyper, random_state=int(context.seed) % 2**32,
-                                        n_jobs=context.threads)
+        forest = RandomForestClassifier(**self.hyper, random_state=int(context.seed) % 2**32, n_jobs=context.threads)
         forest.fit(train[self.features], np.asarray(train[self.label]).astype(int))
         self.arrays = ForestArrays.from_sklearn(forest)
         return {"device": "cpu", "nodes": int(len(self.arrays.left))}

@@ -47,8 +47,13 @@ class TorchClassifier:
     inputs: ClassVar[tuple[str, ...]] = ("X",)
     label: ClassVar[str] = "label"
     weighting: ClassVar[str] = "balanced"
-    defaults: ClassVar[dict[str, Any]] = {"epochs": 30, "batch_size": 256, "learning_rate": 1e-3,
-                                          "weight_decay": 0.0, "patience": 5}
+    defaults: ClassVar[dict[str, Any]] = {
+        "epochs": 30,
+        "batch_size": 256,
+        "learning_rate": 1e-3,
+        "weight_decay": 0.0,
+        "patience": 5,
+    }
 
     def __init__(self, **hyper: Any) -> None:
         self.hyper = {**self.defaults, **hyper}
@@ -88,8 +93,9 @@ class TorchClassifier:
             return self.arrays(split)
         if not targets:
             return StreamedBatches(split, self.inputs)
-        return StreamedBatches(split.reopened(seed=seed), self.inputs, np.asarray(split[self.label]),
-                               self.loss_weights(split))
+        return StreamedBatches(
+            split.reopened(seed=seed), self.inputs, np.asarray(split[self.label]), self.loss_weights(split)
+        )
 
     def example_inputs(self, split: Split) -> list[np.ndarray]:
         """Input arrays of (at most one chunk of) ``split``, e.g. to check an ONNX export."""
@@ -123,20 +129,32 @@ class TorchClassifier:
         train_data, val_data = self.data(train, targets=True, seed=context.seed), self.data(val, targets=True)
         streamed = not isinstance(train_data, list)
         result = fit(
-            self.network, train_data, None if streamed else np.asarray(train[self.label]), val_data,
+            self.network,
+            train_data,
+            None if streamed else np.asarray(train[self.label]),
+            val_data,
             None if streamed else np.asarray(val[self.label]),
             train_weight=None if streamed else self.loss_weights(train),
             val_weight=None if streamed else self.loss_weights(val),
-            epochs=int(self.hyper["epochs"]), batch_size=int(self.hyper["batch_size"]),
-            learning_rate=float(self.hyper["learning_rate"]), weight_decay=float(self.hyper["weight_decay"]),
-            patience=int(self.hyper["patience"]), device=device, seed=context.seed, description=self.name,
+            epochs=int(self.hyper["epochs"]),
+            batch_size=int(self.hyper["batch_size"]),
+            learning_rate=float(self.hyper["learning_rate"]),
+            weight_decay=float(self.hyper["weight_decay"]),
+            patience=int(self.hyper["patience"]),
+            device=device,
+            seed=context.seed,
+            description=self.name,
             checkpoint=TrainingCheckpoint(context.checkpoint, context.fingerprint),
         )
         self.network.to("cpu")
         return {
-            "device": device.type, "parameters": int(sum(p.numel() for p in self.network.parameters())),
-            "best_epoch": result.best_epoch, "epochs_run": len(result.train_loss), "train_loss": result.train_loss,
-            "val_loss": result.val_loss, "train_examples_per_second": result.examples_per_second,
+            "device": device.type,
+            "parameters": int(sum(p.numel() for p in self.network.parameters())),
+            "best_epoch": result.best_epoch,
+            "epochs_run": len(result.train_loss),
+            "train_loss": result.train_loss,
+            "val_loss": result.val_loss,
+            "train_examples_per_second": result.examples_per_second,
             "resumed_from_epoch": result.resumed_from_epoch,
         }
 
@@ -160,8 +178,9 @@ class TorchClassifier:
         """The ``state_dict`` with the hyper-parameters and shape as JSON text (no pickled objects)."""
         from ml4hep.training import save_checkpoint
 
-        save_checkpoint(self.network, path, {"model": self.name, "hyper": json.dumps(self.hyper),
-                                             "shape": json.dumps(self.shape)})
+        save_checkpoint(
+            self.network, path, {"model": self.name, "hyper": json.dumps(self.hyper), "shape": json.dumps(self.shape)}
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> TorchClassifier:

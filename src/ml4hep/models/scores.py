@@ -29,8 +29,10 @@ ORIGIN_COLUMNS = ("sample", "shard", "entry")
 def scores_branches(split_name: str, split: Split, scores: np.ndarray, label: str = "label") -> dict[str, np.ndarray]:
     """The scores-tree branches of one split (origin columns are -1 where the split does not carry them)."""
     n = len(scores)
-    branches = {column: np.asarray(split[column], dtype=np.int64) if column in split else np.full(n, -1, np.int64)
-                for column in ORIGIN_COLUMNS}
+    branches = {
+        column: np.asarray(split[column], dtype=np.int64) if column in split else np.full(n, -1, np.int64)
+        for column in ORIGIN_COLUMNS
+    }
     branches.update(
         split=np.full(n, SPLIT_CODES[split_name], dtype=np.int8),
         label=np.asarray(split[label], dtype=np.int32),
@@ -40,8 +42,13 @@ def scores_branches(split_name: str, split: Split, scores: np.ndarray, label: st
     return branches
 
 
-def write_scores(path: str | Path, splits: Mapping[str, Split], scores: Mapping[str, np.ndarray],
-                 samples: Sequence[str] = (), label: str = "label") -> Path:
+def write_scores(
+    path: str | Path,
+    splits: Mapping[str, Split],
+    scores: Mapping[str, np.ndarray],
+    samples: Sequence[str] = (),
+    label: str = "label",
+) -> Path:
     """Write the scores of every split into one ``scores`` tree (atomically), splits in train, val, test order."""
     chunks = [scores_branches(name, splits[name], scores[name], label) for name in SPLIT_CODES if name in scores]
     path = write_root(path, {SCORES_TREE: chunks})

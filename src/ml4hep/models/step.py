@@ -52,8 +52,12 @@ def train_and_score(
         The summary written to ``info_path``.
     """
     start = time.perf_counter()
-    summary: dict[str, Any] = {"model": model.name, "n_train": int(len(splits["train"][label])),
-                               "seed": int(context.seed), **(info or {})}
+    summary: dict[str, Any] = {
+        "model": model.name,
+        "n_train": int(len(splits["train"][label])),
+        "seed": int(context.seed),
+        **(info or {}),
+    }
     summary.update(model.fit(splits["train"], splits["val"], context))
     summary["train_seconds"] = time.perf_counter() - start
     model.save(model_path)
@@ -75,10 +79,22 @@ def train_and_score(
     return summary
 
 
-def job_context(*, seed: int, device: str, threads: int, hyper: Mapping[str, Any],
-                inputs: Mapping[str, str | Path], checkpoint: str | Path | None = None) -> FitContext:
+def job_context(
+    *,
+    seed: int,
+    device: str,
+    threads: int,
+    hyper: Mapping[str, Any],
+    inputs: Mapping[str, str | Path],
+    checkpoint: str | Path | None = None,
+) -> FitContext:
     """The :class:`FitContext` of a workflow job, fingerprinted by its hyper-parameters, seed and input files."""
     from ml4hep.models.base import fingerprint, input_fingerprint
 
-    return FitContext(seed=int(seed), device=str(device), threads=int(threads), checkpoint=checkpoint,
-                      fingerprint=fingerprint(dict(hyper), int(seed), input_fingerprint(inputs)))
+    return FitContext(
+        seed=int(seed),
+        device=str(device),
+        threads=int(threads),
+        checkpoint=checkpoint,
+        fingerprint=fingerprint(dict(hyper), int(seed), input_fingerprint(inputs)),
+    )

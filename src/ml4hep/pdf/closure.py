@@ -24,8 +24,9 @@ def _whiten(cov: np.ndarray) -> np.ndarray:
     return np.linalg.inv(chol)
 
 
-def fit_estimators(predictions: np.ndarray, truth: np.ndarray, cov: np.ndarray,
-                   bases: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, float]:
+def fit_estimators(
+    predictions: np.ndarray, truth: np.ndarray, cov: np.ndarray, bases: tuple[np.ndarray, np.ndarray] | None = None
+) -> dict[str, float]:
     """Bias, variance and the xi_1sigma count of one fit.
 
     Args:
@@ -55,8 +56,9 @@ def _bases(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _whiten(cov), np.linalg.eigh(cov)[1]
 
 
-def estimators(fits: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], bootstrap: int = 200,
-               seed: int = 0) -> dict[str, float]:
+def estimators(
+    fits: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], bootstrap: int = 200, seed: int = 0
+) -> dict[str, float]:
     """R_bv and xi_1sigma over closure fits, with bootstrap uncertainties.
 
     Args:
@@ -90,7 +92,13 @@ def estimators(fits: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], bootst
         else:
             samples.append(combine(resampled))
     errors = np.std(samples, axis=0, ddof=1) if len(samples) > 1 else [float("nan")] * 2
-    return {"r_bv": r_bv, "r_bv_err": float(errors[0]), "xi_1sigma": xi, "xi_1sigma_err": float(errors[1]),
-            "bias": float(np.mean([p["bias"] for p in parts])),
-            "variance": float(np.mean([p["variance"] for p in parts])), "fits": len(fits),
-            "points": int(len(fits[0][1]))}
+    return {
+        "r_bv": r_bv,
+        "r_bv_err": float(errors[0]),
+        "xi_1sigma": xi,
+        "xi_1sigma_err": float(errors[1]),
+        "bias": float(np.mean([p["bias"] for p in parts])),
+        "variance": float(np.mean([p["variance"] for p in parts])),
+        "fits": len(fits),
+        "points": int(len(fits[0][1])),
+    }

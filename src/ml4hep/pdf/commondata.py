@@ -116,10 +116,16 @@ def load_dataset(name: str, variant: str | None = "legacy") -> Dataset:
     add = commondata.additive_errors
     mult = commondata.multiplicative_errors
     return Dataset(
-        name=name, x=kin[:, 0].copy(), q2=kin[:, 1].copy(), y=kin[:, 2].copy(),
-        central=commondata.central_values.to_numpy(dtype=float), stat=commondata.stat_errors.to_numpy(dtype=float),
-        add=add.to_numpy(dtype=float).reshape(len(kin), -1), add_names=np.asarray(add.columns, dtype=str),
-        mult=mult.to_numpy(dtype=float).reshape(len(kin), -1), mult_names=np.asarray(mult.columns, dtype=str),
+        name=name,
+        x=kin[:, 0].copy(),
+        q2=kin[:, 1].copy(),
+        y=kin[:, 2].copy(),
+        central=commondata.central_values.to_numpy(dtype=float),
+        stat=commondata.stat_errors.to_numpy(dtype=float),
+        add=add.to_numpy(dtype=float).reshape(len(kin), -1),
+        add_names=np.asarray(add.columns, dtype=str),
+        mult=mult.to_numpy(dtype=float).reshape(len(kin), -1),
+        mult_names=np.asarray(mult.columns, dtype=str),
         index=np.arange(len(kin)),
     )
 
@@ -128,8 +134,10 @@ def save_dataset(dataset: Dataset, path: str | Path) -> Path:
     """Cache a dataset as plain arrays in an ``npz`` file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {k: getattr(dataset, k) for k in ("x", "q2", "y", "central", "stat", "add", "add_names", "mult",
-                                                "mult_names", "index")}
+    arrays = {
+        k: getattr(dataset, k)
+        for k in ("x", "q2", "y", "central", "stat", "add", "add_names", "mult", "mult_names", "index")
+    }
     np.savez(path, name=np.asarray(dataset.name), **arrays)
     return path
 
@@ -143,8 +151,9 @@ def load_cached(path: str | Path) -> Dataset:
         return Dataset(name=str(content["name"]), **{k: content[k] for k in content.files if k != "name"})
 
 
-def kinematic_cuts(dataset: Dataset, q2_min: float, w2_min: float, q2_max: float | None = None,
-                   x_min: float = 0.0) -> np.ndarray:
+def kinematic_cuts(
+    dataset: Dataset, q2_min: float, w2_min: float, q2_max: float | None = None, x_min: float = 0.0
+) -> np.ndarray:
     """Boolean mask of the points passing the DIS cuts Q^2 > q2_min, W^2 > w2_min (and Q^2 <= q2_max, x >= x_min).
 
     W^2 = Q^2 (1 - x) / x + m_p^2 with the proton mass m_p = 0.938 GeV (NNPDF's convention).

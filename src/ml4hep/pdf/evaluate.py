@@ -73,17 +73,25 @@ def chi2_rows(inputs: Sequence[FitInputs], ensemble: Mapping[str, np.ndarray]) -
             central.append(chi2_per_point(predictions.mean(axis=0), fit.data[points], cov))
             average.append(np.mean([chi2_per_point(p, fit.data[points], cov) for p in predictions]))
             if np.isfinite(fit.truth).all():
-                bias.append(chi2_per_point(predictions.mean(axis=0), fit.truth[points],
-                                           fit.cov_sampling[np.ix_(points, points)]))
-        rows.append({"dataset": name, "points": int((first.point_dataset == d).sum()),
-                     "role": "fitted" if first.fitted[d] else "held out", "chi2_central": float(np.mean(central)),
-                     "chi2_replicas": float(np.mean(average)),
-                     "chi2_truth": float(np.mean(bias)) if bias else float("nan")})
+                bias.append(
+                    chi2_per_point(
+                        predictions.mean(axis=0), fit.truth[points], fit.cov_sampling[np.ix_(points, points)]
+                    )
+                )
+        rows.append(
+            {
+                "dataset": name,
+                "points": int((first.point_dataset == d).sum()),
+                "role": "fitted" if first.fitted[d] else "held out",
+                "chi2_central": float(np.mean(central)),
+                "chi2_replicas": float(np.mean(average)),
+                "chi2_truth": float(np.mean(bias)) if bias else float("nan"),
+            }
+        )
     return rows
 
 
-def closure_estimators(inputs: Sequence[FitInputs], ensemble: Mapping[str, np.ndarray], seed: int
-                       ) -> dict[str, Any]:
+def closure_estimators(inputs: Sequence[FitInputs], ensemble: Mapping[str, np.ndarray], seed: int) -> dict[str, Any]:
     """R_bv and xi_1sigma on the held-out datasets (if any) or on the fitted ones."""
     held_out = not inputs[0].fitted.all()
     parts = []
@@ -97,9 +105,16 @@ def closure_estimators(inputs: Sequence[FitInputs], ensemble: Mapping[str, np.nd
     return result
 
 
-def evaluate(input_files: Sequence[str], ensemble_file: str, postfit_file: str, evolution_file: str,
-             replica_files: Sequence[str], options: Mapping[str, Any], seed: int, outputs: Mapping[str, str]
-             ) -> dict[str, Any]:
+def evaluate(
+    input_files: Sequence[str],
+    ensemble_file: str,
+    postfit_file: str,
+    evolution_file: str,
+    replica_files: Sequence[str],
+    options: Mapping[str, Any],
+    seed: int,
+    outputs: Mapping[str, str],
+) -> dict[str, Any]:
     """Write every result of the PDF task (see the ``pdf_evaluate`` rule for the files).
 
     Args:
@@ -122,12 +137,18 @@ def evaluate(input_files: Sequence[str], ensemble_file: str, postfit_file: str, 
     summary = json.loads(Path(postfit_file).read_text())
     closure_mode = options["mode"] == "closure"
     rows = chi2_rows(inputs, ensemble)
-    note = ("χ²/N with the fit covariance against the fitted central values (level-1 pseudo-data in closure mode), "
-            "for the mean prediction (central) and averaged over replicas; 'vs truth' is the bias per dataset.")
-    columns = [Column("Dataset", "dataset", align="l"), Column("N", "points"), Column("Role", "role"),
-               Column("χ²/N central", lambda r: number(r["chi2_central"], 4)),
-               Column("⟨χ²/N⟩ replicas", lambda r: number(r["chi2_replicas"], 4), latex=r"$\langle\chi^2/N\rangle$"),
-               Column("χ²/N vs truth", lambda r: number(r["chi2_truth"], 4))]
+    note = (
+        "χ²/N with the fit covariance against the fitted central values (level-1 pseudo-data in closure mode), "
+        "for the mean prediction (central) and averaged over replicas; 'vs truth' is the bias per dataset."
+    )
+    columns = [
+        Column("Dataset", "dataset", align="l"),
+        Column("N", "points"),
+        Column("Role", "role"),
+        Column("χ²/N central", lambda r: number(r["chi2_central"], 4)),
+        Column("⟨χ²/N⟩ replicas", lambda r: number(r["chi2_replicas"], 4), latex=r"$\langle\chi^2/N\rangle$"),
+        Column("χ²/N vs truth", lambda r: number(r["chi2_truth"], 4)),
+    ]
     write_table(rows, columns, csv=outputs["chi2_csv"], md=outputs["chi2_md"], tex=outputs["chi2_tex"], note=note)
 
     metrics: dict[str, Any] = {
@@ -144,11 +165,14 @@ def evaluate(input_files: Sequence[str], ensemble_file: str, postfit_file: str, 
     rules = ensemble["sum_rules"]
     metrics["sum_rules"] = {
         name: {"mean": float(rules[:, i].mean()), "max_abs_deviation": float(np.abs(rules[:, i] - target).max())}
-        for i, (name, target) in enumerate((("momentum", 1.0), ("valence_uv", 2.0), ("valence_dv", 1.0)))}
+        for i, (name, target) in enumerate((("momentum", 1.0), ("valence_uv", 2.0), ("valence_dv", 1.0)))
+    }
     seconds = ensemble["seconds"]
-    metrics["timing"] = {"seconds_per_replica_fit": float(seconds.mean()),
-                         "epochs_per_replica": float(ensemble["epochs_run"].mean()),
-                         "best_epoch_mean": float(ensemble["best_epoch"].mean())}
+    metrics["timing"] = {
+        "seconds_per_replica_fit": float(seconds.mean()),
+        "epochs_per_replica": float(ensemble["epochs_run"].mean()),
+        "best_epoch_mean": float(ensemble["best_epoch"].mean()),
+    }
     write_json(outputs["metrics"], metrics)
 
     # ensembles and plots
@@ -159,8 +183,14 @@ def evaluate(input_files: Sequence[str], ensemble_file: str, postfit_file: str, 
     q0 = float(options["theory"]["q0"])
     level = f", {options['theory']['order']}" + (f", level {inputs[0].level} closure" if closure_mode else "")
     for flavour in BAND_FLAVOURS:
-        plots.band_figure(x_out, curves[flavour], None if truth is None else truth[flavour], flavour,
-                          f"Q0 = {q0:g} GeV{level}", [outputs[f"band_{flavour}"], outputs[f"band_{flavour}_pdf"]])
+        plots.band_figure(
+            x_out,
+            curves[flavour],
+            None if truth is None else truth[flavour],
+            flavour,
+            f"Q0 = {q0:g} GeV{level}",
+            [outputs[f"band_{flavour}"], outputs[f"band_{flavour}_pdf"]],
+        )
     table = load_table(evolution_file)
     evolved = evolve_ensemble(ensemble["pdf_grid"][first], table)
     q = float(table["q"])
@@ -169,16 +199,31 @@ def evaluate(input_files: Sequence[str], ensemble_file: str, postfit_file: str, 
         truth_grid = truth_on_grid(table["xgrid"])
         truth_q = {k: v[0] for k, v in evolve_ensemble(truth_grid[None], table).items() if k != "x"}
     inner = (evolved["x"] >= 1e-4) & (evolved["x"] < 1)
-    plots.bands_grid(evolved["x"][inner], {k: evolved[k][:, inner] for k in BAND_FLAVOURS},
-                     None if truth_q is None else {k: truth_q[k][inner] for k in BAND_FLAVOURS},
-                     f"Q = {q:g} GeV{level}", [outputs["bands_q"], outputs["bands_q_pdf"]])
-    np.savez(outputs["ensemble_q"], q=np.asarray(q), x=evolved["x"], fit=ensemble["fit"],
-             **{k: evolved[k] for k in BAND_FLAVOURS})
+    plots.bands_grid(
+        evolved["x"][inner],
+        {k: evolved[k][:, inner] for k in BAND_FLAVOURS},
+        None if truth_q is None else {k: truth_q[k][inner] for k in BAND_FLAVOURS},
+        f"Q = {q:g} GeV{level}",
+        [outputs["bands_q"], outputs["bands_q_pdf"]],
+    )
+    np.savez(
+        outputs["ensemble_q"],
+        q=np.asarray(q),
+        x=evolved["x"],
+        fit=ensemble["fit"],
+        **{k: evolved[k] for k in BAND_FLAVOURS},
+    )
     histories = []
     for path in list(replica_files)[: int(options["plots"]["curves"])]:
         replica = load_replica(path)
-        histories.append({"epochs": replica["epochs_recorded"], "train": replica["chi2_train"],
-                          "val": replica["chi2_val"], "best_epoch": replica["best_epoch"],
-                          "replica": Path(path).stem.removeprefix("replica")})
+        histories.append(
+            {
+                "epochs": replica["epochs_recorded"],
+                "train": replica["chi2_train"],
+                "val": replica["chi2_val"],
+                "best_epoch": replica["best_epoch"],
+                "replica": Path(path).stem.removeprefix("replica"),
+            }
+        )
     plots.chi2_curves(histories, [outputs["curves"], outputs["curves_pdf"]])
     return metrics

@@ -65,8 +65,14 @@ class PDFModel(nn.Module):
         quadrature_points: (log, linear) nodes of the sum-rule quadrature.
     """
 
-    def __init__(self, hidden: Sequence[int], alpha: Sequence[float], beta: Sequence[float],
-                 activation: str = "tanh", quadrature_points: tuple[int, int] = (400, 200)) -> None:
+    def __init__(
+        self,
+        hidden: Sequence[int],
+        alpha: Sequence[float],
+        beta: Sequence[float],
+        activation: str = "tanh",
+        quadrature_points: tuple[int, int] = (400, 200),
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = 2
@@ -113,9 +119,11 @@ def sum_rules(model: PDFModel, n_points: int = 20000, x_min: float = 1e-9) -> di
         device = next(model.parameters()).device
         xf = model(torch.tensor(xq, device=device)).cpu().numpy()
     index = {name: k for k, name in enumerate(FIT_BASIS)}
-    return {"momentum": float((xf[index["g"]] + xf[index["sigma"]]) @ wq),
-            "valence_uv": float(((xf[index["v"]] + xf[index["v3"]]) / 2 / xq) @ wq),
-            "valence_dv": float(((xf[index["v"]] - xf[index["v3"]]) / 2 / xq) @ wq)}
+    return {
+        "momentum": float((xf[index["g"]] + xf[index["sigma"]]) @ wq),
+        "valence_uv": float(((xf[index["v"]] + xf[index["v3"]]) / 2 / xq) @ wq),
+        "valence_dv": float(((xf[index["v"]] - xf[index["v3"]]) / 2 / xq) @ wq),
+    }
 
 
 @dataclass
@@ -190,8 +198,11 @@ class StackedPDFModel(nn.Module):
         first = models[0]
         self.names = [name for name, _ in first.named_parameters()]  # net.0.weight, net.0.bias, ...
         self.stacked = nn.ParameterList(
-            [nn.Parameter(torch.stack([dict(m.named_parameters())[name].detach() for m in models]).clone())
-             for name in self.names])
+            [
+                nn.Parameter(torch.stack([dict(m.named_parameters())[name].detach() for m in models]).clone())
+                for name in self.names
+            ]
+        )
         self.activation = next((type(layer) for layer in first.net if not isinstance(layer, nn.Linear)), nn.Identity)()
         self.register_buffer("alpha", torch.stack([m.alpha for m in models]))
         self.register_buffer("beta", torch.stack([m.beta for m in models]))
@@ -285,8 +296,13 @@ class _Target:
 def _targets(data: np.ndarray, cov: np.ndarray, train: np.ndarray, device: torch.device) -> _Target:
     """Stack the replicas' data, split whiteners and masks."""
     whiten = np.stack([split_whitener(cov, mask) for mask in train])
-    return _Target(torch.tensor(data, dtype=torch.float64, device=device), torch.tensor(whiten, device=device),
-                   torch.tensor(train, dtype=torch.float64, device=device), train.sum(axis=1), (~train).sum(axis=1))
+    return _Target(
+        torch.tensor(data, dtype=torch.float64, device=device),
+        torch.tensor(whiten, device=device),
+        torch.tensor(train, dtype=torch.float64, device=device),
+        train.sum(axis=1),
+        (~train).sum(axis=1),
+    )
 
 
 def fit_replicas(
@@ -350,8 +366,17 @@ def fit_replicas(
         return torch.where(at_one, torch.zeros_like(f), f).reshape(len(models), -1)
 
     start = time.perf_counter()
-    results = [ReplicaFit(best_epoch=-1, best_chi2_val=math.inf, best_chi2_train=math.inf, positivity_ok=False,
-                          epochs_run=0, seconds=0.0) for _ in models]
+    results = [
+        ReplicaFit(
+            best_epoch=-1,
+            best_chi2_val=math.inf,
+            best_chi2_train=math.inf,
+            positivity_ok=False,
+            epochs_run=0,
+            seconds=0.0,
+        )
+        for _ in models
+    ]
     stoppers = [EarlyStopping(int(options["patience"])) for _ in models]
     active = list(range(len(models)))
     every = int(options["record_every"])
@@ -365,8 +390,21 @@ def fit_replicas(
         with torch.no_grad():
             chi2_val = (whitened * (1 - target.train)).sum(dim=1)
             values = torch.stack([chi2_train, chi2_val, penalty]).cpu().numpy()  # one device sync per epoch
-        active = [r for r in active if not _record(results[r], stoppers[r], slices[r], epoch, every, values[:, r],
-                                                   int(target.n_train[r]), int(target.n_val[r]), tolerance)]
+        active = [
+            r
+            for r in active
+            if not _record(
+                results[r],
+                stoppers[r],
+                slices[r],
+                epoch,
+                every,
+                values[:, r],
+                int(target.n_train[r]),
+                int(target.n_val[r]),
+                tolerance,
+            )
+        ]
         if not active:
             break
         loss = (chi2_train / n_train + lam * penalty)[active].sum()
@@ -378,14 +416,28 @@ def fit_replicas(
         if stopper.restore(piece):  # else (no epoch with positivity) the initial weights stay
             piece.copy_to(model)
         result.seconds = seconds
-        log.info("replica fit: %d epochs, best %d, chi2/N train %.3f val %.3f", result.epochs_run, result.best_epoch,
-                 result.best_chi2_train, result.best_chi2_val)
+        log.info(
+            "replica fit: %d epochs, best %d, chi2/N train %.3f val %.3f",
+            result.epochs_run,
+            result.best_epoch,
+            result.best_chi2_train,
+            result.best_chi2_val,
+        )
     log.info("%d replica(s) fitted in %.1f s (%.2f s per replica)", len(models), seconds * len(models), seconds)
     return results
 
 
-def _record(result: ReplicaFit, stopper: EarlyStopping, piece: ReplicaSlice, epoch: int, every: int,
-            values: np.ndarray, n_train: int, n_val: int, tolerance: float) -> bool:
+def _record(
+    result: ReplicaFit,
+    stopper: EarlyStopping,
+    piece: ReplicaSlice,
+    epoch: int,
+    every: int,
+    values: np.ndarray,
+    n_train: int,
+    n_val: int,
+    tolerance: float,
+) -> bool:
     """Book one epoch of one replica (history, early stopping); True when the replica stops (or diverged)."""
     train_value = float(values[0]) / n_train
     val_value = float(values[1]) / n_val if n_val else train_value
@@ -433,12 +485,14 @@ def fit_replica(
     Returns:
         History and best epoch.
     """
-    return fit_replicas([model], fk, xgrid, np.asarray(data)[None], cov, np.asarray(train, bool)[None],
-                        positivity_fk, options, device)[0]
+    return fit_replicas(
+        [model], fk, xgrid, np.asarray(data)[None], cov, np.asarray(train, bool)[None], positivity_fk, options, device
+    )[0]
 
 
-def draw_preprocessing(ranges: Mapping[str, Mapping[str, Sequence[float]]], rng: np.random.Generator
-                       ) -> tuple[list[float], list[float]]:
+def draw_preprocessing(
+    ranges: Mapping[str, Mapping[str, Sequence[float]]], rng: np.random.Generator
+) -> tuple[list[float], list[float]]:
     """Per-replica exponents: uniform inside each basis function's [low, high] alpha and beta ranges."""
     alpha = [float(rng.uniform(*ranges[name]["alpha"])) for name in FIT_BASIS]
     beta = [float(rng.uniform(*ranges[name]["beta"])) for name in FIT_BASIS]
@@ -497,16 +551,23 @@ def prepare_replica(inputs: Any, options: Mapping[str, Any], seed: int) -> tuple
     streams = np.random.SeedSequence(seed).spawn(4)
     fitted = np.flatnonzero(inputs.fitted_points())
     data = replica_data(inputs, int(streams[0].generate_state(1)[0]))[fitted]
-    train = training_split(inputs.point_dataset, fitted, float(options["training"]["fraction"]),
-                           int(streams[1].generate_state(1)[0]))
+    train = training_split(
+        inputs.point_dataset, fitted, float(options["training"]["fraction"]), int(streams[1].generate_state(1)[0])
+    )
     alpha, beta = draw_preprocessing(options["preprocessing"], np.random.default_rng(streams[2]))
     seed_everything(int(streams[3].generate_state(1)[0]))
     model = PDFModel(options["network"]["hidden"], alpha, beta, options["network"]["activation"])
     return model, data, train
 
 
-def run_replicas(inputs_path: str, options: Mapping[str, Any], seeds: Sequence[int], device_name: str,
-                 outputs: Sequence[str], model_paths: Sequence[str]) -> list[dict[str, Any]]:
+def run_replicas(
+    inputs_path: str,
+    options: Mapping[str, Any],
+    seeds: Sequence[int],
+    device_name: str,
+    outputs: Sequence[str],
+    model_paths: Sequence[str],
+) -> list[dict[str, Any]]:
     """Fit a batch of replicas as one vectorised model (the ``pdf_replica_batch`` rule) and write their files.
 
     Each replica's ``npz`` and model checkpoint are the files a job of its own writes, with the same content (the
@@ -534,38 +595,76 @@ def run_replicas(inputs_path: str, options: Mapping[str, Any], seeds: Sequence[i
     fitted = np.flatnonzero(inputs.fitted_points())
     models, data, train = zip(*(prepare_replica(inputs, options, seed) for seed in seeds), strict=True)
     device = select_device(device_name)
-    results = fit_replicas(models, inputs.fk[fitted], inputs.xgrid, np.stack(data),
-                           inputs.cov_fit[np.ix_(fitted, fitted)], np.stack(train), inputs.positivity_fk,
-                           options["training"], device)
+    results = fit_replicas(
+        models,
+        inputs.fk[fitted],
+        inputs.xgrid,
+        np.stack(data),
+        inputs.cov_fit[np.ix_(fitted, fitted)],
+        np.stack(train),
+        inputs.positivity_fk,
+        options["training"],
+        device,
+    )
     x_out = output_xgrid(float(inputs.xgrid[0]), int(options["plots"]["x_points"]))
     summaries = []
-    for model, result, replica, mask, seed, output, model_path in zip(models, results, data, train, seeds, outputs,
-                                                                      model_paths, strict=True):
+    for model, result, replica, mask, seed, output, model_path in zip(
+        models, results, data, train, seeds, outputs, model_paths, strict=True
+    ):
         alpha, beta = model.alpha.tolist(), model.beta.tolist()
         pdf_grid = pdf_on_xgrid(model, inputs.xgrid)
         rules = sum_rules(model)
         arrays = {
-            "xgrid": inputs.xgrid, "pdf_grid": pdf_grid, "x_out": x_out, "xf_out": evaluate(model, x_out),
-            "predictions": np.einsum("ibk,bk->i", inputs.fk, pdf_grid), "replica_data": replica, "train": mask,
-            "fitted_index": fitted, "epochs_recorded": np.array(result.epochs_recorded),
-            "chi2_train": np.array(result.chi2_train), "chi2_val": np.array(result.chi2_val),
-            "best_epoch": np.asarray(result.best_epoch), "epochs_run": np.asarray(result.epochs_run),
-            "best_chi2_train": np.asarray(result.best_chi2_train), "best_chi2_val": np.asarray(result.best_chi2_val),
-            "positivity_ok": np.asarray(result.positivity_ok), "seconds": np.asarray(result.seconds),
-            "alpha": np.array(alpha), "beta": np.array(beta), "seed": np.asarray(seed),
+            "xgrid": inputs.xgrid,
+            "pdf_grid": pdf_grid,
+            "x_out": x_out,
+            "xf_out": evaluate(model, x_out),
+            "predictions": np.einsum("ibk,bk->i", inputs.fk, pdf_grid),
+            "replica_data": replica,
+            "train": mask,
+            "fitted_index": fitted,
+            "epochs_recorded": np.array(result.epochs_recorded),
+            "chi2_train": np.array(result.chi2_train),
+            "chi2_val": np.array(result.chi2_val),
+            "best_epoch": np.asarray(result.best_epoch),
+            "epochs_run": np.asarray(result.epochs_run),
+            "best_chi2_train": np.asarray(result.best_chi2_train),
+            "best_chi2_val": np.asarray(result.best_chi2_val),
+            "positivity_ok": np.asarray(result.positivity_ok),
+            "seconds": np.asarray(result.seconds),
+            "alpha": np.array(alpha),
+            "beta": np.array(beta),
+            "seed": np.asarray(seed),
             "sum_rules": np.array([rules["momentum"], rules["valence_uv"], rules["valence_dv"]]),
             "device": np.asarray(device.type),
         }
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         np.savez(output, **arrays)
-        save_checkpoint(model, model_path, {"alpha": alpha, "beta": beta, "hidden": list(options["network"]["hidden"]),
-                                            "activation": options["network"]["activation"], "seed": seed})
-        summaries.append({"best_epoch": result.best_epoch, "chi2_train": result.best_chi2_train,
-                          "chi2_val": result.best_chi2_val, "seconds": result.seconds, "sum_rules": rules})
+        save_checkpoint(
+            model,
+            model_path,
+            {
+                "alpha": alpha,
+                "beta": beta,
+                "hidden": list(options["network"]["hidden"]),
+                "activation": options["network"]["activation"],
+                "seed": seed,
+            },
+        )
+        summaries.append(
+            {
+                "best_epoch": result.best_epoch,
+                "chi2_train": result.best_chi2_train,
+                "chi2_val": result.best_chi2_val,
+                "seconds": result.seconds,
+                "sum_rules": rules,
+            }
+        )
     return summaries
 
 
-def run_replica(inputs_path: str, options: Mapping[str, Any], seed: int, device_name: str, output: str,
-                model_path: str) -> dict[str, Any]:
+def run_replica(
+    inputs_path: str, options: Mapping[str, Any], seed: int, device_name: str, output: str, model_path: str
+) -> dict[str, Any]:
     """Fit one replica and write its ``npz`` and checkpoint (:func:`run_replicas` with a batch of one)."""
     return run_replicas(inputs_path, options, [seed], device_name, [output], [model_path])[0]

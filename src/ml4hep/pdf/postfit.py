@@ -24,8 +24,20 @@ from ml4hep.pdf.pseudodata import FitInputs
 
 log = logging.getLogger(__name__)
 
-STACKED = ("pdf_grid", "xf_out", "predictions", "best_epoch", "epochs_run", "best_chi2_train", "best_chi2_val",
-           "positivity_ok", "seconds", "alpha", "beta", "sum_rules")
+STACKED = (
+    "pdf_grid",
+    "xf_out",
+    "predictions",
+    "best_epoch",
+    "epochs_run",
+    "best_chi2_train",
+    "best_chi2_val",
+    "positivity_ok",
+    "seconds",
+    "alpha",
+    "beta",
+    "sum_rules",
+)
 
 
 def chi2_per_point(prediction: np.ndarray, data: np.ndarray, cov: np.ndarray) -> float:
@@ -60,8 +72,9 @@ def select(chi2: np.ndarray, ok: np.ndarray, nsigma: float, points: int | None =
     return good & (chi2 <= median + nsigma * sigma)
 
 
-def postfit(input_files: Sequence[str], replica_files: Sequence[Sequence[str]], options: Mapping[str, Any],
-            output: str) -> dict[str, Any]:
+def postfit(
+    input_files: Sequence[str], replica_files: Sequence[Sequence[str]], options: Mapping[str, Any], output: str
+) -> dict[str, Any]:
     """Select the replicas of every fit and write the ensemble.
 
     Args:
@@ -88,10 +101,16 @@ def postfit(input_files: Sequence[str], replica_files: Sequence[Sequence[str]], 
         chi2 = np.array([chi2_per_point(r["predictions"][fitted], inputs.data[fitted], cov) for r in replicas])
         ok = np.array([bool(r["positivity_ok"]) and np.all(np.isfinite(r["pdf_grid"])) for r in replicas])
         kept = select(chi2, ok, nsigma, int(fitted.sum()))
-        reasons = {int(i): ("positivity or failed fit" if not ok[i] else f"chi2/N {chi2[i]:.3f} outlier")
-                   for i in np.flatnonzero(~kept)}
-        summary["fits"][str(k)] = {"requested": len(replicas), "kept": int(kept.sum()), "rejected": reasons,
-                                   "chi2_per_point": chi2.tolist()}
+        reasons = {
+            int(i): ("positivity or failed fit" if not ok[i] else f"chi2/N {chi2[i]:.3f} outlier")
+            for i in np.flatnonzero(~kept)
+        }
+        summary["fits"][str(k)] = {
+            "requested": len(replicas),
+            "kept": int(kept.sum()),
+            "rejected": reasons,
+            "chi2_per_point": chi2.tolist(),
+        }
         summary["requested"] += len(replicas)
         summary["kept"] += int(kept.sum())
         log.info("fit %d: kept %d of %d replicas", k, kept.sum(), len(replicas))
@@ -104,8 +123,14 @@ def postfit(input_files: Sequence[str], replica_files: Sequence[Sequence[str]], 
     if summary["kept"] == 0:
         raise InputFileError(str(output), "postfit rejected every replica")
     Path(output).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(output, fit=np.array(fit_ids), replica=np.array(replica_ids), x_out=x_out, xgrid=xgrid,
-             **{key: np.stack(values) for key, values in kept_arrays.items()})
+    np.savez(
+        output,
+        fit=np.array(fit_ids),
+        replica=np.array(replica_ids),
+        x_out=x_out,
+        xgrid=xgrid,
+        **{key: np.stack(values) for key, values in kept_arrays.items()},
+    )
     return summary
 
 

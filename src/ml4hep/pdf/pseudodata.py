@@ -92,11 +92,17 @@ def to_fit_basis(fk: np.ndarray) -> np.ndarray:
     return np.einsum("iak,ab->ibk", fk, rotation())
 
 
-def select_points(dataset: Dataset, table: Mapping[str, np.ndarray], cuts: Mapping[str, Any],
-                  dataset_options: Mapping[str, Any]) -> tuple[Dataset, np.ndarray]:
+def select_points(
+    dataset: Dataset, table: Mapping[str, np.ndarray], cuts: Mapping[str, Any], dataset_options: Mapping[str, Any]
+) -> tuple[Dataset, np.ndarray]:
     """Points passing the cuts that the FK table covers, and their FK rows (in INPUT_PIDS)."""
-    mask = kinematic_cuts(dataset, float(cuts["q2_min"]), float(cuts["w2_min"]), dataset_options.get("q2_max"),
-                          float(dataset_options.get("x_min", 0.0)))
+    mask = kinematic_cuts(
+        dataset,
+        float(cuts["q2_min"]),
+        float(cuts["w2_min"]),
+        dataset_options.get("q2_max"),
+        float(dataset_options.get("x_min", 0.0)),
+    )
     covered = np.isin(dataset.index, table["index"])
     keep = np.flatnonzero(mask & covered)
     if len(keep) == 0:
@@ -140,8 +146,9 @@ def build_inputs(
         xgrid = table["xgrid"] if xgrid is None else xgrid
         if not np.allclose(xgrid, table["xgrid"]):
             raise InputFileError(str(fk_files[name]), "FK tables on different x-grids")
-        dataset, fk = select_points(load_cached(data_files[name]), table, options["cuts"],
-                                    options["datasets"].get(name, {}))
+        dataset, fk = select_points(
+            load_cached(data_files[name]), table, options["cuts"], options["datasets"].get(name, {})
+        )
         log.info("%s: %d points after cuts", name, len(dataset))
         selected.append(dataset)
         fks.append(to_fit_basis(fk))
@@ -170,11 +177,19 @@ def build_inputs(
         cov_fit = covariance(selected, [data[a:b] for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
     positivity = load_table(positivity_file)
     return FitInputs(
-        datasets=names, fitted=np.array([n not in held_out for n in names]),
+        datasets=names,
+        fitted=np.array([n not in held_out for n in names]),
         point_dataset=np.concatenate([np.full(len(d), k) for k, d in enumerate(selected)]),
-        x=np.concatenate([d.x for d in selected]), q2=np.concatenate([d.q2 for d in selected]), data=data,
-        truth=truth, cov_sampling=cov_sampling, cov_fit=cov_fit, fk=fk_all,
-        positivity_fk=to_fit_basis(positivity["fk"]), xgrid=xgrid, level=level,
+        x=np.concatenate([d.x for d in selected]),
+        q2=np.concatenate([d.q2 for d in selected]),
+        data=data,
+        truth=truth,
+        cov_sampling=cov_sampling,
+        cov_fit=cov_fit,
+        fk=fk_all,
+        positivity_fk=to_fit_basis(positivity["fk"]),
+        xgrid=xgrid,
+        level=level,
     )
 
 

@@ -55,6 +55,7 @@ CHARGES2 = {1: 1 / 9, 2: 4 / 9, 3: 1 / 9, 4: 4 / 9, 5: 1 / 9, 6: 4 / 9}
 POSITIVITY_OBSERVABLES = ("xup", "xdp", "xsp", "xg")
 """Positivity pseudo-observables: x(u+ubar), x(d+dbar), x(s+sbar) and x g at the positivity Q^2."""
 
+
 def settings_hash(settings: Mapping[str, Any], dataset_versions: Mapping[str, str] | None = None) -> str:
     """Twelve hex digits identifying the theory settings (and the FK format version).
 
@@ -140,8 +141,10 @@ def perturbative_order(settings: Mapping[str, Any]) -> int:
         raise ConfigError(f"config key 'pdf.theory.order': {order!r} is not one of {sorted(ORDERS)}")
     iterations = int(settings["ev_op_iterations"])
     if ORDERS[order] >= 1 and iterations < MIN_NLO_EV_OP_ITERATIONS:
-        raise ConfigError(f"config key 'pdf.theory.ev_op_iterations': {iterations} is too few at {order} "
-                          f"(at least {MIN_NLO_EV_OP_ITERATIONS}; fewer leave percent-level evolution errors)")
+        raise ConfigError(
+            f"config key 'pdf.theory.ev_op_iterations': {iterations} is too few at {order} "
+            f"(at least {MIN_NLO_EV_OP_ITERATIONS}; fewer leave percent-level evolution errors)"
+        )
     return ORDERS[order]
 
 
@@ -153,9 +156,11 @@ def observable_kind(dataset: str) -> str:
     """
     kind = dataset.rsplit("-", 1)[-1]
     if kind not in OBSERVABLES or "_NC_" not in dataset:
-        raise ConfigError(f"config key 'pdf.datasets': {dataset!r} is neither a neutral-current F2 nor a "
-                          "neutral-current reduced cross-section (SIGMARED) set; the theory has no coefficient "
-                          "functions for it")
+        raise ConfigError(
+            f"config key 'pdf.datasets': {dataset!r} is neither a neutral-current F2 nor a "
+            "neutral-current reduced cross-section (SIGMARED) set; the theory has no coefficient "
+            "functions for it"
+        )
     return kind
 
 
@@ -168,8 +173,11 @@ def _eko_theory_card(settings: Mapping[str, Any]) -> Any:
     reference = settings.get("alphas_reference")  # (alpha_s, scale in GeV, nf): benchmarks only, not in the config
     alphas, scale, nf_ref = reference if reference else (settings["alphas_mz"], settings["mz"], 5)
     theory["couplings"] = {"alphas": float(alphas), "alphaem": 0.007496252, "ref": (float(scale), int(nf_ref))}
-    theory["heavy"] = {"masses": [[float(settings["masses"][q]), float("nan")] for q in ("c", "b", "t")],
-                       "masses_scheme": "POLE", "matching_ratios": [1.0, 1.0, 1.0]}
+    theory["heavy"] = {
+        "masses": [[float(settings["masses"][q]), float("nan")] for q in ("c", "b", "t")],
+        "masses_scheme": "POLE",
+        "matching_ratios": [1.0, 1.0, 1.0],
+    }
     return TheoryCard.from_dict(theory)
 
 
@@ -183,8 +191,12 @@ def _eko_cards(settings: Mapping[str, Any], nodes: Sequence[tuple[float, int]]) 
     operator["mugrid"] = [(float(math.sqrt(q2)), int(nf)) for q2, nf in nodes]
     operator["xgrid"] = [float(v) for v in xgrid(settings)]
     configs = dict(operator["configs"])
-    configs.update(interpolation_polynomial_degree=int(settings["interpolation_degree"]), interpolation_is_log=True,
-                   ev_op_iterations=int(settings["ev_op_iterations"]), n_integration_cores=1)
+    configs.update(
+        interpolation_polynomial_degree=int(settings["interpolation_degree"]),
+        interpolation_is_log=True,
+        ev_op_iterations=int(settings["ev_op_iterations"]),
+        n_integration_cores=1,
+    )
     operator["configs"] = configs
     return _eko_theory_card(settings), OperatorCard.from_dict(operator)
 
@@ -220,8 +232,9 @@ def interpolation_matrix(x: np.ndarray, settings: Mapping[str, Any]) -> np.ndarr
     """The x-space interpolation of eko from the grid to the points' x: f(x_i) = sum_k W[i, k] f(x_k)."""
     from eko.interpolation import InterpolatorDispatcher, XGrid
 
-    dispatcher = InterpolatorDispatcher(XGrid(xgrid(settings), log=True), int(settings["interpolation_degree"]),
-                                        mode_N=False)
+    dispatcher = InterpolatorDispatcher(
+        XGrid(xgrid(settings), log=True), int(settings["interpolation_degree"]), mode_N=False
+    )
     return np.asarray(dispatcher.get_interpolation(np.asarray(x, float)))
 
 
@@ -257,10 +270,14 @@ def strong_coupling(settings: Mapping[str, Any], q2: np.ndarray) -> np.ndarray:
     from eko.io.types import EvolutionMethod
 
     theory = _eko_theory_card(settings)
-    running = Couplings(couplings=theory.couplings, order=theory.order,
-                        method=couplings_mod_ev(EvolutionMethod.ITERATE_EXACT),
-                        masses=[m**2 for m, _ in theory.heavy.masses], hqm_scheme=theory.heavy.masses_scheme,
-                        thresholds_ratios=[1.0, 1.0, 1.0])
+    running = Couplings(
+        couplings=theory.couplings,
+        order=theory.order,
+        method=couplings_mod_ev(EvolutionMethod.ITERATE_EXACT),
+        masses=[m**2 for m, _ in theory.heavy.masses],
+        hqm_scheme=theory.heavy.masses_scheme,
+        thresholds_ratios=[1.0, 1.0, 1.0],
+    )
     return np.array([running.a_s(float(v), nf_to=nf_at(float(v), settings)) for v in q2])
 
 
@@ -274,10 +291,23 @@ def _yadism_theory(settings: Mapping[str, Any]) -> dict[str, Any]:
 
     raw = theorydbutils.fetch_theory(THEORY_CARDS_PATH, 200)
     masses = settings["masses"]
-    raw.update(PTO=perturbative_order(settings), FNS="ZM-VFNS", TMC=0, IC=1, Q0=float(settings["q0"]),
-               mc=float(masses["c"]), Qmc=float(masses["c"]), mb=float(masses["b"]), Qmb=float(masses["b"]),
-               mt=float(masses["t"]), Qmt=float(masses["t"]), alphas=float(settings["alphas_mz"]),
-               Qref=float(settings["mz"]), MZ=float(settings["mz"]), ModEv="EXA")
+    raw.update(
+        PTO=perturbative_order(settings),
+        FNS="ZM-VFNS",
+        TMC=0,
+        IC=1,
+        Q0=float(settings["q0"]),
+        mc=float(masses["c"]),
+        Qmc=float(masses["c"]),
+        mb=float(masses["b"]),
+        Qmb=float(masses["b"]),
+        mt=float(masses["t"]),
+        Qmt=float(masses["t"]),
+        alphas=float(settings["alphas_mz"]),
+        Qref=float(settings["mz"]),
+        MZ=float(settings["mz"]),
+        ModEv="EXA",
+    )
     return {key: value for key, value in TheoryCard(**raw).asdict().items() if value is not None}
 
 
@@ -302,8 +332,9 @@ def _run_quietly(yadism: Any, theory: Mapping[str, Any], runcard: Mapping[str, A
             logger.propagate = propagate
 
 
-def yadism_coefficients(settings: Mapping[str, Any], kind: str, x: np.ndarray, q2: np.ndarray,
-                        y: np.ndarray) -> np.ndarray:
+def yadism_coefficients(
+    settings: Mapping[str, Any], kind: str, x: np.ndarray, q2: np.ndarray, y: np.ndarray
+) -> np.ndarray:
     """Coefficients ``C[i, p, j]`` of F2 or the reduced cross-section from yadism, summed over orders of a_s.
 
     Args:
@@ -324,11 +355,18 @@ def yadism_coefficients(settings: Mapping[str, Any], kind: str, x: np.ndarray, q
     name = OBSERVABLES[kind]
     grid = [float(v) for v in xgrid(settings)]
     runcard = {
-        "observables": {name: [{"x": float(a), "Q2": float(b), "y": float(c)}
-                               for a, b, c in zip(x, q2, y, strict=True)]},
-        "prDIS": "EM", "ProjectileDIS": "electron", "PolarizationDIS": 0.0, "TargetDIS": "proton",
-        "PropagatorCorrection": 0.0, "NCPositivityCharge": None, "interpolation_xgrid": grid,
-        "interpolation_polynomial_degree": int(settings["interpolation_degree"]), "interpolation_is_log": True,
+        "observables": {
+            name: [{"x": float(a), "Q2": float(b), "y": float(c)} for a, b, c in zip(x, q2, y, strict=True)]
+        },
+        "prDIS": "EM",
+        "ProjectileDIS": "electron",
+        "PolarizationDIS": 0.0,
+        "TargetDIS": "proton",
+        "PropagatorCorrection": 0.0,
+        "NCPositivityCharge": None,
+        "interpolation_xgrid": grid,
+        "interpolation_polynomial_degree": int(settings["interpolation_degree"]),
+        "interpolation_is_log": True,
     }
     output = _run_quietly(yadism, _yadism_theory(settings), runcard)
     order = [list(output["pids"]).index(pid) for pid in EKO_PIDS]
@@ -345,8 +383,9 @@ def yadism_coefficients(settings: Mapping[str, Any], kind: str, x: np.ndarray, q
     return coefficients
 
 
-def observable_coefficients(settings: Mapping[str, Any], kind: str, x: np.ndarray, q2: np.ndarray,
-                            y: np.ndarray) -> np.ndarray:
+def observable_coefficients(
+    settings: Mapping[str, Any], kind: str, x: np.ndarray, q2: np.ndarray, y: np.ndarray
+) -> np.ndarray:
     """Coefficients of a DIS observable at the settings' order: the parton-model formula at LO, yadism beyond."""
     if perturbative_order(settings) == 0:
         return parton_model_coefficients(x, np.tile(f2_weights(), (len(x), 1)), settings)
@@ -395,8 +434,9 @@ def contract(
     return fk
 
 
-def build_dataset_fk(settings: Mapping[str, Any], name: str, x: np.ndarray, q2: np.ndarray, y: np.ndarray,
-                     index: np.ndarray) -> dict[str, np.ndarray]:
+def build_dataset_fk(
+    settings: Mapping[str, Any], name: str, x: np.ndarray, q2: np.ndarray, y: np.ndarray, index: np.ndarray
+) -> dict[str, np.ndarray]:
     """FK table of one DIS dataset for its points inside the theory's domain (Q^2 > Q0^2, x >= x_min).
 
     Args:
@@ -415,14 +455,28 @@ def build_dataset_fk(settings: Mapping[str, Any], name: str, x: np.ndarray, q2: 
     kind = observable_kind(name)
     inside = (q2 > float(settings["q0"]) ** 2) & (x >= float(settings["xgrid"]["x_min"])) & (x < 1)
     nodes = q2_nodes(q2[inside], settings)
-    log.info("%s (%s, %s): %d of %d points in the theory domain, %d Q^2 nodes", name, kind, settings["order"],
-             inside.sum(), len(x), len(nodes))
+    log.info(
+        "%s (%s, %s): %d of %d points in the theory domain, %d Q^2 nodes",
+        name,
+        kind,
+        settings["order"],
+        inside.sum(),
+        len(x),
+        len(nodes),
+    )
     coefficients = observable_coefficients(settings, kind, x[inside], q2[inside], y[inside])
     operators = evolve(settings, nodes)
     fk = contract(operators, q2[inside], coefficients, settings)
-    return {"fk": fk, "index": np.asarray(index)[inside], "x": x[inside], "q2": q2[inside],
-            "xgrid": xgrid(settings), "input_pids": np.array(INPUT_PIDS), "name": np.asarray(name),
-            "seconds": np.asarray(time.perf_counter() - start)}
+    return {
+        "fk": fk,
+        "index": np.asarray(index)[inside],
+        "x": x[inside],
+        "q2": q2[inside],
+        "xgrid": xgrid(settings),
+        "input_pids": np.array(INPUT_PIDS),
+        "name": np.asarray(name),
+        "seconds": np.asarray(time.perf_counter() - start),
+    }
 
 
 def positivity_kinematics(settings: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -441,9 +495,17 @@ def build_positivity_fk(settings: Mapping[str, Any]) -> dict[str, np.ndarray]:
     operators = evolve(settings, q2_nodes(q2, settings))
     weights = np.stack([positivity_weights(POSITIVITY_OBSERVABLES[k]) for k in which])
     fk = contract(operators, q2, parton_model_coefficients(x, weights, settings), settings)
-    return {"fk": fk, "index": np.arange(len(x)), "x": x, "q2": q2, "observable": which,
-            "xgrid": xgrid(settings), "input_pids": np.array(INPUT_PIDS), "name": np.asarray("POSITIVITY"),
-            "seconds": np.asarray(time.perf_counter() - start)}
+    return {
+        "fk": fk,
+        "index": np.arange(len(x)),
+        "x": x,
+        "q2": q2,
+        "observable": which,
+        "xgrid": xgrid(settings),
+        "input_pids": np.array(INPUT_PIDS),
+        "name": np.asarray("POSITIVITY"),
+        "seconds": np.asarray(time.perf_counter() - start),
+    }
 
 
 def build_evolution(settings: Mapping[str, Any], q: float) -> dict[str, np.ndarray]:
@@ -453,9 +515,14 @@ def build_evolution(settings: Mapping[str, Any], q: float) -> dict[str, np.ndarr
     node = (q2, nf_at(q2, settings))
     operator = evolve(settings, [node])[node]
     inputs = [EKO_PIDS.index(pid) for pid in INPUT_PIDS]
-    return {"operator": operator[:, :, inputs, :], "q": np.asarray(float(q)), "xgrid": xgrid(settings),
-            "output_pids": np.array(EKO_PIDS), "input_pids": np.array(INPUT_PIDS),
-            "seconds": np.asarray(time.perf_counter() - start)}
+    return {
+        "operator": operator[:, :, inputs, :],
+        "q": np.asarray(float(q)),
+        "xgrid": xgrid(settings),
+        "output_pids": np.array(EKO_PIDS),
+        "input_pids": np.array(INPUT_PIDS),
+        "seconds": np.asarray(time.perf_counter() - start),
+    }
 
 
 def save_table(content: Mapping[str, np.ndarray], path: str | Path, settings: Mapping[str, Any]) -> Path:
@@ -477,8 +544,15 @@ def load_table(path: str | Path) -> dict[str, np.ndarray]:
         return {k: content[k] for k in content.files}
 
 
-def build_table(kind: str, settings: Mapping[str, Any], output: str | Path, *, dataset: str | None = None,
-                variant: str | None = "legacy", evolve_to_q: float | None = None) -> Path:
+def build_table(
+    kind: str,
+    settings: Mapping[str, Any],
+    output: str | Path,
+    *,
+    dataset: str | None = None,
+    variant: str | None = "legacy",
+    evolve_to_q: float | None = None,
+) -> Path:
     """Build one theory file, as the ``pdf_theory`` rule does.
 
     Args:

@@ -26,8 +26,19 @@ from ml4hep.pdf.theory import INPUT_PIDS
 FIT_BASIS = ("g", "sigma", "v", "v3", "t3", "t8")
 """Fitted functions at Q0 (the network has one output per entry)."""
 
-LABELS = {"g": "g", "sigma": r"\Sigma", "v": "V", "v3": "V_3", "t3": "T_3", "t8": "T_8", "uv": "u_v", "dv": "d_v",
-          "ubar": r"\bar u", "dbar": r"\bar d", "s": "s"}
+LABELS = {
+    "g": "g",
+    "sigma": r"\Sigma",
+    "v": "V",
+    "v3": "V_3",
+    "t3": "T_3",
+    "t8": "T_8",
+    "uv": "u_v",
+    "dv": "d_v",
+    "ubar": r"\bar u",
+    "dbar": r"\bar d",
+    "s": "s",
+}
 
 
 def rotation() -> np.ndarray:
@@ -38,8 +49,17 @@ def rotation() -> np.ndarray:
     s_plus = (sigma - t8) / 3
     u_minus = (v + v3) / 2
     d_minus = (v - v3) / 2
-    flavours = {21: g, 1: (d_plus + d_minus) / 2, -1: (d_plus - d_minus) / 2, 2: (u_plus + u_minus) / 2,
-                -2: (u_plus - u_minus) / 2, 3: s_plus / 2, -3: s_plus / 2, 4: 0 * g, -4: 0 * g}
+    flavours = {
+        21: g,
+        1: (d_plus + d_minus) / 2,
+        -1: (d_plus - d_minus) / 2,
+        2: (u_plus + u_minus) / 2,
+        -2: (u_plus - u_minus) / 2,
+        3: s_plus / 2,
+        -3: s_plus / 2,
+        4: 0 * g,
+        -4: 0 * g,
+    }
     return np.stack([flavours[pid] for pid in INPUT_PIDS])
 
 
@@ -49,8 +69,13 @@ def physical(basis: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     d_plus = (2 * basis["sigma"] + basis["t8"]) / 6 - basis["t3"] / 2
     uv = (basis["v"] + basis["v3"]) / 2
     dv = (basis["v"] - basis["v3"]) / 2
-    return {"uv": uv, "dv": dv, "ubar": (u_plus - uv) / 2, "dbar": (d_plus - dv) / 2,
-            "s": (basis["sigma"] - basis["t8"]) / 6}
+    return {
+        "uv": uv,
+        "dv": dv,
+        "ubar": (u_plus - uv) / 2,
+        "dbar": (d_plus - dv) / 2,
+        "s": (basis["sigma"] - basis["t8"]) / 6,
+    }
 
 
 def les_houches_flavours(x: np.ndarray) -> dict[str, np.ndarray]:
@@ -58,17 +83,28 @@ def les_houches_flavours(x: np.ndarray) -> dict[str, np.ndarray]:
     x = np.asarray(x, float)
     dbar = 0.1939875 * x**-0.1 * (1 - x) ** 6
     ubar = (1 - x) * dbar
-    return {"uv": 5.107200 * x**0.8 * (1 - x) ** 3, "dv": 3.064320 * x**0.8 * (1 - x) ** 4,
-            "g": 1.7 * x**-0.1 * (1 - x) ** 5, "ubar": ubar, "dbar": dbar, "s": 0.2 * (ubar + dbar)}
+    return {
+        "uv": 5.107200 * x**0.8 * (1 - x) ** 3,
+        "dv": 3.064320 * x**0.8 * (1 - x) ** 4,
+        "g": 1.7 * x**-0.1 * (1 - x) ** 5,
+        "ubar": ubar,
+        "dbar": dbar,
+        "s": 0.2 * (ubar + dbar),
+    }
 
 
 def les_houches_basis(x: np.ndarray) -> dict[str, np.ndarray]:
     """Momentum densities x f of the toy set in :data:`FIT_BASIS`."""
     f = les_houches_flavours(x)
     sea = 2 * f["ubar"] + 2 * f["dbar"]
-    return {"g": f["g"], "sigma": f["uv"] + f["dv"] + sea + 2 * f["s"], "v": f["uv"] + f["dv"],
-            "v3": f["uv"] - f["dv"], "t3": f["uv"] + 2 * f["ubar"] - f["dv"] - 2 * f["dbar"],
-            "t8": f["uv"] + f["dv"] + sea - 4 * f["s"]}
+    return {
+        "g": f["g"],
+        "sigma": f["uv"] + f["dv"] + sea + 2 * f["s"],
+        "v": f["uv"] + f["dv"],
+        "v3": f["uv"] - f["dv"],
+        "t3": f["uv"] + 2 * f["ubar"] - f["dv"] - 2 * f["dbar"],
+        "t8": f["uv"] + f["dv"] + sea - 4 * f["s"],
+    }
 
 
 def basis_array(basis: dict[str, np.ndarray]) -> np.ndarray:

@@ -22,9 +22,14 @@ from ml4hep.plots.style import label, plt, save
 
 
 def plot_performance(
-    splits: Mapping[str, str | Path], scores: Mapping[str, str | Path], heavy: Sequence[str],
-    metrics: Mapping[str, Any], regularisation: float, roc_outputs: Sequence[str | Path],
-    ams_outputs: Sequence[str | Path], score_outputs: Sequence[str | Path],
+    splits: Mapping[str, str | Path],
+    scores: Mapping[str, str | Path],
+    heavy: Sequence[str],
+    metrics: Mapping[str, Any],
+    regularisation: float,
+    roc_outputs: Sequence[str | Path],
+    ams_outputs: Sequence[str | Path],
+    score_outputs: Sequence[str | Path],
 ) -> None:
     """Weighted ROC curves, AMS vs threshold (test), and score distributions of signal and background."""
     test = select_events(load_split(splits["test"]), ~process_mask(load_split(splits["test"]), heavy))
@@ -59,8 +64,14 @@ def plot_performance(
 
 
 def plot_black_box(
-    test_path: str | Path, scores_path: str | Path, info_path: str | Path, heavy: Sequence[str], threshold: float,
-    feature_outputs: Sequence[str | Path], importance_outputs: Sequence[str | Path], n_features: int = 6,
+    test_path: str | Path,
+    scores_path: str | Path,
+    info_path: str | Path,
+    heavy: Sequence[str],
+    threshold: float,
+    feature_outputs: Sequence[str | Path],
+    importance_outputs: Sequence[str | Path],
+    n_features: int = 6,
 ) -> None:
     """The "opening the black box" figure and the BDT feature importances.
 
@@ -95,13 +106,21 @@ def plot_black_box(
             for selection, style, when in ((defined, "--", "all"), (defined & passed, "-", "after cut")):
                 mask = selection & (test["label"] == cls)
                 if mask.sum() > 1:
-                    ax.hist(values[mask], bins=bins, weights=test["weight"][mask], density=True, histtype="step",
-                            linestyle=style, color=colour, label=f"{text} ({when})")
+                    ax.hist(
+                        values[mask],
+                        bins=bins,
+                        weights=test["weight"][mask],
+                        density=True,
+                        histtype="step",
+                        linestyle=style,
+                        color=colour,
+                        label=f"{text} ({when})",
+                    )
         ax.set_xlabel(feature)
         ax.set_ylabel("Normalised")
         ax.legend(fontsize=8)
         label(ax, com_tev=13)
-    for ax in list(axes.flat)[len(shown):]:
+    for ax in list(axes.flat)[len(shown) :]:
         ax.set_visible(False)
     save(fig, feature_outputs)
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(ranked) + 2))
@@ -146,8 +165,13 @@ def plot_regression(
         if defined.any():
             counts, _, _ = ax_r.hist(
                 np.clip(estimate[defined] / truth[defined], response_bins[0], response_bins[-1] - 1e-9),
-                bins=response_bins, density=True, histtype="step", linewidth=2, color=color,
-                label=f"{display}: bias {stats['bias']:+.2f}, res. {stats['resolution']:.2f}")
+                bins=response_bins,
+                density=True,
+                histtype="step",
+                linewidth=2,
+                color=color,
+                label=f"{display}: bias {stats['bias']:+.2f}, res. {stats['resolution']:.2f}",
+            )
             peak = max(peak, float(np.max(counts)))
         centres, medians, lows, highs = [], [], [], []
         for low, high in zip(edges[:-1], edges[1:], strict=True):
@@ -195,11 +219,18 @@ def plot_auc_vs_mass(
     masses = np.array([row["mass"] for row in rows], dtype=float)
     fig, ax = plt.subplots(figsize=(7.5, 6.0))
     span = float(np.ptp(masses)) if len(masses) > 1 else 100.0
-    ax.axvspan(left_out_mass - 0.03 * span, left_out_mass + 0.03 * span, color="gold", alpha=0.35,
-               label=f"Left out of training ({parameterised.mass_label(left_out_mass)} GeV)")
-    styles = {"parameterised": {"marker": "o", "linestyle": "-"},
-              "dedicated": {"marker": "s", "linestyle": "--", "markerfacecolor": "none"},
-              "unparameterised": {"marker": "^", "linestyle": ":"}}
+    ax.axvspan(
+        left_out_mass - 0.03 * span,
+        left_out_mass + 0.03 * span,
+        color="gold",
+        alpha=0.35,
+        label=f"Left out of training ({parameterised.mass_label(left_out_mass)} GeV)",
+    )
+    styles = {
+        "parameterised": {"marker": "o", "linestyle": "-"},
+        "dedicated": {"marker": "s", "linestyle": "--", "markerfacecolor": "none"},
+        "unparameterised": {"marker": "^", "linestyle": ":"},
+    }
     for name in parameterised.NETWORKS:
         values = np.array([row[name] for row in rows], dtype=float)
         finite = np.isfinite(values)
@@ -208,11 +239,20 @@ def plot_auc_vs_mass(
         style = dict(styles[name])
         if finite.sum() == 1:
             style["linestyle"] = "none"
-        line = ax.plot(masses[finite], values[finite], label=parameterised.DISPLAY_NAMES[name], markersize=8,
-                       **style)[0]
+        line = ax.plot(masses[finite], values[finite], label=parameterised.DISPLAY_NAMES[name], markersize=8, **style)[
+            0
+        ]
         at_left_out = finite & np.array([parameterised.same_mass(m, left_out_mass) for m in masses])
-        ax.plot(masses[at_left_out], values[at_left_out], linestyle="none", marker="o", markersize=15,
-                markerfacecolor="none", markeredgecolor=line.get_color(), markeredgewidth=1.5)
+        ax.plot(
+            masses[at_left_out],
+            values[at_left_out],
+            linestyle="none",
+            marker="o",
+            markersize=15,
+            markerfacecolor="none",
+            markeredgecolor=line.get_color(),
+            markeredgewidth=1.5,
+        )
     ax.set_xlabel(r"Heavy-Higgs mass $m_H$ [GeV]")
     ax.set_ylabel("AUC (test, weighted)")
     ax.set_xticks(masses)

@@ -11,8 +11,7 @@ from ml4hep.plots.style import label, plt, save
 BAND_LABELS = {"g": "$xg(x)$", "sigma": r"$x\Sigma(x)$", "uv": "$xu_v(x)$", "dv": "$xd_v(x)$"}
 
 
-def band(ax: plt.Axes, x: np.ndarray, replicas: np.ndarray, truth: np.ndarray | None, ylabel: str,
-         title: str) -> None:
+def band(ax: plt.Axes, x: np.ndarray, replicas: np.ndarray, truth: np.ndarray | None, ylabel: str, title: str) -> None:
     """Every replica as a thin line, the mean, the central 68% band, and the truth (when given)."""
     for curve in replicas:
         ax.plot(x, curve, color="tab:blue", lw=0.4, alpha=0.35)
@@ -37,16 +36,22 @@ def band(ax: plt.Axes, x: np.ndarray, replicas: np.ndarray, truth: np.ndarray | 
     ax.legend(loc="upper right", fontsize=9)
 
 
-def band_figure(x: np.ndarray, replicas: np.ndarray, truth: np.ndarray | None, flavour: str, title: str,
-                paths: Sequence[str]) -> None:
+def band_figure(
+    x: np.ndarray, replicas: np.ndarray, truth: np.ndarray | None, flavour: str, title: str, paths: Sequence[str]
+) -> None:
     """One flavour's band plot saved to ``paths`` (PNG and PDF)."""
     fig, ax = plt.subplots(figsize=(7, 5.5))
     band(ax, x, replicas, truth, BAND_LABELS[flavour], title)
     save(fig, paths)
 
 
-def bands_grid(x: np.ndarray, replicas: Mapping[str, np.ndarray], truth: Mapping[str, np.ndarray] | None,
-               title: str, paths: Sequence[str]) -> None:
+def bands_grid(
+    x: np.ndarray,
+    replicas: Mapping[str, np.ndarray],
+    truth: Mapping[str, np.ndarray] | None,
+    title: str,
+    paths: Sequence[str],
+) -> None:
     """The four flavours of :data:`BAND_LABELS` in a 2x2 figure."""
     fig, axes = plt.subplots(2, 2, figsize=(12, 9))
     for ax, flavour in zip(axes.flat, BAND_LABELS, strict=True):

@@ -18,8 +18,14 @@ plt.rcParams.update({"font.size": 14, "axes.labelsize": 16, "legend.fontsize": 1
 
 def label(ax: plt.Axes, text: str = "", com_tev: float | None = None) -> None:
     """Put the plain "Simulation" label (no experiment branding) and the centre-of-mass energy on ``ax``."""
-    mplhep.label.exp_label(exp="", llabel=f"Simulation {text}".strip(), rlabel=f"$\\sqrt{{s}}$ = {com_tev:g} TeV"
-                           if com_tev else "", ax=ax, loc=0, fontsize=12)
+    mplhep.label.exp_label(
+        exp="",
+        llabel=f"Simulation {text}".strip(),
+        rlabel=f"$\\sqrt{{s}}$ = {com_tev:g} TeV" if com_tev else "",
+        ax=ax,
+        loc=0,
+        fontsize=12,
+    )
 
 
 def save(fig: plt.Figure, paths: Iterable[str | Path]) -> None:

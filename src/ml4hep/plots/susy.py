@@ -13,8 +13,13 @@ from ml4hep.susy.evaluate import DISPLAY, PLANES, excluded_fraction_maps, map_ed
 from ml4hep.susy.grid import GRID_REGIONS, parametrised_curve
 
 
-def plot_maps(test: Mapping[str, np.ndarray], predicted_excluded: np.ndarray, classifier: str, nbins: int,
-              paths: Sequence[str | Path]) -> None:
+def plot_maps(
+    test: Mapping[str, np.ndarray],
+    predicted_excluded: np.ndarray,
+    classifier: str,
+    nbins: int,
+    paths: Sequence[str | Path],
+) -> None:
     """The four exclusion maps: the excluded fraction per bin by the recast (top) and by ``classifier`` (bottom).
 
     Args:
@@ -32,8 +37,10 @@ def plot_maps(test: Mapping[str, np.ndarray], predicted_excluded: np.ndarray, cl
         x = test[mass]
         finite = np.isfinite(x) & np.isfinite(y)
         bins = (map_edges(x[finite], nbins), map_edges(y[finite], nbins))
-        maps = {"recast": excluded_fraction_maps(x[finite], y[finite], true_excluded[finite], bins)[0],
-                classifier: excluded_fraction_maps(x[finite], y[finite], predicted_excluded[finite], bins)[0]}
+        maps = {
+            "recast": excluded_fraction_maps(x[finite], y[finite], true_excluded[finite], bins)[0],
+            classifier: excluded_fraction_maps(x[finite], y[finite], predicted_excluded[finite], bins)[0],
+        }
         centres = [0.5 * (b[1:] + b[:-1]) for b in bins]
         for row, (source, fraction) in enumerate(maps.items()):
             ax = axes[row, column]
@@ -41,24 +48,35 @@ def plot_maps(test: Mapping[str, np.ndarray], predicted_excluded: np.ndarray, cl
             for other, style in (("recast", "-"), (classifier, "--")):
                 masked = np.ma.masked_invalid(maps[other].T)
                 if masked.count() >= 4 and np.nanmin(maps[other]) < 0.5 < np.nanmax(maps[other]):
-                    ax.contour(centres[0], centres[1], masked, levels=[0.5], colors="k", linestyles=style,
-                               linewidths=2)
+                    ax.contour(centres[0], centres[1], masked, levels=[0.5], colors="k", linestyles=style, linewidths=2)
             if row == 1:
-                ax.scatter(x[finite & wrong], y[finite & wrong], s=6, c="blue", marker="x", linewidths=0.7,
-                           label=f"misclassified ({int((finite & wrong).sum())})")
+                ax.scatter(
+                    x[finite & wrong],
+                    y[finite & wrong],
+                    s=6,
+                    c="blue",
+                    marker="x",
+                    linewidths=0.7,
+                    label=f"misclassified ({int((finite & wrong).sum())})",
+                )
                 ax.legend(loc="upper left", fontsize=9)
             ax.set_xlabel(f"{axis_label} [GeV]", fontsize=12)
             ax.set_ylabel(r"$m_{\tilde\chi^0_1}$ [GeV]", fontsize=12)
-            ax.set_title(f"{'recast' if source == 'recast' else DISPLAY.get(source, source)}: excluded fraction",
-                         fontsize=11)
+            ax.set_title(
+                f"{'recast' if source == 'recast' else DISPLAY.get(source, source)}: excluded fraction", fontsize=11
+            )
             fig.colorbar(mesh, ax=ax)
-    fig.suptitle(r"$\mathit{Simulation}$, $\sqrt{s}$ = 13 TeV pMSSM-19 scan. Solid: 50% contour of the recast, "
-                 "dashed: of the classifier", fontsize=12)
+    fig.suptitle(
+        r"$\mathit{Simulation}$, $\sqrt{s}$ = 13 TeV pMSSM-19 scan. Solid: 50% contour of the recast, "
+        "dashed: of the classifier",
+        fontsize=12,
+    )
     save(fig, paths)
 
 
-def plot_confidence(results: Mapping[str, Mapping[str, np.ndarray]], test_allowed: np.ndarray,
-                    paths: Sequence[str | Path]) -> None:
+def plot_confidence(
+    results: Mapping[str, Mapping[str, np.ndarray]], test_allowed: np.ndarray, paths: Sequence[str | Path]
+) -> None:
     """Accuracy and coverage versus the confidence threshold, per classifier."""
     fig, ax = plt.subplots(figsize=(7, 5))
     levels = np.linspace(0, 0.99, 100)
@@ -67,7 +85,7 @@ def plot_confidence(results: Mapping[str, Mapping[str, np.ndarray]], test_allowe
         correct = (p["p_allowed"] >= 0.5) == (test_allowed == 1)
         accuracy = [correct[conf >= c].mean() if (conf >= c).any() else np.nan for c in levels]
         coverage = [(conf >= c).mean() for c in levels]
-        line, = ax.plot(levels, accuracy, label=f"{DISPLAY.get(name, name)} accuracy")
+        (line,) = ax.plot(levels, accuracy, label=f"{DISPLAY.get(name, name)} accuracy")
         ax.plot(levels, coverage, ls="--", color=line.get_color(), label=f"{DISPLAY.get(name, name)} coverage")
     ax.set_xlabel("confidence threshold |2P - 1|")
     ax.set_ylabel("fraction")
@@ -91,9 +109,14 @@ def plot_efficiency_grid(rows: Sequence[Mapping[str, float]], paths: Sequence[st
     for ax, region in zip(axes[0], GRID_REGIONS, strict=True):
         for m_gluino in sorted({r["m_gluino"] for r in rows}):
             points = [r for r in rows if r["m_gluino"] == m_gluino]
-            line = ax.errorbar([r["lsp_fraction"] for r in points], [r[f"eff_{region}"] for r in points],
-                               yerr=[r[f"err_{region}"] for r in points], marker="o", ls="",
-                               label=f"$m_{{\\tilde g}}$ = {m_gluino:g} GeV")
+            line = ax.errorbar(
+                [r["lsp_fraction"] for r in points],
+                [r[f"eff_{region}"] for r in points],
+                yerr=[r[f"err_{region}"] for r in points],
+                marker="o",
+                ls="",
+                label=f"$m_{{\\tilde g}}$ = {m_gluino:g} GeV",
+            )
             ax.plot(fractions, parametrised_curve(region, m_gluino, fractions), ls="--", color=line[0].get_color())
         ax.set_xlabel(r"$m_{\tilde\chi^0_1} / m_{\tilde g}$")
         ax.set_ylabel(f"efficiency ({region})")

@@ -31,8 +31,23 @@ if TYPE_CHECKING:
 CLASSIFIERS = Registry("susy")
 """Classifier name -> model class (random forest, xgboost, torch MLP); ``predict`` gives P(allowed)."""
 
-MASS_FEATURES = ("m_gluino", "m_chi10", "m_chi20", "m_chi1p", "m_uL", "m_uR", "m_dL", "m_dR", "m_st1", "m_st2",
-                 "m_sb1", "m_eL", "m_eR", "m_snu", "m_stau1")
+MASS_FEATURES = (
+    "m_gluino",
+    "m_chi10",
+    "m_chi20",
+    "m_chi1p",
+    "m_uL",
+    "m_uR",
+    "m_dL",
+    "m_dR",
+    "m_st1",
+    "m_st2",
+    "m_sb1",
+    "m_eL",
+    "m_eR",
+    "m_snu",
+    "m_stau1",
+)
 """Tree-level masses added to the inputs with ``inputs: parameters_and_masses``."""
 
 
@@ -117,6 +132,8 @@ def validation_summary(splits: Mapping[str, Split], scores: Mapping[str, np.ndar
     """
     train = splits["train"]
     ranges = {p: [float(np.min(train[p])), float(np.max(train[p]))] for p in PARAMETERS if p in train}
-    return {"feature_names": [str(f) for f in train["feature_names"]],
-            "val_accuracy": float(np.mean((scores["val"] >= 0.5) == (splits["val"]["allowed"] == 1))),
-            "training_ranges": ranges}
+    return {
+        "feature_names": [str(f) for f in train["feature_names"]],
+        "val_accuracy": float(np.mean((scores["val"] >= 0.5) == (splits["val"]["allowed"] == 1))),
+        "training_ranges": ranges,
+    }

@@ -16,8 +16,16 @@ from ml4hep.susy.recast import EXCLUDED, NOT_LABELLED, SIGNAL_REGIONS
 from ml4hep.susy.scan import PARAMETERS, POINTS_TREE
 from ml4hep.susy.spectrum import LSP_CODES, MASS_COLUMNS
 
-KEPT_COLUMNS = (*PARAMETERS, *MASS_COLUMNS, "lsp", "excluded", "cls", "best_region", "seconds",
-                *(f"s_{r}" for r in SIGNAL_REGIONS))
+KEPT_COLUMNS = (
+    *PARAMETERS,
+    *MASS_COLUMNS,
+    "lsp",
+    "excluded",
+    "cls",
+    "best_region",
+    "seconds",
+    *(f"s_{r}" for r in SIGNAL_REGIONS),
+)
 """Columns read from the label shards."""
 
 
@@ -27,8 +35,13 @@ def read_labels(paths: Sequence[str | os.PathLike[str]]) -> dict[str, np.ndarray
     return {c: np.concatenate([np.asarray(part[c]) for part in parts]) for c in KEPT_COLUMNS}
 
 
-def build_dataset(label_paths: Sequence[str | os.PathLike[str]], outputs: Mapping[str, str | os.PathLike[str]],
-                  fractions: Mapping[str, float], inputs: str, seed: int) -> dict[str, Any]:
+def build_dataset(
+    label_paths: Sequence[str | os.PathLike[str]],
+    outputs: Mapping[str, str | os.PathLike[str]],
+    fractions: Mapping[str, float],
+    inputs: str,
+    seed: int,
+) -> dict[str, Any]:
     """Merge the label shards, keep the neutralino-LSP points and write seeded train/val/test splits.
 
     Args:
@@ -53,8 +66,13 @@ def build_dataset(label_paths: Sequence[str | os.PathLike[str]], outputs: Mappin
     names = np.array(feature_names(inputs))
     for split, index in splits.items():
         Path(outputs[split]).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(outputs[split], X=x[index], allowed=allowed[index], feature_names=names,
-                 **{k: v[index] for k, v in kept.items()})
+        np.savez(
+            outputs[split],
+            X=x[index],
+            allowed=allowed[index],
+            feature_names=names,
+            **{k: v[index] for k, v in kept.items()},
+        )
     return {
         "points_scanned": int(len(table["excluded"])),
         "lsp_types": lsp_counts,
@@ -62,8 +80,9 @@ def build_dataset(label_paths: Sequence[str | os.PathLike[str]], outputs: Mappin
         "labelled": int(labelled.sum()),
         "excluded": int((kept["excluded"] == EXCLUDED).sum()),
         "fraction_excluded": float(np.mean(kept["excluded"] == EXCLUDED)) if labelled.any() else float("nan"),
-        "best_region_counts": {r: int((kept["best_region"][kept["excluded"] == EXCLUDED] == i).sum())
-                               for i, r in enumerate(SIGNAL_REGIONS)},
+        "best_region_counts": {
+            r: int((kept["best_region"][kept["excluded"] == EXCLUDED] == i).sum()) for i, r in enumerate(SIGNAL_REGIONS)
+        },
         "splits": {s: int(len(i)) for s, i in splits.items()},
         "train_fraction_allowed": float(allowed[splits["train"]].mean()) if len(splits["train"]) else float("nan"),
         "recast_seconds_per_point": float(kept["seconds"].mean()) if labelled.any() else float("nan"),

@@ -43,8 +43,9 @@ PLANES: dict[str, tuple[str, str]] = {
 DISPLAY = {**CLASSIFIERS.display_names(), "majority": "Majority class"}
 
 
-def confidence_table(allowed: np.ndarray, p_allowed: np.ndarray,
-                     levels: Sequence[float] = CONFIDENCE_LEVELS) -> dict[str, float]:
+def confidence_table(
+    allowed: np.ndarray, p_allowed: np.ndarray, levels: Sequence[float] = CONFIDENCE_LEVELS
+) -> dict[str, float]:
     """Accuracy overall and accuracy/coverage at each confidence level.
 
     Args:
@@ -67,8 +68,9 @@ def confidence_table(allowed: np.ndarray, p_allowed: np.ndarray,
     return out
 
 
-def time_classifier(predictor: Any, points: Mapping[str, np.ndarray], inputs: str,
-                    single: int = 50) -> dict[str, float]:
+def time_classifier(
+    predictor: Any, points: Mapping[str, np.ndarray], inputs: str, single: int = 50
+) -> dict[str, float]:
     """Seconds per point of a classifier, inputs from the 19 parameters included: batch and one at a time."""
     start = time.perf_counter()
     p_allowed(predictor, features(points, inputs))
@@ -81,8 +83,9 @@ def time_classifier(predictor: Any, points: Mapping[str, np.ndarray], inputs: st
     return {"batch": batch, "single": (time.perf_counter() - start) / max(k, 1)}
 
 
-def excluded_fraction_maps(x: np.ndarray, y: np.ndarray, excluded: np.ndarray, bins: tuple[np.ndarray, np.ndarray]
-                           ) -> tuple[np.ndarray, np.ndarray]:
+def excluded_fraction_maps(
+    x: np.ndarray, y: np.ndarray, excluded: np.ndarray, bins: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """Excluded fraction per (x, y) bin (NaN where empty) and the counts."""
     counts, _, _ = np.histogram2d(x, y, bins=bins)
     hits, _, _ = np.histogram2d(x, y, bins=bins, weights=excluded.astype(float))
@@ -109,17 +112,32 @@ def fraction_rows(test: Mapping[str, np.ndarray], predicted_excluded: np.ndarray
         true_hits, _ = np.histogram(x[finite], bins=edges, weights=true_excluded[finite].astype(float))
         pred_hits, _ = np.histogram(x[finite], bins=edges, weights=predicted_excluded[finite].astype(float))
         for low, high, n, t, p in zip(edges[:-1], edges[1:], counts, true_hits, pred_hits, strict=True):
-            rows.append({"plane": f"{mass} vs m_chi10", "bin": f"{mass} {low:.0f}-{high:.0f} GeV", "mass": mass,
-                         "low_gev": float(low), "high_gev": float(high), "points": int(n),
-                         "fraction_true": float(t / n) if n else float("nan"),
-                         "fraction_predicted": float(p / n) if n else float("nan")})
+            rows.append(
+                {
+                    "plane": f"{mass} vs m_chi10",
+                    "bin": f"{mass} {low:.0f}-{high:.0f} GeV",
+                    "mass": mass,
+                    "low_gev": float(low),
+                    "high_gev": float(high),
+                    "points": int(n),
+                    "fraction_true": float(t / n) if n else float("nan"),
+                    "fraction_predicted": float(p / n) if n else float("nan"),
+                }
+            )
     return rows
 
 
-def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: str, recast: Mapping[str, Any],
-             options: Mapping[str, Any], dataset_summary: Mapping[str, Any], outputs: Mapping[str, Any],
-             grid: str | Path | None = None, grid_summary: Mapping[str, Any] | None = None
-             ) -> tuple[dict[str, Any], dict[str, Any]]:
+def evaluate(
+    test_path: str | Path,
+    models: Mapping[str, str | Path],
+    inputs: str,
+    recast: Mapping[str, Any],
+    options: Mapping[str, Any],
+    dataset_summary: Mapping[str, Any],
+    outputs: Mapping[str, Any],
+    grid: str | Path | None = None,
+    grid_summary: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Evaluate every classifier on the test split and write the tables and ``metrics.json``.
 
     The figures are drawn by the caller from the returned arrays (:mod:`ml4hep.plots.susy`).
@@ -148,48 +166,83 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
         predictor = CLASSIFIERS.load(name, path)
         allowed_probability = p_allowed(predictor, test["X"])
         timing = time_classifier(predictor, points, inputs)
-        results[name] = {"p_allowed": allowed_probability, **confidence_table(test["allowed"], allowed_probability),
-                         "seconds_per_point_batch": timing["batch"], "seconds_per_point_single": timing["single"]}
-        log.info("%s: accuracy %.4f, at confidence >= 0.95: %.4f on %.1f%% of the points", name,
-                 results[name]["accuracy"], results[name]["accuracy_conf95"], 100 * results[name]["coverage_conf95"])
+        results[name] = {
+            "p_allowed": allowed_probability,
+            **confidence_table(test["allowed"], allowed_probability),
+            "seconds_per_point_batch": timing["batch"],
+            "seconds_per_point_single": timing["single"],
+        }
+        log.info(
+            "%s: accuracy %.4f, at confidence >= 0.95: %.4f on %.1f%% of the points",
+            name,
+            results[name]["accuracy"],
+            results[name]["accuracy_conf95"],
+            100 * results[name]["coverage_conf95"],
+        )
     majority = int(float(dataset_summary["train_fraction_allowed"]) >= 0.5)  # the class a guesser learns in training
     baseline = confidence_table(test["allowed"], np.full(len(test["allowed"]), float(majority)))
 
     k = min(int(options["timing_points"]), len(test["allowed"]))
     start = time.perf_counter()
-    relabel = label_points({p: v[:k] for p, v in points.items()}, recast["signal_regions"], recast["luminosity_fb"],
-                           recast["min_signal_events"], recast["xsec_order"], overrides=grid_overrides(grid))
+    relabel = label_points(
+        {p: v[:k] for p, v in points.items()},
+        recast["signal_regions"],
+        recast["luminosity_fb"],
+        recast["min_signal_events"],
+        recast["xsec_order"],
+        overrides=grid_overrides(grid),
+    )
     recast_seconds = (time.perf_counter() - start) / max(k, 1)
     agree = float(np.mean((relabel["excluded"] == 1) == (test["allowed"][:k] == 0))) if k else float("nan")
 
     rows = [{"classifier": name, **{key: r[key] for key in r if key != "p_allowed"}} for name, r in results.items()]
     rows.append({"classifier": "majority", **baseline})
-    keys = ["accuracy", *[f"{kind}_conf{round(100 * c)}" for c in CONFIDENCE_LEVELS for kind in ("accuracy",
-                                                                                                  "coverage")]]
-    columns = [Column("Classifier", lambda r: DISPLAY.get(r["classifier"], r["classifier"]), align="l"),
-               Column("Accuracy", lambda r: number(r["accuracy"], 4))]
+    keys = [
+        "accuracy",
+        *[f"{kind}_conf{round(100 * c)}" for c in CONFIDENCE_LEVELS for kind in ("accuracy", "coverage")],
+    ]
+    columns = [
+        Column("Classifier", lambda r: DISPLAY.get(r["classifier"], r["classifier"]), align="l"),
+        Column("Accuracy", lambda r: number(r["accuracy"], 4)),
+    ]
     for c in CONFIDENCE_LEVELS:
         tag = round(100 * c)
-        columns += [Column(f"Acc. (conf ≥ {c:g})", lambda r, t=tag: number(r[f"accuracy_conf{t}"], 4)),
-                    Column(f"Cov. (conf ≥ {c:g})", lambda r, t=tag: number(r[f"coverage_conf{t}"], 3))]
-    write_table(rows, columns, csv=outputs["accuracy_csv"], md=outputs["accuracy_md"], tex=outputs["accuracy_tex"],
-                csv_keys=["classifier", *keys, "seconds_per_point_batch", "seconds_per_point_single"],
-                note=f"Test split, {len(test['allowed'])} points; confidence = |2 P(allowed) - 1|; coverage = fraction "
-                     "of the points at or above the confidence.")
+        columns += [
+            Column(f"Acc. (conf ≥ {c:g})", lambda r, t=tag: number(r[f"accuracy_conf{t}"], 4)),
+            Column(f"Cov. (conf ≥ {c:g})", lambda r, t=tag: number(r[f"coverage_conf{t}"], 3)),
+        ]
+    write_table(
+        rows,
+        columns,
+        csv=outputs["accuracy_csv"],
+        md=outputs["accuracy_md"],
+        tex=outputs["accuracy_tex"],
+        csv_keys=["classifier", *keys, "seconds_per_point_batch", "seconds_per_point_single"],
+        note=f"Test split, {len(test['allowed'])} points; confidence = |2 P(allowed) - 1|; coverage = fraction "
+        "of the points at or above the confidence.",
+    )
 
     map_classifier = options["map_classifier"] if options["map_classifier"] in results else next(iter(results))
     predicted_excluded = results[map_classifier]["p_allowed"] < 0.5
     bins_rows = fraction_rows(test, predicted_excluded, int(options["map_bins"]))
-    write_table(bins_rows, [
-        Column("Plane", "plane", align="l"),
-        Column("Mass bin [GeV]", lambda r: f"{r['low_gev']:.0f}–{r['high_gev']:.0f}"),
-        Column("Points", "points", align="r"),
-        Column("Excluded (recast)", lambda r: number(r["fraction_true"], 3)),
-        Column(f"Excluded ({DISPLAY.get(map_classifier, map_classifier)})",
-               lambda r: number(r["fraction_predicted"], 3)),
-    ], csv=outputs["fractions_csv"], md=outputs["fractions_md"], tex=outputs["fractions_tex"],
+    write_table(
+        bins_rows,
+        [
+            Column("Plane", "plane", align="l"),
+            Column("Mass bin [GeV]", lambda r: f"{r['low_gev']:.0f}–{r['high_gev']:.0f}"),
+            Column("Points", "points", align="r"),
+            Column("Excluded (recast)", lambda r: number(r["fraction_true"], 3)),
+            Column(
+                f"Excluded ({DISPLAY.get(map_classifier, map_classifier)})",
+                lambda r: number(r["fraction_predicted"], 3),
+            ),
+        ],
+        csv=outputs["fractions_csv"],
+        md=outputs["fractions_md"],
+        tex=outputs["fractions_tex"],
         csv_keys=["plane", "bin", "mass", "low_gev", "high_gev", "points", "fraction_true", "fraction_predicted"],
-        note="Fraction of the test points excluded per bin of the x-axis mass of each plane.")
+        note="Fraction of the test points excluded per bin of the x-axis mass of each plane.",
+    )
 
     classifier_seconds = results[map_classifier]["seconds_per_point_batch"]
     metrics = {
@@ -199,20 +252,39 @@ def evaluate(test_path: str | Path, models: Mapping[str, str | Path], inputs: st
         "fraction_excluded": float(np.mean(test["allowed"] == 0)),
         "fraction_excluded_all_labelled": dataset_summary.get("fraction_excluded"),
         "seconds_per_point": {
-            "recast": recast_seconds, "classifier": classifier_seconds, "classifier_name": map_classifier,
+            "recast": recast_seconds,
+            "classifier": classifier_seconds,
+            "classifier_name": map_classifier,
             "classifier_single": results[map_classifier]["seconds_per_point_single"],
-            "recast_label_jobs": dataset_summary.get("recast_seconds_per_point"), "recast_points_timed": k,
+            "recast_label_jobs": dataset_summary.get("recast_seconds_per_point"),
+            "recast_points_timed": k,
         },
         "speedup": recast_seconds / classifier_seconds if classifier_seconds > 0 else None,
-        "speedup_single": (recast_seconds / results[map_classifier]["seconds_per_point_single"]
-                           if results[map_classifier]["seconds_per_point_single"] > 0 else None),
+        "speedup_single": (
+            recast_seconds / results[map_classifier]["seconds_per_point_single"]
+            if results[map_classifier]["seconds_per_point_single"] > 0
+            else None
+        ),
         "recast_reproducible_fraction": agree,
-        "points": {k2: dataset_summary.get(k2) for k2 in ("points_scanned", "labelled", "left_out_non_neutralino_lsp",
-                                                          "lsp_types", "splits", "best_region_counts")},
+        "points": {
+            k2: dataset_summary.get(k2)
+            for k2 in (
+                "points_scanned",
+                "labelled",
+                "left_out_non_neutralino_lsp",
+                "lsp_types",
+                "splits",
+                "best_region_counts",
+            )
+        },
         "map_classifier": map_classifier,
         "inputs": inputs,
         "efficiency_grid": dict(grid_summary or {}, used_in_recast=grid is not None),
     }
     write_json(outputs["metrics"], metrics)
-    return metrics, {"test": test, "results": results, "map_classifier": map_classifier,
-                     "predicted_excluded": predicted_excluded}
+    return metrics, {
+        "test": test,
+        "results": results,
+        "map_classifier": map_classifier,
+        "predicted_excluded": predicted_excluded,
+    }

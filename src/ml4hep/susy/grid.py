@@ -37,19 +37,67 @@ GRID_REGIONS = ("jets_met_2j", "jets_met_4j")
 
 INVISIBLE = (12, 14, 16, 1000022)
 HEAVY = 5000.0
-_SPARTICLES = (1000001, 1000002, 1000003, 1000004, 1000005, 1000006, 2000001, 2000002, 2000003, 2000004, 2000005,
-               2000006, 1000011, 1000012, 1000013, 1000014, 1000015, 1000016, 2000011, 2000013, 2000015, 1000023,
-               1000025, 1000035, 1000024, 1000037, 35, 36, 37)
+_SPARTICLES = (
+    1000001,
+    1000002,
+    1000003,
+    1000004,
+    1000005,
+    1000006,
+    2000001,
+    2000002,
+    2000003,
+    2000004,
+    2000005,
+    2000006,
+    1000011,
+    1000012,
+    1000013,
+    1000014,
+    1000015,
+    1000016,
+    2000011,
+    2000013,
+    2000015,
+    1000023,
+    1000025,
+    1000035,
+    1000024,
+    1000037,
+    35,
+    36,
+    37,
+)
 
 
 def gluino_slha(m_gluino: float, m_lsp: float) -> str:
     """SLHA spectrum of the simplified model: gluino and bino-like LSP light, all else at 5 TeV, g -> q q chi10."""
-    lines = ["BLOCK MODSEL", "    1   0", "BLOCK SMINPUTS", "    1   1.27934e+02", "    3   1.18000e-01",
-             "    4   9.11876e+01", "    5   4.18000e+00", "    6   1.73000e+02", "BLOCK MINPAR", "    3   1.0e+01",
-             "BLOCK MASS", f"   1000021   {m_gluino:.6e}", f"   1000022   {max(m_lsp, 0.0):.6e}", "        25   125.0"]
+    lines = [
+        "BLOCK MODSEL",
+        "    1   0",
+        "BLOCK SMINPUTS",
+        "    1   1.27934e+02",
+        "    3   1.18000e-01",
+        "    4   9.11876e+01",
+        "    5   4.18000e+00",
+        "    6   1.73000e+02",
+        "BLOCK MINPAR",
+        "    3   1.0e+01",
+        "BLOCK MASS",
+        f"   1000021   {m_gluino:.6e}",
+        f"   1000022   {max(m_lsp, 0.0):.6e}",
+        "        25   125.0",
+    ]
     lines += [f"   {pdg}   {HEAVY:.6e}" for pdg in _SPARTICLES]
-    lines += ["BLOCK NMIX", "  1  1  1.0", "  2  2  1.0", "  3  3  0.70710678", "  3  4  -0.70710678",
-              "  4  3  0.70710678", "  4  4  0.70710678"]
+    lines += [
+        "BLOCK NMIX",
+        "  1  1  1.0",
+        "  2  2  1.0",
+        "  3  3  0.70710678",
+        "  3  4  -0.70710678",
+        "  4  3  0.70710678",
+        "  4  4  0.70710678",
+    ]
     for block in ("UMIX", "VMIX", "STOPMIX", "SBOTMIX", "STAUMIX"):
         lines += [f"BLOCK {block}", "  1  1  1.0", "  2  2  1.0"]
     lines += ["BLOCK ALPHA", "  -0.1", "DECAY   1000021   1.0"]
@@ -73,10 +121,12 @@ def select(particles: Any) -> dict[str, np.ndarray]:
     met_x = -np.bincount(rec.event[final], weights=rec.px[final], minlength=n)
     met_y = -np.bincount(rec.event[final], weights=rec.py[final], minlength=n)
     met = np.hypot(met_x, met_y)
-    inputs = jagged({"px": rec.px[final], "py": rec.py[final], "pz": rec.pz[final], "E": rec.e[final]},
-                    rec.event[final], n)
+    inputs = jagged(
+        {"px": rec.px[final], "py": rec.py[final], "pz": rec.pz[final], "E": rec.e[final]}, rec.event[final], n
+    )
     jets = fastjet.ClusterSequence(inputs, fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4)).inclusive_jets(
-        min_pt=50.0)
+        min_pt=50.0
+    )
     flat = ak.flatten(jets)
     counts = ak.to_numpy(ak.num(jets))
     event = np.repeat(np.arange(n), counts)
@@ -109,9 +159,15 @@ def simulate_point(m_gluino: float, m_lsp: float, events: int, seed: int, batch_
         slha.write_text(gluino_slha(m_gluino, m_lsp))
         with stdout_to_stderr():
             pythia = pythia8mc.Pythia("", False)
-            for setting in (*COMMON_SETTINGS, "Beams:eCM = 13000.", "SUSY:gg2gluinogluino = on",
-                            "SUSY:qqbar2gluinogluino = on", f"SLHA:file = {slha}", "PartonLevel:MPI = off",
-                            f"Random:seed = {int(seed)}"):
+            for setting in (
+                *COMMON_SETTINGS,
+                "Beams:eCM = 13000.",
+                "SUSY:gg2gluinogluino = on",
+                "SUSY:qqbar2gluinogluino = on",
+                f"SLHA:file = {slha}",
+                "PartonLevel:MPI = off",
+                f"Random:seed = {int(seed)}",
+            ):
                 pythia.readString(setting)
             if not pythia.init():
                 from ml4hep.errors import GenerationError
@@ -127,12 +183,22 @@ def simulate_point(m_gluino: float, m_lsp: float, events: int, seed: int, batch_
                     passed[region] += int(flags.sum())
                 done += len(batch)
             sigma_fb = pythia.infoPython().sigmaGen() * 1e12
-    return {"m_gluino": float(m_gluino), "m_lsp": float(m_lsp), "events": done, "sigma_lo_fb": sigma_fb,
-            **{f"eff_{r}": passed[r] / done for r in GRID_REGIONS}}
+    return {
+        "m_gluino": float(m_gluino),
+        "m_lsp": float(m_lsp),
+        "events": done,
+        "sigma_lo_fb": sigma_fb,
+        **{f"eff_{r}": passed[r] / done for r in GRID_REGIONS},
+    }
 
 
-def efficiency_grid(gluino_masses: Sequence[float], lsp_fractions: Sequence[float], events: int, seed: int,
-                    output: str | os.PathLike[str]) -> list[dict[str, Any]]:
+def efficiency_grid(
+    gluino_masses: Sequence[float],
+    lsp_fractions: Sequence[float],
+    events: int,
+    seed: int,
+    output: str | os.PathLike[str],
+) -> list[dict[str, Any]]:
     """Simulate every grid point and write the grid CSV (one row per point, efficiencies with binomial errors)."""
     from ml4hep.config import derive_seed
 
@@ -146,8 +212,14 @@ def efficiency_grid(gluino_masses: Sequence[float], lsp_fractions: Sequence[floa
                 row[f"err_{region}"] = float(np.sqrt(max(eff * (1 - eff), 1.0 / events) / events))
             log.info("gluino grid %s", row)
             rows.append(row)
-    keys = ["m_gluino", "m_lsp", "lsp_fraction", "events", "sigma_lo_fb",
-            *[f"{k}_{r}" for r in GRID_REGIONS for k in ("eff", "err")]]
+    keys = [
+        "m_gluino",
+        "m_lsp",
+        "lsp_fraction",
+        "events",
+        "sigma_lo_fb",
+        *[f"{k}_{r}" for r in GRID_REGIONS for k in ("eff", "err")],
+    ]
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     with open(output, "w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=keys)
@@ -173,8 +245,9 @@ class GridEfficiency:
         self.fractions = np.unique([r["lsp_fraction"] for r in rows])
         table = np.full((len(self.masses), len(self.fractions)), np.nan)
         for r in rows:
-            table[np.searchsorted(self.masses, r["m_gluino"]), np.searchsorted(self.fractions, r["lsp_fraction"])] = \
-                r[f"eff_{region}"]
+            table[np.searchsorted(self.masses, r["m_gluino"]), np.searchsorted(self.fractions, r["lsp_fraction"])] = r[
+                f"eff_{region}"
+            ]
         if np.isnan(table).any() or len(self.masses) < 2 or len(self.fractions) < 2:
             raise ValueError("the efficiency grid needs a full rectangle of at least 2 x 2 points")
         self.interpolator = RegularGridInterpolator((self.masses, self.fractions), table)
@@ -204,14 +277,22 @@ def compare_with_parametrisation(rows: Sequence[Mapping[str, float]]) -> list[di
         parent, gap = np.array([row["m_gluino"]]), np.array([row["m_gluino"] - row["m_lsp"]])
         for region in GRID_REGIONS:
             parametrised = float(EFFICIENCIES["gluino_qq"][region](parent, gap)[0])
-            out.append({"m_gluino": row["m_gluino"], "m_lsp": row["m_lsp"], "region": region,
-                        "grid": row[f"eff_{region}"], "grid_error": row[f"err_{region}"],
-                        "parametrised": parametrised})
+            out.append(
+                {
+                    "m_gluino": row["m_gluino"],
+                    "m_lsp": row["m_lsp"],
+                    "region": region,
+                    "grid": row[f"eff_{region}"],
+                    "grid_error": row[f"err_{region}"],
+                    "parametrised": parametrised,
+                }
+            )
     return out
 
 
-def run_grid(options: Mapping[str, Any], seed: int, csv_path: str | os.PathLike[str],
-             json_path: str | os.PathLike[str]) -> dict[str, Any]:
+def run_grid(
+    options: Mapping[str, Any], seed: int, csv_path: str | os.PathLike[str], json_path: str | os.PathLike[str]
+) -> dict[str, Any]:
     """The grid rule: simulate the grid, compare it with the parametrisation, write CSV and JSON.
 
     The figure is drawn from the CSV by a render rule (:func:`ml4hep.plots.susy.plot_efficiency_grid`).
@@ -227,16 +308,18 @@ def run_grid(options: Mapping[str, Any], seed: int, csv_path: str | os.PathLike[
     """
     from ml4hep.io import write_json
 
-    rows = efficiency_grid(options["gluino_masses"], options["lsp_fractions"], int(options["events"]), seed,
-                           csv_path)
+    rows = efficiency_grid(options["gluino_masses"], options["lsp_fractions"], int(options["events"]), seed, csv_path)
     comparison = compare_with_parametrisation(rows)
     summary: dict[str, Any] = {"points": len(rows), "events_per_point": int(options["events"])}
     for region in GRID_REGIONS:
         entries = [c for c in comparison if c["region"] == region]
         diff = np.array([c["grid"] - c["parametrised"] for c in entries])
-        summary[region] = {"mean_grid": float(np.mean([c["grid"] for c in entries])),
-                           "mean_parametrised": float(np.mean([c["parametrised"] for c in entries])),
-                           "mean_difference": float(diff.mean()), "max_abs_difference": float(np.abs(diff).max())}
+        summary[region] = {
+            "mean_grid": float(np.mean([c["grid"] for c in entries])),
+            "mean_parametrised": float(np.mean([c["parametrised"] for c in entries])),
+            "mean_difference": float(diff.mean()),
+            "max_abs_difference": float(np.abs(diff).max()),
+        }
     write_json(json_path, {"summary": summary, "comparison": comparison})
     return summary
 

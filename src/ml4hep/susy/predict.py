@@ -94,8 +94,9 @@ def load_predictor(models_dir: str | os.PathLike[str], classifier: str) -> tuple
     return CLASSIFIERS.load(classifier, model), inputs
 
 
-def predict(paths: Sequence[str | os.PathLike[str]], models_dir: str | os.PathLike[str], classifier: str = "rf"
-            ) -> list[dict[str, Any]]:
+def predict(
+    paths: Sequence[str | os.PathLike[str]], models_dir: str | os.PathLike[str], classifier: str = "rf"
+) -> list[dict[str, Any]]:
     """Classify points: one row per point with ``name``, ``class``, ``p_allowed``, ``confidence``, ``ms``.
 
     ``ms`` is the time per point of the classification (inputs from the parameters included), measured over the
@@ -112,15 +113,27 @@ def predict(paths: Sequence[str | os.PathLike[str]], models_dir: str | os.PathLi
     for name, point_flag in zip(names, flags, strict=True):
         if point_flag:
             log.warning("%s: extrapolation (%s)", name, "; ".join(point_flag))
-    return [{"name": name, "class": "allowed" if p >= 0.5 else "excluded", "p_allowed": float(p),
-             "confidence": float(c), "ms": ms, "extrapolation": bool(f), "flags": f}
-            for name, p, c, f in zip(names, allowed, conf, flags, strict=True)]
+    return [
+        {
+            "name": name,
+            "class": "allowed" if p >= 0.5 else "excluded",
+            "p_allowed": float(p),
+            "confidence": float(c),
+            "ms": ms,
+            "extrapolation": bool(f),
+            "flags": f,
+        }
+        for name, p, c, f in zip(names, allowed, conf, flags, strict=True)
+    ]
 
 
 def format_rows(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """Printable lines: a header and one line per point."""
     width = max([len("point"), *(len(r["name"]) for r in rows)])
     lines = [f"{'point':<{width}}  {'class':<8}  P(allowed)  confidence  time/point"]
-    lines += [f"{r['name']:<{width}}  {r['class']:<8}  {r['p_allowed']:10.3f}  {r['confidence']:10.3f}  "
-              f"{r['ms']:7.3f} ms" + ("  (extrapolation)" if r.get("extrapolation") else "") for r in rows]
+    lines += [
+        f"{r['name']:<{width}}  {r['class']:<8}  {r['p_allowed']:10.3f}  {r['confidence']:10.3f}  "
+        f"{r['ms']:7.3f} ms" + ("  (extrapolation)" if r.get("extrapolation") else "")
+        for r in rows
+    ]
     return lines

@@ -142,24 +142,45 @@ def topologies(masses: Mapping[str, np.ndarray], sigma: Mapping[str, np.ndarray]
         "gluino_qq": {"sigma": gluinos * (1 - br_top), "parent": mg, "gap": mg - lsp},
         "gluino_tt": {"sigma": gluinos * br_top, "parent": mg, "gap": mg - lsp},
         "squark": {"sigma": 0.5 * sigma["squark_gluino"], "parent": mq, "gap": mq - lsp},
-        **{f"squark_{name[2:]}": {"sigma": sigma[f"squark_pair_{name[2:]}"], "parent": masses[name],
-                                  "gap": masses[name] - lsp} for name in SQUARKS},
-        "stop_t": {"sigma": np.where(stop_gap > M_TOP, sigma["stop_pair"], 0.0), "parent": masses["m_st1"],
-                   "gap": stop_gap},
-        "stop_bw": {"sigma": np.where((stop_gap <= M_TOP) & (stop_gap > M_W + M_BOTTOM), sigma["stop_pair"], 0.0),
-                    "parent": masses["m_st1"], "gap": stop_gap},
+        **{
+            f"squark_{name[2:]}": {
+                "sigma": sigma[f"squark_pair_{name[2:]}"],
+                "parent": masses[name],
+                "gap": masses[name] - lsp,
+            }
+            for name in SQUARKS
+        },
+        "stop_t": {
+            "sigma": np.where(stop_gap > M_TOP, sigma["stop_pair"], 0.0),
+            "parent": masses["m_st1"],
+            "gap": stop_gap,
+        },
+        "stop_bw": {
+            "sigma": np.where((stop_gap <= M_TOP) & (stop_gap > M_W + M_BOTTOM), sigma["stop_pair"], 0.0),
+            "parent": masses["m_st1"],
+            "gap": stop_gap,
+        },
         "sbottom": {"sigma": sigma["sbottom_pair"], "parent": masses["m_sb1"], "gap": masses["m_sb1"] - lsp},
         "ewkino_wz": {"sigma": np.where(slepton_between, 0.0, ewkinos), "parent": masses["m_chi1p"], "gap": gap_ew},
-        "ewkino_slepton": {"sigma": np.where(slepton_between, ewkinos, 0.0), "parent": masses["m_chi1p"],
-                           "gap": gap_ew},
-        "slepton": {"sigma": sigma["slepton_L"] + sigma["slepton_R"],
-                    "parent": np.minimum(masses["m_eL"], masses["m_eR"]),
-                    "gap": np.minimum(masses["m_eL"], masses["m_eR"]) - lsp},
+        "ewkino_slepton": {
+            "sigma": np.where(slepton_between, ewkinos, 0.0),
+            "parent": masses["m_chi1p"],
+            "gap": gap_ew,
+        },
+        "slepton": {
+            "sigma": sigma["slepton_L"] + sigma["slepton_R"],
+            "parent": np.minimum(masses["m_eL"], masses["m_eR"]),
+            "gap": np.minimum(masses["m_eL"], masses["m_eR"]) - lsp,
+        },
     }
 
 
-def signal_yields(masses: Mapping[str, np.ndarray], luminosity_fb: float, order: str = "nnll",
-                  overrides: Mapping[tuple[str, str], Any] | None = None) -> dict[str, np.ndarray]:
+def signal_yields(
+    masses: Mapping[str, np.ndarray],
+    luminosity_fb: float,
+    order: str = "nnll",
+    overrides: Mapping[tuple[str, str], Any] | None = None,
+) -> dict[str, np.ndarray]:
     """Expected signal events per signal region (vectorised over points).
 
     Args:
@@ -176,8 +197,9 @@ def signal_yields(masses: Mapping[str, np.ndarray], luminosity_fb: float, order:
     yields = {region: np.zeros(len(masses["m_chi10"])) for region in SIGNAL_REGIONS}
     overrides = overrides or {}
     for topology, t in tops.items():
-        for region, efficiency in EFFICIENCIES[topology.split("_")[0] if topology.startswith("squark") else
-                                               topology].items():
+        for region, efficiency in EFFICIENCIES[
+            topology.split("_")[0] if topology.startswith("squark") else topology
+        ].items():
             efficiency = overrides.get((topology, region), efficiency)
             yields[region] += luminosity_fb * t["sigma"] * efficiency(t["parent"], t["gap"])
     return {region: np.nan_to_num(value, nan=0.0) for region, value in yields.items()}
@@ -199,12 +221,25 @@ def cls_test(signal: float, background: float, uncertainty: float, observed: flo
 
     pyhf.set_backend("numpy")
     # the spec of pyhf.simplemodels.uncorrelated_background, built without re-validating the schema every time
-    spec = {"channels": [{"name": "singlechannel", "samples": [
-        {"name": "signal", "data": [float(signal)],
-         "modifiers": [{"name": "mu", "type": "normfactor", "data": None}]},
-        {"name": "background", "data": [float(background)],
-         "modifiers": [{"name": "uncorr_bkguncrt", "type": "shapesys", "data": [float(uncertainty)]}]},
-    ]}]}
+    spec = {
+        "channels": [
+            {
+                "name": "singlechannel",
+                "samples": [
+                    {
+                        "name": "signal",
+                        "data": [float(signal)],
+                        "modifiers": [{"name": "mu", "type": "normfactor", "data": None}],
+                    },
+                    {
+                        "name": "background",
+                        "data": [float(background)],
+                        "modifiers": [{"name": "uncorr_bkguncrt", "type": "shapesys", "data": [float(uncertainty)]}],
+                    },
+                ],
+            }
+        ]
+    }
     model = pyhf.Model(spec, poi_name="mu", validate=False)
     data = [float(observed), *model.config.auxdata]
     observed_cls, expected_cls = pyhf.infer.hypotest(1.0, data, model, test_stat="qtilde", return_expected=True)
@@ -247,8 +282,11 @@ def label_points(
     masses = spectrum(points)
     valid = masses["lsp"] == 0
     selected = {k: v[valid] for k, v in masses.items()}
-    yields_valid = signal_yields(selected, luminosity_fb, order, overrides) if valid.any() else {
-        r: np.zeros(0) for r in SIGNAL_REGIONS}
+    yields_valid = (
+        signal_yields(selected, luminosity_fb, order, overrides)
+        if valid.any()
+        else {r: np.zeros(0) for r in SIGNAL_REGIONS}
+    )
     vector_seconds = (time.perf_counter() - start) / max(n, 1)
     out: dict[str, np.ndarray] = dict(masses)
     for region in SIGNAL_REGIONS:
@@ -286,17 +324,29 @@ def label_points(
     return out
 
 
-def recast_point(point: Mapping[str, float], regions: Mapping[str, Mapping[str, float]], luminosity_fb: float,
-                 min_signal_events: float = 1.0, order: str = "nnll") -> dict[str, Any]:
+def recast_point(
+    point: Mapping[str, float],
+    regions: Mapping[str, Mapping[str, float]],
+    luminosity_fb: float,
+    min_signal_events: float = 1.0,
+    order: str = "nnll",
+) -> dict[str, Any]:
     """The recast of one point (a convenience wrapper of :func:`label_points`), as plain Python values."""
-    columns = label_points({k: np.array([float(v)]) for k, v in point.items()}, regions, luminosity_fb,
-                           min_signal_events, order)
+    columns = label_points(
+        {k: np.array([float(v)]) for k, v in point.items()}, regions, luminosity_fb, min_signal_events, order
+    )
     return {k: v[0].item() for k, v in columns.items()}
 
 
-def label_shard(scan_path: str, output: str, regions: Mapping[str, Mapping[str, float]], luminosity_fb: float,
-                min_signal_events: float = 1.0, order: str = "nnll",
-                overrides: Mapping[tuple[str, str], Any] | None = None) -> dict[str, Any]:
+def label_shard(
+    scan_path: str,
+    output: str,
+    regions: Mapping[str, Mapping[str, float]],
+    luminosity_fb: float,
+    min_signal_events: float = 1.0,
+    order: str = "nnll",
+    overrides: Mapping[tuple[str, str], Any] | None = None,
+) -> dict[str, Any]:
     """One labelling job: the recast of every point of a scan shard, written as ROOT (TTree ``points``).
 
     Args:
@@ -317,13 +367,18 @@ def label_shard(scan_path: str, output: str, regions: Mapping[str, Mapping[str, 
     points = read_points(scan_path, extra=("point_id",))
     ids = points.pop("point_id")
     start = time.perf_counter()
-    columns = label_points(points, regions, luminosity_fb, min_signal_events, order, progress=True,
-                           overrides=overrides or {})
+    columns = label_points(
+        points, regions, luminosity_fb, min_signal_events, order, progress=True, overrides=overrides or {}
+    )
     seconds = time.perf_counter() - start
     write_points(output, points, {"point_id": ids, **columns})
     labelled = columns["excluded"] != NOT_LABELLED
-    summary = {"points": int(len(ids)), "labelled": int(labelled.sum()),
-               "excluded": int((columns["excluded"] == EXCLUDED).sum()), "seconds": seconds,
-               "seconds_per_labelled_point": float(columns["seconds"][labelled].mean()) if labelled.any() else None}
+    summary = {
+        "points": int(len(ids)),
+        "labelled": int(labelled.sum()),
+        "excluded": int((columns["excluded"] == EXCLUDED).sum()),
+        "seconds": seconds,
+        "seconds_per_labelled_point": float(columns["seconds"][labelled].mean()) if labelled.any() else None,
+    }
     log.info("recast: %s", summary)
     return summary

@@ -66,8 +66,9 @@ def shard_sizes(total: int, shards: int) -> list[int]:
     return [base + (1 if i < extra else 0) for i in range(int(shards))]
 
 
-def write_points(path: str | os.PathLike[str], points: Mapping[str, np.ndarray], extra: Mapping[str, np.ndarray]
-                 | None = None) -> Path:
+def write_points(
+    path: str | os.PathLike[str], points: Mapping[str, np.ndarray], extra: Mapping[str, np.ndarray] | None = None
+) -> Path:
     """Write points as the TTree ``points`` (one branch per parameter, plus ``extra`` branches)."""
     branches = {name: np.asarray(points[name], dtype=np.float64) for name in PARAMETERS}
     for key, value in (extra or {}).items():
@@ -99,8 +100,11 @@ def read_points(path: str | os.PathLike[str], extra: Sequence[str] = ()) -> dict
         bad = ~np.isfinite(table[name])
         if bad.any():
             row = int(np.argmax(bad))
-            raise InputFileError(path, f"column {name} holds {float(table[name][row])!r} at row {row} "
-                                       f"({int(bad.sum())} non-finite value(s)); every parameter must be finite")
+            raise InputFileError(
+                path,
+                f"column {name} holds {float(table[name][row])!r} at row {row} "
+                f"({int(bad.sum())} non-finite value(s)); every parameter must be finite",
+            )
     return table
 
 
@@ -137,8 +141,14 @@ def write_csv(path: str | os.PathLike[str], points: Mapping[str, np.ndarray]) ->
     return path
 
 
-def scan_shard(n: int, seed: int, ranges: Mapping[str, Sequence[float]] | None, output: str | os.PathLike[str],
-               slha_dir: str | os.PathLike[str] | None = None, first_id: int = 0) -> dict[str, float]:
+def scan_shard(
+    n: int,
+    seed: int,
+    ranges: Mapping[str, Sequence[float]] | None,
+    output: str | os.PathLike[str],
+    slha_dir: str | os.PathLike[str] | None = None,
+    first_id: int = 0,
+) -> dict[str, float]:
     """One scan job: sample ``n`` points, write them as ROOT (and as SLHA files into ``slha_dir`` when given).
 
     Args:

@@ -20,8 +20,24 @@ from ml4hep.errors import InputFileError
 from ml4hep.susy.parameters import PARAMETERS
 
 EXTPAR: dict[str, int] = {
-    "M1": 1, "M2": 2, "M3": 3, "At": 11, "Ab": 12, "Atau": 13, "mu": 23, "mA": 26,
-    "mL1": 31, "mL3": 33, "mE1": 34, "mE3": 36, "mQ1": 41, "mQ3": 43, "mU1": 44, "mU3": 46, "mD1": 47, "mD3": 49,
+    "M1": 1,
+    "M2": 2,
+    "M3": 3,
+    "At": 11,
+    "Ab": 12,
+    "Atau": 13,
+    "mu": 23,
+    "mA": 26,
+    "mL1": 31,
+    "mL3": 33,
+    "mE1": 34,
+    "mE3": 36,
+    "mQ1": 41,
+    "mQ3": 43,
+    "mU1": 44,
+    "mU3": 46,
+    "mD1": 47,
+    "mD3": 49,
 }
 """pMSSM-19 parameter -> EXTPAR index (tan beta: EXTPAR 25 or MINPAR 3)."""
 
@@ -60,8 +76,9 @@ def point_document(point: Mapping[str, float], spectrum: Mapping[str, float] | N
     return pyslha.Doc(blocks)
 
 
-def write_slha(path: str | os.PathLike[str], point: Mapping[str, float],
-               spectrum: Mapping[int, float] | None = None) -> Path:
+def write_slha(
+    path: str | os.PathLike[str], point: Mapping[str, float], spectrum: Mapping[int, float] | None = None
+) -> Path:
     """Write one pMSSM-19 point as an SLHA1 input file.
 
     Args:

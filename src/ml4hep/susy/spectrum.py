@@ -35,22 +35,65 @@ M_TOP = 173.0
 M_BOTTOM = 4.18
 M_TAU = 1.777
 
-LSP_CODES: dict[int, str] = {0: "neutralino", 1: "chargino", 2: "gluino", 3: "squark", 4: "charged slepton",
-                             5: "sneutrino", -1: "tachyonic sfermion"}
+LSP_CODES: dict[int, str] = {
+    0: "neutralino",
+    1: "chargino",
+    2: "gluino",
+    3: "squark",
+    4: "charged slepton",
+    5: "sneutrino",
+    -1: "tachyonic sfermion",
+}
 """Value of the ``lsp`` column -> name; only 0 (the lightest neutralino) enters the training."""
 
 MASS_COLUMNS: tuple[str, ...] = (
-    "m_gluino", "m_chi10", "m_chi20", "m_chi30", "m_chi40", "m_chi1p", "m_chi2p",
-    "m_uL", "m_uR", "m_dL", "m_dR", "m_squark", "m_st1", "m_st2", "m_sb1", "m_sb2",
-    "m_eL", "m_eR", "m_snu", "m_stau1", "m_stau2", "m_snutau",
+    "m_gluino",
+    "m_chi10",
+    "m_chi20",
+    "m_chi30",
+    "m_chi40",
+    "m_chi1p",
+    "m_chi2p",
+    "m_uL",
+    "m_uR",
+    "m_dL",
+    "m_dR",
+    "m_squark",
+    "m_st1",
+    "m_st2",
+    "m_sb1",
+    "m_sb2",
+    "m_eL",
+    "m_eR",
+    "m_snu",
+    "m_stau1",
+    "m_stau2",
+    "m_snutau",
 )
 """Physical masses (GeV) returned by :func:`spectrum`; ``m_squark`` is the mean first/second-generation squark."""
 
 PDG_IDS: dict[str, int] = {
-    "m_gluino": 1000021, "m_chi10": 1000022, "m_chi20": 1000023, "m_chi30": 1000025, "m_chi40": 1000035,
-    "m_chi1p": 1000024, "m_chi2p": 1000037, "m_uL": 1000002, "m_uR": 2000002, "m_dL": 1000001, "m_dR": 2000001,
-    "m_st1": 1000006, "m_st2": 2000006, "m_sb1": 1000005, "m_sb2": 2000005, "m_eL": 1000011, "m_eR": 2000011,
-    "m_snu": 1000012, "m_stau1": 1000015, "m_stau2": 2000015, "m_snutau": 1000016,
+    "m_gluino": 1000021,
+    "m_chi10": 1000022,
+    "m_chi20": 1000023,
+    "m_chi30": 1000025,
+    "m_chi40": 1000035,
+    "m_chi1p": 1000024,
+    "m_chi2p": 1000037,
+    "m_uL": 1000002,
+    "m_uR": 2000002,
+    "m_dL": 1000001,
+    "m_dR": 2000001,
+    "m_st1": 1000006,
+    "m_st2": 2000006,
+    "m_sb1": 1000005,
+    "m_sb2": 2000005,
+    "m_eL": 1000011,
+    "m_eR": 2000011,
+    "m_snu": 1000012,
+    "m_stau1": 1000015,
+    "m_stau2": 2000015,
+    "m_snutau": 1000016,
 }
 """SLHA MASS-block PDG id of each mass (second generation = first)."""
 
@@ -148,15 +191,18 @@ def spectrum(points: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     squared["m_st1"], squared["m_st2"] = _mixed_pair(
         p["mQ3"] ** 2 + M_TOP**2 + (0.5 - 2.0 / 3.0 * SIN2_W) * dz,
         p["mU3"] ** 2 + M_TOP**2 + (2.0 / 3.0 * SIN2_W) * dz,
-        M_TOP * (p["At"] - mu / tanb))
+        M_TOP * (p["At"] - mu / tanb),
+    )
     squared["m_sb1"], squared["m_sb2"] = _mixed_pair(
         p["mQ3"] ** 2 + M_BOTTOM**2 + (-0.5 + 1.0 / 3.0 * SIN2_W) * dz,
         p["mD3"] ** 2 + M_BOTTOM**2 + (-1.0 / 3.0 * SIN2_W) * dz,
-        M_BOTTOM * (p["Ab"] - mu * tanb))
+        M_BOTTOM * (p["Ab"] - mu * tanb),
+    )
     squared["m_stau1"], squared["m_stau2"] = _mixed_pair(
         p["mL3"] ** 2 + M_TAU**2 + (-0.5 + SIN2_W) * dz,
         p["mE3"] ** 2 + M_TAU**2 + (-SIN2_W) * dz,
-        M_TAU * (p["Atau"] - mu * tanb))
+        M_TAU * (p["Atau"] - mu * tanb),
+    )
     tachyon = np.zeros(len(tanb), dtype=bool)
     for name, value in squared.items():
         out[name] = _mass(value)
@@ -164,9 +210,11 @@ def spectrum(points: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     out["m_squark"] = 0.25 * (out["m_uL"] + out["m_uR"] + out["m_dL"] + out["m_dR"])
     out = {name: out[name] for name in MASS_COLUMNS}
     groups = {
-        1: ["m_chi1p"], 2: ["m_gluino"],
+        1: ["m_chi1p"],
+        2: ["m_gluino"],
         3: ["m_uL", "m_uR", "m_dL", "m_dR", "m_st1", "m_sb1"],
-        4: ["m_eL", "m_eR", "m_stau1"], 5: ["m_snu", "m_snutau"],
+        4: ["m_eL", "m_eR", "m_stau1"],
+        5: ["m_snu", "m_snutau"],
     }
     lsp = np.zeros(len(tanb), dtype=np.int32)
     lightest = out["m_chi10"].copy()
@@ -183,7 +231,14 @@ def spectrum(points: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 def mass_block(masses: Mapping[str, np.ndarray], index: int = 0) -> dict[int, float]:
     """PDG id -> mass of one point, for an SLHA MASS block (second generation = first)."""
     block = {pdg: float(masses[name][index]) for name, pdg in PDG_IDS.items()}
-    for first, second in ((1000001, 1000003), (1000002, 1000004), (2000001, 2000003), (2000002, 2000004),
-                          (1000011, 1000013), (2000011, 2000013), (1000012, 1000014)):
+    for first, second in (
+        (1000001, 1000003),
+        (1000002, 1000004),
+        (2000001, 2000003),
+        (2000002, 2000004),
+        (1000011, 1000013),
+        (2000011, 2000013),
+        (1000012, 1000014),
+    ):
         block[second] = block[first]
     return block

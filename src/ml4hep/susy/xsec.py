@@ -33,22 +33,28 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 PB_TO_FB = 1000.0
 
 STRONG_TABLES: dict[str, str] = {
-    "gluino_pair": "gg", "squark_antisquark": "sb", "squark_squark": "ss", "squark_gluino": "sg", "stop_pair": "st",
+    "gluino_pair": "gg",
+    "squark_antisquark": "sb",
+    "squark_squark": "ss",
+    "squark_gluino": "sg",
+    "stop_pair": "st",
 }
 """Strong channel -> NNLL-fast grid (``data/13TeV_{name}_nnllfast.csv``)."""
 
 EW_TABLES: dict[str, str] = {
-    "c1n2_wino": "13TeVn2x1wino_envelope_pm", "c1c1_wino": "13TeVx1x1wino_envelope",
-    "c1n2_higgsino": "13TeVn2x1hino_deg_envelope_pm", "c1c1_higgsino": "13TeVx1x1hino_deg_envelope",
-    "slepton_ll": "13TeVslepslep_pdf4lhc15_ll", "slepton_rr": "13TeVslepslep_pdf4lhc15_rr",
+    "c1n2_wino": "13TeVn2x1wino_envelope_pm",
+    "c1c1_wino": "13TeVx1x1wino_envelope",
+    "c1n2_higgsino": "13TeVn2x1hino_deg_envelope_pm",
+    "c1c1_higgsino": "13TeVx1x1hino_deg_envelope",
+    "slepton_ll": "13TeVslepslep_pdf4lhc15_ll",
+    "slepton_rr": "13TeVslepslep_pdf4lhc15_rr",
 }
 """Electroweak channel -> LHC SUSY XS WG table (``data/{name}.csv``)."""
 
 SQUARKS = ("m_uL", "m_uR", "m_dL", "m_dR")
 """First-generation squarks (the second generation is degenerate with them)."""
 
-_STRONG_AXES = {"gg": (False, True), "sb": (True, True), "ss": (True, True), "sg": (True, True),
-                "st": (True, False)}
+_STRONG_AXES = {"gg": (False, True), "sb": (True, True), "ss": (True, True), "sg": (True, True), "st": (True, False)}
 """For each grid, whether its (first, second) mass is extrapolated (True) or clamped (False)."""
 
 
@@ -63,8 +69,11 @@ def table_sources() -> dict[str, str]:
     """Channel -> the table's title and source line (from its header), for the README and the metrics."""
     out = {}
     for channel in (*STRONG_TABLES, *EW_TABLES):
-        header = [line[2:].strip() for line in table_path(channel).read_text(encoding="utf-8").splitlines()
-                  if line.startswith("#")]
+        header = [
+            line[2:].strip()
+            for line in table_path(channel).read_text(encoding="utf-8").splitlines()
+            if line.startswith("#")
+        ]
         out[channel] = "; ".join(h for h in header if not h.startswith("copied"))
     return out
 
@@ -156,8 +165,9 @@ def cross_sections(masses: dict[str, np.ndarray], order: str = "nnll") -> dict[s
     # eighth of the 8-degenerate-squark cross section at that squark's mass, for each of uL, uR, dL, dR twice
     for name in SQUARKS:
         m = masses[name]
-        out[f"squark_pair_{name[2:]}"] = 0.25 * (strong_grid("squark_antisquark", order)(m, mg)
-                                                 + strong_grid("squark_squark", order)(m, mg))
+        out[f"squark_pair_{name[2:]}"] = 0.25 * (
+            strong_grid("squark_antisquark", order)(m, mg) + strong_grid("squark_squark", order)(m, mg)
+        )
     wino_like = masses["wino_chi1p"] >= 0.5
     mc = masses["m_chi1p"]
     out["c1n2"] = np.where(wino_like, ew_grid("c1n2_wino")(mc), ew_grid("c1n2_higgsino")(mc))

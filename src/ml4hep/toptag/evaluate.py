@@ -72,12 +72,18 @@ def evaluate_taggers(
         threshold = best_threshold(val_labels, val_scores)
         results = {
             "auc": bootstrap(lambda y, s: auc(y, s), [test_labels, test_scores], n_bootstrap, seed),
-            "accuracy": bootstrap(lambda y, s, cut=threshold: accuracy(y, (s >= cut).astype(int)),
-                                  [test_labels, test_scores], n_bootstrap, seed),
-            "r30": bootstrap(lambda y, s: background_rejection(y, s, 0.3), [test_labels, test_scores], n_bootstrap,
-                             seed),
-            "r50": bootstrap(lambda y, s: background_rejection(y, s, 0.5), [test_labels, test_scores], n_bootstrap,
-                             seed),
+            "accuracy": bootstrap(
+                lambda y, s, cut=threshold: accuracy(y, (s >= cut).astype(int)),
+                [test_labels, test_scores],
+                n_bootstrap,
+                seed,
+            ),
+            "r30": bootstrap(
+                lambda y, s: background_rejection(y, s, 0.3), [test_labels, test_scores], n_bootstrap, seed
+            ),
+            "r50": bootstrap(
+                lambda y, s: background_rejection(y, s, 0.5), [test_labels, test_scores], n_bootstrap, seed
+            ),
         }
         entry: dict[str, Any] = {}
         for key, (value, error) in results.items():
@@ -87,8 +93,14 @@ def evaluate_taggers(
         entry["parameters"] = info.get("parameters")
         entry["device"] = info.get("device")
         entry["train_seconds"] = info.get("seconds")
-        for key in ("train_examples_per_second", "inference_examples_per_second", "onnx_max_abs_diff", "window",
-                    "best_epoch", "resumed_from_epoch"):
+        for key in (
+            "train_examples_per_second",
+            "inference_examples_per_second",
+            "onnx_max_abs_diff",
+            "window",
+            "best_epoch",
+            "resumed_from_epoch",
+        ):
             if key in info:
                 entry[key] = info[key]
         taggers[name] = entry
@@ -109,10 +121,16 @@ def write_tables(metrics: Mapping[str, Any], csv_path: str | Path, md_path: str 
         Column("Tagger", lambda r: DISPLAY_NAMES.get(r["tagger"], r["tagger"]), align="l"),
         Column("AUC", lambda r: with_error(r["auc"], r["auc_err"], 4)),
         Column("Acc.", lambda r: with_error(r["accuracy"], r["accuracy_err"], 3)),
-        Column("1/εB (εS = 0.3)", lambda r: with_error(r["r30"], r["r30_err"], 1),
-               latex=r"$1/\epsilon_B$ ($\epsilon_S=0.3$)"),
-        Column("1/εB (εS = 0.5)", lambda r: with_error(r["r50"], r["r50_err"], 1),
-               latex=r"$1/\epsilon_B$ ($\epsilon_S=0.5$)"),
+        Column(
+            "1/εB (εS = 0.3)",
+            lambda r: with_error(r["r30"], r["r30_err"], 1),
+            latex=r"$1/\epsilon_B$ ($\epsilon_S=0.3$)",
+        ),
+        Column(
+            "1/εB (εS = 0.5)",
+            lambda r: with_error(r["r50"], r["r50_err"], 1),
+            latex=r"$1/\epsilon_B$ ($\epsilon_S=0.5$)",
+        ),
         Column("#Param", lambda r: "—" if r["parameters"] is None else f"{r['parameters']:,}", align="r"),
     ]
     write_table(rows, columns, csv=csv_path, md=md_path, tex=tex_path, csv_keys=["tagger", *keys])

@@ -293,7 +293,10 @@ class JetImageCNN(nn.Module):
             width = int(c)
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(width * size * size, int(dense)), nn.ReLU(), nn.Dropout(dropout),
+            nn.Flatten(),
+            nn.Linear(width * size * size, int(dense)),
+            nn.ReLU(),
+            nn.Dropout(dropout),
             nn.Linear(int(dense), 1),
         )
 
@@ -308,8 +311,12 @@ _MODELS: dict[str, Callable[..., nn.Module]] = {
     "particlenet": ParticleNet,
     "cnn": JetImageCNN,
 }
-MODEL_INPUT_KINDS: dict[str, str] = {"pfn": "constituents", "efn": "constituents", "particlenet": "constituents",
-                                     "cnn": "image"}
+MODEL_INPUT_KINDS: dict[str, str] = {
+    "pfn": "constituents",
+    "efn": "constituents",
+    "particlenet": "constituents",
+    "cnn": "image",
+}
 """Model name -> ``constituents`` (called as ``model(x, mask)``) or ``image`` (called as ``model(images)``)."""
 
 
@@ -337,8 +344,9 @@ def build_model(name: str, **hyper: object) -> nn.Module:
     accepted = [p for p in inspect.signature(cls).parameters if p != "self"]
     unknown = sorted(set(hyper) - set(accepted))
     if unknown:
-        raise ValueError(f"unknown hyper-parameter(s) {', '.join(unknown)} for model {name!r}; "
-                         f"accepted: {', '.join(accepted)}")
+        raise ValueError(
+            f"unknown hyper-parameter(s) {', '.join(unknown)} for model {name!r}; accepted: {', '.join(accepted)}"
+        )
     return cls(**hyper)
 
 

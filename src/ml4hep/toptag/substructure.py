@@ -222,8 +222,11 @@ def _nsubjettiness(
 def _energy_correlation_ratios(ca_sequence: Any, beta: float) -> tuple[np.ndarray, np.ndarray]:
     """C2 = e3 / e2² and D2 = e3 / e2³ from fastjet's normalised generalised ECFs (0 where e2 = 0)."""
     e2, e3 = (
-        np.asarray(ca_sequence.exclusive_jets_energy_correlator(njets=1, beta=beta, npoint=npoint,
-                                                                func="generalized", normalized=True))
+        np.asarray(
+            ca_sequence.exclusive_jets_energy_correlator(
+                njets=1, beta=beta, npoint=npoint, func="generalized", normalized=True
+            )
+        )
         for npoint in (2, 3)
     )
     valid = np.isfinite(e2) & np.isfinite(e3) & (e2 > 0)
@@ -332,8 +335,16 @@ def substructure_features(
         stop = min(start + chunk_size, len(counts))
         lo, hi = offsets[start], offsets[stop]
         chunk_cols: Columns = tuple(col[lo:hi] for col in cols)  # type: ignore[assignment]
-        chunks.append(_chunk_features(chunk_cols, counts[start:stop], jet_r=jet_r, beta=beta,
-                                      softdrop_zcut=softdrop_zcut, softdrop_beta=softdrop_beta))
+        chunks.append(
+            _chunk_features(
+                chunk_cols,
+                counts[start:stop],
+                jet_r=jet_r,
+                beta=beta,
+                softdrop_zcut=softdrop_zcut,
+                softdrop_beta=softdrop_beta,
+            )
+        )
     if not chunks:
         return {name: np.zeros(0) for name in FEATURE_NAMES}
     return {name: np.concatenate([chunk[name] for chunk in chunks]) for name in FEATURE_NAMES}
