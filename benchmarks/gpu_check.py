@@ -2,7 +2,7 @@
 
 Where torch sees CUDA, every torch tagger of the registry (``TAGGERS.networks()``: cnn, pfn, efn, particlenet, and
 any added later) is built with the config's hyper-parameters and trained on CUDA for about ``--steps`` optimiser
-steps on the default features (``results/toptag/features/{train,val,test}.npz`` of a finished run, or ``--features
+steps on the default features (``results/toptag/features/{train,val,test}.root`` of a finished run, or ``--features
 DIR``), with the one training loop of the workflow (:func:`ml4hep.training.fit`). Printed per tagger: the device,
 training jets/s (CUDA), inference jets/s on CUDA and on the CPU, and the largest difference between the CUDA and the
 CPU scores (sigmoid outputs) of the same trained weights on the test jets, which must stay below ``--tolerance``
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.backends.cudnn.allow_tf32 = False
     try:
         config = load_config(args.config)
-        splits = {split: load_split(Path(args.features) / f"{split}.npz") for split in SPLITS}
+        splits = {split: load_split(Path(args.features) / f"{split}.root") for split in SPLITS}
     except (Ml4hepError, OSError) as error:
         print(f"gpu_check: {error} (run the workflow first, or give --features)", file=sys.stderr)
         return 1
