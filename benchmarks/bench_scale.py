@@ -100,8 +100,12 @@ def stage_shard_features(folder: Path, settings: Mapping[str, Any]) -> int:
     from ml4hep.toptag.preprocess import shard_features
 
     options = toptag_options(settings["chunk_size"])
-    return sum(shard_features(folder / f"{sample}.root", 0, options, folder / "shards" / f"{sample}.root",
-                              settings["chunk_size"]) for sample in TOPTAG_SAMPLES)
+    return sum(
+        shard_features(
+            folder / f"{sample}.root", 0, options, folder / "shards" / f"{sample}.root", settings["chunk_size"]
+        )
+        for sample in TOPTAG_SAMPLES
+    )
 
 
 def stage_split(folder: Path, settings: Mapping[str, Any]) -> int:
@@ -109,8 +113,9 @@ def stage_split(folder: Path, settings: Mapping[str, Any]) -> int:
 
     options = toptag_options(settings["chunk_size"])
     shards = {sample: [folder / "shards" / f"{sample}.root"] for sample in TOPTAG_SAMPLES}
-    counts = split_features(shards, options, 1, {s: folder / "features" / f"{s}.root" for s in SPLITS},
-                            settings["chunk_size"])
+    counts = split_features(
+        shards, options, 1, {s: folder / "features" / f"{s}.root" for s in SPLITS}, settings["chunk_size"]
+    )
     return sum(counts.values())
 
 
@@ -165,8 +170,12 @@ def stage_higgs(folder: Path, settings: Mapping[str, Any]) -> int:
 
 
 STAGE_FUNCTIONS: dict[str, Callable[[Path, Mapping[str, Any]], int]] = {
-    "toptag_shard_features": stage_shard_features, "toptag_split": stage_split, "pfn_epoch": stage_pfn,
-    "particlenet_epoch": stage_particlenet, "toptag_scoring": stage_scoring, "higgs_features": stage_higgs,
+    "toptag_shard_features": stage_shard_features,
+    "toptag_split": stage_split,
+    "pfn_epoch": stage_pfn,
+    "particlenet_epoch": stage_particlenet,
+    "toptag_scoring": stage_scoring,
+    "higgs_features": stage_higgs,
 }
 
 
@@ -192,8 +201,7 @@ def run_stage_here(stage: str, folder: Path, settings: Mapping[str, Any]) -> Non
     start = time.perf_counter()
     rows = STAGE_FUNCTIONS[stage](folder, settings)
     seconds = time.perf_counter() - start
-    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": memory_mb("VmHWM"),
-                      "start_rss_mb": start_rss}))
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": memory_mb("VmHWM"), "start_rss_mb": start_rss}))
 
 
 def run_stage(stage: str, folder: Path, settings: Mapping[str, Any]) -> dict[str, Any]:
@@ -216,10 +224,13 @@ def generate_base(workdir: Path, events: int, higgs_events: int) -> dict[str, Pa
     from ml4hep.generate.pythia import stdout_to_stderr
     from ml4hep.generate.shard import generate_shard
 
-    raw = {"events_per_shard": max(events, higgs_events),
-           "samples": {"toptag": {"processes": {"ttbar": {"events": events}, "qcd": {"events": events}}},
-                       "higgs": {"processes": {"ggh125": {"events": higgs_events},
-                                               "ztautau": {"events": higgs_events}}}}}
+    raw = {
+        "events_per_shard": max(events, higgs_events),
+        "samples": {
+            "toptag": {"processes": {"ttbar": {"events": events}, "qcd": {"events": events}}},
+            "higgs": {"processes": {"ggh125": {"events": higgs_events}, "ztautau": {"events": higgs_events}}},
+        },
+    }
     config = validate_config(raw)
     specs = generated_processes(config)
     paths = {}
@@ -261,8 +272,16 @@ def turn_phi(events: Any, rng: np.random.Generator) -> Any:
     return events
 
 
-def replicate(source: Path, output: Path, factor: int, transform: Callable[[Any, np.random.Generator], Any],
-              branches: tuple[str, ...], seed: int, *, one_file: bool = True) -> None:
+def replicate(
+    source: Path,
+    output: Path,
+    factor: int,
+    transform: Callable[[Any, np.random.Generator], Any],
+    branches: tuple[str, ...],
+    seed: int,
+    *,
+    one_file: bool = True,
+) -> None:
     """``factor`` transformed copies of ``source``'s events (copy 0 unchanged), written copy by copy.
 
     With ``one_file`` all copies go to ``output``; otherwise copy ``k`` is the shard ``output/{k}.root``.
@@ -291,8 +310,15 @@ def prepare(workdir: Path, base: Mapping[str, Path], factors: list[int]) -> dict
         for number, name in enumerate((*TOPTAG_SAMPLES, *HIGGS_SAMPLES)):
             toptag = name in TOPTAG_SAMPLES
             target = folder / f"{name}.root" if toptag else folder / name
-            replicate(base[name], target, factor, rotate_about_jet_axis if toptag else turn_phi,
-                      JET_BRANCHES if toptag else GENERATED_BRANCHES, seed=100 * factor + number, one_file=toptag)
+            replicate(
+                base[name],
+                target,
+                factor,
+                rotate_about_jet_axis if toptag else turn_phi,
+                JET_BRANCHES if toptag else GENERATED_BRANCHES,
+                seed=100 * factor + number,
+                one_file=toptag,
+            )
         folders[factor] = folder
     return folders
 
@@ -309,8 +335,9 @@ def ratios(sizes: Mapping[int, Mapping[str, Any]], factors: list[int]) -> dict[s
         out[f"time_ratio_{factor}x"] = sizes[factor]["seconds"] / first["seconds"]
         out[f"rows_ratio_{factor}x"] = sizes[factor]["rows"] / max(first["rows"], 1)
     last = factors[-1]
-    out["meets_goals"] = {key: out.get(key.replace("16x", f"{last}x"), float("nan")) <= goal
-                          for key, goal in GOALS.items()}
+    out["meets_goals"] = {
+        key: out.get(key.replace("16x", f"{last}x"), float("nan")) <= goal for key, goal in GOALS.items()
+    }
     return out
 
 
@@ -331,9 +358,12 @@ def main() -> None:
         run_stage_here(args.stage, Path(args.folder), json.loads(args.settings))
         return
     defaults = QUICK if args.quick else FULL
-    settings = {"quick": bool(args.quick), "events": args.events or defaults["events"],
-                "higgs_events": args.higgs_events or defaults["higgs_events"],
-                "chunk_size": args.chunk_size or defaults["chunk_size"]}
+    settings = {
+        "quick": bool(args.quick),
+        "events": args.events or defaults["events"],
+        "higgs_events": args.higgs_events or defaults["higgs_events"],
+        "chunk_size": args.chunk_size or defaults["chunk_size"],
+    }
     start = time.perf_counter()
     stages: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as scratch:
@@ -345,20 +375,30 @@ def main() -> None:
             for stage in args.stages:
                 measured = run_stage(stage, folders[factor], settings)
                 stages.setdefault(stage, {"sizes": {}})["sizes"][factor] = measured
-                print(f"[bench_scale] {stage:22s} x{factor:<3d} {measured['rows']:8d} rows "
-                      f"{measured['seconds']:8.2f} s  peak {measured['peak_rss_mb']:7.1f} MB "
-                      f"(start {measured['start_rss_mb']:.1f} MB)", file=sys.stderr, flush=True)
+                print(
+                    f"[bench_scale] {stage:22s} x{factor:<3d} {measured['rows']:8d} rows "
+                    f"{measured['seconds']:8.2f} s  peak {measured['peak_rss_mb']:7.1f} MB "
+                    f"(start {measured['start_rss_mb']:.1f} MB)",
+                    file=sys.stderr,
+                    flush=True,
+                )
     for stage in stages.values():
         stage.update(ratios(stage["sizes"], args.factors))
-    report = {"stages": stages, "settings": {**settings, "factors": args.factors, "goals": GOALS, "threads": 2},
-              "seconds": time.perf_counter() - start, "load_average": os.getloadavg()}
+    report = {
+        "stages": stages,
+        "settings": {**settings, "factors": args.factors, "goals": GOALS, "threads": 2},
+        "seconds": time.perf_counter() - start,
+        "load_average": os.getloadavg(),
+    }
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2))
     for name, stage in stages.items():
-        print(f"{name:22s} peak RSS x{args.factors[-1]}/x{args.factors[0]}: "
-              f"{stage.get(f'peak_rss_ratio_{args.factors[-1]}x', float('nan')):.2f}   time: "
-              f"{stage.get(f'time_ratio_{args.factors[-1]}x', float('nan')):.2f}")
+        print(
+            f"{name:22s} peak RSS x{args.factors[-1]}/x{args.factors[0]}: "
+            f"{stage.get(f'peak_rss_ratio_{args.factors[-1]}x', float('nan')):.2f}   time: "
+            f"{stage.get(f'time_ratio_{args.factors[-1]}x', float('nan')):.2f}"
+        )
     print(f"written {output} ({report['seconds']:.0f} s)")
 
 

@@ -7,8 +7,12 @@ from ml4hep.higgs.dataset import split_tables
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake) as log:
-    summary = split_tables(snakemake.params.tables, snakemake.params.options, snakemake.params.seed,
-                           {s: snakemake.output[s] for s in ("train", "val", "test")})
+    summary = split_tables(
+        snakemake.params.tables,
+        snakemake.params.options,
+        snakemake.params.seed,
+        {s: snakemake.output[s] for s in ("train", "val", "test")},
+    )
     with open(snakemake.output.summary, "w") as stream:
         json.dump(summary, stream, indent=2)
     log.info("selected events and expected yields: %s", summary)

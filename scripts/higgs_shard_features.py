@@ -4,6 +4,12 @@ from ml4hep.higgs.dataset import shard_table
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake) as log:
-    selected = shard_table(snakemake.input.sample, snakemake.wildcards.sample, int(snakemake.wildcards.shard),
-                           snakemake.params.role, float(snakemake.params.jet_pt_min), snakemake.output[0])
+    selected = shard_table(
+        snakemake.input.sample,
+        snakemake.wildcards.sample,
+        int(snakemake.wildcards.shard),
+        snakemake.params.role,
+        float(snakemake.params.jet_pt_min),
+        snakemake.output[0],
+    )
     log.info("%s shard %s: %d selected events", snakemake.wildcards.sample, snakemake.wildcards.shard, selected)

@@ -19,9 +19,12 @@ from .test_models import toptag_splits
 
 def write_rows(path, n, chunk_size=10, seed=0):
     rng = np.random.default_rng(seed)
-    rows = {"x": rng.normal(size=(n, 3, 2)).astype(np.float32), "label": (rng.random(n) > 0.5).astype(np.int64),
-            "value": np.arange(n, dtype=np.int64)}
-    pieces = [{k: v[i:i + 7] for k, v in rows.items()} for i in range(0, n, 7)]  # pieces of odd sizes
+    rows = {
+        "x": rng.normal(size=(n, 3, 2)).astype(np.float32),
+        "label": (rng.random(n) > 0.5).astype(np.int64),
+        "value": np.arange(n, dtype=np.int64),
+    }
+    pieces = [{k: v[i : i + 7] for k, v in rows.items()} for i in range(0, n, 7)]  # pieces of odd sizes
     write_chunked(path, pieces, chunk_size=chunk_size, metadata={"names": "a,b"})
     return rows
 
@@ -86,8 +89,18 @@ def _streamed_fit(path, checkpoint, after_epoch=None):
     labels = split["label"]
     train = StreamedBatches(split, ["x"], labels)
     val = StreamedBatches(split.reopened(), ["x"], labels)
-    result = fit(model, train, None, val, None, epochs=6, batch_size=16, patience=6,
-                 checkpoint=TrainingCheckpoint(checkpoint, "f"), after_epoch=after_epoch)
+    result = fit(
+        model,
+        train,
+        None,
+        val,
+        None,
+        epochs=6,
+        batch_size=16,
+        patience=6,
+        checkpoint=TrainingCheckpoint(checkpoint, "f"),
+        after_epoch=after_epoch,
+    )
     return model, result
 
 
@@ -114,8 +127,9 @@ def write_splits(tmp_path, splits, chunk_size=50):
     for name, split in splits.items():
         paths[name] = tmp_path / f"{name}.root"
         columns = {k: v for k, v in split.items() if k != "substructure_names"}
-        write_chunked(paths[name], [columns], chunk_size,
-                      metadata={"substructure_names": ",".join(split["substructure_names"])})
+        write_chunked(
+            paths[name], [columns], chunk_size, metadata={"substructure_names": ",".join(split["substructure_names"])}
+        )
     return paths
 
 
@@ -123,28 +137,42 @@ def write_splits(tmp_path, splits, chunk_size=50):
 def test_taggers_train_and_score_on_chunked_splits(name, tmp_path):
     splits = toptag_splits(np.random.default_rng(1))
     paths = write_splits(tmp_path, splits)
-    hyper = {"bdt": {"n_estimators": 30, "early_stopping_rounds": 5},
-             "pfn": {"phi_sizes": [8], "f_sizes": [8], "epochs": 2, "batch_size": 64}}.get(name, {})
+    hyper = {
+        "bdt": {"n_estimators": 30, "early_stopping_rounds": 5},
+        "pfn": {"phi_sizes": [8], "f_sizes": [8], "epochs": 2, "batch_size": 64},
+    }.get(name, {})
     cls = TAGGERS.model_class(name)
-    outputs = {"model_path": tmp_path / f"{name}{cls.suffix}", "scores_path": tmp_path / f"{name}_scores.root",
-               "info_path": tmp_path / "info.json"}
+    outputs = {
+        "model_path": tmp_path / f"{name}{cls.suffix}",
+        "scores_path": tmp_path / f"{name}_scores.root",
+        "info_path": tmp_path / "info.json",
+    }
     onnx = tmp_path / "m.onnx" if TAGGERS.is_network(name) else None
     chunked = {split: load_split(path, chunk_size=50) for split, path in paths.items()}
     info = train_and_score(TAGGERS.create(name, hyper), chunked, FitContext(seed=2), **outputs, onnx_path=onnx)
     assert info["n_train"] == 240
     model = TAGGERS.load(name, outputs["model_path"])
-    np.testing.assert_allclose(model.predict(load_split(paths["test"], chunk_size=50)),
-                               model.predict(splits["test"]), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(
+        model.predict(load_split(paths["test"], chunk_size=50)), model.predict(splits["test"]), rtol=0, atol=1e-6
+    )
     if onnx is not None:
         assert info["onnx_max_abs_diff"] < 1e-4
 
 
 def fake_shard(path, n, shard, seed):
     rng = np.random.default_rng(seed)
-    columns = {"x": rng.normal(size=(n, 4, 8)).astype(np.float32), "mask": np.ones((n, 4), np.float32),
-               "images": np.zeros((n, 1, 4, 4), np.float32), "substructure": rng.normal(size=(n, 3)),
-               "label": rng.integers(0, 2, n), "weight": np.ones(n), "jet_pt": rng.uniform(500, 600, n),
-               "jet_mass": rng.uniform(0, 200, n), "shard": np.full(n, shard), "entry": np.arange(n)}
+    columns = {
+        "x": rng.normal(size=(n, 4, 8)).astype(np.float32),
+        "mask": np.ones((n, 4), np.float32),
+        "images": np.zeros((n, 1, 4, 4), np.float32),
+        "substructure": rng.normal(size=(n, 3)),
+        "label": rng.integers(0, 2, n),
+        "weight": np.ones(n),
+        "jet_pt": rng.uniform(500, 600, n),
+        "jet_mass": rng.uniform(0, 200, n),
+        "shard": np.full(n, shard),
+        "entry": np.arange(n),
+    }
     assert set(columns) == set(FEATURE_COLUMNS)
     with ChunkedWriter(path, 16, metadata={"substructure_names": "a,b,c"}) as writer:
         writer.add(columns)
@@ -191,9 +219,16 @@ def fake_higgs_table(path, n, shard, label, seed):
 
     rng = np.random.default_rng(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, X=rng.normal(size=(n, len(FEATURE_NAMES))), label=np.full(n, label), weight=np.full(n, 0.5),
-             truth_mass=rng.uniform(50, 150, n), resonance_mass=np.full(n, 125.0), shard=np.full(n, shard),
-             entry=np.sort(rng.choice(10 * n, n, replace=False)))
+    np.savez(
+        path,
+        X=rng.normal(size=(n, len(FEATURE_NAMES))),
+        label=np.full(n, label),
+        weight=np.full(n, 0.5),
+        truth_mass=rng.uniform(50, 150, n),
+        resonance_mass=np.full(n, 125.0),
+        shard=np.full(n, shard),
+        entry=np.sort(rng.choice(10 * n, n, replace=False)),
+    )
 
 
 def test_the_higgs_split_is_by_event_per_shard_disjoint_complete_and_reproducible(tmp_path):
@@ -211,8 +246,10 @@ def test_the_higgs_split_is_by_event_per_shard_disjoint_complete_and_reproducibl
         outputs = {s: tmp_path / tag / f"{s}.npz" for s in HIGGS_SPLITS}
         summary = split_tables(which, options, seed, outputs)
         splits = {s: load_higgs_split(p) for s, p in outputs.items()}
-        return summary, {s: {(int(a), int(b), int(c)) for a, b, c in zip(d["process"], d["shard"], d["entry"],
-                                                                          strict=True)} for s, d in splits.items()}
+        return summary, {
+            s: {(int(a), int(b), int(c)) for a, b, c in zip(d["process"], d["shard"], d["entry"], strict=True)}
+            for s, d in splits.items()
+        }
 
     summary, sets = run(4, "a")
     assert summary["higgs_ggh125"]["selected_events"] == 80 and summary["higgs_ztautau"]["expected_yield"] == 60.0

@@ -53,8 +53,7 @@ def subset_copy(destination: Path) -> Path:
 
 def run(command: list[str], cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
     """Run ``command``; on timeout send SIGINT (Snakemake then cancels its SLURM jobs) before giving up."""
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True)
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -97,7 +96,8 @@ def test_profile_sends_every_gpu_rule_to_the_gpu_partition():
             assert settings.get("slurm_partition", profile["default-resources"]["slurm_partition"]) != GPU_PARTITION
             continue
         assert settings.get("slurm_partition") == GPU_PARTITION, (
-            f"GPU rule {rule} is not sent to the GPU partition in {PROFILE.relative_to(ROOT)}")
+            f"GPU rule {rule} is not sent to the GPU partition in {PROFILE.relative_to(ROOT)}"
+        )
 
 
 def test_every_profile_entry_is_commented():
@@ -113,8 +113,13 @@ def test_local_dry_run_schedules_gpu_rules_without_a_gpu(tmp_path):
     """``device: auto`` makes training rules ask for gpu=1; locally that resource is unlimited, so they are
     scheduled (the local reference run in the SLURM test below really runs one on this GPU-less machine)."""
     workdir = subset_copy(tmp_path / "wf")
-    result = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "2", *SNAKEMAKE_ARGS], cwd=workdir,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "2", *SNAKEMAKE_ARGS],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "toptag_train_network" in result.stdout and "gpu=1" in result.stdout
 
@@ -169,26 +174,44 @@ def test_workflow_on_slurm_equals_local_run(slurm, tmp_path):
     snakemake = [sys.executable, "-m", "snakemake"]
 
     start = time.perf_counter()
-    result = run([*snakemake, *SNAKEMAKE_ARGS, "--workflow-profile", "profiles/slurm", "--verbose",
-                  # Faster polling than the profile's gentle site values, for a test that waits on six short jobs.
-                  "--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2"],
-                 cluster, slurm.env, timeout=420)
+    result = run(
+        [
+            *snakemake,
+            *SNAKEMAKE_ARGS,
+            "--workflow-profile",
+            "profiles/slurm",
+            "--verbose",
+            # Faster polling than the profile's gentle site values, for a test that waits on six short jobs.
+            "--slurm-init-seconds-before-status-checks",
+            "2",
+            "--seconds-between-status-checks",
+            "2",
+        ],
+        cluster,
+        slurm.env,
+        timeout=420,
+    )
     slurm_seconds = time.perf_counter() - start
     run([*snakemake, *SNAKEMAKE_ARGS, "--cores", "2"], local, dict(os.environ), timeout=240)
     local_seconds = time.perf_counter() - start - slurm_seconds
 
     # What slurmctld received: every job of the run, the GPU one on the GPU partition with one GPU.
     jobs = slurm.jobs()
-    submitted = [line.split("sbatch call:", 1)[1].strip() for line in result.stdout.splitlines()
-                 if "sbatch call:" in line]
+    submitted = [
+        line.split("sbatch call:", 1)[1].strip() for line in result.stdout.splitlines() if "sbatch call:" in line
+    ]
     gpu_calls = [c for c in submitted if "rule_toptag_train_network" in c or "toptag_train_network" in c]
     cpu_calls = [c for c in submitted if "generate_sample" in c]
-    report = {"slurm_seconds": round(slurm_seconds, 1), "local_seconds": round(local_seconds, 1),
-              # The sbatch options (the --wrap payload is the Snakemake call that runs the one job).
-              "sbatch_gpu": [c.split(" --wrap")[0] for c in gpu_calls[:1]],
-              "sbatch_cpu": [c.split(" --wrap")[0] for c in cpu_calls[:1]]}
+    report = {
+        "slurm_seconds": round(slurm_seconds, 1),
+        "local_seconds": round(local_seconds, 1),
+        # The sbatch options (the --wrap payload is the Snakemake call that runs the one job).
+        "sbatch_gpu": [c.split(" --wrap")[0] for c in gpu_calls[:1]],
+        "sbatch_cpu": [c.split(" --wrap")[0] for c in cpu_calls[:1]],
+    }
     (Path(os.environ.get("ML4HEP_SLURM_REPORT", tmp_path / "slurm_report.json"))).write_text(
-        json.dumps(report, indent=2))
+        json.dumps(report, indent=2)
+    )
     print(json.dumps(report, indent=2))
     # per shard: generation and its top-tagging features; then the split and the PFN training
     assert len(submitted) == 2 * len(SHARDS) + 2, submitted
@@ -221,14 +244,17 @@ def test_workflow_on_slurm_equals_local_run(slurm, tmp_path):
                     if tree == "run" and branch == "seconds":
                         continue
                     assert all(np.array_equal(x, y) for x, y in zip(left[branch], right[branch], strict=True)), (
-                        f"{shard}:{tree}/{branch} differs")
+                        f"{shard}:{tree}/{branch} differs"
+                    )
     for split in ("train", "val", "test"):
         a, b = (load_split(d / f"results/toptag/features/{split}.root") for d in (local, cluster))
         assert sorted(a) == sorted(b)
         for key in a:
             assert np.array_equal(a[key], b[key]), f"features {split}/{key} differ"
-    with uproot.open(local / "results/toptag/scores/pfn.root") as a, \
-            uproot.open(cluster / "results/toptag/scores/pfn.root") as b:
+    with (
+        uproot.open(local / "results/toptag/scores/pfn.root") as a,
+        uproot.open(cluster / "results/toptag/scores/pfn.root") as b,
+    ):
         left, right = a["scores"].arrays(library="np"), b["scores"].arrays(library="np")
         for key in left:
             np.testing.assert_allclose(left[key], right[key], rtol=0, atol=1e-6, err_msg=f"pfn scores {key}")

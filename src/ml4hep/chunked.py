@@ -64,9 +64,14 @@ class ChunkedWriter:
         template: Empty column arrays giving the branch types, for a file that may receive no rows.
     """
 
-    def __init__(self, path: str | Path, chunk_size: int = DEFAULT_CHUNK_SIZE, *,
-                 metadata: Mapping[str, str] | None = None,
-                 template: Mapping[str, np.ndarray] | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        template: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
         self.path = Path(path)
         self.chunk_size = int(chunk_size)
         self.metadata = dict(metadata or {})
@@ -129,8 +134,12 @@ class ChunkedWriter:
             self._partial.unlink(missing_ok=True)
 
 
-def write_chunked(path: str | Path, chunks: Iterable[Mapping[str, np.ndarray]], chunk_size: int = DEFAULT_CHUNK_SIZE,
-                  metadata: Mapping[str, str] | None = None) -> int:
+def write_chunked(
+    path: str | Path,
+    chunks: Iterable[Mapping[str, np.ndarray]],
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    metadata: Mapping[str, str] | None = None,
+) -> int:
     """Write an iterable of row chunks with :class:`ChunkedWriter`; returns the number of rows."""
     with ChunkedWriter(path, chunk_size, metadata=metadata) as writer:
         for chunk in chunks:
@@ -162,8 +171,13 @@ class ChunkedSplit(Mapping[str, np.ndarray]):
         InputFileError: The file is not a split file.
     """
 
-    def __init__(self, path: str | Path, chunk_size: int = DEFAULT_CHUNK_SIZE,
-                 buffer_chunks: int = DEFAULT_BUFFER_CHUNKS, seed: int = 0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        buffer_chunks: int = DEFAULT_BUFFER_CHUNKS,
+        seed: int = 0,
+    ) -> None:
         self.path = Path(path)
         self.chunk_size = max(int(chunk_size), 1)
         self.buffer_chunks = max(int(buffer_chunks), 1)
@@ -172,8 +186,11 @@ class ChunkedSplit(Mapping[str, np.ndarray]):
         try:
             self._file = uproot.open(self.path, array_cache=None)  # memory stays that of the chunks read
             self._tree = self._file[FEATURES_TREE]
-            self._metadata = {key.split(";")[0]: str(self._file[key]) for key, cls in self._file.classnames().items()
-                              if cls == "TObjString"}
+            self._metadata = {
+                key.split(";")[0]: str(self._file[key])
+                for key, cls in self._file.classnames().items()
+                if cls == "TObjString"
+            }
         except (OSError, KeyError, ValueError) as error:
             raise InputFileError(str(path), f"not a split file with a '{FEATURES_TREE}' tree ({error})") from None
         self.columns = tuple(self._tree.keys())
@@ -231,7 +248,7 @@ class ChunkedSplit(Mapping[str, np.ndarray]):
         ranges = self.chunk_ranges()
         order = rng.permutation(len(ranges))
         for begin in range(0, len(order), self.buffer_chunks):
-            parts = [self._chunk(columns, *ranges[i]) for i in order[begin: begin + self.buffer_chunks]]
+            parts = [self._chunk(columns, *ranges[i]) for i in order[begin : begin + self.buffer_chunks]]
             buffer = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
             rows = rng.permutation(len(buffer[ROW]))
             yield {name: array[rows] for name, array in buffer.items()}
@@ -246,8 +263,12 @@ class ChunkedSplit(Mapping[str, np.ndarray]):
 
     def reopened(self, *, seed: int | None = None, chunk_size: int | None = None) -> ChunkedSplit:
         """The same file as a new source (own shuffling state), with another seed or chunk size."""
-        return ChunkedSplit(self.path, self.chunk_size if chunk_size is None else chunk_size, self.buffer_chunks,
-                            self.seed if seed is None else seed)
+        return ChunkedSplit(
+            self.path,
+            self.chunk_size if chunk_size is None else chunk_size,
+            self.buffer_chunks,
+            self.seed if seed is None else seed,
+        )
 
     def close(self) -> None:
         """Close the file."""

@@ -23,17 +23,12 @@ TASK_TARGETS = {
 }
 
 
-def task_targets():
-    """The final outputs of every configured task."""
-    return [path for task in TASKS for path in TASK_TARGETS[task]()]
-
-
-def summary_tasks():
-    """Configured tasks in the summary's order."""
-    return [task for task in ("higgs", "toptag", "pdf", "susy") if task in TASKS]
-
-
 rule combine:
+    input:
+        metrics=[f"results/{task}/metrics.json" for task in summary_tasks()],
+        plots=[KEY_PLOTS[task] for task in summary_tasks() if task in KEY_PLOTS],
+        susy_exclusion=["results/susy/exclusion.csv"] if "susy" in TASKS else [],
+        code=script_code("combine.py"),
     output:
         md="results/summary/summary.md",
         tex="results/summary/summary.tex",
@@ -42,37 +37,32 @@ rule combine:
         limits_tex="results/summary/limits.tex",
         overview=report("results/summary/overview.png", caption="../report/summary_overview.rst", category="Summary"),
         overview_pdf="results/summary/overview.pdf",
-    input:
-        metrics=[f"results/{task}/metrics.json" for task in summary_tasks()],
-        plots=[KEY_PLOTS[task] for task in summary_tasks() if task in KEY_PLOTS],
-        susy_exclusion=["results/susy/exclusion.csv"] if "susy" in TASKS else [],
-        code=script_code("combine.py"),
-    params:
-        tasks=summary_tasks(),
-        plot_tasks=[task for task in summary_tasks() if task in KEY_PLOTS],
     log:
         "results/logs/combine/summary.log",
     benchmark:
         "results/benchmarks/combine/summary.tsv"
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        tasks=summary_tasks(),
+        plot_tasks=[task for task in summary_tasks() if task in KEY_PLOTS],
     script:
         "../../scripts/combine.py"
 
 
 rule provenance:
-    output:
-        "results/provenance.json",
     input:
         summary="results/summary/summary.md",
         infos=[path for task in summary_tasks() if task in TRAINING_INFOS for path in TRAINING_INFOS[task]()],
         code=script_code("provenance.py"),
-    params:
-        config=config,
-        workflow=os.path.relpath(workflow.basedir),  # relative: a moved project keeps its params
+    output:
+        "results/provenance.json",
     log:
         "results/logs/combine/provenance.log",
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        config=config,
+        workflow=os.path.relpath(workflow.basedir),  # relative: a moved project keeps its params
     script:
         "../../scripts/provenance.py"

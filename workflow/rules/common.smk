@@ -16,8 +16,9 @@ IMPORTED = config["inputs"]
 
 
 def script_code(script, without=()):
-    """The library files rule script ``scripts/<script>`` runs: its import closure over src/ml4hep (package
-    ``__init__`` files and module data included; ml4hep.workflow_code), computed when the workflow is parsed.
+    """The library files that the script ``scripts/<script>`` runs, i.e. its import closure over src/ml4hep
+    (package ``__init__`` files and module data included; ml4hep.workflow_code), computed when the workflow is
+    parsed.
 
     Editing one of them reruns exactly the jobs that run it; the paths are relative to the working directory, so a
     finished project moved to another folder has the same inputs. ``without`` names modules a rule's jobs never reach
@@ -59,3 +60,187 @@ def gpu_request():
     """GPUs a training job asks for: one when the device may be CUDA (a cluster profile then sends it to a GPU
     node); locally an undeclared resource is unlimited, so a laptop never waits for a GPU it does not have."""
     return 0 if config["device"] == "cpu" else 1
+
+
+# Samples (samples.smk)
+
+
+def local_source(process, shard):
+    """The user's file as a rule input when it is local (a missing file then stops the run at once)."""
+    from ml4hep.io import is_remote
+
+    source = IMPORTED[process]["files"][shard]
+    return [] if is_remote(source) else [source]
+
+
+# Top tagging (toptag.smk)
+
+
+def toptag_feature_files():
+    return {split: f"results/toptag/features/{split}.root" for split in TOPTAG_SPLITS}
+
+
+def toptag_shard_feature_files():
+    """Sample -> the feature files of its shards (one toptag_shard_features job each)."""
+    return {
+        sample: [f"results/toptag/features/shards/{sample}/{shard}.root" for shard in range(len(sample_shards(sample)))]
+        for sample in TOPTAG["samples"]
+    }
+
+
+def toptag_model_file(tagger):
+    return f"results/toptag/models/{tagger}{TAGGERS.model_class(tagger).suffix}"
+
+
+def toptag_hyper(tagger):
+    """A tagger's hyper-parameters: the network's section with the training settings, or the BDT's section."""
+    if tagger == "bdt":
+        return dict(TOPTAG["bdt"])
+    if tagger not in TOPTAG_NETWORKS:
+        return {}
+    hyper = {**TOPTAG["training"], **TOPTAG["models"][tagger]}
+    if tagger == "cnn":
+        hyper["pixels"] = TOPTAG["image"]["pixels"]
+    return hyper
+
+
+# Higgs (higgs.smk)
+
+
+def higgs_roles():
+    """Sample name -> role in the event table."""
+    if HIGGSML:
+        return {HIGGSML: "higgsml"}
+    roles = {name: "signal" for name in HIGGS["signal"]}
+    roles.update({name: "background" for name in HIGGS["backgrounds"]})
+    roles.update({name: "heavy" for name in HIGGS_HEAVY})
+    for name, entry in IMPORTED.items():
+        if name in roles and entry["set"] == "higgsml":
+            roles[name] = "higgsml"
+    return roles
+
+
+def higgs_targets():
+    """The final outputs of the Higgs task (the generator-truth and heavy-Higgs parts only on generated samples)."""
+    targets = ["results/higgs/classifiers.json", "results/higgs/limits.json", "results/higgs/metrics.json"]
+    if not HIGGSML:
+        targets += [
+            "results/higgs/regression/metrics.json",
+            "results/higgs/heavy_limits.json",
+            # the render rules' figures and tables
+            "results/higgs/plots/mass_regression.png",
+            "results/higgs/plots/parameterised_auc.png",
+            "results/higgs/plots/heavy_limits.png",
+        ]
+    return targets
+
+
+def higgs_metrics_inputs():
+    """The rule outputs the headline metrics are assembled from."""
+    inputs = {"classifiers": "results/higgs/classifiers.json", "limits": "results/higgs/limits.json"}
+    if not HIGGSML:
+        inputs.update(
+            regression="results/higgs/regression/metrics.json",
+            parameterised="results/higgs/parameterised/metrics.json",
+            heavy_limits="results/higgs/heavy_limits.json",
+        )
+    return inputs
+
+
+def heavy_processes():
+    """(sample name, mass) of every heavy-Higgs sample."""
+    return [(f"higgs_heavyh{m}", float(m)) for m in config["samples"]["higgs"]["heavy_higgs"]["masses_gev"]]
+
+
+def higgs_feature_files():
+    return {split: f"results/higgs/features/{split}.npz" for split in HIGGS_SPLITS}
+
+
+def higgs_shard_tables():
+    """Sample -> the event tables of its shards (one higgs_shard_features job each)."""
+    return {
+        name: [f"results/higgs/features/shards/{name}/{shard}.npz" for shard in range(len(sample_shards(name)))]
+        for name in higgs_roles()
+    }
+
+
+def higgs_hyper(classifier):
+    """A classifier's hyper-parameters: its config section (bdt_mreg shares the BDT's; the window needs b_r)."""
+    if classifier == "cut":
+        return {"ams_regularisation": HIGGS["ams_regularisation"]}
+    return dict(HIGGS["bdt" if classifier == "bdt_mreg" else classifier])
+
+
+def regressed_mass_input(wildcards):
+    """The regressed-mass predictions, for the BDT that uses them as an extra feature."""
+    return ["results/higgs/regression/predictions.npz"] if wildcards.classifier == "bdt_mreg" else []
+
+
+# PDF replicas (pdf.smk)
+
+
+def pdf_table_kind(table):
+    """What one theory file holds: a dataset's FK table, the positivity FK table, or the evolution to Q."""
+    return {"POSITIVITY": "positivity", "EVOLUTION": "evolution"}.get(table, "dataset")
+
+
+def pdf_batch_seeds(fit, batch):
+    """The seeds of one batch's replicas: each replica's own, as when it was a job of its own."""
+    return [derive_seed(config["seed"], "pdf", "replica", fit, replica) for replica in PDF_BATCHES[int(batch)]]
+
+
+def pdf_band_outputs():
+    """Band plots at Q0 (PNG in the report, PDF alongside)."""
+    outputs = {}
+    for flavour in PDF_BAND_FLAVOURS:
+        outputs[f"band_{flavour}"] = report(
+            f"results/pdf/plots/band_{flavour}.png", caption="../report/pdf_band.rst", category="PDF replicas"
+        )
+        outputs[f"band_{flavour}_pdf"] = f"results/pdf/plots/band_{flavour}.pdf"
+    return outputs
+
+
+# SUSY (susy.smk)
+
+
+def susy_shard_points(shard):
+    """(points, first point id) of one scan shard."""
+    from ml4hep.susy.scan import shard_sizes
+
+    sizes = shard_sizes(SUSY["scan"]["points"], SUSY["scan"]["shards"])
+    return sizes[int(shard)], sum(sizes[: int(shard)])
+
+
+def susy_split_files():
+    return {split: f"results/susy/dataset/{split}.npz" for split in SUSY_SPLITS}
+
+
+def susy_model_file(classifier):
+    return f"results/susy/models/{classifier}{SUSY_MODELS.model_class(classifier).suffix}"
+
+
+def susy_grid_for_recast():
+    """The grid CSV when the recast uses it (an input of the label and evaluation jobs), else nothing."""
+    return ["results/susy/efficiency_grid.csv"] if SUSY_GRID["use_in_recast"] else []
+
+
+def susy_grid_summary():
+    return ["results/susy/efficiency_grid.json"] if SUSY_GRID["events"] > 0 else []
+
+
+def susy_targets():
+    """The final outputs of the SUSY task (the efficiency-grid figure when the grid is simulated)."""
+    return ["results/susy/metrics.json", *(["results/susy/plots/efficiency_grid.png"] if SUSY_GRID["events"] else [])]
+
+
+# Combine (combine.smk)
+
+
+def task_targets():
+    """The final outputs of every configured task."""
+    return [path for task in TASKS for path in TASK_TARGETS[task]()]
+
+
+def summary_tasks():
+    """Configured tasks in the summary's order."""
+    return [task for task in ("higgs", "toptag", "pdf", "susy") if task in TASKS]

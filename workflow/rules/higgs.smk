@@ -5,8 +5,10 @@ from ml4hep.higgs.classifiers import CLASSIFIERS as HIGGS_MODELS
 HIGGS = config["higgs"]
 HIGGSML = HIGGS["higgsml"]
 if HIGGSML is not None and IMPORTED.get(HIGGSML, {}).get("set") != "higgsml":
-    raise ConfigError(f"config key 'higgs.higgsml': {HIGGSML!r} is not an `inputs` sample with `set: higgsml` "
-                      f"(inputs of that set: {sorted(n for n, e in IMPORTED.items() if e['set'] == 'higgsml')})")
+    raise ConfigError(
+        f"config key 'higgs.higgsml': {HIGGSML!r} is not an `inputs` sample with `set: higgsml` "
+        f"(inputs of that set: {sorted(n for n, e in IMPORTED.items() if e['set'] == 'higgsml')})"
+    )
 # The real HiggsML data has no generator truth and no heavy Higgs: those rules run on generated samples only.
 HIGGS_HEAVY = [] if HIGGSML else [f"higgs_heavyh{m}" for m in config["samples"]["higgs"]["heavy_higgs"]["masses_gev"]]
 HIGGS_SPLITS = ("train", "val", "test")
@@ -14,170 +16,119 @@ HIGGS_CLASSIFIERS = ("cut", "bdt", "dnn") if HIGGSML else ("cut", "bdt", "dnn", 
 HIGGS_LIMIT_CLASSIFIERS = ("cut", "bdt", "dnn")
 
 
-def higgs_roles():
-    """Sample name -> role in the event table."""
-    if HIGGSML:
-        return {HIGGSML: "higgsml"}
-    roles = {name: "signal" for name in HIGGS["signal"]}
-    roles.update({name: "background" for name in HIGGS["backgrounds"]})
-    roles.update({name: "heavy" for name in HIGGS_HEAVY})
-    for name, entry in IMPORTED.items():
-        if name in roles and entry["set"] == "higgsml":
-            roles[name] = "higgsml"
-    return roles
-
-
-def higgs_targets():
-    """The final outputs of the Higgs task (the generator-truth and heavy-Higgs parts only on generated samples)."""
-    targets = ["results/higgs/classifiers.json", "results/higgs/limits.json", "results/higgs/metrics.json"]
-    if not HIGGSML:
-        targets += ["results/higgs/regression/metrics.json", "results/higgs/heavy_limits.json",
-                    # the render rules' figures and tables
-                    "results/higgs/plots/mass_regression.png", "results/higgs/plots/parameterised_auc.png",
-                    "results/higgs/plots/heavy_limits.png"]
-    return targets
-
-
-def higgs_metrics_inputs():
-    """The rule outputs the headline metrics are assembled from."""
-    inputs = {"classifiers": "results/higgs/classifiers.json", "limits": "results/higgs/limits.json"}
-    if not HIGGSML:
-        inputs.update(regression="results/higgs/regression/metrics.json",
-                      parameterised="results/higgs/parameterised/metrics.json",
-                      heavy_limits="results/higgs/heavy_limits.json")
-    return inputs
-
-
-def heavy_processes():
-    """(sample name, mass) of every heavy-Higgs sample."""
-    return [(f"higgs_heavyh{m}", float(m)) for m in config["samples"]["higgs"]["heavy_higgs"]["masses_gev"]]
-
-
-def higgs_feature_files():
-    return {split: f"results/higgs/features/{split}.npz" for split in HIGGS_SPLITS}
-
-
-def higgs_shard_tables():
-    """Sample -> the event tables of its shards (one higgs_shard_features job each)."""
-    return {name: [f"results/higgs/features/shards/{name}/{shard}.npz" for shard in range(len(sample_shards(name)))]
-            for name in higgs_roles()}
-
-
+# Lep-had selection and HiggsML features of the events of one sample shard (one job per shard).
 rule higgs_shard_features:
-    """Lep-had selection and HiggsML features of the events of one sample shard (one job per shard)."""
-    output:
-        "results/higgs/features/shards/{sample}/{shard}.npz",
     input:
         sample=lambda wc: sample_shards(wc.sample)[int(wc.shard)],
         code=script_code("higgs_shard_features.py"),
-    params:
-        role=lambda wc: higgs_roles()[wc.sample],
-        jet_pt_min=HIGGS["jet_pt_min"],
-    wildcard_constraints:
-        sample=names_regex(higgs_roles()),
-        shard=r"\d+",
+    output:
+        "results/higgs/features/shards/{sample}/{shard}.npz",
     log:
         "results/logs/higgs/features_{sample}_{shard}.log",
     benchmark:
         "results/benchmarks/higgs/features_{sample}_{shard}.tsv"
+    wildcard_constraints:
+        sample=names_regex(higgs_roles()),
+        shard=r"\d+",
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        role=lambda wc: higgs_roles()[wc.sample],
+        jet_pt_min=HIGGS["jet_pt_min"],
     script:
         "../../scripts/higgs_shard_features.py"
 
 
+# The train/val/test event tables from the shards' tables, split shard by shard by seed.
 rule higgs_features:
-    """The train/val/test event tables from the shards' tables, split shard by shard by seed."""
-    output:
-        **higgs_feature_files(),
-        summary="results/higgs/features/summary.json",
     input:
         tables=lambda wc: [f for files in higgs_shard_tables().values() for f in files],
         code=script_code("higgs_features.py"),
-    params:
-        tables=lambda wc: higgs_shard_tables(),
-        options={k: HIGGS[k] for k in ("split",)},
-        seed=derive_seed(config["seed"], "higgs", "split"),
+    output:
+        **higgs_feature_files(),
+        summary="results/higgs/features/summary.json",
     log:
         "results/logs/higgs/features.log",
     benchmark:
         "results/benchmarks/higgs/features.tsv"
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        tables=lambda wc: higgs_shard_tables(),
+        options={k: HIGGS[k] for k in ("split",)},
+        seed=derive_seed(config["seed"], "higgs", "split"),
     script:
         "../../scripts/higgs_features.py"
 
 
-def higgs_hyper(classifier):
-    """A classifier's hyper-parameters: its config section (bdt_mreg shares the BDT's; the window needs b_r)."""
-    if classifier == "cut":
-        return {"ams_regularisation": HIGGS["ams_regularisation"]}
-    return dict(HIGGS["bdt" if classifier == "bdt_mreg" else classifier])
-
-
-def regressed_mass_input(wildcards):
-    """The regressed-mass predictions, for the BDT that uses them as an extra feature."""
-    return ["results/higgs/regression/predictions.npz"] if wildcards.classifier == "bdt_mreg" else []
-
-
 rule higgs_train_baseline:
-    output:
-        model="results/higgs/models/{classifier}.json",
-        scores="results/higgs/scores/{classifier}.root",
-        info="results/higgs/models/{classifier}_info.json",
     input:
         **higgs_feature_files(),
         regressed_mass=regressed_mass_input,
         code=script_code("higgs_train.py"),
+    output:
+        model="results/higgs/models/{classifier}.json",
+        scores="results/higgs/scores/{classifier}.root",
+        info="results/higgs/models/{classifier}_info.json",
+    log:
+        "results/logs/higgs/train_{classifier}.log",
+    benchmark:
+        "results/benchmarks/higgs/train_{classifier}.tsv"
+    wildcard_constraints:
+        classifier=names_regex(HIGGS_MODELS.baselines()),
+    conda:
+        "../../envs/ml4hep.yaml"
+    threads: 2
     params:
         hyper=lambda wc: higgs_hyper(wc.classifier),
         heavy=HIGGS_HEAVY,
         seed=lambda wc: derive_seed(config["seed"], "higgs", wc.classifier),
         device=config["device"],
-        checkpoint=lambda wc: f"results/higgs/checkpoints/{wc.classifier}.ckpt" if HIGGS_MODELS.is_network(wc.classifier) else None,
-    wildcard_constraints:
-        classifier=names_regex(HIGGS_MODELS.baselines()),
-    threads: 2
-    log:
-        "results/logs/higgs/train_{classifier}.log",
-    benchmark:
-        "results/benchmarks/higgs/train_{classifier}.tsv"
-    conda:
-        "../../envs/ml4hep.yaml"
+        checkpoint=lambda wc: (
+            f"results/higgs/checkpoints/{wc.classifier}.ckpt" if HIGGS_MODELS.is_network(wc.classifier) else None
+        ),
     script:
         "../../scripts/higgs_train.py"
 
 
 rule higgs_train_dnn:
+    input:
+        **higgs_feature_files(),
+        code=script_code("higgs_train.py"),
     output:
         model="results/higgs/models/{classifier}.pt",
         scores="results/higgs/scores/{classifier}.root",
         info="results/higgs/models/{classifier}_info.json",
-    input:
-        **higgs_feature_files(),
-        code=script_code("higgs_train.py"),
+    log:
+        "results/logs/higgs/train_{classifier}.log",
+    benchmark:
+        "results/benchmarks/higgs/train_{classifier}.tsv"
+    wildcard_constraints:
+        classifier=names_regex(HIGGS_MODELS.networks()),
+    conda:
+        "../../envs/ml4hep.yaml"
+    threads: 2
+    resources:
+        gpu=gpu_request(),
     params:
         hyper=lambda wc: higgs_hyper(wc.classifier),
         heavy=HIGGS_HEAVY,
         seed=lambda wc: derive_seed(config["seed"], "higgs", wc.classifier),
         device=config["device"],
-        checkpoint=lambda wc: f"results/higgs/checkpoints/{wc.classifier}.ckpt" if HIGGS_MODELS.is_network(wc.classifier) else None,
-    wildcard_constraints:
-        classifier=names_regex(HIGGS_MODELS.networks()),
-    threads: 2
-    log:
-        "results/logs/higgs/train_{classifier}.log",
-    benchmark:
-        "results/benchmarks/higgs/train_{classifier}.tsv"
-    resources:
-        gpu=gpu_request(),
-    conda:
-        "../../envs/ml4hep.yaml"
+        checkpoint=lambda wc: (
+            f"results/higgs/checkpoints/{wc.classifier}.ckpt" if HIGGS_MODELS.is_network(wc.classifier) else None
+        ),
     script:
         "../../scripts/higgs_train.py"
 
 
 rule higgs_evaluate:
+    input:
+        val="results/higgs/features/val.npz",
+        test="results/higgs/features/test.npz",
+        scores=expand("results/higgs/scores/{classifier}.root", classifier=HIGGS_CLASSIFIERS),
+        infos=expand("results/higgs/models/{classifier}_info.json", classifier=HIGGS_CLASSIFIERS),
+        code=script_code("higgs_evaluate.py"),
     output:
         metrics="results/higgs/classifiers.json",
         csv="results/higgs/classifiers.csv",
@@ -189,96 +140,91 @@ rule higgs_evaluate:
         ams_pdf="results/higgs/plots/ams.pdf",
         scores=report("results/higgs/plots/scores.png", caption="../report/higgs_scores.rst", category="Higgs"),
         scores_pdf="results/higgs/plots/scores.pdf",
-        black_box=report("results/higgs/plots/black_box.png", caption="../report/higgs_black_box.rst",
-                         category="Higgs"),
+        black_box=report("results/higgs/plots/black_box.png", caption="../report/higgs_black_box.rst", category="Higgs"),
         black_box_pdf="results/higgs/plots/black_box.pdf",
-        importance=report("results/higgs/plots/importance.png", caption="../report/higgs_importance.rst",
-                          category="Higgs"),
+        importance=report(
+            "results/higgs/plots/importance.png", caption="../report/higgs_importance.rst", category="Higgs"
+        ),
         importance_pdf="results/higgs/plots/importance.pdf",
-    input:
-        val="results/higgs/features/val.npz",
-        test="results/higgs/features/test.npz",
-        scores=expand("results/higgs/scores/{classifier}.root", classifier=HIGGS_CLASSIFIERS),
-        infos=expand("results/higgs/models/{classifier}_info.json", classifier=HIGGS_CLASSIFIERS),
-        code=script_code("higgs_evaluate.py"),
-    params:
-        classifiers=HIGGS_CLASSIFIERS,
-        heavy=HIGGS_HEAVY,
-        regularisation=HIGGS["ams_regularisation"],
-        bootstrap=HIGGS["bootstrap"],
-        seed=derive_seed(config["seed"], "higgs", "bootstrap"),
     log:
         "results/logs/higgs/evaluate.log",
     benchmark:
         "results/benchmarks/higgs/evaluate.tsv"
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        classifiers=HIGGS_CLASSIFIERS,
+        heavy=HIGGS_HEAVY,
+        regularisation=HIGGS["ams_regularisation"],
+        bootstrap=HIGGS["bootstrap"],
+        seed=derive_seed(config["seed"], "higgs", "bootstrap"),
     script:
         "../../scripts/higgs_evaluate.py"
 
 
 rule higgs_limits:
+    input:
+        test="results/higgs/features/test.npz",
+        scores=expand("results/higgs/scores/{classifier}.root", classifier=HIGGS_LIMIT_CLASSIFIERS),
+        code=script_code("higgs_limits.py"),
     output:
         limits="results/higgs/limits.json",
         csv="results/higgs/limits.csv",
         md="results/higgs/limits.md",
         tex="results/higgs/limits.tex",
-    input:
-        test="results/higgs/features/test.npz",
-        scores=expand("results/higgs/scores/{classifier}.root", classifier=HIGGS_LIMIT_CLASSIFIERS),
-        code=script_code("higgs_limits.py"),
-    params:
-        classifiers=HIGGS_LIMIT_CLASSIFIERS,
-        heavy=HIGGS_HEAVY,
-        options=HIGGS["limits"],
     log:
         "results/logs/higgs/limits.log",
     benchmark:
         "results/benchmarks/higgs/limits.tsv"
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        classifiers=HIGGS_LIMIT_CLASSIFIERS,
+        heavy=HIGGS_HEAVY,
+        options=HIGGS["limits"],
     script:
         "../../scripts/higgs_limits.py"
 
 
 rule higgs_regression:
+    input:
+        **higgs_feature_files(),
+        code=script_code("higgs_regression.py"),
     output:
         model="results/higgs/models/mass_regression.pt",
         predictions="results/higgs/regression/predictions.npz",
         metrics="results/higgs/regression/metrics.json",
-    input:
-        **higgs_feature_files(),
-        code=script_code("higgs_regression.py"),
-    params:
-        hyper=HIGGS["regression"],
-        seed=derive_seed(config["seed"], "higgs", "regression"),
-        device=config["device"],
-    threads: 2
     log:
         "results/logs/higgs/regression.log",
     benchmark:
         "results/benchmarks/higgs/regression.tsv"
-    resources:
-        gpu=gpu_request(),
     conda:
         "../../envs/ml4hep.yaml"
+    threads: 2
+    resources:
+        gpu=gpu_request(),
+    params:
+        hyper=HIGGS["regression"],
+        seed=derive_seed(config["seed"], "higgs", "regression"),
+        device=config["device"],
     script:
         "../../scripts/higgs_regression.py"
 
 
 rule higgs_regression_plots:
-    output:
-        csv="results/higgs/regression/resolution.csv",
-        md="results/higgs/regression/resolution.md",
-        tex="results/higgs/regression/resolution.tex",
-        plot=report("results/higgs/plots/mass_regression.png", caption="../report/higgs_regression.rst",
-                    category="Higgs"),
-        plot_pdf="results/higgs/plots/mass_regression.pdf",
     input:
         test="results/higgs/features/test.npz",
         predictions="results/higgs/regression/predictions.npz",
         metrics="results/higgs/regression/metrics.json",
         code=script_code("higgs_regression_plots.py"),
+    output:
+        csv="results/higgs/regression/resolution.csv",
+        md="results/higgs/regression/resolution.md",
+        tex="results/higgs/regression/resolution.tex",
+        plot=report(
+            "results/higgs/plots/mass_regression.png", caption="../report/higgs_regression.rst", category="Higgs"
+        ),
+        plot_pdf="results/higgs/plots/mass_regression.pdf",
     log:
         "results/logs/higgs/regression_plots.log",
     conda:
@@ -288,11 +234,11 @@ rule higgs_regression_plots:
 
 
 rule higgs_metrics:
-    output:
-        "results/higgs/metrics.json",
     input:
         **higgs_metrics_inputs(),
         code=script_code("higgs_metrics.py"),
+    output:
+        "results/higgs/metrics.json",
     log:
         "results/logs/higgs/metrics.log",
     conda:
@@ -302,42 +248,43 @@ rule higgs_metrics:
 
 
 rule higgs_parameterised:
-    output:
-        model="results/higgs/models/parameterised/parameterised.pt",
-        metrics="results/higgs/parameterised/metrics.json",
     input:
         **higgs_feature_files(),
         code=script_code("higgs_parameterised.py"),
+    output:
+        model="results/higgs/models/parameterised/parameterised.pt",
+        metrics="results/higgs/parameterised/metrics.json",
+    log:
+        "results/logs/higgs/parameterised.log",
+    benchmark:
+        "results/benchmarks/higgs/parameterised.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    threads: 1
+    resources:
+        gpu=gpu_request(),
     params:
         heavy=heavy_processes(),
         backgrounds=HIGGS["backgrounds"],
         hyper=HIGGS["parameterised"],
         seed=derive_seed(config["seed"], "higgs", "parameterised"),
         device=config["device"],
-    threads: 1
-    log:
-        "results/logs/higgs/parameterised.log",
-    benchmark:
-        "results/benchmarks/higgs/parameterised.tsv"
-    resources:
-        gpu=gpu_request(),
-    conda:
-        "../../envs/ml4hep.yaml"
     script:
         "../../scripts/higgs_parameterised.py"
 
 
 rule higgs_parameterised_plots:
+    input:
+        metrics="results/higgs/parameterised/metrics.json",
+        code=script_code("higgs_parameterised_plots.py"),
     output:
         csv="results/higgs/parameterised/auc.csv",
         md="results/higgs/parameterised/auc.md",
         tex="results/higgs/parameterised/auc.tex",
-        plot=report("results/higgs/plots/parameterised_auc.png", caption="../report/higgs_parameterised.rst",
-                    category="Higgs"),
+        plot=report(
+            "results/higgs/plots/parameterised_auc.png", caption="../report/higgs_parameterised.rst", category="Higgs"
+        ),
         plot_pdf="results/higgs/plots/parameterised_auc.pdf",
-    input:
-        metrics="results/higgs/parameterised/metrics.json",
-        code=script_code("higgs_parameterised_plots.py"),
     log:
         "results/logs/higgs/parameterised_plots.log",
     conda:
@@ -347,39 +294,40 @@ rule higgs_parameterised_plots:
 
 
 rule higgs_heavy_limits:
-    output:
-        limits="results/higgs/heavy_limits.json",
-        csv="results/higgs/heavy_limits.csv",
-        md="results/higgs/heavy_limits.md",
-        tex="results/higgs/heavy_limits.tex",
     input:
         test="results/higgs/features/test.npz",
         model="results/higgs/models/parameterised/parameterised.pt",
         samples="results/samples/summary.csv",
         code=script_code("higgs_heavy_limits.py"),
-    params:
-        heavy=heavy_processes(),
-        backgrounds=HIGGS["backgrounds"],
-        left_out_mass=HIGGS["parameterised"]["left_out_mass"],
-        options=HIGGS["limits"],
+    output:
+        limits="results/higgs/heavy_limits.json",
+        csv="results/higgs/heavy_limits.csv",
+        md="results/higgs/heavy_limits.md",
+        tex="results/higgs/heavy_limits.tex",
     log:
         "results/logs/higgs/heavy_limits.log",
     benchmark:
         "results/benchmarks/higgs/heavy_limits.tsv"
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        heavy=heavy_processes(),
+        backgrounds=HIGGS["backgrounds"],
+        left_out_mass=HIGGS["parameterised"]["left_out_mass"],
+        options=HIGGS["limits"],
     script:
         "../../scripts/higgs_heavy_limits.py"
 
 
 rule higgs_heavy_limits_plot:
-    output:
-        plot=report("results/higgs/plots/heavy_limits.png", caption="../report/higgs_heavy_limits.rst",
-                    category="Higgs"),
-        plot_pdf="results/higgs/plots/heavy_limits.pdf",
     input:
         limits="results/higgs/heavy_limits.json",
         code=script_code("higgs_heavy_limits_plot.py"),
+    output:
+        plot=report(
+            "results/higgs/plots/heavy_limits.png", caption="../report/higgs_heavy_limits.rst", category="Higgs"
+        ),
+        plot_pdf="results/higgs/plots/heavy_limits.pdf",
     log:
         "results/logs/higgs/heavy_limits_plot.log",
     conda:

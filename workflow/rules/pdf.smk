@@ -20,26 +20,21 @@ for _name in PDF["closure"]["held_out"]:
         raise ConfigError(f"pdf.closure.held_out: {_name!r} is not in pdf.datasets")
 
 
-def pdf_table_kind(table):
-    """What one theory file holds: a dataset's FK table, the positivity FK table, or the evolution to Q."""
-    return {"POSITIVITY": "positivity", "EVOLUTION": "evolution"}.get(table, "dataset")
-
-
 rule pdf_data:
-    output:
-        "results/pdf/data/{dataset}.npz",
     input:
         code=script_code("pdf_data.py"),
-    params:
-        variant=lambda wc: PDF["datasets"][wc.dataset]["variant"],
-    wildcard_constraints:
-        dataset=names_regex(PDF_DATASETS),
+    output:
+        "results/pdf/data/{dataset}.npz",
     log:
         "results/logs/pdf/data_{dataset}.log",
     benchmark:
         "results/benchmarks/pdf/data_{dataset}.tsv"
+    wildcard_constraints:
+        dataset=names_regex(PDF_DATASETS),
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        variant=lambda wc: PDF["datasets"][wc.dataset]["variant"],
     script:
         "../../scripts/pdf_data.py"
 
@@ -49,78 +44,73 @@ rule pdf_data:
 rule pdf_theory:
     output:
         f"{PDF_FK_DIR}/{{table}}.npz",
+    log:
+        "results/logs/pdf/theory_{table}.log",
+    benchmark:
+        "results/benchmarks/pdf/theory_{table}.tsv"
+    wildcard_constraints:
+        table=names_regex([*PDF_DATASETS, "POSITIVITY", "EVOLUTION"]),
+    conda:
+        "../../envs/ml4hep.yaml"
     params:
         settings=PDF["theory"],
         kind=lambda wc: pdf_table_kind(wc.table),
         dataset=lambda wc: wc.table if pdf_table_kind(wc.table) == "dataset" else None,
         variant=lambda wc: PDF["datasets"].get(wc.table, {}).get("variant", "legacy"),
-    wildcard_constraints:
-        table=names_regex([*PDF_DATASETS, "POSITIVITY", "EVOLUTION"]),
-    log:
-        "results/logs/pdf/theory_{table}.log",
-    benchmark:
-        "results/benchmarks/pdf/theory_{table}.tsv"
-    conda:
-        "../../envs/ml4hep.yaml"
     script:
         "../../scripts/pdf_theory.py"
 
 
 rule pdf_inputs:
-    output:
-        "results/pdf/inputs/fit{fit}.npz",
     input:
         data=expand("results/pdf/data/{dataset}.npz", dataset=PDF_DATASETS),
         fk=expand(f"{PDF_FK_DIR}/{{dataset}}.npz", dataset=PDF_DATASETS),
         positivity=f"{PDF_FK_DIR}/POSITIVITY.npz",
         code=script_code("pdf_inputs.py"),
-    params:
-        datasets=PDF_DATASETS,
-        options=PDF,
-        seed=lambda wc: derive_seed(config["seed"], "pdf", "level1", wc.fit),
-    wildcard_constraints:
-        fit=r"\d+",
+    output:
+        "results/pdf/inputs/fit{fit}.npz",
     log:
         "results/logs/pdf/inputs_fit{fit}.log",
     benchmark:
         "results/benchmarks/pdf/inputs_fit{fit}.tsv"
+    wildcard_constraints:
+        fit=r"\d+",
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        datasets=PDF_DATASETS,
+        options=PDF,
+        seed=lambda wc: derive_seed(config["seed"], "pdf", "level1", wc.fit),
     script:
         "../../scripts/pdf_inputs.py"
-
-
-def pdf_batch_seeds(fit, batch):
-    """The seeds of one batch's replicas: each replica's own, as when it was a job of its own."""
-    return [derive_seed(config["seed"], "pdf", "replica", fit, replica) for replica in PDF_BATCHES[int(batch)]]
 
 
 # One job fits the replicas of one batch together (ml4hep.pdf.fit.fit_replicas: the networks stacked, each replica
 # with its own seed, data replica, split, preprocessing, initial weights and early stopping; the same result as a job
 # of its own). It writes the replicas' files into a temporary batch folder; pdf_replica copies them to their places.
 rule pdf_replica_batch:
-    output:
-        batch=temp(directory("results/pdf/replica_batches/fit{fit}/batch{batch}")),
     input:
         inputs="results/pdf/inputs/fit{fit}.npz",
         code=script_code("pdf_replica.py"),
+    output:
+        batch=temp(directory("results/pdf/replica_batches/fit{fit}/batch{batch}")),
+    log:
+        "results/logs/pdf/replica_batch_fit{fit}_{batch}.log",
+    benchmark:
+        "results/benchmarks/pdf/replica_batch_fit{fit}_{batch}.tsv"
+    wildcard_constraints:
+        fit=r"\d+",
+        batch=r"\d+",
+    conda:
+        "../../envs/ml4hep.yaml"
+    threads: 1
+    resources:
+        gpu=gpu_request(),
     params:
         options=PDF,
         replicas=lambda wc: PDF_BATCHES[int(wc.batch)],
         seeds=lambda wc: pdf_batch_seeds(wc.fit, wc.batch),
         device=config["device"],
-    wildcard_constraints:
-        fit=r"\d+",
-        batch=r"\d+",
-    threads: 1
-    log:
-        "results/logs/pdf/replica_batch_fit{fit}_{batch}.log",
-    benchmark:
-        "results/benchmarks/pdf/replica_batch_fit{fit}_{batch}.tsv"
-    resources:
-        gpu=gpu_request(),
-    conda:
-        "../../envs/ml4hep.yaml"
     script:
         "../../scripts/pdf_replica.py"
 
@@ -128,67 +118,46 @@ rule pdf_replica_batch:
 # A replica's files, as one job of its own used to write them (other rules read them here); the batch folder goes
 # once all its replicas are copied.
 rule pdf_replica:
-    localrule: True
+    input:
+        batch=lambda wc: f"results/pdf/replica_batches/fit{wc.fit}/batch{PDF_BATCH_OF[int(wc.replica)]}",
+        code=script_code("pdf_replica_copy.py"),
     output:
         replica="results/pdf/replicas/fit{fit}/replica{replica}.npz",
         model="results/pdf/replicas/fit{fit}/replica{replica}.pt",
-    input:
-        batch=lambda wc: f"results/pdf/replica_batches/fit{wc.fit}/batch{PDF_BATCH_OF[int(wc.replica)]}",
+    log:
+        "results/logs/pdf/replica_copy_fit{fit}_{replica}.log",
     wildcard_constraints:
         fit=r"\d+",
         replica=r"\d+",
-    run:
-        import shutil
-        from pathlib import Path
-
-        for path in output:
-            shutil.copyfile(Path(input.batch) / Path(path).name, path)
+    localrule: True
+    conda:
+        "../../envs/ml4hep.yaml"
+    script:
+        "../../scripts/pdf_replica_copy.py"
 
 
 rule pdf_postfit:
-    output:
-        ensemble="results/pdf/ensemble.npz",
-        summary="results/pdf/postfit.json",
     input:
         inputs=expand("results/pdf/inputs/fit{fit}.npz", fit=PDF_FITS),
         replicas=expand("results/pdf/replicas/fit{fit}/replica{replica}.npz", fit=PDF_FITS, replica=PDF_REPLICAS),
         code=script_code("pdf_postfit.py"),
-    params:
-        options=PDF,
-        replicas=len(PDF_REPLICAS),
+    output:
+        ensemble="results/pdf/ensemble.npz",
+        summary="results/pdf/postfit.json",
     log:
         "results/logs/pdf/postfit.log",
     benchmark:
         "results/benchmarks/pdf/postfit.tsv"
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        options=PDF,
+        replicas=len(PDF_REPLICAS),
     script:
         "../../scripts/pdf_postfit.py"
 
 
-def pdf_band_outputs():
-    """Band plots at Q0 (PNG in the report, PDF alongside)."""
-    outputs = {}
-    for flavour in PDF_BAND_FLAVOURS:
-        outputs[f"band_{flavour}"] = report(f"results/pdf/plots/band_{flavour}.png", caption="../report/pdf_band.rst",
-                                            category="PDF replicas")
-        outputs[f"band_{flavour}_pdf"] = f"results/pdf/plots/band_{flavour}.pdf"
-    return outputs
-
-
 rule pdf_evaluate:
-    output:
-        metrics="results/pdf/metrics.json",
-        chi2_csv="results/pdf/chi2.csv",
-        chi2_md="results/pdf/chi2.md",
-        chi2_tex="results/pdf/chi2.tex",
-        ensemble_q="results/pdf/ensemble_q.npz",
-        **pdf_band_outputs(),
-        bands_q=report("results/pdf/plots/bands_q.png", caption="../report/pdf_bands_q.rst", category="PDF replicas"),
-        bands_q_pdf="results/pdf/plots/bands_q.pdf",
-        curves=report("results/pdf/plots/chi2_curves.png", caption="../report/pdf_chi2_curves.rst",
-                      category="PDF replicas"),
-        curves_pdf="results/pdf/plots/chi2_curves.pdf",
     input:
         inputs=expand("results/pdf/inputs/fit{fit}.npz", fit=PDF_FITS),
         ensemble="results/pdf/ensemble.npz",
@@ -196,14 +165,27 @@ rule pdf_evaluate:
         evolution=f"{PDF_FK_DIR}/EVOLUTION.npz",
         curves=expand("results/pdf/replicas/fit0/replica{replica}.npz", replica=PDF_REPLICAS),
         code=script_code("pdf_evaluate.py"),
-    params:
-        options=PDF,
-        seed=derive_seed(config["seed"], "pdf", "bootstrap"),
+    output:
+        **pdf_band_outputs(),
+        metrics="results/pdf/metrics.json",
+        chi2_csv="results/pdf/chi2.csv",
+        chi2_md="results/pdf/chi2.md",
+        chi2_tex="results/pdf/chi2.tex",
+        ensemble_q="results/pdf/ensemble_q.npz",
+        bands_q=report("results/pdf/plots/bands_q.png", caption="../report/pdf_bands_q.rst", category="PDF replicas"),
+        bands_q_pdf="results/pdf/plots/bands_q.pdf",
+        curves=report(
+            "results/pdf/plots/chi2_curves.png", caption="../report/pdf_chi2_curves.rst", category="PDF replicas"
+        ),
+        curves_pdf="results/pdf/plots/chi2_curves.pdf",
     log:
         "results/logs/pdf/evaluate.log",
     benchmark:
         "results/benchmarks/pdf/evaluate.tsv"
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        options=PDF,
+        seed=derive_seed(config["seed"], "pdf", "bootstrap"),
     script:
         "../../scripts/pdf_evaluate.py"

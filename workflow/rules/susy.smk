@@ -9,68 +9,39 @@ SUSY_SPLITS = ("train", "val", "test")
 SUSY_CLASSIFIERS = SUSY_MODELS.names()
 
 
-def susy_shard_points(shard):
-    """(points, first point id) of one scan shard."""
-    from ml4hep.susy.scan import shard_sizes
-
-    sizes = shard_sizes(SUSY["scan"]["points"], SUSY["scan"]["shards"])
-    return sizes[int(shard)], sum(sizes[: int(shard)])
-
-
-def susy_split_files():
-    return {split: f"results/susy/dataset/{split}.npz" for split in SUSY_SPLITS}
-
-
-def susy_model_file(classifier):
-    return f"results/susy/models/{classifier}{SUSY_MODELS.model_class(classifier).suffix}"
-
-
 SUSY_GRID = SUSY["efficiency_grid"]
 if SUSY_GRID["use_in_recast"] and SUSY_GRID["events"] == 0:
     raise ConfigError("config key 'susy.efficiency_grid.use_in_recast' needs susy.efficiency_grid.events > 0")
 
 
-def susy_grid_for_recast():
-    """The grid CSV when the recast uses it (an input of the label and evaluation jobs), else nothing."""
-    return ["results/susy/efficiency_grid.csv"] if SUSY_GRID["use_in_recast"] else []
-
-
-def susy_grid_summary():
-    return ["results/susy/efficiency_grid.json"] if SUSY_GRID["events"] > 0 else []
-
-
-def susy_targets():
-    """The final outputs of the SUSY task (the efficiency-grid figure when the grid is simulated)."""
-    return ["results/susy/metrics.json", *(["results/susy/plots/efficiency_grid.png"] if SUSY_GRID["events"] else [])]
-
-
 rule susy_efficiency_grid:
+    input:
+        code=script_code("susy_efficiency_grid.py"),
     output:
         grid="results/susy/efficiency_grid.csv",
         comparison="results/susy/efficiency_grid.json",
-    input:
-        code=script_code("susy_efficiency_grid.py"),
-    params:
-        options=SUSY_GRID,
-        seed=derive_seed(config["seed"], "susy", "efficiency_grid"),
     log:
         "results/logs/susy/efficiency_grid.log",
     benchmark:
         "results/benchmarks/susy/efficiency_grid.tsv"
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        options=SUSY_GRID,
+        seed=derive_seed(config["seed"], "susy", "efficiency_grid"),
     script:
         "../../scripts/susy_efficiency_grid.py"
 
 
 rule susy_efficiency_grid_plot:
-    output:
-        plot=report("results/susy/plots/efficiency_grid.png", caption="../report/susy_efficiency_grid.rst",
-                    category="SUSY"),
-        plot_pdf="results/susy/plots/efficiency_grid.pdf",
     input:
         grid="results/susy/efficiency_grid.csv",
         code=script_code("susy_efficiency_grid_plot.py"),
+    output:
+        plot=report(
+            "results/susy/plots/efficiency_grid.png", caption="../report/susy_efficiency_grid.rst", category="SUSY"
+        ),
+        plot_pdf="results/susy/plots/efficiency_grid.pdf",
     log:
         "results/logs/susy/efficiency_grid_plot.log",
     conda:
@@ -80,151 +51,164 @@ rule susy_efficiency_grid_plot:
 
 
 rule susy_scan:
-    output:
-        points="results/susy/scan/{shard}.root",
     input:
         code=script_code("susy_scan.py"),
+    output:
+        points="results/susy/scan/{shard}.root",
+    log:
+        "results/logs/susy/scan_{shard}.log",
+    benchmark:
+        "results/benchmarks/susy/scan_{shard}.tsv"
+    wildcard_constraints:
+        shard=r"\d+",
+    conda:
+        "../../envs/ml4hep.yaml"
     params:
         size=lambda wc: susy_shard_points(wc.shard),
         ranges=SUSY["scan"]["ranges"],
         seed=lambda wc: derive_seed(config["seed"], "susy", "scan", wc.shard),
         slha_dir=lambda wc: f"results/susy/slha/{wc.shard}" if SUSY["scan"]["write_slha"] else None,
-    wildcard_constraints:
-        shard=r"\d+",
-    log:
-        "results/logs/susy/scan_{shard}.log",
-    benchmark:
-        "results/benchmarks/susy/scan_{shard}.tsv"
-    conda:
-        "../../envs/ml4hep.yaml"
     script:
         "../../scripts/susy_scan.py"
 
 
 rule susy_label:
-    output:
-        labels="results/susy/labels/{shard}.root",
-        summary="results/susy/labels/{shard}.json",
     input:
         points="results/susy/scan/{shard}.root",
         grid=susy_grid_for_recast(),
         code=script_code("susy_label.py"),
-    params:
-        recast=SUSY["recast"],
-    wildcard_constraints:
-        shard=r"\d+",
+    output:
+        labels="results/susy/labels/{shard}.root",
+        summary="results/susy/labels/{shard}.json",
     log:
         "results/logs/susy/label_{shard}.log",
     benchmark:
         "results/benchmarks/susy/label_{shard}.tsv"
+    wildcard_constraints:
+        shard=r"\d+",
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        recast=SUSY["recast"],
     script:
         "../../scripts/susy_label.py"
 
 
 rule susy_dataset:
-    output:
-        **susy_split_files(),
-        summary="results/susy/dataset/summary.json",
     input:
         labels=expand("results/susy/labels/{shard}.root", shard=SUSY_SHARDS),
         code=script_code("susy_dataset.py"),
-    params:
-        split=SUSY["split"],
-        inputs=SUSY["inputs"],
-        seed=derive_seed(config["seed"], "susy", "split"),
+    output:
+        **susy_split_files(),
+        summary="results/susy/dataset/summary.json",
     log:
         "results/logs/susy/dataset.log",
     benchmark:
         "results/benchmarks/susy/dataset.tsv"
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        split=SUSY["split"],
+        inputs=SUSY["inputs"],
+        seed=derive_seed(config["seed"], "susy", "split"),
     script:
         "../../scripts/susy_dataset.py"
 
 
 rule susy_train_rf:
+    input:
+        **susy_split_files(),
+        code=script_code("susy_train.py"),
     output:
         model="results/susy/models/{classifier}.npz",
         scores="results/susy/scores/{classifier}.root",
         info="results/susy/models/{classifier}_info.json",
-    input:
-        **susy_split_files(),
-        code=script_code("susy_train.py"),
-    params:
-        hyper=lambda wc: SUSY[wc.classifier],
-        seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
-        device=config["device"],
-        checkpoint=lambda wc: f"results/susy/checkpoints/{wc.classifier}.ckpt" if SUSY_MODELS.is_network(wc.classifier) else None,
-    wildcard_constraints:
-        classifier="rf",
-    threads: 2
     log:
         "results/logs/susy/train_{classifier}.log",
     benchmark:
         "results/benchmarks/susy/train_{classifier}.tsv"
+    wildcard_constraints:
+        classifier="rf",
     conda:
         "../../envs/ml4hep.yaml"
+    threads: 2
+    params:
+        hyper=lambda wc: SUSY[wc.classifier],
+        seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
+        device=config["device"],
+        checkpoint=lambda wc: (
+            f"results/susy/checkpoints/{wc.classifier}.ckpt" if SUSY_MODELS.is_network(wc.classifier) else None
+        ),
     script:
         "../../scripts/susy_train.py"
 
 
 rule susy_train_bdt:
+    input:
+        **susy_split_files(),
+        code=script_code("susy_train.py"),
     output:
         model="results/susy/models/{classifier}.json",
         scores="results/susy/scores/{classifier}.root",
         info="results/susy/models/{classifier}_info.json",
-    input:
-        **susy_split_files(),
-        code=script_code("susy_train.py"),
-    params:
-        hyper=lambda wc: SUSY[wc.classifier],
-        seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
-        device=config["device"],
-        checkpoint=lambda wc: f"results/susy/checkpoints/{wc.classifier}.ckpt" if SUSY_MODELS.is_network(wc.classifier) else None,
-    wildcard_constraints:
-        classifier="bdt",
-    threads: 2
     log:
         "results/logs/susy/train_{classifier}.log",
     benchmark:
         "results/benchmarks/susy/train_{classifier}.tsv"
+    wildcard_constraints:
+        classifier="bdt",
     conda:
         "../../envs/ml4hep.yaml"
+    threads: 2
+    params:
+        hyper=lambda wc: SUSY[wc.classifier],
+        seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
+        device=config["device"],
+        checkpoint=lambda wc: (
+            f"results/susy/checkpoints/{wc.classifier}.ckpt" if SUSY_MODELS.is_network(wc.classifier) else None
+        ),
     script:
         "../../scripts/susy_train.py"
 
 
 rule susy_train_mlp:
+    input:
+        **susy_split_files(),
+        code=script_code("susy_train.py"),
     output:
         model="results/susy/models/{classifier}.pt",
         scores="results/susy/scores/{classifier}.root",
         info="results/susy/models/{classifier}_info.json",
-    input:
-        **susy_split_files(),
-        code=script_code("susy_train.py"),
-    params:
-        hyper=lambda wc: SUSY[wc.classifier],
-        seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
-        device=config["device"],
-        checkpoint=lambda wc: f"results/susy/checkpoints/{wc.classifier}.ckpt" if SUSY_MODELS.is_network(wc.classifier) else None,
-    wildcard_constraints:
-        classifier="mlp",
-    threads: 2
     log:
         "results/logs/susy/train_{classifier}.log",
     benchmark:
         "results/benchmarks/susy/train_{classifier}.tsv"
-    resources:
-        gpu=gpu_request(),
+    wildcard_constraints:
+        classifier="mlp",
     conda:
         "../../envs/ml4hep.yaml"
+    threads: 2
+    resources:
+        gpu=gpu_request(),
+    params:
+        hyper=lambda wc: SUSY[wc.classifier],
+        seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
+        device=config["device"],
+        checkpoint=lambda wc: (
+            f"results/susy/checkpoints/{wc.classifier}.ckpt" if SUSY_MODELS.is_network(wc.classifier) else None
+        ),
     script:
         "../../scripts/susy_train.py"
 
 
 rule susy_evaluate:
+    input:
+        test="results/susy/dataset/test.npz",
+        summary="results/susy/dataset/summary.json",
+        models=[susy_model_file(c) for c in SUSY_CLASSIFIERS],
+        grid=susy_grid_for_recast(),
+        grid_summary=susy_grid_summary(),
+        code=script_code("susy_evaluate.py"),
     output:
         metrics="results/susy/metrics.json",
         accuracy_csv="results/susy/accuracy.csv",
@@ -235,26 +219,18 @@ rule susy_evaluate:
         fractions_tex="results/susy/exclusion.tex",
         maps=report("results/susy/plots/maps.png", caption="../report/susy_maps.rst", category="SUSY"),
         maps_pdf="results/susy/plots/maps.pdf",
-        confidence=report("results/susy/plots/confidence.png", caption="../report/susy_confidence.rst",
-                          category="SUSY"),
+        confidence=report("results/susy/plots/confidence.png", caption="../report/susy_confidence.rst", category="SUSY"),
         confidence_pdf="results/susy/plots/confidence.pdf",
-    input:
-        test="results/susy/dataset/test.npz",
-        summary="results/susy/dataset/summary.json",
-        models=[susy_model_file(c) for c in SUSY_CLASSIFIERS],
-        grid=susy_grid_for_recast(),
-        grid_summary=susy_grid_summary(),
-        code=script_code("susy_evaluate.py"),
-    params:
-        classifiers=SUSY_CLASSIFIERS,
-        inputs=SUSY["inputs"],
-        recast=SUSY["recast"],
-        options=SUSY["evaluate"],
     log:
         "results/logs/susy/evaluate.log",
     benchmark:
         "results/benchmarks/susy/evaluate.tsv"
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        classifiers=SUSY_CLASSIFIERS,
+        inputs=SUSY["inputs"],
+        recast=SUSY["recast"],
+        options=SUSY["evaluate"],
     script:
         "../../scripts/susy_evaluate.py"

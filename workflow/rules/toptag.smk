@@ -10,92 +10,76 @@ if TOPTAG["predefined_split"]:
         raise ConfigError(f"config key 'toptag.predefined_split' names samples not in 'toptag.samples': {_unknown}")
 
 
-def toptag_feature_files():
-    return {split: f"results/toptag/features/{split}.root" for split in TOPTAG_SPLITS}
-
-
-def toptag_shard_feature_files():
-    """Sample -> the feature files of its shards (one toptag_shard_features job each)."""
-    return {sample: [f"results/toptag/features/shards/{sample}/{shard}.root"
-                     for shard in range(len(sample_shards(sample)))] for sample in TOPTAG["samples"]}
-
-
 TOPTAG_NETWORKS = TAGGERS.networks()
 
 
-def toptag_model_file(tagger):
-    return f"results/toptag/models/{tagger}{TAGGERS.model_class(tagger).suffix}"
-
-
-def toptag_hyper(tagger):
-    """A tagger's hyper-parameters: the network's section with the training settings, or the BDT's section."""
-    if tagger == "bdt":
-        return dict(TOPTAG["bdt"])
-    if tagger not in TOPTAG_NETWORKS:
-        return {}
-    hyper = {**TOPTAG["training"], **TOPTAG["models"][tagger]}
-    if tagger == "cnn":
-        hyper["pixels"] = TOPTAG["image"]["pixels"]
-    return hyper
-
-
+# Constituents, image and substructure of the jets of one sample shard (one job per shard, chunked).
 rule toptag_shard_features:
-    """Constituents, image and substructure of the jets of one sample shard (one job per shard, chunked)."""
-    output:
-        "results/toptag/features/shards/{sample}/{shard}.root",
     input:
         sample=lambda wc: sample_shards(wc.sample)[int(wc.shard)],
         code=script_code("toptag_shard_features.py"),
-    params:
-        options={k: TOPTAG[k] for k in ("max_constituents", "rotate", "jet_r", "image")},
-        chunk_size=TOPTAG["chunk_size"],
-    wildcard_constraints:
-        sample=names_regex(TOPTAG["samples"]),
-        shard=r"\d+",
+    output:
+        "results/toptag/features/shards/{sample}/{shard}.root",
     log:
         "results/logs/toptag/features_{sample}_{shard}.log",
     benchmark:
         "results/benchmarks/toptag/features_{sample}_{shard}.tsv"
-    resources:
-        mem_mb=2000,
+    wildcard_constraints:
+        sample=names_regex(TOPTAG["samples"]),
+        shard=r"\d+",
     conda:
         "../../envs/ml4hep.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        options={k: TOPTAG[k] for k in ("max_constituents", "rotate", "jet_r", "image")},
+        chunk_size=TOPTAG["chunk_size"],
     script:
         "../../scripts/toptag_shard_features.py"
 
 
+# The train/val/test split files from the shards' features, shard by shard and chunk by chunk.
 rule toptag_features:
-    """The train/val/test split files from the shards' features, shard by shard and chunk by chunk."""
-    output:
-        **toptag_feature_files(),
     input:
         shards=lambda wc: [f for files in toptag_shard_feature_files().values() for f in files],
         code=script_code("toptag_features.py"),
+    output:
+        **toptag_feature_files(),
+    log:
+        "results/logs/toptag/features.log",
+    benchmark:
+        "results/benchmarks/toptag/features.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    resources:
+        mem_mb=2000,
     params:
         shards=lambda wc: toptag_shard_feature_files(),
         options={k: TOPTAG[k] for k in ("split", "predefined_split")},
         seed=derive_seed(config["seed"], "toptag", "split"),
         chunk_size=TOPTAG["chunk_size"],
-    log:
-        "results/logs/toptag/features.log",
-    benchmark:
-        "results/benchmarks/toptag/features.tsv"
-    resources:
-        mem_mb=2000,
-    conda:
-        "../../envs/ml4hep.yaml"
     script:
         "../../scripts/toptag_features.py"
 
 
 rule toptag_train_baseline:
+    input:
+        **toptag_feature_files(),
+        code=script_code("toptag_train.py", without=("ml4hep.toptag.models", "ml4hep.onnx_export")),
     output:
         model="results/toptag/models/{tagger}.json",
         scores="results/toptag/scores/{tagger}.root",
         info="results/toptag/models/{tagger}_info.json",
-    input:
-        **toptag_feature_files(),
-        code=script_code("toptag_train.py", without=("ml4hep.toptag.models", "ml4hep.onnx_export")),
+    log:
+        "results/logs/toptag/train_{tagger}.log",
+    benchmark:
+        "results/benchmarks/toptag/train_{tagger}.tsv"
+    wildcard_constraints:
+        tagger=names_regex(TAGGERS.baselines()),
+    conda:
+        "../../envs/ml4hep.yaml"
+    resources:
+        mem_mb=2000,
     params:
         hyper=lambda wc: toptag_hyper(wc.tagger),
         seed=lambda wc: derive_seed(config["seed"], "toptag", wc.tagger),
@@ -103,29 +87,31 @@ rule toptag_train_baseline:
         checkpoint=None,
         samples=TOPTAG["samples"],
         chunk_size=TOPTAG["chunk_size"],
-    wildcard_constraints:
-        tagger=names_regex(TAGGERS.baselines()),
-    log:
-        "results/logs/toptag/train_{tagger}.log",
-    benchmark:
-        "results/benchmarks/toptag/train_{tagger}.tsv"
-    resources:
-        mem_mb=2000,
-    conda:
-        "../../envs/ml4hep.yaml"
     script:
         "../../scripts/toptag_train.py"
 
 
 rule toptag_train_network:
+    input:
+        **toptag_feature_files(),
+        code=script_code("toptag_train.py"),
     output:
         model="results/toptag/models/{tagger}.pt",
         onnx="results/toptag/models/{tagger}.onnx",
         scores="results/toptag/scores/{tagger}.root",
         info="results/toptag/models/{tagger}_info.json",
-    input:
-        **toptag_feature_files(),
-        code=script_code("toptag_train.py"),
+    log:
+        "results/logs/toptag/train_{tagger}.log",
+    benchmark:
+        "results/benchmarks/toptag/train_{tagger}.tsv"
+    wildcard_constraints:
+        tagger=names_regex(TOPTAG_NETWORKS),
+    conda:
+        "../../envs/ml4hep.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        gpu=gpu_request(),
     params:
         hyper=lambda wc: toptag_hyper(wc.tagger),
         seed=lambda wc: derive_seed(config["seed"], "toptag", wc.tagger),
@@ -134,23 +120,17 @@ rule toptag_train_network:
         checkpoint="results/toptag/checkpoints/{tagger}.ckpt",
         samples=TOPTAG["samples"],
         chunk_size=TOPTAG["chunk_size"],
-    wildcard_constraints:
-        tagger=names_regex(TOPTAG_NETWORKS),
-    threads: 2
-    log:
-        "results/logs/toptag/train_{tagger}.log",
-    benchmark:
-        "results/benchmarks/toptag/train_{tagger}.tsv"
-    resources:
-        mem_mb=4000,
-        gpu=gpu_request(),
-    conda:
-        "../../envs/ml4hep.yaml"
     script:
         "../../scripts/toptag_train.py"
 
 
 rule toptag_evaluate:
+    input:
+        test="results/toptag/features/test.root",
+        val="results/toptag/features/val.root",
+        scores=expand("results/toptag/scores/{tagger}.root", tagger=TOPTAG["taggers"]),
+        infos=expand("results/toptag/models/{tagger}_info.json", tagger=TOPTAG["taggers"]),
+        code=script_code("toptag_evaluate.py"),
     output:
         metrics="results/toptag/metrics.json",
         csv="results/toptag/taggers.csv",
@@ -158,21 +138,15 @@ rule toptag_evaluate:
         tex="results/toptag/taggers.tex",
         roc=report("results/toptag/plots/roc.png", caption="../report/toptag_roc.rst", category="Top tagging"),
         roc_pdf="results/toptag/plots/roc.pdf",
-    input:
-        test="results/toptag/features/test.root",
-        val="results/toptag/features/val.root",
-        scores=expand("results/toptag/scores/{tagger}.root", tagger=TOPTAG["taggers"]),
-        infos=expand("results/toptag/models/{tagger}_info.json", tagger=TOPTAG["taggers"]),
-        code=script_code("toptag_evaluate.py"),
-    params:
-        taggers=TOPTAG["taggers"],
-        bootstrap=TOPTAG["bootstrap"],
-        seed=derive_seed(config["seed"], "toptag", "bootstrap"),
     log:
         "results/logs/toptag/evaluate.log",
     benchmark:
         "results/benchmarks/toptag/evaluate.tsv"
     conda:
         "../../envs/ml4hep.yaml"
+    params:
+        taggers=TOPTAG["taggers"],
+        bootstrap=TOPTAG["bootstrap"],
+        seed=derive_seed(config["seed"], "toptag", "bootstrap"),
     script:
         "../../scripts/toptag_evaluate.py"

@@ -44,21 +44,44 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 GENERATED_BRANCHES = (
-    "lep_pt", "lep_eta", "lep_phi", "lep_charge", "tau_pt", "tau_eta", "tau_phi", "tau_m", "tau_charge",
-    "jet_pt", "jet_eta", "jet_phi", "jet_m", "met", "met_phi", "met_sumet", "weight", "truth_ditau_mass",
+    "lep_pt",
+    "lep_eta",
+    "lep_phi",
+    "lep_charge",
+    "tau_pt",
+    "tau_eta",
+    "tau_phi",
+    "tau_m",
+    "tau_charge",
+    "jet_pt",
+    "jet_eta",
+    "jet_phi",
+    "jet_m",
+    "met",
+    "met_phi",
+    "met_sumet",
+    "weight",
+    "truth_ditau_mass",
     "resonance_mass",
 )
 
 
 def empty_table() -> dict[str, np.ndarray]:
     """The columns of :func:`process_table` with no event."""
-    return {"X": np.zeros((0, len(FEATURE_NAMES))), "label": np.zeros(0, np.int64), "weight": np.zeros(0),
-            "truth_mass": np.zeros(0), "resonance_mass": np.zeros(0), "shard": np.zeros(0, np.int64),
-            "entry": np.zeros(0, np.int64)}
+    return {
+        "X": np.zeros((0, len(FEATURE_NAMES))),
+        "label": np.zeros(0, np.int64),
+        "weight": np.zeros(0),
+        "truth_mass": np.zeros(0),
+        "resonance_mass": np.zeros(0),
+        "shard": np.zeros(0, np.int64),
+        "entry": np.zeros(0, np.int64),
+    }
 
 
-def process_table(name: str, paths: Sequence[str], label: int, jet_pt_min: float,
-                  allow_empty: bool = False) -> dict[str, np.ndarray]:
+def process_table(
+    name: str, paths: Sequence[str], label: int, jet_pt_min: float, allow_empty: bool = False
+) -> dict[str, np.ndarray]:
     """Selected events of one generated process with their features.
 
     Args:
@@ -88,7 +111,8 @@ def process_table(name: str, paths: Sequence[str], label: int, jet_pt_min: float
         "weight": ak.to_numpy(selected.weight).astype(np.float64),
         "truth_mass": ak.to_numpy(selected.truth_ditau_mass).astype(np.float64),
         "resonance_mass": ak.to_numpy(selected.resonance_mass).astype(np.float64),
-        "shard": ak.to_numpy(selected.shard), "entry": ak.to_numpy(selected.entry),
+        "shard": ak.to_numpy(selected.shard),
+        "entry": ak.to_numpy(selected.entry),
     }
 
 
@@ -104,7 +128,8 @@ def higgsml_table(name: str, paths: Sequence[str]) -> dict[str, np.ndarray]:
         "weight": ak.to_numpy(events.weight).astype(np.float64),
         "truth_mass": np.full(n, np.nan),
         "resonance_mass": np.where(ak.to_numpy(events.label) == 1, 125.0, 0.0),
-        "shard": ak.to_numpy(events.shard), "entry": ak.to_numpy(events.entry),
+        "shard": ak.to_numpy(events.shard),
+        "entry": ak.to_numpy(events.entry),
     }
 
 
@@ -112,8 +137,7 @@ TABLE_COLUMNS = ("X", "label", "weight", "truth_mass", "resonance_mass", "shard"
 """Columns of a shard's table (:func:`shard_table`)."""
 
 
-def shard_table(path: str | Path, name: str, shard: int, role: str, jet_pt_min: float,
-                output: str | Path) -> int:
+def shard_table(path: str | Path, name: str, shard: int, role: str, jet_pt_min: float, output: str | Path) -> int:
     """Selected events of one sample shard with their features, written as a small ``.npz``.
 
     Args:
@@ -181,11 +205,20 @@ def split_tables(
     for split, pieces in parts.items():
         data = {column: np.concatenate([piece[column] for piece in pieces]) for column in pieces[0]}
         Path(outputs[split]).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(outputs[split], X=data["X"], feature_names=np.array(FEATURE_NAMES), label=data["label"],
-                 weight=data["weight"] * total / fractions[split], process=data["process"],
-                 process_names=np.array(list(tables)), truth_mass=data["truth_mass"],
-                 resonance_mass=data["resonance_mass"], sample=data["process"], shard=data["shard"],
-                 entry=data["entry"])
+        np.savez(
+            outputs[split],
+            X=data["X"],
+            feature_names=np.array(FEATURE_NAMES),
+            label=data["label"],
+            weight=data["weight"] * total / fractions[split],
+            process=data["process"],
+            process_names=np.array(list(tables)),
+            truth_mass=data["truth_mass"],
+            resonance_mass=data["resonance_mass"],
+            sample=data["process"],
+            shard=data["shard"],
+            entry=data["entry"],
+        )
     return summary
 
 

@@ -36,8 +36,7 @@ from ml4hep.io import read_sample, read_tree
 from ml4hep.splitting import shard_seed, split_indices
 
 CONSTITUENT_FEATURES = ("deta", "dphi", "log_pt", "log_e", "log_pt_rel", "log_e_rel", "delta_r", "z")
-JET_BRANCHES = ("jet_pt", "jet_eta", "jet_phi", "jet_mass", "is_signal_new", "part_E", "part_px", "part_py",
-                "part_pz")
+JET_BRANCHES = ("jet_pt", "jet_eta", "jet_phi", "jet_mass", "is_signal_new", "part_E", "part_px", "part_py", "part_pz")
 SPLITS = ("train", "val", "test")
 
 
@@ -97,9 +96,7 @@ def _padded(values: ak.Array, size: int) -> np.ndarray:
     return ak.to_numpy(ak.fill_none(ak.pad_none(values, size, axis=1, clip=True), 0.0)).astype(np.float32)
 
 
-def constituent_arrays(
-    jets: ak.Array, max_constituents: int, *, rotate: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
+def constituent_arrays(jets: ak.Array, max_constituents: int, *, rotate: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Padded constituent features and mask.
 
     Args:
@@ -159,8 +156,11 @@ def check_finite(arrays: Mapping[str, np.ndarray], source: str) -> None:
     for name, array in arrays.items():
         bad = ~np.isfinite(array)
         if bad.any():
-            raise InputFileError(source, f"feature '{name}' has {int(bad.sum())} NaN/infinite value(s) in "
-                                         f"{int(bad.reshape(len(array), -1).any(axis=1).sum())} jet(s)")
+            raise InputFileError(
+                source,
+                f"feature '{name}' has {int(bad.sum())} NaN/infinite value(s) in "
+                f"{int(bad.reshape(len(array), -1).any(axis=1).sum())} jet(s)",
+            )
 
 
 FEATURE_COLUMNS = ("x", "mask", "images", "substructure", "label", "weight", "jet_pt", "jet_mass", "shard", "entry")
@@ -181,27 +181,33 @@ def jet_features(jets: ak.Array, options: Mapping[str, Any], source: str) -> dic
     from ml4hep.toptag.substructure import FEATURE_NAMES, substructure_features
 
     x, mask = constituent_arrays(jets, int(options["max_constituents"]), rotate=bool(options["rotate"]))
-    images = jet_images(jets, int(options["image"]["pixels"]), float(options["image"]["half_width"]),
-                        rotate=bool(options["rotate"]))
-    sub = substructure_features(jets.part_E, jets.part_px, jets.part_py, jets.part_pz,
-                                jet_r=float(options["jet_r"]))
+    images = jet_images(
+        jets, int(options["image"]["pixels"]), float(options["image"]["half_width"]), rotate=bool(options["rotate"])
+    )
+    sub = substructure_features(jets.part_E, jets.part_px, jets.part_py, jets.part_pz, jet_r=float(options["jet_r"]))
     substructure = np.stack([sub[name] for name in FEATURE_NAMES], axis=1).astype(np.float64)
     check_finite({"constituents": x, "images": images, "substructure": substructure}, source)
-    return {"x": x, "mask": mask, "images": images, "substructure": substructure.reshape(len(x), len(FEATURE_NAMES)),
-            "label": ak.to_numpy(jets.is_signal_new).astype(np.int64), "weight": np.ones(len(x)),
-            "jet_pt": ak.to_numpy(jets.jet_pt).astype(np.float64),
-            "jet_mass": ak.to_numpy(jets.jet_mass).astype(np.float64)}
+    return {
+        "x": x,
+        "mask": mask,
+        "images": images,
+        "substructure": substructure.reshape(len(x), len(FEATURE_NAMES)),
+        "label": ak.to_numpy(jets.is_signal_new).astype(np.int64),
+        "weight": np.ones(len(x)),
+        "jet_pt": ak.to_numpy(jets.jet_pt).astype(np.float64),
+        "jet_mass": ak.to_numpy(jets.jet_mass).astype(np.float64),
+    }
 
 
 def _empty_jets() -> ak.Array:
     """Zero jets with the fields of :data:`JET_BRANCHES` (for the branch types of an empty shard)."""
     jagged = ak.Array([[0.0]])[:0]
-    return ak.zip({name: jagged if name.startswith("part_") else np.zeros(0) for name in JET_BRANCHES},
-                  depth_limit=1)
+    return ak.zip({name: jagged if name.startswith("part_") else np.zeros(0) for name in JET_BRANCHES}, depth_limit=1)
 
 
-def shard_features(path: str | Path, shard: int, options: Mapping[str, Any], output: str | Path,
-                   chunk_size: int = DEFAULT_CHUNK_SIZE) -> int:
+def shard_features(
+    path: str | Path, shard: int, options: Mapping[str, Any], output: str | Path, chunk_size: int = DEFAULT_CHUNK_SIZE
+) -> int:
     """Features of the jets of one sample shard, read and written ``chunk_size`` jets at a time.
 
     Args:
@@ -220,21 +226,34 @@ def shard_features(path: str | Path, shard: int, options: Mapping[str, Any], out
     from ml4hep.toptag.substructure import FEATURE_NAMES
 
     read_tree(path, JET_BRANCHES[:1], allow_empty=True)  # the checks of every reader: a clear message
-    template = {**jet_features(_empty_jets(), options, str(path)), "shard": np.zeros(0, np.int64),
-                "entry": np.zeros(0, np.int64)}
-    with ChunkedWriter(output, chunk_size, metadata={"substructure_names": ",".join(FEATURE_NAMES)},
-                       template=template) as writer, uproot.open(path, array_cache=None) as file:
+    template = {
+        **jet_features(_empty_jets(), options, str(path)),
+        "shard": np.zeros(0, np.int64),
+        "entry": np.zeros(0, np.int64),
+    }
+    with (
+        ChunkedWriter(
+            output, chunk_size, metadata={"substructure_names": ",".join(FEATURE_NAMES)}, template=template
+        ) as writer,
+        uproot.open(path, array_cache=None) as file,
+    ):
         start = 0
         for jets in file["events"].iterate(list(JET_BRANCHES), step_size=int(chunk_size), library="ak"):
             n = len(jets)
-            writer.add({**jet_features(jets, options, str(path)), "shard": np.full(n, int(shard), np.int64),
-                        "entry": np.arange(start, start + n, dtype=np.int64)})
+            writer.add(
+                {
+                    **jet_features(jets, options, str(path)),
+                    "shard": np.full(n, int(shard), np.int64),
+                    "entry": np.arange(start, start + n, dtype=np.int64),
+                }
+            )
             start += n
     return writer.n_rows
 
 
-def assign_splits(labels: np.ndarray, sample: str, shard: int, options: Mapping[str, Any],
-                  seed: int) -> dict[str, np.ndarray]:
+def assign_splits(
+    labels: np.ndarray, sample: str, shard: int, options: Mapping[str, Any], seed: int
+) -> dict[str, np.ndarray]:
     """Which jets of one shard go to each split (split name -> boolean mask over the shard's jets).
 
     With ``predefined_split`` every jet goes to its sample's split(s); otherwise the shard's jets are split with the
@@ -279,13 +298,17 @@ def split_features(
         EmptySampleError: No jets, or only one class.
     """
     first = ChunkedSplit(next(iter(shards.values()))[0])
-    template = {**{column: first.read([column], 0, 0)[column] for column in FEATURE_COLUMNS},
-                "sample": np.zeros(0, np.int64)}
+    template = {
+        **{column: first.read([column], 0, 0)[column] for column in FEATURE_COLUMNS},
+        "sample": np.zeros(0, np.int64),
+    }
     metadata = {"substructure_names": ",".join(first["substructure_names"])}
     labels_seen: set[int] = set()
     with contextlib.ExitStack() as stack:
-        writers = {name: stack.enter_context(ChunkedWriter(outputs[name], chunk_size, metadata=metadata,
-                                                           template=template)) for name in SPLITS}
+        writers = {
+            name: stack.enter_context(ChunkedWriter(outputs[name], chunk_size, metadata=metadata, template=template))
+            for name in SPLITS
+        }
         for number, (sample, paths) in enumerate(shards.items()):
             for shard, path in enumerate(paths):
                 source = ChunkedSplit(path, chunk_size)
@@ -301,8 +324,9 @@ def split_features(
                 source.close()
         if labels_seen != {0, 1}:
             files = ", ".join(str(p) for paths in shards.values() for p in paths)
-            raise EmptySampleError(files, f"top-tagging needs both top (1) and QCD (0) jets; labels found: "
-                                          f"{sorted(labels_seen)}")
+            raise EmptySampleError(
+                files, f"top-tagging needs both top (1) and QCD (0) jets; labels found: {sorted(labels_seen)}"
+            )
     return {name: writer.n_rows for name, writer in writers.items()}
 
 
