@@ -196,7 +196,10 @@ def warm_up(stage: str) -> None:
 
 def run_stage_here(stage: str, folder: Path, settings: Mapping[str, Any]) -> None:
     """Child side: run one stage after the imports, print its JSON measurement as the last stdout line."""
+    from ml4hep.chunked import limit_heap_growth
+
     warm_up(stage)
+    limit_heap_growth()  # as the workflow's streaming rule scripts do
     start_rss = memory_mb("VmRSS")
     start = time.perf_counter()
     rows = STAGE_FUNCTIONS[stage](folder, settings)

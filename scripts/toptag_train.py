@@ -4,12 +4,14 @@ The splits are opened as chunked files: the networks stream their inputs batch b
 read only the small substructure, label and origin columns (whole), never the constituents or images.
 """
 
+from ml4hep.chunked import limit_heap_growth
 from ml4hep.models.step import job_context, train_and_score
 from ml4hep.rules import rule_context
 from ml4hep.toptag.preprocess import SPLITS, load_split
 from ml4hep.toptag.taggers import TAGGERS
 
 with rule_context(snakemake):
+    limit_heap_growth()
     inputs = {split: snakemake.input[split] for split in SPLITS}
     # the chunk size sets the streamed batches, so a checkpoint of another chunk size is not resumed
     context = job_context(
