@@ -294,7 +294,8 @@ def test_summary_tables_equal_the_task_metrics(finished_run):
     assert "## Higgs" in summary and "## Top tagging" in summary
     assert f"{higgs['auc']['bdt']:.3f} ± {higgs['auc_err']['bdt']:.3f}" in summary
     assert f"{toptag['taggers']['particlenet']['auc']:.4f}" in summary
-    rows = list(csv.DictReader(open(finished_run / "results/summary/limits.csv")))
+    with open(finished_run / "results/summary/limits.csv") as stream:
+        rows = list(csv.DictReader(stream))
     mu = {r["analysis"]: float(r["expected"]) for r in rows if r["unit"] == ""}
     assert mu["H(125)→ττ, DNN (torch)"] == pytest.approx(higgs["limits"]["dnn"]["mu_expected"])
     heavy = [r for r in rows if r["unit"] == "pb"]
