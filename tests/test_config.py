@@ -142,3 +142,20 @@ def test_events_zero_drops_a_default_process(tmp_path):
     config = validate_config(merge_configs(read_yaml(ROOT / "config" / "config.yaml"), read_yaml(mine)))
     processes = generated_processes(config)
     assert "higgs_ttbar" not in processes and "higgs_ztautau" in processes
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"higgs": {"higgsml": "higgs_ztautau"}}, "'higgs.higgsml': 'higgs_ztautau' is not an `inputs` sample"),
+        ({"pdf": {"closure": {"held_out": ["CHORUS_CC_NOTFIXED_PB_NU-SIGMARED"]}}}, "'pdf.closure.held_out'"),
+        (
+            {"toptag": {"predefined_split": {"train": ["a"], "val": ["b"], "test": ["c"]}}},
+            "'toptag.predefined_split' names samples not in 'toptag.samples'",
+        ),
+        ({"susy": {"efficiency_grid": {"use_in_recast": True, "events": 0}}}, "use_in_recast' needs"),
+    ],
+)
+def test_cross_key_checks_that_were_in_the_rule_files(override, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config(override)

@@ -184,6 +184,25 @@ def consistency_problems(config: Mapping[str, Any]) -> list[str]:
                         f"config key '{key}' names {name!r}, which is neither generated (events > 0) "
                         f"nor in 'inputs' (samples: {', '.join(sorted(samples))})"
                     )
+    higgsml = config["higgs"]["higgsml"]
+    if higgsml is not None and config["inputs"].get(higgsml, {}).get("set") != "higgsml":
+        listed = sorted(n for n, e in config["inputs"].items() if e.get("set") == "higgsml")
+        problems.append(
+            f"config key 'higgs.higgsml': {higgsml!r} is not an `inputs` sample with `set: higgsml` "
+            f"(inputs of that set: {listed})"
+        )
+    pdf = config["pdf"]
+    for name in pdf["closure"]["held_out"]:
+        if name not in pdf["datasets"]:
+            problems.append(f"config key 'pdf.closure.held_out': {name!r} is not in 'pdf.datasets'")
+    predefined = config["toptag"]["predefined_split"]
+    if predefined:
+        unknown = sorted({s for names in predefined.values() for s in names} - set(config["toptag"]["samples"]))
+        if unknown:
+            problems.append(f"config key 'toptag.predefined_split' names samples not in 'toptag.samples': {unknown}")
+    grid = config["susy"]["efficiency_grid"]
+    if grid["use_in_recast"] and grid["events"] == 0:
+        problems.append("config key 'susy.efficiency_grid.use_in_recast' needs susy.efficiency_grid.events > 0")
     for name, entry in config["inputs"].items():
         seen: dict[str, str] = {}
         for file in entry["files"]:

@@ -4,11 +4,6 @@ from ml4hep.higgs.classifiers import CLASSIFIERS as HIGGS_MODELS
 
 HIGGS = config["higgs"]
 HIGGSML = HIGGS["higgsml"]
-if HIGGSML is not None and IMPORTED.get(HIGGSML, {}).get("set") != "higgsml":
-    raise ConfigError(
-        f"config key 'higgs.higgsml': {HIGGSML!r} is not an `inputs` sample with `set: higgsml` "
-        f"(inputs of that set: {sorted(n for n, e in IMPORTED.items() if e['set'] == 'higgsml')})"
-    )
 # The real HiggsML data has no generator truth and no heavy Higgs: those rules run on generated samples only.
 HIGGS_HEAVY = [] if HIGGSML else [f"higgs_heavyh{m}" for m in config["samples"]["higgs"]["heavy_higgs"]["masses_gev"]]
 HIGGS_SPLITS = ("train", "val", "test")

@@ -15,9 +15,6 @@ PDF_BATCH_OF = {replica: batch for batch, replicas in enumerate(PDF_BATCHES) for
 PDF_BAND_FLAVOURS = ("g", "sigma", "uv", "dv")
 for _name in PDF_DATASETS:
     observable_kind(_name)  # a dataset the theory has no coefficients for stops the run here, not in a job
-for _name in PDF["closure"]["held_out"]:
-    if _name not in PDF["datasets"]:
-        raise ConfigError(f"pdf.closure.held_out: {_name!r} is not in pdf.datasets")
 
 
 rule pdf_data:

@@ -10,8 +10,6 @@ SUSY_CLASSIFIERS = SUSY_MODELS.names()
 
 
 SUSY_GRID = SUSY["efficiency_grid"]
-if SUSY_GRID["use_in_recast"] and SUSY_GRID["events"] == 0:
-    raise ConfigError("config key 'susy.efficiency_grid.use_in_recast' needs susy.efficiency_grid.events > 0")
 
 
 rule susy_efficiency_grid:

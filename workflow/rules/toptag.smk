@@ -4,10 +4,6 @@ from ml4hep.toptag.taggers import TAGGERS
 
 TOPTAG = config["toptag"]
 TOPTAG_SPLITS = ("train", "val", "test")
-if TOPTAG["predefined_split"]:
-    _unknown = sorted({s for names in TOPTAG["predefined_split"].values() for s in names} - set(TOPTAG["samples"]))
-    if _unknown:
-        raise ConfigError(f"config key 'toptag.predefined_split' names samples not in 'toptag.samples': {_unknown}")
 
 
 TOPTAG_NETWORKS = TAGGERS.networks()
