@@ -217,10 +217,10 @@ def test_workflow_on_slurm_equals_local_run(slurm, tmp_path):
     assert len(submitted) == 2 * len(SHARDS) + 2, submitted
     assert gpu_calls and " --gpus=1" in gpu_calls[0] and f"-p {GPU_PARTITION}" in gpu_calls[0], gpu_calls
     assert cpu_calls and "--gpus" not in cpu_calls[0] and "-p cpu" in cpu_calls[0], cpu_calls
-    assert [job["JobState"] for job in jobs] == ["COMPLETED"] * (len(SHARDS) + 2), jobs
+    assert [job["JobState"] for job in jobs] == ["COMPLETED"] * (2 * len(SHARDS) + 2), jobs
     gpu_jobs = [job for job in jobs if job.get("TresPerJob") == "gres:gpu:1"]
     assert len(gpu_jobs) == 1 and gpu_jobs[0]["Partition"] == GPU_PARTITION, gpu_jobs
-    assert sum(job["Partition"] == "cpu" for job in jobs) == len(SHARDS) + 1
+    assert sum(job["Partition"] == "cpu" for job in jobs) == 2 * len(SHARDS) + 1
 
     # Inside the GPU job SLURM exposed the pretend GPU as CUDA_VISIBLE_DEVICES=0: without a CUDA device torch runs
     # on the CPU and the job says why; on a host with a real GPU 0 the job uses it.
