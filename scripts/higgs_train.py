@@ -1,21 +1,14 @@
 """Rules higgs_train_baseline / higgs_train_dnn: train the visible-mass window, a BDT or the DNN."""
 
 from ml4hep.higgs.classifiers import CLASSIFIERS, classifier_splits
-from ml4hep.models.step import job_context, train_and_score
+from ml4hep.models.step import fit_context, train_and_score
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake):
     inputs = {split: snakemake.input[split] for split in ("train", "val", "test")}
     regressed_mass = list(snakemake.input.get("regressed_mass", []))
     splits = classifier_splits(inputs, snakemake.params.heavy, regressed_mass[0] if regressed_mass else None)
-    context = job_context(
-        seed=snakemake.params.seed,
-        device=snakemake.params.device,
-        threads=snakemake.threads,
-        hyper=snakemake.params.hyper,
-        inputs=inputs,
-        checkpoint=snakemake.params.checkpoint,
-    )
+    context = fit_context(snakemake, inputs)
     train_and_score(
         CLASSIFIERS.create(snakemake.wildcards.classifier, snakemake.params.hyper),
         splits,

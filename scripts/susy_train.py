@@ -1,19 +1,12 @@
 """Rules susy_train_{rf,bdt,mlp}: train one classifier of the recast label, write model, scores and info."""
 
-from ml4hep.models.step import job_context, train_and_score
+from ml4hep.models.step import fit_context, train_and_score
 from ml4hep.rules import rule_context
 from ml4hep.susy.classifiers import CLASSIFIERS, load_split, validation_summary
 
 with rule_context(snakemake):
     inputs = {split: snakemake.input[split] for split in ("train", "val", "test")}
-    context = job_context(
-        seed=snakemake.params.seed,
-        device=snakemake.params.device,
-        threads=snakemake.threads,
-        hyper=snakemake.params.hyper,
-        inputs=inputs,
-        checkpoint=snakemake.params.checkpoint,
-    )
+    context = fit_context(snakemake, inputs)
     train_and_score(
         CLASSIFIERS.create(snakemake.wildcards.classifier, snakemake.params.hyper),
         {split: load_split(path) for split, path in inputs.items()},

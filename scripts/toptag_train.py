@@ -5,7 +5,7 @@ read only the small substructure, label and origin columns (whole), never the co
 """
 
 from ml4hep.chunked import limit_heap_growth
-from ml4hep.models.step import job_context, train_and_score
+from ml4hep.models.step import fit_context, train_and_score
 from ml4hep.rules import rule_context
 from ml4hep.toptag.preprocess import SPLITS, load_split
 from ml4hep.toptag.taggers import TAGGERS
@@ -14,14 +14,7 @@ with rule_context(snakemake):
     limit_heap_growth()
     inputs = {split: snakemake.input[split] for split in SPLITS}
     # the chunk size sets the streamed batches, so a checkpoint of another chunk size is not resumed
-    context = job_context(
-        seed=snakemake.params.seed,
-        device=snakemake.params.device,
-        threads=snakemake.threads,
-        hyper={**snakemake.params.hyper, "chunk_size": snakemake.params.chunk_size},
-        inputs=inputs,
-        checkpoint=snakemake.params.checkpoint,
-    )
+    context = fit_context(snakemake, inputs, chunk_size=snakemake.params.chunk_size)
     train_and_score(
         TAGGERS.create(snakemake.wildcards.tagger, snakemake.params.hyper),
         {split: load_split(path, snakemake.params.chunk_size) for split, path in inputs.items()},

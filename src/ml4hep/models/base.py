@@ -172,3 +172,22 @@ def input_fingerprint(paths: Mapping[str, str | Path]) -> dict[str, list[int]]:
     """Size and modification time of each input file, for :func:`fingerprint`."""
     stats = {name: Path(path).stat() for name, path in paths.items()}
     return {name: [stat.st_size, stat.st_mtime_ns] for name, stat in stats.items()}
+
+
+def job_context(
+    *,
+    seed: int,
+    device: str,
+    threads: int,
+    hyper: Mapping[str, Any],
+    inputs: Mapping[str, str | Path],
+    checkpoint: str | Path | None = None,
+) -> FitContext:
+    """The :class:`FitContext` of a workflow job, fingerprinted by its hyper-parameters, seed and input files."""
+    return FitContext(
+        seed=int(seed),
+        device=str(device),
+        threads=int(threads),
+        checkpoint=checkpoint,
+        fingerprint=fingerprint(dict(hyper), int(seed), input_fingerprint(inputs)),
+    )

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ml4hep.io import write_json
-from ml4hep.models.base import FitContext, Model, Split
+from ml4hep.models.base import FitContext, Model, Split, job_context
 from ml4hep.models.network import timed_predict
 from ml4hep.models.scores import write_scores
 from ml4hep.training import TrainingCheckpoint
@@ -79,22 +79,17 @@ def train_and_score(
     return summary
 
 
-def job_context(
-    *,
-    seed: int,
-    device: str,
-    threads: int,
-    hyper: Mapping[str, Any],
-    inputs: Mapping[str, str | Path],
-    checkpoint: str | Path | None = None,
-) -> FitContext:
-    """The :class:`FitContext` of a workflow job, fingerprinted by its hyper-parameters, seed and input files."""
-    from ml4hep.models.base import fingerprint, input_fingerprint
+def fit_context(smk: Any, inputs: Mapping[str, str | Path], **extra: Any) -> FitContext:
+    """The :class:`~ml4hep.models.base.FitContext` of a training rule script.
 
-    return FitContext(
-        seed=int(seed),
-        device=str(device),
-        threads=int(threads),
-        checkpoint=checkpoint,
-        fingerprint=fingerprint(dict(hyper), int(seed), input_fingerprint(inputs)),
+    It is built from the rule's ``params`` (``seed``, ``device``, ``hyper``, ``checkpoint``) and threads; ``extra``
+    joins the hyper-parameters in the checkpoint's fingerprint.
+    """
+    return job_context(
+        seed=smk.params.seed,
+        device=smk.params.device,
+        threads=smk.threads,
+        hyper={**smk.params.hyper, **extra},
+        inputs=inputs,
+        checkpoint=smk.params.checkpoint,
     )
