@@ -85,12 +85,13 @@ def toptag_options(chunk_size: int) -> dict[str, Any]:
     return options
 
 
-def tagger_hyper(name: str, quick: bool) -> dict[str, Any]:
+def one_epoch_hyper(name: str, quick: bool) -> dict[str, Any]:
     """One epoch of the tagger: the test config's sizes with --quick, else the defaults."""
     from ml4hep.config import load_config, validate_config
+    from ml4hep.toptag.taggers import tagger_hyper
 
     config = load_config(ROOT / "config" / "test.yaml") if quick else validate_config({})
-    return {**config["toptag"]["training"], **config["toptag"]["models"][name], "epochs": 1}
+    return {**tagger_hyper(config["toptag"], name), "epochs": 1}
 
 
 # ---------------------------------------------------------------- stages (each run in a fresh subprocess)
@@ -125,7 +126,7 @@ def _epoch(name: str, folder: Path, settings: Mapping[str, Any]) -> int:
     from ml4hep.toptag.taggers import TAGGERS
 
     splits = {s: load_split(folder / "features" / f"{s}.root", settings["chunk_size"]) for s in ("train", "val")}
-    model = TAGGERS.create(name, tagger_hyper(name, settings["quick"]))
+    model = TAGGERS.create(name, one_epoch_hyper(name, settings["quick"]))
     model.fit(splits["train"], splits["val"], FitContext(seed=3, threads=2))
     model.save(folder / f"{name}.pt")
     return splits["train"].n_rows + splits["val"].n_rows

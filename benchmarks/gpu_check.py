@@ -33,18 +33,10 @@ import torch
 from ml4hep.config import derive_seed, load_config
 from ml4hep.errors import Ml4hepError
 from ml4hep.toptag.preprocess import SPLITS, load_split
-from ml4hep.toptag.taggers import TAGGERS
+from ml4hep.toptag.taggers import TAGGERS, tagger_hyper
 from ml4hep.training import balanced_weights, fit, predict, seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def tagger_hyper(toptag: dict, name: str) -> dict:
-    """The workflow's hyper-parameters of a torch tagger (network section with the training settings)."""
-    hyper = {**toptag["training"], **toptag["models"][name]}
-    if name == "cnn":
-        hyper["pixels"] = toptag["image"]["pixels"]
-    return hyper
 
 
 def train_steps(name: str, hyper: dict, splits: dict, steps: int, device: torch.device, seed: int) -> dict:

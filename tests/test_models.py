@@ -223,3 +223,15 @@ def test_a_truncated_model_file_is_one_clear_error(tmp_path, registry, name):
     path.write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(InputFileError, match=rf"{path.name}: (not a readable susy|not a readable toptag|not a mlp)"):
         registry.load(name, path)
+
+
+def test_tagger_hyper_merges_training_settings_and_a_model_learning_rate():
+    from ml4hep.config import default_config
+    from ml4hep.toptag.taggers import tagger_hyper
+
+    toptag = default_config()["toptag"]
+    assert tagger_hyper(toptag, "pfn")["learning_rate"] == toptag["training"]["learning_rate"]  # null: shared
+    toptag["models"]["pfn"]["learning_rate"] = 0.01
+    assert tagger_hyper(toptag, "pfn")["learning_rate"] == 0.01
+    assert tagger_hyper(toptag, "cnn")["pixels"] == toptag["image"]["pixels"]
+    assert tagger_hyper(toptag, "bdt") == toptag["bdt"] and tagger_hyper(toptag, "cut") == {}

@@ -93,15 +93,8 @@ def toptag_model_file(tagger):
 
 
 def toptag_hyper(tagger):
-    """A tagger's hyper-parameters: the network's section with the training settings, or the BDT's section."""
-    if tagger == "bdt":
-        return dict(TOPTAG["bdt"])
-    if tagger not in TOPTAG_NETWORKS:
-        return {}
-    hyper = {**TOPTAG["training"], **TOPTAG["models"][tagger]}
-    if tagger == "cnn":
-        hyper["pixels"] = TOPTAG["image"]["pixels"]
-    return hyper
+    """A tagger's hyper-parameters (ml4hep.toptag.taggers.tagger_hyper)."""
+    return tagger_hyper(TOPTAG, tagger)
 
 
 # Higgs (higgs.smk)

@@ -1,6 +1,6 @@
 # Top tagging: features (constituents, images, substructure) -> one training rule per tagger -> evaluation.
 
-from ml4hep.toptag.taggers import TAGGERS
+from ml4hep.toptag.taggers import TAGGERS, tagger_hyper
 
 TOPTAG = config["toptag"]
 TOPTAG_SPLITS = ("train", "val", "test")

@@ -153,3 +153,20 @@ class ParticleNetTagger(_NetworkTagger):
 
     display_name = "ParticleNet"
     architecture = "particlenet"
+
+
+def tagger_hyper(toptag: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A tagger's hyper-parameters from the ``toptag`` config section.
+
+    A network gets its ``models`` section over the shared ``training`` settings (a model's own ``learning_rate``, when
+    not null, wins), and the CNN the image size; the BDT gets its ``bdt`` section; the cut window has none.
+    """
+    if name == "bdt":
+        return dict(toptag["bdt"])
+    if not TAGGERS.is_network(name):
+        return {}
+    own = {key: value for key, value in toptag["models"][name].items() if value is not None}
+    hyper = {**toptag["training"], **own}
+    if name == "cnn":
+        hyper["pixels"] = toptag["image"]["pixels"]
+    return hyper
