@@ -10,6 +10,7 @@ import torch
 
 from ml4hep.config import validate_config
 from ml4hep.pdf import fit, pseudodata, theory
+from ml4hep.pdf.batches import replica_batches
 from ml4hep.pdf.commondata import covariance, load_dataset
 from ml4hep.pdf.truth import FIT_BASIS, les_houches_basis, truth_on_grid
 
@@ -196,11 +197,11 @@ def test_batched_fit_gives_each_replica_its_separate_result(setup):
 
 
 def test_replica_batches_cover_every_replica_once():
-    assert fit.replica_batches(5, 2) == [[0, 1], [2, 3], [4]]  # 2 does not divide 5: the last batch is shorter
-    assert fit.replica_batches(3, 1) == [[0], [1], [2]]
-    assert fit.replica_batches(3, 8) == [[0, 1, 2]]
+    assert replica_batches(5, 2) == [[0, 1], [2, 3], [4]]  # 2 does not divide 5: the last batch is shorter
+    assert replica_batches(3, 1) == [[0], [1], [2]]
+    assert replica_batches(3, 8) == [[0, 1, 2]]
     with pytest.raises(ValueError, match="at least 1"):
-        fit.replica_batches(3, 0)
+        replica_batches(3, 0)
 
 
 def _fit_inputs(setup):

@@ -2,7 +2,7 @@
 # fit -> one job per batch of replicas_per_job replicas (one vectorised model) [GPU rule] -> per-replica files ->
 # postfit -> chi2 tables, closure estimators, bands, metrics.json.
 
-from ml4hep.pdf.fit import replica_batches
+from ml4hep.pdf.batches import replica_batches
 from ml4hep.pdf.theory import observable_kind, settings_hash
 
 PDF = config["pdf"]

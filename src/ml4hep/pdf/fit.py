@@ -518,18 +518,6 @@ def output_xgrid(x_min: float, points: int) -> np.ndarray:
     return np.geomspace(x_min, 0.9, points)
 
 
-def replica_batches(replicas: int, per_job: int) -> list[list[int]]:
-    """The replicas each ``pdf_replica_batch`` job fits: consecutive runs of ``per_job`` (the last may be shorter).
-
-    Example:
-        >>> replica_batches(5, 2)
-        [[0, 1], [2, 3], [4]]
-    """
-    if per_job < 1:
-        raise ValueError(f"replicas per job must be at least 1, not {per_job}")
-    return [list(range(start, min(start + per_job, replicas))) for start in range(0, replicas, per_job)]
-
-
 def prepare_replica(inputs: Any, options: Mapping[str, Any], seed: int) -> tuple[PDFModel, np.ndarray, np.ndarray]:
     """What a replica's seed decides, exactly as its own job draws it: data replica, split, exponents, weights.
 
