@@ -1,4 +1,4 @@
-"""Command line: ``ml4hep check-config``, ``ml4hep generate``, ``ml4hep convert`` (the workflow uses the library)."""
+"""Command line: ``ml4hep check-config``, ``generate``, ``convert``, ``predict``, ``susy predict``."""
 
 from __future__ import annotations
 
@@ -61,6 +61,15 @@ def _susy_predict(args: argparse.Namespace) -> None:
     print(json.dumps(rows, indent=2) if args.json else "\n".join(format_rows(rows)))
 
 
+def _predict(args: argparse.Namespace) -> None:
+    from ml4hep.predict import format_summary, predict
+
+    summary = predict(
+        args.model, args.input, args.output, config=args.config, sample=args.sample, shard=args.shard, label=args.label
+    )
+    print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``ml4hep`` command."""
     from ml4hep import __version__
@@ -93,6 +102,21 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("output")
     conv.add_argument("--max-constituents", type=int, default=200)
     conv.set_defaults(func=_convert)
+
+    pred = commands.add_parser(
+        "predict", help="score a file with a trained top tagger or Higgs classifier into a scores friend tree"
+    )
+    pred.add_argument("--model", required=True, help="results/{toptag,higgs}/models/<name>.onnx, .json or .pt")
+    pred.add_argument("--input", required=True, help="ROOT file in the sample schema, TopLandscape .h5, HiggsML .csv")
+    pred.add_argument("--output", required=True, help="the scores ROOT file (TTree 'scores')")
+    pred.add_argument(
+        "--config", help="feature settings: a config file or a provenance.json (default: the model's run's provenance)"
+    )
+    pred.add_argument("--sample", help="sample name stored beside the tree (default: from the input's path)")
+    pred.add_argument("--shard", type=int, help="'shard' column (default: from the input's path, else 0)")
+    pred.add_argument("--label", type=int, choices=[0, 1], help="label of every event (default: the file's)")
+    pred.add_argument("--json", action="store_true", help="print the summary as JSON")
+    pred.set_defaults(func=_predict)
 
     susy = commands.add_parser("susy", help="SUSY task tools").add_subparsers(dest="susy_command", required=True)
     susy_predict = susy.add_parser("predict", help="classify pMSSM-19 points as excluded/allowed (SUSY-AI style)")
