@@ -2,22 +2,20 @@
 
 from pathlib import Path
 
-import torch
-
 from ml4hep.higgs.parameterised import run_parameterised
+from ml4hep.models.step import fit_context
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake):
-    torch.set_num_threads(snakemake.threads)
+    inputs = {s: snakemake.input[s] for s in ("train", "val", "test")}
     hyper = dict(snakemake.params.hyper)
     run_parameterised(
-        {s: snakemake.input[s] for s in ("train", "val", "test")},
+        inputs,
         [tuple(h) for h in snakemake.params.heavy],
         snakemake.params.backgrounds,
         hyper.pop("left_out_mass"),
         hyper,
-        snakemake.params.seed,
-        snakemake.params.device,
+        fit_context(snakemake, inputs),
         Path(snakemake.output.model).parent,
         snakemake.output.metrics,
     )

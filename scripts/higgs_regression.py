@@ -1,18 +1,22 @@
-"""Rule higgs_regression: DNN regression of the true di-tau mass; resolution and bias vs visible/collinear mass."""
+"""Rule higgs_regression: DNN regression of the true di-tau mass (out-of-fold on the training split); its
+resolution and bias against the visible and collinear masses on the test split."""
 
-import torch
-
-from ml4hep.higgs.regression import run_regression
+from ml4hep.higgs.regression import MassRegressor, regression_splits, summarise_regression
+from ml4hep.models.step import fit_context, train_and_score
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake):
-    torch.set_num_threads(snakemake.threads)
-    run_regression(
-        {s: snakemake.input[s] for s in ("train", "val", "test")},
-        snakemake.params.hyper,
-        snakemake.params.seed,
-        snakemake.params.device,
-        snakemake.output.model,
-        snakemake.output.predictions,
-        snakemake.output.metrics,
+    inputs = {split: snakemake.input[split] for split in ("train", "val", "test")}
+    splits = regression_splits(inputs)
+    model = MassRegressor(**snakemake.params.hyper)
+    train_and_score(
+        model,
+        splits,
+        fit_context(snakemake, inputs),
+        model_path=snakemake.output.model,
+        scores_path=snakemake.output.predictions,
+        info_path=snakemake.output.metrics,
+        samples=[str(name) for name in splits["train"]["process_names"]],
+        info={"hyper": model.hyper},
+        summarise=summarise_regression,
     )

@@ -13,17 +13,21 @@ from ml4hep.errors import ConfigError
 from ml4hep.higgs.parameterised import (
     LEFT_OUT_KEY,
     MASS_FEATURE,
+    MASS_NETWORKS,
     background_masses,
+    load_network,
     loss_weights,
     mass_sample,
+    network_context,
     parameterised_inputs,
     run_parameterised,
-    table_rows,
     training_masses,
-    write_auc_table,
+    with_mass,
 )
+from ml4hep.higgs.parameterised_table import table_rows, write_auc_table
+from ml4hep.models import FitContext
 from ml4hep.plots.higgs import plot_auc_vs_mass
-from ml4hep.training import load_checkpoint
+from ml4hep.training import load_checkpoint, predict
 
 MASSES = (200.0, 300.0, 400.0, 500.0, 600.0)
 LEFT_OUT = 400.0
@@ -92,7 +96,7 @@ def outputs(tmp_path):
 
 def test_parameterised_net_interpolates_to_the_left_out_mass(splits, tmp_path):
     paths = outputs(tmp_path)
-    metrics = run_parameterised(splits, HEAVY, BACKGROUNDS, LEFT_OUT, FAST, 3, "cpu", **paths)
+    metrics = run_parameterised(splits, HEAVY, BACKGROUNDS, LEFT_OUT, FAST, FitContext(seed=3), **paths)
 
     assert metrics["mass_left_out"] == LEFT_OUT
     assert metrics["training_masses"] == [m for m in MASSES if m != LEFT_OUT]
@@ -128,6 +132,31 @@ def test_parameterised_net_interpolates_to_the_left_out_mass(splits, tmp_path):
     assert meta["inputs"] == ["x0", "x1", "x2", "x3"]
     _, meta = load_checkpoint(paths["model_dir"] / "dedicated_m400.pt")
     assert meta["training_masses"] == [LEFT_OUT]
+
+    # The network file as the heavy-Higgs limits read it: a HiggsDNN taking the features and the mass.
+    network, meta = load_network(paths["model_dir"] / "parameterised.pt")
+    test = mass_sample(splits["test"], HEAVY, BACKGROUNDS, [LEFT_OUT])
+    model = MASS_NETWORKS.load("parameterised", paths["model_dir"] / "parameterised.pt")
+    np.testing.assert_allclose(predict(network, [with_mass(test.X, LEFT_OUT)]), model.scores_at(test.X, LEFT_OUT))
+    assert metrics["training"]["parameterised"]["n_train"] == 4 * 700 + 2 * 3000
+
+
+def test_networks_resume_from_their_checkpoints(splits, tmp_path):
+    """A retried job finds each network's checkpoint in the checkpoint folder and resumes it exactly."""
+    hyper = {**FAST, "epochs": 3, "dedicated_masses": "left_out"}
+    first = run_parameterised(splits, HEAVY, BACKGROUNDS, LEFT_OUT, hyper, FitContext(seed=3), **outputs(tmp_path))
+    folder = tmp_path / "checkpoints"
+    context = FitContext(seed=3, checkpoint=folder)
+    masses = training_masses(MASSES, LEFT_OUT)
+    hyper_2 = {"heavy": HEAVY, "backgrounds": BACKGROUNDS, "masses": masses, **hyper, "epochs": 2}
+    model = MASS_NETWORKS.create("parameterised", hyper_2)
+    model.fit(splits["train"], splits["val"], network_context(context, "parameterised"))  # killed after epoch 2
+    assert (folder / "parameterised.ckpt").exists()
+    resumed = run_parameterised(splits, HEAVY, BACKGROUNDS, LEFT_OUT, hyper, context, **outputs(tmp_path / "again"))
+    assert resumed["table"] == first["table"]
+    assert resumed["training"]["parameterised"]["resumed_from_epoch"] == 1
+    assert resumed["training"]["unparameterised"]["resumed_from_epoch"] is None
+    assert not list(folder.glob("*.ckpt"))
 
 
 def test_background_masses_are_seeded_and_only_training_masses(splits):
@@ -179,11 +208,11 @@ def test_too_few_training_masses_names_the_key(splits, tmp_path):
     heavy = [("heavyh300", 300.0), ("heavyh500", 500.0)]
     paths = outputs(tmp_path)
     with pytest.raises(ConfigError, match=r"higgs\.parameterised\.left_out_mass"):
-        run_parameterised(splits, heavy, BACKGROUNDS, 300.0, FAST, 0, "cpu", **paths)
+        run_parameterised(splits, heavy, BACKGROUNDS, 300.0, FAST, FitContext(), **paths)
     with pytest.raises(ConfigError, match=r"higgs\.parameterised\.left_out_mass"):
-        run_parameterised(splits, HEAVY, BACKGROUNDS, None, {**FAST, "left_out_mass": 350}, 0, "cpu", **paths)
+        run_parameterised(splits, HEAVY, BACKGROUNDS, None, {**FAST, "left_out_mass": 350}, FitContext(), **paths)
     with pytest.raises(ConfigError, match=r"higgs\.parameterised\.left_out_mass"):  # argument and hyper disagree
-        run_parameterised(splits, HEAVY, BACKGROUNDS, 300.0, {**FAST, "left_out_mass": 500}, 0, "cpu", **paths)
+        run_parameterised(splits, HEAVY, BACKGROUNDS, 300.0, {**FAST, "left_out_mass": 500}, FitContext(), **paths)
     assert not (tmp_path / "models").exists()  # nothing trained
 
 
@@ -191,7 +220,7 @@ def test_unknown_process_and_hyper_parameter(splits, tmp_path):
     with pytest.raises(ConfigError, match="not in the event table"):
         mass_sample(splits["train"], [("heavyh999", 999.0)], BACKGROUNDS)
     with pytest.raises(ConfigError, match="unknown config key .higgs.parameterised.epoch."):
-        run_parameterised(splits, HEAVY, BACKGROUNDS, LEFT_OUT, {"epoch": 3}, 0, "cpu", **outputs(tmp_path))
+        run_parameterised(splits, HEAVY, BACKGROUNDS, LEFT_OUT, {"epoch": 3}, FitContext(), **outputs(tmp_path))
 
 
 def test_table_marks_left_out_mass_and_missing_dedicated(tmp_path):

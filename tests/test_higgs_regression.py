@@ -9,27 +9,48 @@ import numpy as np
 import pytest
 
 from ml4hep.errors import ConfigError, InputFileError
-from ml4hep.higgs.dataset import build_dataset, load_split
+from ml4hep.higgs.dataset import build_dataset, load_split, select_events
 from ml4hep.higgs.features import FEATURE_NAMES, UNDEFINED
 from ml4hep.higgs.regression import (
+    MassRegressor,
+    fold_numbers,
+    regression_splits,
+    regression_weights,
+    summarise_regression,
+)
+from ml4hep.higgs.resolution import (
     bin_labels,
+    common_events,
     estimates_on_test,
-    load_mass_regression,
     mass_bins,
     metrics_bins,
     overall_resolution,
-    predict_mass,
-    regression_weights,
+    resolution_summary,
     resolution_table,
-    run_regression,
     table_rows,
-    train_mass_regression,
     write_resolution_table,
 )
+from ml4hep.models import FitContext
+from ml4hep.models.scores import read_scores
+from ml4hep.models.step import train_and_score
 from ml4hep.plots.higgs import plot_regression
 
 RESONANCES = {"ztautau": 91.19, "ggh125": 125.0, "heavyh300": 300.0, "heavyh500": 500.0, "ttbar": 0.0}
-FAST = {"hidden": [32, 32], "epochs": 20, "batch_size": 128, "learning_rate": 3e-3, "patience": 5}
+FAST = {"hidden": [32, 32], "epochs": 20, "batch_size": 128, "learning_rate": 3e-3, "patience": 5, "folds": 0}
+
+
+def run_job(paths, hyper, seed, model_path, predictions_path, metrics_path, checkpoint=None):
+    """The rule higgs_regression: the regressor through the one train-and-score step."""
+    splits = regression_splits(paths)
+    return train_and_score(
+        MassRegressor(**hyper),
+        splits,
+        FitContext(seed=seed, checkpoint=checkpoint),
+        model_path=model_path,
+        scores_path=predictions_path,
+        info_path=metrics_path,
+        summarise=summarise_regression,
+    )
 
 
 def synthetic_split(rng, n):
@@ -106,12 +127,54 @@ def test_bins_and_table():
 
     truth = np.array([90.0, 92.0, 124.0, 126.0, 299.0, 301.0])
     estimates = {"a": truth * 1.1, "b": np.where(truth > 200, UNDEFINED, truth * 0.5)}
-    rows = resolution_table(truth, estimates, edges)
+    rows = resolution_table(truth, estimates, edges, same_events=False)
     assert [(r["bin"], r["estimator"]) for r in rows][:3] == [("<106.8", "a"), ("<106.8", "b"), ("106.8-193.6", "a")]
     assert len(rows) == 6
     assert all(r["bias"] == pytest.approx(0.1) for r in rows if r["estimator"] == "a")
     last_b = rows[-1]
     assert last_b["estimator"] == "b" and last_b["n_used"] == 0 and last_b["n_undefined"] == 2
+
+    # Like for like (the default): where b is undefined, a is not counted either, and says how many b lacks.
+    rows = resolution_table(truth, estimates, edges)
+    last_a, last_b = rows[-2], rows[-1]
+    assert last_a["n_used"] == last_b["n_used"] == 0 and np.isnan(last_a["resolution"])
+    assert (last_a["n_undefined"], last_b["n_undefined"]) == (0, 2)
+    assert [r["n_used"] for r in rows[:4]] == [2, 2, 2, 2]
+
+
+def test_estimators_are_compared_on_the_same_events():
+    """The collinear mass is undefined on the events where it would be worst: on its own events it looks better
+    than it is; the table compares every estimator on the events where all are defined."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    truth = rng.uniform(80.0, 400.0, n)
+    hard = rng.uniform(size=n) < 0.4  # events where every estimator is poor
+    spread = np.where(hard, 0.4, 0.05)
+    columns = {name: truth * (1 + spread * rng.normal(size=n)) for name in ("regressed", "visible", "collinear")}
+    columns["collinear"] = np.where(hard & (rng.uniform(size=n) < 0.9), UNDEFINED, columns["collinear"])
+    x = np.zeros((n, len(FEATURE_NAMES)))
+    x[:, FEATURE_NAMES.index("DER_mass_vis")] = columns["visible"]
+    x[:, FEATURE_NAMES.index("DER_mass_collinear")] = columns["collinear"]
+    test = {
+        "X": x,
+        "feature_names": np.array(FEATURE_NAMES),
+        "truth_mass": truth,
+        "resonance_mass": np.full(n, 125.0),
+    }
+    metrics = resolution_summary(test, columns["regressed"])
+    common = common_events(columns)
+    assert metrics["n_compared"] == common.sum() < metrics["n_test"] == n
+    for name, estimate in columns.items():
+        on_common = overall_resolution(truth[common], estimate[common])
+        assert metrics[f"resolution_{name}"] == pytest.approx(on_common["resolution"])
+    # Same spread, same events: the same resolution within statistics. Each on its own defined events, the
+    # collinear mass (undefined on most hard events) would look far better than the visible mass.
+    assert metrics["resolution_collinear"] == pytest.approx(metrics["resolution_visible"], rel=0.15)
+    own = {name: overall_resolution(truth, columns[name])["resolution"] for name in ("visible", "collinear")}
+    assert own["collinear"] < 0.6 * own["visible"]
+    overall = [row for row in metrics["table"] if row["bin"] == "all"]
+    assert {row["n_used"] for row in overall} == {int(common.sum())}
+    assert [row["n_undefined"] for row in overall] == [0, 0, int((~common).sum())]
 
 
 def test_process_weighting_flattens():
@@ -126,9 +189,10 @@ def test_process_weighting_flattens():
 def test_regression_beats_the_visible_mass_on_synthetic_events(tmp_path):
     rng = np.random.default_rng(7)
     train, val, test = synthetic_split(rng, 2000), synthetic_split(rng, 600), synthetic_split(rng, 1000)
-    model, result = train_mass_regression(train, val, FAST, seed=3, device="cpu")
-    assert result.best_epoch >= 0 and np.isfinite(result.best_val_loss)
-    regressed = predict_mass(model, test["X"])
+    model = MassRegressor(**FAST)
+    info = model.fit(train, val, FitContext(seed=3))
+    assert info["best_epoch"] >= 0 and np.isfinite(min(info["val_loss"])) and model.out_of_fold is None
+    regressed = model.predict(test)
     assert regressed.shape == (1000,) and np.all(np.isfinite(regressed)) and np.all(regressed > 0)
     visible = overall_resolution(test["truth_mass"], test["X"][:, FEATURE_NAMES.index("DER_mass_vis")])
     dnn = overall_resolution(test["truth_mass"], regressed)
@@ -142,16 +206,47 @@ def test_regression_beats_the_visible_mass_on_synthetic_events(tmp_path):
     for name, split in (("train", train), ("val", val), ("test", test)):
         splits[name] = tmp_path / f"{name}.npz"
         np.savez(splits[name], **split)
-    out = {k: tmp_path / k for k in ("model.pt", "pred.npz", "t.csv", "t.md", "p.png", "p.pdf", "m.json")}
-    metrics = run_regression(splits, {**FAST, "epochs": 12}, 3, "cpu", out["model.pt"], out["pred.npz"], out["m.json"])
-    render(splits["test"], out["pred.npz"], out["m.json"], (out["t.csv"], out["t.md"]), (out["p.png"], out["p.pdf"]))
+    out = {k: tmp_path / k for k in ("model.pt", "pred.root", "t.csv", "t.md", "p.png", "p.pdf", "m.json")}
+    metrics = run_job(splits, {**FAST, "epochs": 12}, 3, out["model.pt"], out["pred.root"], out["m.json"])
+    render(splits["test"], out["pred.root"], out["m.json"], (out["t.csv"], out["t.md"]), (out["p.png"], out["p.pdf"]))
     assert metrics["resolution_regressed"] < metrics["resolution_visible"]
-    assert metrics["n_undefined_collinear"] > 0
-    reloaded, metadata = load_mass_regression(out["model.pt"])
-    assert metadata["target"] == "log" and metadata["hidden"] == [32, 32]
-    with np.load(out["pred.npz"]) as predictions:
-        assert np.allclose(predict_mass(reloaded, test["X"]), predictions["test"], rtol=1e-5)
+    assert metrics["n_undefined_collinear"] > 0 and metrics["n_compared"] < metrics["n_test"]
+    assert metrics["model"] == "mass_regression" and metrics["n_train"] == int(np.isfinite(train["truth_mass"]).sum())
+    reloaded = MassRegressor.load(out["model.pt"])
+    assert reloaded.hyper["target"] == "log" and reloaded.hyper["hidden"] == [32, 32]
+    np.testing.assert_allclose(reloaded.predict(test), read_scores(out["pred.root"], "test"), rtol=1e-5)
     assert "125 (106.8-193.6)" in out["t.md"].read_text()
+
+
+def test_training_split_is_predicted_out_of_fold(tmp_path):
+    """With k folds the training events get the mass of the network trained without their fold; the validation
+    and test events (and the model file) that of the network trained on all of them."""
+    rng = np.random.default_rng(11)
+    data = {"train": synthetic_split(rng, 600), "val": synthetic_split(rng, 200), "test": synthetic_split(rng, 200)}
+    paths = {}
+    for name, split in data.items():
+        paths[name] = tmp_path / f"{name}.npz"
+        np.savez(paths[name], **split)
+    hyper = {**FAST, "epochs": 3, "folds": 3}
+    out = tmp_path / "out"
+    run_job(paths, hyper, 5, out / "m.pt", out / "p.root", out / "m.json", checkpoint=out / "m.ckpt")
+    assert not list(out.glob("*.ckpt*"))  # the fold checkpoints and the main one are removed at the end
+    full = MassRegressor.load(out / "m.pt")
+    scores = {name: read_scores(out / "p.root", name) for name in data}
+    for name in ("val", "test"):
+        np.testing.assert_allclose(scores[name], full.predict(data[name]), rtol=1e-6)
+    in_sample = full.predict(data["train"])
+    assert not np.allclose(scores["train"], in_sample, rtol=1e-3)
+    # Fold 1 by hand: trained on the other folds with the fold's seed, it predicts fold 1 as the file says.
+    folds = fold_numbers(600, 3, 5)
+    assert sorted(np.bincount(folds)) == [200, 200, 200]
+    by_hand = MassRegressor(**{**hyper, "folds": 0})
+    by_hand.fit(select_events(data["train"], folds != 1), data["val"], FitContext(seed=(5 + 7919 * 2) % 2**31))
+    held_out = select_events(data["train"], folds == 1)
+    np.testing.assert_allclose(scores["train"][folds == 1], by_hand.predict(held_out), rtol=1e-6)
+    # folds 0: the old in-sample predictions of the full network.
+    run_job(paths, {**hyper, "folds": 0}, 5, out / "m0.pt", out / "p0.root", out / "m0.json")
+    np.testing.assert_allclose(read_scores(out / "p0.root", "train"), in_sample, rtol=1e-6)
 
 
 def render(test, predictions, metrics_path, table_paths, plot_paths):
@@ -166,24 +261,16 @@ def test_bad_inputs(tmp_path):
     rng = np.random.default_rng(1)
     split = synthetic_split(rng, 200)
     with pytest.raises(ConfigError, match="unknown config key .higgs.regression.hiden."):
-        train_mass_regression(split, split, {"hiden": [8]}, 0)
+        MassRegressor(hiden=[8])
     with pytest.raises(ConfigError, match="target"):
-        train_mass_regression(split, split, {"target": "sqrt"}, 0)
+        MassRegressor(target="sqrt")
     no_truth = {**split, "truth_mass": np.full(200, np.nan)}
     with pytest.raises(ValueError, match="no event with a true"):
-        train_mass_regression(no_truth, split, {}, 0)
+        MassRegressor(**FAST).fit(no_truth, split, FitContext())
     path = tmp_path / "data.npz"
     np.savez(path, **no_truth)
     with pytest.raises(InputFileError, match="true di-tau mass"):
-        run_regression(
-            {"train": path, "val": path, "test": path},
-            {},
-            0,
-            "cpu",
-            tmp_path / "m.pt",
-            tmp_path / "p.npz",
-            tmp_path / "m.json",
-        )
+        regression_splits({"train": path, "val": path, "test": path})
 
 
 def test_job_on_tiny_samples(tiny_samples, tmp_path):
@@ -194,21 +281,18 @@ def test_job_on_tiny_samples(tiny_samples, tmp_path):
     out = tmp_path / "out"
     paths = {
         "model": out / "model.pt",
-        "pred": out / "pred.npz",
+        "pred": out / "pred.root",
         "csv": out / "table.csv",
         "md": out / "table.md",
         "png": out / "plot.png",
         "pdf": out / "plot.pdf",
         "metrics": out / "metrics.json",
     }
-    metrics = run_regression(
+    metrics = run_job(
         splits,
         {"hidden": [16, 16], "epochs": 4, "batch_size": 64, "patience": 2},
         2,
-        "cpu",
-        paths["model"],
-        paths["pred"],
-        paths["metrics"],
+        *(paths[k] for k in ("model", "pred", "metrics")),
     )
     render(splits["test"], paths["pred"], paths["metrics"], (paths["csv"], paths["md"]), (paths["png"], paths["pdf"]))
     for path in paths.values():
@@ -225,11 +309,11 @@ def test_job_on_tiny_samples(tiny_samples, tmp_path):
     assert np.isfinite(metrics["resolution_regressed"]) and np.isfinite(metrics["bias_visible"])
     saved = json.loads(paths["metrics"].read_text())
     assert saved["resolution_visible"] == pytest.approx(metrics["resolution_visible"])
-    with np.load(paths["pred"]) as predictions:
-        assert set(predictions.files) == {"train", "val", "test"}
-        for split, path in splits.items():
-            assert predictions[split].shape == (len(load_split(path)["label"]),)
-            assert np.all(np.isfinite(predictions[split]))
+    assert metrics["folds"] == 5  # the schema's default: the training split out of fold
+    for split, path in splits.items():
+        predictions = read_scores(paths["pred"], split)
+        assert predictions.shape == (len(load_split(path)["label"]),)
+        assert np.all(np.isfinite(predictions)) and np.all(predictions > 0)
     rows = paths["csv"].read_text().splitlines()
     assert rows[0].startswith("bin,bin_low,bin_high,estimator")
     assert len(rows) == 1 + 3 * (2 + 1)  # two resonance bins and the overall rows, three estimators each

@@ -166,7 +166,7 @@ def higgs_hyper(classifier):
 
 def regressed_mass_input(wildcards):
     """The regressed-mass predictions, for the BDT that uses them as an extra feature."""
-    return ["results/higgs/regression/predictions.npz"] if wildcards.classifier == "bdt_mreg" else []
+    return ["results/higgs/regression/predictions.root"] if wildcards.classifier == "bdt_mreg" else []
 
 
 # PDF replicas (pdf.smk)

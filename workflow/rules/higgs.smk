@@ -187,7 +187,7 @@ rule higgs_regression:
         code=script_code("higgs_regression.py"),
     output:
         model="results/higgs/models/mass_regression.pt",
-        predictions="results/higgs/regression/predictions.npz",
+        predictions="results/higgs/regression/predictions.root",
         metrics="results/higgs/regression/metrics.json",
     log:
         "results/logs/higgs/regression.log",
@@ -202,6 +202,7 @@ rule higgs_regression:
         hyper=HIGGS["regression"],
         seed=derive_seed(config["seed"], "higgs", "regression"),
         device=config["device"],
+        checkpoint="results/higgs/checkpoints/mass_regression.ckpt",
     script:
         "../../scripts/higgs_regression.py"
 
@@ -209,7 +210,7 @@ rule higgs_regression:
 rule higgs_regression_plots:
     input:
         test="results/higgs/features/test.npz",
-        predictions="results/higgs/regression/predictions.npz",
+        predictions="results/higgs/regression/predictions.root",
         metrics="results/higgs/regression/metrics.json",
         code=script_code("higgs_regression_plots.py"),
     output:
@@ -264,6 +265,7 @@ rule higgs_parameterised:
         hyper=HIGGS["parameterised"],
         seed=derive_seed(config["seed"], "higgs", "parameterised"),
         device=config["device"],
+        checkpoint="results/higgs/checkpoints/parameterised",
     script:
         "../../scripts/higgs_parameterised.py"
 

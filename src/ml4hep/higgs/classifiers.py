@@ -28,6 +28,7 @@ from ml4hep.metrics import ams
 from ml4hep.models import FitContext, Registry, Split
 from ml4hep.models.boosted import XGBoostClassifier
 from ml4hep.models.network import TorchClassifier
+from ml4hep.models.scores import read_scores
 
 if TYPE_CHECKING:
     from torch import nn
@@ -84,12 +85,12 @@ def classifier_splits(
     Args:
         paths: Split name -> dataset file.
         heavy: Heavy-Higgs sample names.
-        regressed_mass: Predictions file of :mod:`ml4hep.higgs.regression` (for ``bdt_mreg``).
+        regressed_mass: Predictions (scores file) of :mod:`ml4hep.higgs.regression` (for ``bdt_mreg``): out of
+            fold on the training split, so that the BDT does not train on in-sample regressed masses.
     """
     data = {s: load_split(p) for s, p in paths.items()}
     if regressed_mass is not None:
-        with np.load(regressed_mass, allow_pickle=False) as predictions:
-            data = {s: with_regressed_mass(d, predictions[s]) for s, d in data.items()}
+        data = {s: with_regressed_mass(d, read_scores(regressed_mass, s)) for s, d in data.items()}
     return {s: select_events(d, ~process_mask(d, heavy)) for s, d in data.items()}
 
 

@@ -26,39 +26,43 @@ Figure of merit: on the test split, for every generated mass ``m`` (the left-out
 the physics weights of the signal at ``m`` against the background, for the parameterised network evaluated at ``m``,
 the unparameterised network and the dedicated network at ``m``.
 
+Each network is a model class of the registry :data:`MASS_NETWORKS` (``parameterised``, ``unparameterised``,
+``dedicated``: a :class:`~ml4hep.models.network.TorchClassifier` that selects its own events and inputs from the
+event table), trained by :func:`ml4hep.models.step.train_and_score` with a checkpoint per epoch and exact resume.
+
 Hyper-parameters: the ``higgs.parameterised`` section of the config; a key the caller does not give takes
 the schema's default (``config/schema.yaml``, the only place where defaults are written).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import torch
 
 from ml4hep.config import section
 from ml4hep.errors import ConfigError
 from ml4hep.higgs.dataset import load_split, process_mask
-from ml4hep.higgs.networks import HiggsDNN
+from ml4hep.higgs.parameterised_table import DISPLAY_NAMES, NETWORKS, mass_label, same_mass, table_rows, write_auc_table
 from ml4hep.io import write_json
 from ml4hep.metrics import auc
-from ml4hep.tables import Column, write_table
-from ml4hep.training import (
-    FitResult,
-    balanced_weights,
-    fit,
-    predict,
-    save_checkpoint,
-    seed_everything,
-    select_device,
-)
+from ml4hep.models import FitContext, Registry, Split
+from ml4hep.models.base import fingerprint
+from ml4hep.models.network import TorchClassifier
+from ml4hep.models.step import train_and_score
+from ml4hep.training import balanced_weights
+
+if TYPE_CHECKING:
+    from torch import nn
+
+__all__ = ["DISPLAY_NAMES", "NETWORKS", "mass_label", "same_mass", "table_rows", "write_auc_table"]
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +72,10 @@ LEFT_OUT_KEY = "higgs.parameterised.left_out_mass"
 MASS_FEATURE = "mass_parameter"
 """Name of the extra input column of the parameterised network."""
 
-NETWORKS = ("parameterised", "dedicated", "unparameterised")
-DISPLAY_NAMES = {"parameterised": "Parameterised", "dedicated": "Dedicated", "unparameterised": "Unparameterised"}
 SIGNAL_WEIGHTINGS = ("physics", "per_mass")
 DEDICATED_MASSES = ("all", "left_out")
 SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2}
 """Random stream of each split for the background mass draws (other split names get a stream from their name)."""
-
-MASS_TOLERANCE_GEV = 1e-3
-"""Two masses closer than this are the same generated mass."""
 
 
 @dataclass
@@ -102,11 +101,6 @@ class MassSample:
 def _hyper(hyper: Mapping[str, Any]) -> dict[str, Any]:
     """The caller's hyper-parameters over the schema's defaults of ``higgs.parameterised``, checked by the schema."""
     return section("higgs.parameterised", hyper)
-
-
-def same_mass(a: float, b: float) -> bool:
-    """Whether two masses are the same generated mass (within :data:`MASS_TOLERANCE_GEV`)."""
-    return abs(float(a) - float(b)) <= MASS_TOLERANCE_GEV
 
 
 def training_masses(masses: Sequence[float], left_out_mass: float) -> list[float]:
@@ -184,12 +178,7 @@ def mass_sample(
     Raises:
         ConfigError: A named process is not in the split's ``process_names``.
     """
-    known = [str(n) for n in split["process_names"]]
-    for name in [n for n, _ in heavy] + list(backgrounds):
-        if name not in known:
-            raise ConfigError(
-                f"higgs.parameterised: process {name!r} is not in the event table (processes: {', '.join(known)})"
-            )
+    check_processes(split, [n for n, _ in heavy] + list(backgrounds))
     mass = np.full(len(split["process"]), np.nan)
     for name, value in heavy:
         if masses is None or any(same_mass(value, m) for m in masses):
@@ -203,6 +192,16 @@ def mass_sample(
         weight=np.asarray(split["weight"][keep], dtype=np.float64),
         mass=mass[keep],
     )
+
+
+def check_processes(split: Mapping[str, np.ndarray], names: Sequence[str]) -> None:
+    """Raise :class:`~ml4hep.errors.ConfigError` naming the first of ``names`` not in the split's processes."""
+    known = [str(n) for n in split["process_names"]]
+    for name in names:
+        if name not in known:
+            raise ConfigError(
+                f"higgs.parameterised: process {name!r} is not in the event table (processes: {', '.join(known)})"
+            )
 
 
 def with_mass(X: np.ndarray, mass: np.ndarray | float) -> np.ndarray:
@@ -242,70 +241,180 @@ def loss_weights(sample: MassSample, signal_weighting: str = "physics") -> np.nd
     return balanced_weights(sample.label, weight)
 
 
-def train_network(
-    x_train: np.ndarray,
-    train: MassSample,
-    x_val: np.ndarray,
-    val: MassSample,
-    hyper: Mapping[str, Any],
-    seed: int,
-    device: torch.device,
-    description: str,
-) -> tuple[HiggsDNN, FitResult]:
-    """Train one :class:`HiggsDNN` (standardiser fitted on ``x_train``) with class-balanced weights.
+MASS_NETWORKS = Registry("higgs parameterised")
+"""The three kinds of network of the comparison, by name."""
+PREDICT_STREAM = "predict"
+"""Random stream of the mass parameter of the events :meth:`ParameterisedNetwork.predict` has no mass for."""
+
+
+class MassNetwork(TorchClassifier):
+    """A :class:`~ml4hep.higgs.networks.HiggsDNN` separating heavy-Higgs signal at ``masses`` from background.
+
+    Its training and validation events are the signal of the chosen masses and the background processes of the
+    event table (:func:`mass_sample`, labels by process), with the class-balanced loss weights of
+    :func:`loss_weights`.
 
     Args:
-        x_train: Training inputs (features, plus the mass column for the parameterised network).
-        train: Training events (labels, weights, masses).
-        x_val: Validation inputs.
-        val: Validation events.
-        hyper: Hyper-parameters (the ``higgs.parameterised`` config section).
-        seed: Seed of the weights and the shuffling.
-        device: Where to train.
-        description: Name in the log.
-
-    Returns:
-        The model (on the CPU, best validation epoch loaded) and its history.
-
-    Raises:
-        ValueError: The training or validation events lack one of the classes.
+        heavy: (process name, generated mass) of every heavy-Higgs process.
+        backgrounds: Background process names.
+        masses: The signal masses it trains on.
+        **hyper: The ``higgs.parameterised`` section (missing keys: the schema's defaults).
     """
-    for name, sample in (("training", train), ("validation", val)):
+
+    kind: ClassVar[str] = "network"
+    weighting: ClassVar[str] = "given"
+
+    def __init__(
+        self, heavy: Sequence[Sequence[Any]], backgrounds: Sequence[str], masses: Sequence[float], **hyper: Any
+    ) -> None:
+        loop_only = {key: hyper.pop(key) for key in [k for k in hyper if k == "weight_decay"]}
+        super().__init__(**_hyper(hyper), **loop_only)
+        self.heavy = [(str(name), float(mass)) for name, mass in heavy]
+        self.backgrounds = [str(name) for name in backgrounds]
+        self.masses = [float(m) for m in masses]
+        self.hyper.update(heavy=[list(h) for h in self.heavy], backgrounds=self.backgrounds, masses=self.masses)
+        self.feature_names: list[str] = []
+        self.n_train = 0
+
+    def inputs_of(self, sample: MassSample, seed: int, purpose: str) -> np.ndarray:
+        """The network's inputs of training or validation events (the features)."""
+        return sample.X.astype(np.float32)
+
+    def training_examples(self, split: Split, purpose: str, seed: int) -> Split:
+        """Signal at the training masses and background, their inputs and loss weights.
+
+        Raises:
+            ValueError: The events lack one of the classes.
+        """
+        sample = mass_sample(split, self.heavy, self.backgrounds, self.masses)
         if not (sample.label == 1).any() or not (sample.label == 0).any():
-            raise ValueError(f"{description}: the {name} events need both signal and background")
-    seed_everything(seed)
-    model = HiggsDNN(x_train.shape[1], hyper["hidden"], float(hyper["dropout"]))
-    model.standardiser.fit(x_train)
-    result = fit(
-        model,
-        [x_train],
-        train.label,
-        [x_val],
-        val.label,
-        train_weight=loss_weights(train, hyper["signal_weighting"]),
-        val_weight=loss_weights(val, hyper["signal_weighting"]),
-        epochs=int(hyper["epochs"]),
-        batch_size=int(hyper["batch_size"]),
-        learning_rate=float(hyper["learning_rate"]),
-        patience=int(hyper["patience"]),
-        device=device,
-        seed=seed,
-        description=description,
-    )
-    model.to("cpu")
-    log.info(
-        "%s: %d training events, best epoch %d of %d, val loss %.5f",
-        description,
-        len(train),
-        result.best_epoch,
-        len(result.train_loss),
-        result.best_val_loss,
-    )
-    return model, result
+            raise ValueError(f"{self.description}: the {purpose} events need both signal and background")
+        if purpose == "train":
+            self.feature_names = [str(n) for n in split["feature_names"]]
+            self.n_train = len(sample)
+        return {
+            "X": self.inputs_of(sample, seed, purpose),
+            "label": sample.label,
+            "weight": loss_weights(sample, self.hyper["signal_weighting"]),
+        }
+
+    def loss_weights(self, split: Split) -> np.ndarray:
+        """The weights :meth:`training_examples` computed."""
+        return np.asarray(split["weight"])
+
+    @property
+    def description(self) -> str:
+        """The network in messages."""
+        return self.kind
+
+    def network_shape(self, train: Split) -> dict[str, Any]:
+        """The number of inputs."""
+        return {"n_inputs": int(train["X"].shape[1])}
+
+    def build_network(self, **shape: Any) -> nn.Module:
+        """The dense network with the configured ``hidden`` layers and ``dropout``."""
+        from ml4hep.higgs.networks import HiggsDNN
+
+        return HiggsDNN(shape["n_inputs"], self.hyper["hidden"], float(self.hyper["dropout"]))
+
+    def prepare(self, network: nn.Module, train: Split) -> None:
+        """Standardise with the defined training inputs."""
+        network.standardiser.fit(train["X"])
+
+    def fit(self, train: Split, val: Split, context: FitContext) -> dict[str, Any]:
+        """Train (:meth:`TorchClassifier.fit`) and report the events trained on."""
+        info = super().fit(train, val, context)
+        info["n_train"] = self.n_train
+        info["best_val_loss"] = float(info["val_loss"][info["best_epoch"]]) if info["val_loss"] else math.nan
+        return info
+
+    def input_names(self) -> list[str]:
+        """Names of the network's inputs."""
+        return list(self.feature_names)
+
+    def scores_at(self, X: np.ndarray, mass: float) -> np.ndarray:
+        """P(signal) of events with features ``X`` for a signal of mass ``mass`` (unused without a mass input)."""
+        return self.predict({"X": np.asarray(X, dtype=np.float32)})
+
+    def metadata(self) -> dict[str, Any]:
+        """What :func:`load_network` and other readers of the file need (inputs, masses, layers)."""
+        return {
+            "network": self.kind,
+            "inputs": self.input_names(),
+            "training_masses": self.masses,
+            "hidden": [int(h) for h in self.hyper["hidden"]],
+            "dropout": float(self.hyper["dropout"]),
+            "signal_weighting": str(self.hyper["signal_weighting"]),
+            "heavy": [list(h) for h in self.heavy],
+            "backgrounds": self.backgrounds,
+        }
+
+    @classmethod
+    def load(cls, path: str | Path) -> MassNetwork:
+        """Rebuild the network and its input names (``weights_only`` loading)."""
+        from ml4hep.training import load_checkpoint
+
+        model = super().load(path)
+        _, metadata = load_checkpoint(path)
+        names = list(metadata["inputs"])
+        model.feature_names = names[:-1] if cls.kind == "parameterised" else names
+        return model
 
 
-def _scores(model: HiggsDNN, x: np.ndarray) -> np.ndarray:
-    return predict(model, [x.astype(np.float32)], batch_size=4096, device=torch.device("cpu"))
+@MASS_NETWORKS.register("unparameterised")
+class UnparameterisedNetwork(MassNetwork):
+    """Trained on the same masses as the parameterised network, without the mass input."""
+
+    kind = "unparameterised"
+    display_name = DISPLAY_NAMES["unparameterised"]
+
+
+@MASS_NETWORKS.register("dedicated")
+class DedicatedNetwork(MassNetwork):
+    """Trained at one mass only (``masses`` has one entry)."""
+
+    kind = "dedicated"
+    display_name = DISPLAY_NAMES["dedicated"]
+
+    @property
+    def description(self) -> str:
+        """The network and its mass in messages."""
+        return f"dedicated {mass_label(self.masses[0])} GeV"
+
+
+@MASS_NETWORKS.register("parameterised")
+class ParameterisedNetwork(MassNetwork):
+    """The features plus the mass parameter (last input): signal at its mass, background at a drawn training mass."""
+
+    kind = "parameterised"
+    display_name = DISPLAY_NAMES["parameterised"]
+
+    def inputs_of(self, sample: MassSample, seed: int, purpose: str) -> np.ndarray:
+        """Features and the mass parameter (:func:`parameterised_inputs`)."""
+        return parameterised_inputs(sample, self.masses, seed, purpose)
+
+    def input_names(self) -> list[str]:
+        """The feature names and :data:`MASS_FEATURE`."""
+        return [*self.feature_names, MASS_FEATURE]
+
+    def scores_at(self, X: np.ndarray, mass: float) -> np.ndarray:
+        """P(signal) of events with features ``X`` evaluated at the mass parameter ``mass``."""
+        return self.predict({"X": with_mass(np.asarray(X), mass)})
+
+    def predict(self, split: Split) -> np.ndarray:
+        """P(signal) of every event.
+
+        Inputs with the mass column are taken as given (``X`` with one column more than the features); else each
+        heavy-Higgs event is evaluated at its generated mass and every other event at a mass drawn from the training
+        masses (seed 0, :data:`PREDICT_STREAM`).
+        """
+        x = np.asarray(split["X"])
+        if x.shape[1] == len(self.feature_names) + 1 or "process" not in split:
+            return super().predict({"X": x.astype(np.float32)})
+        mass = background_masses(len(x), self.masses, 0, PREDICT_STREAM)
+        for name, value in self.heavy:
+            mass[process_mask(split, [name])] = value
+        return super().predict({"X": with_mass(x, mass)})
 
 
 def _auc(sample: MassSample, scores: np.ndarray) -> float:
@@ -314,43 +423,52 @@ def _auc(sample: MassSample, scores: np.ndarray) -> float:
     return auc(sample.label, scores, sample.weight)
 
 
-def mass_label(mass: float) -> str:
-    """A mass as written in names, keys and labels (``400`` for 400.0 GeV)."""
-    return f"{float(mass):g}"
-
-
-def write_auc_table(
-    rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path, tex_path: str | Path | None = None
-) -> None:
-    """AUC per generated mass (rows) and network (columns), the left-out mass marked.
-
-    Args:
-        rows: ``mass``, ``left_out``, ``n_signal``, ``n_background`` and one AUC per network (NaN: not trained).
-        csv_path: CSV file (NaN written as empty).
-        md_path: Markdown file (the left-out row marked "(left out)", a missing AUC as "–").
-        tex_path: LaTeX file (optional).
-    """
-
-    def mass(row: Mapping[str, Any]) -> str:
-        return f"**{mass_label(row['mass'])} (left out)**" if row["left_out"] else mass_label(row["mass"])
-
-    def auc_cell(name: str) -> Column:
-        return Column(
-            f"AUC {DISPLAY_NAMES[name].lower()}", lambda row: f"{row[name]:.4f}" if math.isfinite(row[name]) else "–"
-        )
-
-    write_table(
-        rows,
-        [Column("Mass [GeV]", mass, align="l"), *(auc_cell(n) for n in NETWORKS)],
-        csv=csv_path,
-        md=md_path,
-        tex=tex_path,
-        csv_keys=("mass", "left_out", *NETWORKS, "n_signal", "n_background"),
-    )
-
-
 def _load(split: str | Path | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return dict(split) if isinstance(split, Mapping) else load_split(split)
+
+
+def network_context(context: FitContext, key: str) -> FitContext:
+    """The context of one network of the comparison: its own checkpoint ``{checkpoint}/{key}.ckpt`` and identity."""
+    checkpoint = None if context.checkpoint is None else Path(context.checkpoint) / f"{key}.ckpt"
+    return dataclasses.replace(context, checkpoint=checkpoint, fingerprint=fingerprint(context.fingerprint, key))
+
+
+def auc_rows(
+    models: Mapping[str, MassNetwork],
+    test: Mapping[str, np.ndarray],
+    heavy: Sequence[tuple[str, float]],
+    backgrounds: Sequence[str],
+    left_out: float,
+) -> list[dict[str, Any]]:
+    """The AUC-vs-mass table of the trained networks on the test split.
+
+    Returns:
+        Per generated mass: the weighted test AUC of the parameterised (at that mass), dedicated (NaN where none was
+        trained) and unparameterised networks, with the signal and background event counts.
+    """
+    rows: list[dict[str, Any]] = []
+    for mass in sorted({float(m) for _, m in heavy}):
+        sample = mass_sample(test, heavy, backgrounds, [mass])
+        row: dict[str, Any] = {"mass": mass, "left_out": same_mass(mass, left_out)}
+        for name, key in (
+            ("parameterised", "parameterised"),
+            ("dedicated", f"dedicated_m{mass_label(mass)}"),
+            ("unparameterised", "unparameterised"),
+        ):
+            model = models.get(key)
+            row[name] = _auc(sample, model.scores_at(sample.X, mass)) if model is not None else math.nan
+        row["n_signal"] = int((sample.label == 1).sum())
+        row["n_background"] = int((sample.label == 0).sum())
+        rows.append(row)
+        log.info(
+            "m = %g GeV%s: AUC parameterised %.4f, dedicated %.4f, unparameterised %.4f",
+            mass,
+            " (left out)" if row["left_out"] else "",
+            row["parameterised"],
+            row["dedicated"],
+            row["unparameterised"],
+        )
+    return rows
 
 
 def run_parameterised(
@@ -359,12 +477,13 @@ def run_parameterised(
     backgrounds: Sequence[str],
     left_out_mass: float | None,
     hyper: Mapping[str, Any],
-    seed: int,
-    device_name: str,
+    context: FitContext,
     model_dir: str | Path,
     metrics_path: str | Path,
 ) -> dict[str, Any]:
     """Train the parameterised, dedicated and unparameterised networks and compare them on the test split.
+
+    Every network is trained by :func:`ml4hep.models.step.train_and_score` (model file, checkpoint and resume).
 
     Args:
         splits: ``train``, ``val`` and ``test``: a dataset file of :mod:`ml4hep.higgs.dataset` or its columns.
@@ -373,9 +492,9 @@ def run_parameterised(
         left_out_mass: Mass held out of the parameterised and unparameterised training (None: ``hyper``'s
             ``left_out_mass``).
         hyper: Hyper-parameters (the ``higgs.parameterised`` config section).
-        seed: Seed of the training and of the background mass draws.
-        device_name: ``auto``, ``cpu`` or ``cuda``.
-        model_dir: Directory of the checkpoints (:func:`ml4hep.training.save_checkpoint`): ``parameterised.pt``,
+        context: Seed (of every network and of the background mass draws), device, threads; its ``checkpoint``
+            is a folder that gets one checkpoint per network (None: no checkpoints).
+        model_dir: Directory of the model files (:class:`MassNetwork`): ``parameterised.pt``,
             ``unparameterised.pt`` and ``dedicated_m{mass}.pt``; the metadata name the inputs and the masses.
         metrics_path: JSON of the returned dictionary (non-finite numbers written as null); its ``table`` rows
             give the AUC table (:func:`write_auc_table`) and the figure (:func:`ml4hep.plots.higgs.plot_auc_vs_mass`)
@@ -410,131 +529,32 @@ def run_parameterised(
     if missing:
         raise ValueError(f"run_parameterised needs the splits train, val and test (missing: {', '.join(missing)})")
     data = {name: _load(splits[name]) for name in ("train", "val", "test")}
-    feature_names = [str(n) for n in data["train"]["feature_names"]]
-    device = select_device(device_name)
+    check_processes(data["train"], [n for n, _ in heavy] + list(backgrounds))  # before any training
     start = time.perf_counter()
-    model_dir = Path(model_dir)
-    metadata = {
-        "hidden": [int(h) for h in hyper["hidden"]],
-        "dropout": float(hyper["dropout"]),
-        "seed": int(seed),
-        "signal_weighting": str(hyper["signal_weighting"]),
-        "heavy": [[n, float(m)] for n, m in heavy],
-        "backgrounds": list(backgrounds),
-        "left_out_mass": left_out,
-    }
-
-    train = {s: mass_sample(data[s], heavy, backgrounds, masses) for s in ("train", "val")}
-    models: dict[str, HiggsDNN] = {}
+    network_hyper = {**hyper, "left_out_mass": left_out}
+    plan = [("parameterised", "parameterised", masses), ("unparameterised", "unparameterised", masses)]
+    dedicated_at = generated if hyper["dedicated_masses"] == "all" else [left_out]
+    plan += [(f"dedicated_m{mass_label(m)}", "dedicated", [m]) for m in dedicated_at]
+    models: dict[str, MassNetwork] = {}
     training: dict[str, dict[str, Any]] = {}
-
-    def record(
-        key: str,
-        network: str,
-        model: HiggsDNN,
-        result: FitResult,
-        sample: MassSample,
-        seconds: float,
-        inputs: list[str],
-        trained_on: list[float],
-    ) -> None:
+    for key, kind, trained_on in plan:
+        model = MASS_NETWORKS.model_class(kind)(heavy, backgrounds, trained_on, **network_hyper)
+        summary = train_and_score(
+            model,
+            data,
+            network_context(context, key),
+            model_path=Path(model_dir) / f"{key}.pt",
+            scores_path=None,
+            info_path=None,
+        )
         models[key] = model
         training[key] = {
-            "n_train": len(sample),
-            "best_epoch": int(result.best_epoch),
-            "epochs_run": len(result.train_loss),
-            "best_val_loss": float(result.best_val_loss),
-            "seconds": seconds,
+            k: summary[k] for k in ("n_train", "best_epoch", "epochs_run", "best_val_loss", "resumed_from_epoch")
         }
-        save_checkpoint(
-            model,
-            model_dir / f"{key}.pt",
-            {
-                **metadata,
-                "network": network,
-                "inputs": inputs,
-                "training_masses": trained_on,
-                "best_epoch": int(result.best_epoch),
-            },
-        )
+        training[key]["seconds"] = summary["train_seconds"]
+        device = summary["device"]
 
-    t0 = time.perf_counter()
-    x = {s: parameterised_inputs(train[s], masses, seed, s) for s in ("train", "val")}
-    model, result = train_network(
-        x["train"], train["train"], x["val"], train["val"], hyper, seed, device, "parameterised"
-    )
-    record(
-        "parameterised",
-        "parameterised",
-        model,
-        result,
-        train["train"],
-        time.perf_counter() - t0,
-        feature_names + [MASS_FEATURE],
-        masses,
-    )
-
-    t0 = time.perf_counter()
-    x = {s: train[s].X.astype(np.float32) for s in ("train", "val")}
-    model, result = train_network(
-        x["train"], train["train"], x["val"], train["val"], hyper, seed, device, "unparameterised"
-    )
-    record(
-        "unparameterised",
-        "unparameterised",
-        model,
-        result,
-        train["train"],
-        time.perf_counter() - t0,
-        feature_names,
-        masses,
-    )
-
-    dedicated_at = generated if hyper["dedicated_masses"] == "all" else [left_out]
-    for mass in dedicated_at:
-        t0 = time.perf_counter()
-        single = {s: mass_sample(data[s], heavy, backgrounds, [mass]) for s in ("train", "val")}
-        model, result = train_network(
-            single["train"].X.astype(np.float32),
-            single["train"],
-            single["val"].X.astype(np.float32),
-            single["val"],
-            hyper,
-            seed,
-            device,
-            f"dedicated {mass_label(mass)} GeV",
-        )
-        record(
-            f"dedicated_m{mass_label(mass)}",
-            "dedicated",
-            model,
-            result,
-            single["train"],
-            time.perf_counter() - t0,
-            feature_names,
-            [mass],
-        )
-
-    rows: list[dict[str, Any]] = []
-    for mass in generated:
-        test = mass_sample(data["test"], heavy, backgrounds, [mass])
-        row: dict[str, Any] = {"mass": mass, "left_out": same_mass(mass, left_out)}
-        row["parameterised"] = _auc(test, _scores(models["parameterised"], with_mass(test.X, mass)))
-        dedicated = models.get(f"dedicated_m{mass_label(mass)}")
-        row["dedicated"] = _auc(test, _scores(dedicated, test.X)) if dedicated is not None else math.nan
-        row["unparameterised"] = _auc(test, _scores(models["unparameterised"], test.X))
-        row["n_signal"] = int((test.label == 1).sum())
-        row["n_background"] = int((test.label == 0).sum())
-        rows.append(row)
-        log.info(
-            "m = %g GeV%s: AUC parameterised %.4f, dedicated %.4f, unparameterised %.4f",
-            mass,
-            " (left out)" if row["left_out"] else "",
-            row["parameterised"],
-            row["dedicated"],
-            row["unparameterised"],
-        )
-
+    rows = auc_rows(models, data["test"], heavy, backgrounds, left_out)
     at_left_out = next(row for row in rows if row["left_out"])
     metrics: dict[str, Any] = {
         "mass_left_out": left_out,
@@ -544,31 +564,25 @@ def run_parameterised(
         "generated_masses": generated,
         "training_masses": masses,
         "training": training,
-        "device": device.type,
-        "seed": int(seed),
+        "device": device,
+        "seed": int(context.seed),
         "seconds": time.perf_counter() - start,
-        "hyper": {k: (list(v) if isinstance(v, list | tuple) else v) for k, v in hyper.items()},
+        "hyper": {k: (list(v) if isinstance(v, list | tuple) else v) for k, v in network_hyper.items()},
     }
-    metrics["hyper"]["left_out_mass"] = left_out
     Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
     write_json(metrics_path, metrics)
     return metrics
 
 
-def table_rows(metrics: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The rows of the AUC table from the metrics JSON of :func:`run_parameterised` (null AUCs read as NaN)."""
-    return [
-        {key: math.nan if value is None and key in NETWORKS else value for key, value in row.items()}
-        for row in metrics["table"]
-    ]
+def load_network(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild a network saved by :func:`run_parameterised` (``weights_only`` loading) with its metadata.
 
-
-def load_network(path: str | Path) -> tuple[HiggsDNN, dict[str, Any]]:
-    """Rebuild a network saved by :func:`run_parameterised` (``weights_only`` loading) with its metadata."""
+    Returns:
+        The :class:`~ml4hep.higgs.networks.HiggsDNN` in eval mode (its inputs: ``metadata["inputs"]``) and the
+        file's metadata.
+    """
     from ml4hep.training import load_checkpoint
 
-    state, metadata = load_checkpoint(path)
-    n_inputs = len(metadata["inputs"])
-    model = HiggsDNN(n_inputs, metadata["hidden"], metadata["dropout"])
-    model.load_state_dict(state)
-    return model.eval(), metadata
+    _, metadata = load_checkpoint(path)
+    model = MASS_NETWORKS.load(str(metadata["network"]), path)
+    return model.network.eval(), metadata

@@ -31,11 +31,18 @@ class TorchClassifier:
     chunk by chunk): then training, validation and prediction stream the input columns batch by batch
     (:class:`ml4hep.training.StreamedBatches`) and only the per-row label and weight columns are read whole.
 
+    A network that is not a plain classifier of the split's rows (a regression, a network that takes an extra
+    parameter) says what it trains on with :meth:`training_examples` (the rows and columns of a split that it
+    trains and validates on), :meth:`targets` and :meth:`loss_weights`, and turns its outputs into scores with
+    :meth:`scores_from_outputs`.
+
     Attributes:
         inputs: Columns of the split fed to the network, in the order of its ``forward`` arguments.
         label: Column with the 0/1 labels.
         weighting: ``balanced`` (classes of equal total weight, unit event weights), ``balanced_event`` (the same
             with the ``weight`` column) or ``none``.
+        loss: ``bce`` (logits against 0/1 targets) or ``mse`` (a regression).
+        raw_outputs: Whether :meth:`predict` takes the raw outputs (a regression) instead of their sigmoid.
 
     Args:
         **hyper: Training keys (:data:`TRAINING_KEYS`) and the network's own keys.
@@ -47,6 +54,8 @@ class TorchClassifier:
     inputs: ClassVar[tuple[str, ...]] = ("X",)
     label: ClassVar[str] = "label"
     weighting: ClassVar[str] = "balanced"
+    loss: ClassVar[str] = "bce"
+    raw_outputs: ClassVar[bool] = False
     defaults: ClassVar[dict[str, Any]] = {
         "epochs": 30,
         "batch_size": 256,
@@ -76,6 +85,21 @@ class TorchClassifier:
     def prepare(self, network: nn.Module, train: Split) -> None:
         """Set what the network learns from the training data before training (e.g. its standardiser)."""
 
+    def training_examples(self, split: Split, purpose: str, seed: int) -> Split:
+        """The rows and columns of ``split`` that the network trains (``purpose`` ``train``) or validates on.
+
+        By default every row as it is; ``seed`` is the training's, for a selection or an input that is drawn.
+        """
+        return split
+
+    def targets(self, split: Split) -> np.ndarray:
+        """Per-example training targets (by default the label column)."""
+        return np.asarray(split[self.label])
+
+    def scores_from_outputs(self, outputs: np.ndarray) -> np.ndarray:
+        """Scores from the network's outputs (by default the outputs: the sigmoid, or raw with ``raw_outputs``)."""
+        return outputs
+
     def arrays(self, split: Split) -> list[np.ndarray]:
         """The network's input arrays of ``split`` (in memory)."""
         return [np.asarray(split[column], dtype=np.float32) for column in self.inputs]
@@ -93,9 +117,7 @@ class TorchClassifier:
             return self.arrays(split)
         if not targets:
             return StreamedBatches(split, self.inputs)
-        return StreamedBatches(
-            split.reopened(seed=seed), self.inputs, np.asarray(split[self.label]), self.loss_weights(split)
-        )
+        return StreamedBatches(split.reopened(seed=seed), self.inputs, self.targets(split), self.loss_weights(split))
 
     def example_inputs(self, split: Split) -> list[np.ndarray]:
         """Input arrays of (at most one chunk of) ``split``, e.g. to check an ONNX export."""
@@ -123,6 +145,8 @@ class TorchClassifier:
         torch.set_num_threads(context.threads)
         device = select_device(context.device)
         seed_everything(context.seed)
+        train = self.training_examples(train, "train", context.seed)
+        val = self.training_examples(val, "val", context.seed)
         self.shape = self.network_shape(train)
         self.network = self.build_network(**self.shape)
         self.prepare(self.network, train)
@@ -131,11 +155,12 @@ class TorchClassifier:
         result = fit(
             self.network,
             train_data,
-            None if streamed else np.asarray(train[self.label]),
+            None if streamed else self.targets(train),
             val_data,
-            None if streamed else np.asarray(val[self.label]),
+            None if streamed else self.targets(val),
             train_weight=None if streamed else self.loss_weights(train),
             val_weight=None if streamed else self.loss_weights(val),
+            loss=self.loss,
             epochs=int(self.hyper["epochs"]),
             batch_size=int(self.hyper["batch_size"]),
             learning_rate=float(self.hyper["learning_rate"]),
@@ -159,12 +184,13 @@ class TorchClassifier:
         }
 
     def predict(self, split: Split) -> np.ndarray:
-        """sigmoid(logit) per example, on the CPU, in eval mode."""
+        """sigmoid(logit) per example (or the scores of the raw outputs), on the CPU, in eval mode."""
         import torch
 
         from ml4hep.training import predict
 
-        return predict(self.network, self.data(split), device=torch.device("cpu"))
+        outputs = predict(self.network, self.data(split), device=torch.device("cpu"), raw=self.raw_outputs)
+        return self.scores_from_outputs(outputs)
 
     def logits(self, split: Split) -> np.ndarray:
         """The raw network outputs per example."""
@@ -178,9 +204,12 @@ class TorchClassifier:
         """The ``state_dict`` with the hyper-parameters and shape as JSON text (no pickled objects)."""
         from ml4hep.training import save_checkpoint
 
-        save_checkpoint(
-            self.network, path, {"model": self.name, "hyper": json.dumps(self.hyper), "shape": json.dumps(self.shape)}
-        )
+        metadata = {"model": self.name, "hyper": json.dumps(self.hyper), "shape": json.dumps(self.shape)}
+        save_checkpoint(self.network, path, {**self.metadata(), **metadata})
+
+    def metadata(self) -> dict[str, Any]:
+        """Further plain entries of the saved file's metadata (e.g. the names of the inputs), for other readers."""
+        return {}
 
     @classmethod
     def load(cls, path: str | Path) -> TorchClassifier:

@@ -26,7 +26,7 @@ def train_and_score(
     *,
     model_path: str | Path,
     scores_path: str | Path | None,
-    info_path: str | Path,
+    info_path: str | Path | None,
     onnx_path: str | Path | None = None,
     samples: Sequence[str] = (),
     label: str = "label",
@@ -35,13 +35,17 @@ def train_and_score(
 ) -> dict[str, Any]:
     """Train ``model`` on ``splits["train"]`` (``splits["val"]`` for early stopping) and write its outputs.
 
+    A model that sets an ``out_of_fold`` array when it is fitted (scores of the training rows by models that did
+    not train on them, e.g. the Higgs mass regression's k folds) gives those as the training split's scores, so
+    that a model trained on them later is not tuned on in-sample predictions.
+
     Args:
         model: An untrained model from a task's registry.
         splits: ``train``, ``val`` and ``test`` (every split given is scored).
         context: Seed, device, threads and checkpoint of the training.
         model_path: The model file.
         scores_path: The scores friend tree (:mod:`ml4hep.models.scores`; None: no scores file).
-        info_path: The training summary (JSON).
+        info_path: The training summary (JSON; None: only returned).
         onnx_path: Where to export the model to ONNX (torch models only), checked against torch on the test split.
         samples: Sample names of the ``sample`` origin column (stored in the scores file).
         label: Label column of the splits.
@@ -62,7 +66,11 @@ def train_and_score(
     summary["train_seconds"] = time.perf_counter() - start
     model.save(model_path)
     scores = {}
+    out_of_fold = getattr(model, "out_of_fold", None)
     for name, split in splits.items():
+        if name == "train" and out_of_fold is not None:
+            scores[name] = np.asarray(out_of_fold, dtype=np.float64)
+            continue
         scores[name], rate = timed_predict(model, split)
         if name == "test":
             summary["inference_examples_per_second"] = rate
@@ -73,7 +81,8 @@ def train_and_score(
     if onnx_path is not None:
         summary["onnx_max_abs_diff"] = model.export_onnx(onnx_path, splits["test"])
     summary["seconds"] = time.perf_counter() - start
-    write_json(info_path, summary)
+    if info_path is not None:
+        write_json(info_path, summary)
     TrainingCheckpoint(context.checkpoint).remove()
     log.info("%s trained: %s", model.name, {k: v for k, v in summary.items() if not isinstance(v, list | dict)})
     return summary

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ml4hep.higgs import parameterised, regression
+from ml4hep.higgs import parameterised_table as parameterised
+from ml4hep.higgs import resolution
 from ml4hep.higgs.dataset import load_split, process_mask, select_events
 from ml4hep.higgs.evaluate import DISPLAY_NAMES
 from ml4hep.higgs.features import UNDEFINED
@@ -159,9 +160,9 @@ def plot_regression(
     for offset, (name, estimate) in enumerate(estimates.items()):
         estimate = np.asarray(estimate, dtype=np.float64)
         defined = valid & np.isfinite(estimate) & (estimate != UNDEFINED)
-        stats = regression.overall_resolution(truth, estimate)
+        stats = resolution.overall_resolution(truth, estimate)
         color = f"C{offset}"
-        display = regression.DISPLAY_NAMES.get(name, name)
+        display = resolution.DISPLAY_NAMES.get(name, name)
         if defined.any():
             counts, _, _ = ax_r.hist(
                 np.clip(estimate[defined] / truth[defined], response_bins[0], response_bins[-1] - 1e-9),
