@@ -289,9 +289,13 @@ def limit_rows(metrics_paths: Mapping[str, str | Path], exclusion_csvs: Sequence
 
 
 def write_limits(
-    rows: Sequence[Mapping[str, Any]], csv_path: str | Path, md_path: str | Path, tex_path: str | Path
+    rows: Sequence[Mapping[str, Any]],
+    csv_path: str | Path,
+    md_path: str | Path,
+    tex_path: str | Path,
+    html_path: str | Path | None = None,
 ) -> None:
-    """The one table of all limits of all tasks (CSV with every number, Markdown and LaTeX)."""
+    """The one table of all limits of all tasks (CSV with every number, Markdown, LaTeX and HTML)."""
     columns = [
         Column("Task", "task", align="l"),
         Column("Analysis", "analysis", align="l"),
@@ -316,6 +320,7 @@ def write_limits(
         csv=csv_path,
         md=md_path,
         tex=tex_path,
+        html=html_path,
         csv_keys=LIMIT_KEYS,
         note="Expected limits from the test-split templates (pyhf, asymptotic CLs); for SUSY, the excluded "
         "fraction of scan points per mass bin predicted by the classifier against the recast truth.",

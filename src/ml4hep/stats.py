@@ -584,6 +584,22 @@ def expected_significance(model: pyhf.pdf.Model) -> float:
     return float(np.sqrt(max(q0, 0.0)))
 
 
+def profile_parameters(model: pyhf.pdf.Model, data: Sequence[float] | np.ndarray, mu: float) -> np.ndarray:
+    """The parameters of the fixed-mu profile fit to ``data`` (the fit of :func:`expected_upper_limit`).
+
+    The post-fit yields of a workspace are ``model.expected_actualdata`` of these parameters.
+
+    Args:
+        model: A model from :func:`build_model`.
+        data: Main bins and auxiliary data, e.g. :func:`asimov_data`.
+        mu: The fixed signal strength.
+
+    Returns:
+        The fitted parameters in pyhf's order (``mu`` among them, at the given value).
+    """
+    return _Profile(model, np.asarray(data, dtype=float)).twice_nll(float(mu))[1]
+
+
 def significance_from_pvalue(p: float) -> float:
     """One-sided significance Z = Phi^-1(1 - p)."""
     return float(norm.isf(p))

@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -131,10 +132,11 @@ def write_table(
     csv: str | Path | None = None,
     md: str | Path | None = None,
     tex: str | Path | None = None,
+    html: str | Path | None = None,
     csv_keys: Sequence[str] | None = None,
     note: str | None = None,
 ) -> None:
-    """Write one table in any of the three formats.
+    """Write one table in any of the four formats.
 
     Args:
         rows: One mapping per row.
@@ -142,6 +144,8 @@ def write_table(
         csv: CSV path: raw values of ``csv_keys`` (empty for None/NaN).
         md: Markdown path.
         tex: LaTeX path (a ``tabular`` environment to include with ``input``).
+        html: HTML path: a page with the table, which the Snakemake report shows in place (it only offers CSV
+            files for download).
         csv_keys: Keys written to the CSV, in order (default: the keys of the first row).
         note: A sentence printed under the Markdown table and as a LaTeX comment line (definitions, units).
     """
@@ -153,6 +157,8 @@ def write_table(
         _write(md, markdown_lines(rows, columns, note))
     if tex is not None:
         _write(tex, latex_lines(rows, columns, note))
+    if html is not None:
+        _write(html, html_lines(rows, columns, note, title=Path(html).stem))
 
 
 def markdown_lines(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], note: str | None = None) -> list[str]:
@@ -169,6 +175,31 @@ def latex_lines(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], no
     lines += [" & ".join(latex_cell(column.text(row)) for column in columns) + r" \\" for row in rows]
     lines += [r"\hline", r"\end{tabular}"]
     return [*lines, "% " + note.replace("\n", " ")] if note else lines
+
+
+_HTML_STYLE = (
+    "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
+    "th,td{border:1px solid #bbb;padding:0.25em 0.6em;text-align:right}th{background:#eee}"
+    "td:first-child,th:first-child{text-align:left}"
+)
+
+
+def html_lines(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[Column], note: str | None = None, *, title: str = "table"
+) -> list[str]:
+    """The table as a standalone HTML page (cells escaped; the note as a paragraph under it)."""
+    cell = escape
+    lines = [
+        "<!DOCTYPE html>",
+        f'<html><head><meta charset="utf-8"><title>{cell(title)}</title><style>{_HTML_STYLE}</style></head><body>',
+        "<table>",
+        "<tr>" + "".join(f"<th>{cell(c.title)}</th>" for c in columns) + "</tr>",
+    ]
+    lines += ["<tr>" + "".join(f"<td>{cell(c.text(row))}</td>" for c in columns) + "</tr>" for row in rows]
+    lines.append("</table>")
+    if note:
+        lines.append(f"<p>{cell(note)}</p>")
+    return [*lines, "</body></html>"]
 
 
 def _write(path: str | Path, lines: Sequence[str]) -> None:

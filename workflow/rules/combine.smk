@@ -15,10 +15,25 @@ TRAINING_INFOS = {
     "pdf": lambda: expand("results/pdf/replicas/fit{fit}/replica{replica}.npz", fit=PDF_FITS, replica=PDF_REPLICAS),
     "susy": lambda: expand("results/susy/models/{classifier}_info.json", classifier=SUSY_CLASSIFIERS),
 }
+# The HEPData record's table files of the configured tasks (the names of ml4hep.hepdata.TABLE_FILES).
+HEPDATA_TABLES = [
+    *(["higgs_mu_limits.yaml"] if "higgs" in TASKS else []),
+    *(["heavy_higgs_limits.yaml"] if "higgs" in TASKS and HIGGS_HEAVY else []),
+    *(["top_tagging_performance.yaml"] if "toptag" in TASKS else []),
+]
+HEPDATA_OUTPUTS = (
+    {
+        "hepdata_submission": "results/hepdata/submission.yaml",
+        "hepdata_archive": "results/hepdata/submission.tar.gz",
+        "hepdata_tables": [f"results/hepdata/{table}" for table in HEPDATA_TABLES],
+    }
+    if HEPDATA_TABLES
+    else {}
+)
 TASK_TARGETS = {
     "higgs": higgs_targets,
     "toptag": lambda: ["results/toptag/metrics.json"],
-    "pdf": lambda: ["results/pdf/metrics.json"],
+    "pdf": lambda: ["results/pdf/metrics.json", *PDF_LHAPDF_SETS.values()],
     "susy": susy_targets,
 }
 
@@ -30,12 +45,29 @@ rule combine:
         susy_exclusion=["results/susy/exclusion.csv"] if "susy" in TASKS else [],
         code=script_code("combine.py"),
     output:
+        **HEPDATA_OUTPUTS,
         md="results/summary/summary.md",
         tex="results/summary/summary.tex",
-        limits_csv=report("results/summary/limits.csv", caption="../report/summary_limits.rst", category="Summary"),
+        limits_csv=report(
+            "results/summary/limits.csv",
+            caption="../report/summary_limits.rst",
+            category="Summary",
+            labels={"result": "all limits (CSV)", "type": "table"},
+        ),
         limits_md="results/summary/limits.md",
         limits_tex="results/summary/limits.tex",
-        overview=report("results/summary/overview.png", caption="../report/summary_overview.rst", category="Summary"),
+        limits_html=report(
+            "results/summary/limits.html",
+            caption="../report/summary_limits.rst",
+            category="Summary",
+            labels={"result": "all limits", "type": "table"},
+        ),
+        overview=report(
+            "results/summary/overview.png",
+            caption="../report/summary_overview.rst",
+            category="Summary",
+            labels={"result": "overview of the tasks", "type": "figure"},
+        ),
         overview_pdf="results/summary/overview.pdf",
     log:
         "results/logs/combine/summary.log",
@@ -46,6 +78,7 @@ rule combine:
     params:
         tasks=summary_tasks(),
         plot_tasks=[task for task in summary_tasks() if task in KEY_PLOTS],
+        hepdata_tables=HEPDATA_TABLES,
     script:
         "../../scripts/combine.py"
 
@@ -57,6 +90,18 @@ rule provenance:
         code=script_code("provenance.py"),
     output:
         "results/provenance.json",
+        config_page=report(
+            "results/report/config.html",
+            caption="../report/config.rst",
+            category="Run",
+            labels={"result": "resolved config", "type": "record"},
+        ),
+        page=report(
+            "results/report/provenance.html",
+            caption="../report/provenance.rst",
+            category="Run",
+            labels={"result": "provenance", "type": "record"},
+        ),
     log:
         "results/logs/combine/provenance.log",
     conda:

@@ -223,7 +223,11 @@ def susy_grid_summary():
 
 def susy_targets():
     """The final outputs of the SUSY task (the efficiency-grid figure when the grid is simulated)."""
-    return ["results/susy/metrics.json", *(["results/susy/plots/efficiency_grid.png"] if SUSY_GRID["events"] else [])]
+    return [
+        "results/susy/metrics.json",
+        "results/susy/workspaces/benchmarks.csv",
+        *(["results/susy/plots/efficiency_grid.png"] if SUSY_GRID["events"] else []),
+    ]
 
 
 # Combine (combine.smk)

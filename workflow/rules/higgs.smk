@@ -159,6 +159,7 @@ rule higgs_evaluate:
 
 rule higgs_limits:
     input:
+        val="results/higgs/features/val.npz",
         test="results/higgs/features/test.npz",
         scores=expand("results/higgs/scores/{classifier}.root", classifier=HIGGS_LIMIT_CLASSIFIERS),
         code=script_code("higgs_limits.py"),
@@ -167,6 +168,17 @@ rule higgs_limits:
         csv="results/higgs/limits.csv",
         md="results/higgs/limits.md",
         tex="results/higgs/limits.tex",
+        html=report(
+            "results/higgs/limits.html",
+            caption="../report/higgs_limits.rst",
+            category="Higgs",
+            subcategory="Tables",
+            labels={"result": "expected μ limits", "type": "table"},
+        ),
+        workspaces=expand("results/higgs/workspaces/{classifier}.json", classifier=HIGGS_LIMIT_CLASSIFIERS),
+        yields_csv=expand("results/higgs/workspaces/{classifier}_yields.csv", classifier=HIGGS_LIMIT_CLASSIFIERS),
+        yields_md=expand("results/higgs/workspaces/{classifier}_yields.md", classifier=HIGGS_LIMIT_CLASSIFIERS),
+        yields_html=expand("results/higgs/workspaces/{classifier}_yields.html", classifier=HIGGS_LIMIT_CLASSIFIERS),
     log:
         "results/logs/higgs/limits.log",
     benchmark:
@@ -292,6 +304,7 @@ rule higgs_parameterised_plots:
 
 rule higgs_heavy_limits:
     input:
+        val="results/higgs/features/val.npz",
         test="results/higgs/features/test.npz",
         model="results/higgs/models/parameterised/parameterised.pt",
         samples="results/samples/summary.csv",
@@ -301,6 +314,17 @@ rule higgs_heavy_limits:
         csv="results/higgs/heavy_limits.csv",
         md="results/higgs/heavy_limits.md",
         tex="results/higgs/heavy_limits.tex",
+        html=report(
+            "results/higgs/heavy_limits.html",
+            caption="../report/higgs_heavy_limits_table.rst",
+            category="Higgs",
+            subcategory="Tables",
+            labels={"result": "expected σ×B limits vs mass", "type": "table"},
+        ),
+        workspaces=[f"results/higgs/workspaces/heavy_m{m:g}.json" for _, m in heavy_processes()],
+        yields_csv=[f"results/higgs/workspaces/heavy_m{m:g}_yields.csv" for _, m in heavy_processes()],
+        yields_md=[f"results/higgs/workspaces/heavy_m{m:g}_yields.md" for _, m in heavy_processes()],
+        yields_html=[f"results/higgs/workspaces/heavy_m{m:g}_yields.html" for _, m in heavy_processes()],
     log:
         "results/logs/higgs/heavy_limits.log",
     benchmark:

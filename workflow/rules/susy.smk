@@ -113,6 +113,34 @@ rule susy_dataset:
         "../../scripts/susy_dataset.py"
 
 
+# Three benchmark points (excluded, borderline, allowed) and their recast models as HistFactory JSON workspaces.
+rule susy_workspaces:
+    input:
+        labels=expand("results/susy/labels/{shard}.root", shard=SUSY_SHARDS),
+        code=script_code("susy_workspaces.py"),
+    output:
+        workspaces=expand("results/susy/workspaces/{role}.json", role=("excluded", "borderline", "allowed")),
+        csv="results/susy/workspaces/benchmarks.csv",
+        md="results/susy/workspaces/benchmarks.md",
+        html=report(
+            "results/susy/workspaces/benchmarks.html",
+            caption="../report/susy_benchmarks.rst",
+            category="SUSY",
+            subcategory="Tables",
+            labels={"result": "benchmark points of the recast", "type": "table"},
+        ),
+    log:
+        "results/logs/susy/workspaces.log",
+    benchmark:
+        "results/benchmarks/susy/workspaces.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    params:
+        recast=SUSY["recast"],
+    script:
+        "../../scripts/susy_workspaces.py"
+
+
 rule susy_train_rf:
     input:
         **susy_split_files(),

@@ -1,10 +1,14 @@
 """Expected limits of the SM H->tautau analysis from the test-split score histograms, with pyhf.
 
-Per classifier: the test-split scores are binned (edges at quantiles of the signal scores, then adjacent bins merged
-from the low-score end until each holds at least ``min_background_events`` simulated background events, so that no
-bin's background estimate rests on one or two events), signal and background templates with their MC statistical
+Per classifier: the test-split scores are binned with edges taken from the *validation* split (quantiles of its
+signal scores, then adjacent bins merged from the low-score end until each holds at least ``min_background_events``
+simulated validation background events, so that no bin's background estimate rests on one or two events; the
+reporting split tunes nothing), signal and background templates with their MC statistical
 errors and a background normalisation uncertainty go into a pyhf model, and the expected 95% CL CLs upper limit on
 the signal strength mu (with its ±1σ/±2σ band) and the expected discovery significance are computed.
+
+Every limit is also written as a HistFactory JSON workspace (:func:`limit_workspace`, :mod:`ml4hep.workspaces`)
+with its pre- and post-fit yields per bin.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ml4hep.stats import (
     merge_bin_edges,
 )
 from ml4hep.tables import Column, number, write_table
+from ml4hep.workspaces import expected_workspace, write_workspace, write_yield_tables, yield_rows
 
 
 def score_binning(scores: np.ndarray, labels: np.ndarray, n_bins: int, min_background_events: int) -> np.ndarray:
@@ -38,7 +43,30 @@ def score_binning(scores: np.ndarray, labels: np.ndarray, n_bins: int, min_backg
     return merge_bin_edges(edges, background_events.astype(float), float(min_background_events))
 
 
+def validation_binning(
+    val_scores: np.ndarray,
+    val_labels: np.ndarray,
+    test_scores: np.ndarray,
+    test_labels: np.ndarray,
+    n_bins: int,
+    min_background_events: int,
+) -> np.ndarray:
+    """Limit bin edges from the validation split, for the test-split templates.
+
+    The edges are :func:`score_binning` of the validation scores; the outer edges are widened to the test scores'
+    range (so no test event falls outside), and a test bin without any background event is merged into its
+    lower neighbour, because the model is undefined there (:func:`ml4hep.stats.build_model`). That last step only
+    removes empty bins; it chooses no edge.
+    """
+    edges = score_binning(val_scores, val_labels, n_bins, min_background_events)
+    edges[0] = min(edges[0], float(test_scores.min()))
+    edges[-1] = max(edges[-1], float(test_scores.max()) + 1e-9)
+    background_events, _ = np.histogram(test_scores[test_labels == 0], bins=edges)
+    return merge_bin_edges(edges, background_events.astype(float), 1.0)
+
+
 def classifier_limits(
+    val_path: str | Path,
     test_path: str | Path,
     scores: Mapping[str, str | Path],
     heavy: Sequence[str],
@@ -47,36 +75,88 @@ def classifier_limits(
     """Expected limit on mu and expected significance for every classifier.
 
     Args:
-        test_path: Test split of the event table.
-        scores: Classifier -> scores file (``test`` scores of the SM events).
+        val_path: Validation split of the event table (the bin edges, :func:`validation_binning`).
+        test_path: Test split of the event table (the templates).
+        scores: Classifier -> scores file (``val`` and ``test`` scores of the SM events).
         heavy: Heavy-Higgs samples (not part of the SM analysis).
         options: ``bins``, ``min_background_events``, ``background_norm_uncertainty``.
 
     Returns:
-        Classifier -> {mu_expected, band, significance, edges, signal, background}.
+        Classifier -> {mu_expected, band, significance, edges, signal, background and their MC errors}.
     """
-    test = load_split(test_path)
-    test = select_events(test, ~process_mask(test, heavy))
+    val, test = (load_split(path) for path in (val_path, test_path))
+    val, test = (select_events(split, ~process_mask(split, heavy)) for split in (val, test))
     results = {}
     for name, path in scores.items():
         s = read_scores(path, "test")
-        edges = score_binning(s, test["label"], int(options["bins"]), int(options["min_background_events"]))
+        edges = validation_binning(
+            read_scores(path, "val"),
+            val["label"],
+            s,
+            test["label"],
+            int(options["bins"]),
+            int(options["min_background_events"]),
+        )
         templates = histogram_templates(s, test["label"], test["weight"], edges)
-        model = build_model(**templates, background_norm_uncertainty=float(options["background_norm_uncertainty"]))
-        limit = expected_upper_limit(model)
-        results[name] = {
-            "mu_expected": limit["mu_expected"],
-            "band": list(map(float, limit["band"])),
-            "significance": expected_significance(model),
-            "edges": list(map(float, edges)),
-            "signal": list(map(float, templates["signal"])),
-            "background": list(map(float, templates["background"])),
-        }
+        results[name] = limit_entry(templates, edges, options)
     return results
 
 
+def limit_entry(templates: Mapping[str, np.ndarray], edges: np.ndarray, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The expected limit of one set of templates, with everything :func:`limit_workspace` rebuilds it from."""
+    model = build_model(**templates, background_norm_uncertainty=float(options["background_norm_uncertainty"]))
+    limit = expected_upper_limit(model)
+    return {
+        "mu_expected": limit["mu_expected"],
+        "band": list(map(float, limit["band"])),
+        "significance": expected_significance(model),
+        "edges": list(map(float, edges)),
+        **{key: list(map(float, templates[key])) for key in _TEMPLATE_KEYS},
+        "background_norm_uncertainty": float(options["background_norm_uncertainty"]),
+    }
+
+
+_TEMPLATE_KEYS = ("signal", "background", "signal_mc_err", "background_mc_err")
+
+
+def limit_workspace(entry: Mapping[str, Any], measurement: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The HistFactory workspace of one limit entry and its pre- and post-fit yields per bin.
+
+    The entry is one of :func:`classifier_limits` or :func:`heavy_mass_limits`; the post-fit is at the median
+    expected limit. The model is the one the limit was computed from (same templates, MC errors and background
+    normalisation), so ``pyhf cls`` of the workspace at mu = ``entry["mu_expected"]`` gives CLs = 0.05.
+    """
+    model = build_model(
+        **{key: entry[key] for key in _TEMPLATE_KEYS},
+        background_norm_uncertainty=float(entry["background_norm_uncertainty"]),
+    )
+    spec = expected_workspace(model, measurement=measurement, poi_max=10.0 * float(entry["band"][-1]))
+    rows = yield_rows(model, spec["observations"][0]["data"], entry["edges"], float(entry["mu_expected"]))
+    return spec, rows
+
+
+def write_limit_workspaces(
+    limits: Mapping[str, Any], paths: Mapping[str, Sequence[str | Path]], measurement_prefix: str
+) -> None:
+    """Write every limit's workspace (JSON) and its yields per bin (CSV, Markdown, HTML).
+
+    Args:
+        limits: Output of :func:`classifier_limits` or :func:`heavy_mass_limits`.
+        paths: Limit key -> (workspace JSON, yields CSV, yields Markdown, yields HTML).
+        measurement_prefix: The measurement of limit ``key`` is named ``{measurement_prefix}{key}``.
+    """
+    for key, (workspace_path, csv_path, md_path, html_path) in paths.items():
+        spec, rows = limit_workspace(limits[key], f"{measurement_prefix}{key}")
+        write_workspace(workspace_path, spec)
+        write_yield_tables(rows, csv_path, md_path, html_path)
+
+
 def write_limit_tables(
-    limits: Mapping[str, Any], csv_path: str | Path, md_path: str | Path, tex_path: str | Path
+    limits: Mapping[str, Any],
+    csv_path: str | Path,
+    md_path: str | Path,
+    tex_path: str | Path,
+    html_path: str | Path | None = None,
 ) -> None:
     """Expected limits table: median, ±1σ, ±2σ on mu and the expected significance per classifier."""
     from ml4hep.higgs.evaluate import DISPLAY_NAMES
@@ -100,10 +180,11 @@ def write_limit_tables(
         Column("−2σ / +2σ", lambda r: f"{number(r['minus2'])} / {number(r['plus2'])}"),
         Column("expected Z₀", lambda r: f"{r['significance']:.2f}", latex=r"$Z_0^{\mathrm{exp}}$"),
     ]
-    write_table(rows, columns, csv=csv_path, md=md_path, tex=tex_path)
+    write_table(rows, columns, csv=csv_path, md=md_path, tex=tex_path, html=html_path)
 
 
 def heavy_mass_limits(
+    val_path: str | Path,
     test_path: str | Path,
     model_path: str | Path,
     heavy: Sequence[tuple[str, float]],
@@ -115,10 +196,12 @@ def heavy_mass_limits(
     """Expected limits on sigma x BR(H -> tautau) vs the heavy-Higgs mass from the parameterised classifier.
 
     At each generated mass the parameterised network is evaluated with that mass as its parameter (backgrounds
-    included), the test-split score histogram gives the expected limit on mu, and mu times the generated cross
-    section (Pythia's sigma x BR of the sample) gives the limit on sigma x BR.
+    included), the test-split score histogram (edges from the validation split, :func:`validation_binning`) gives
+    the expected limit on mu, and mu times the generated cross section (Pythia's sigma x BR of the sample) gives
+    the limit on sigma x BR.
 
     Args:
+        val_path: Validation split of the event table (the bin edges).
         test_path: Test split of the event table.
         model_path: The parameterised network (:func:`ml4hep.higgs.parameterised.run_parameterised`).
         heavy: (process name, mass) of each heavy-Higgs sample.
@@ -130,34 +213,46 @@ def heavy_mass_limits(
     Returns:
         Mass (as text) -> mu limit and band, sigma x BR limit band in pb, significance, left_out flag.
     """
-    from ml4hep.higgs.parameterised import load_network, with_mass
-    from ml4hep.training import predict
+    from ml4hep.higgs.parameterised import load_network
 
     model, _ = load_network(model_path)
-    test = load_split(test_path)
+    val, test = load_split(val_path), load_split(test_path)
     results = {}
     for name, mass in heavy:
-        events = select_events(test, process_mask(test, [name, *backgrounds]))
-        labels = process_mask(events, [name]).astype(int)
-        scores = predict(model, [with_mass(events["X"], mass)])
-        edges = score_binning(scores, labels, int(options["bins"]), int(options["min_background_events"]))
-        templates = histogram_templates(scores, labels, events["weight"], edges)
-        pyhf_model = build_model(**templates, background_norm_uncertainty=float(options["background_norm_uncertainty"]))
-        limit = expected_upper_limit(pyhf_model)
+        _, val_labels, val_scores = _mass_scores(model, val, name, backgrounds, mass)
+        events, labels, scores = _mass_scores(model, test, name, backgrounds, mass)
+        edges = validation_binning(
+            val_scores, val_labels, scores, labels, int(options["bins"]), int(options["min_background_events"])
+        )
+        entry = limit_entry(histogram_templates(scores, labels, events["weight"], edges), edges, options)
         results[f"{mass:g}"] = {
             "mass": float(mass),
-            "mu_expected": limit["mu_expected"],
-            "band": list(map(float, limit["band"])),
+            **entry,
             "sigma_pb": float(sigma_pb[name]),
-            "xsec_band_pb": [float(b) * float(sigma_pb[name]) for b in limit["band"]],
-            "significance": expected_significance(pyhf_model),
+            "xsec_band_pb": [float(b) * float(sigma_pb[name]) for b in entry["band"]],
             "left_out": abs(float(mass) - float(left_out_mass)) < 1e-6,
         }
     return results
 
 
+def _mass_scores(
+    model: Any, split: Mapping[str, np.ndarray], name: str, backgrounds: Sequence[str], mass: float
+) -> tuple[Mapping[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The events of one heavy sample and the backgrounds, their labels and the network's scores at ``mass``."""
+    from ml4hep.higgs.parameterised import with_mass
+    from ml4hep.training import predict
+
+    events = select_events(split, process_mask(split, [name, *backgrounds]))
+    labels = process_mask(events, [name]).astype(int)
+    return events, labels, predict(model, [with_mass(events["X"], mass)])
+
+
 def write_heavy_limit_tables(
-    limits: Mapping[str, Any], csv_path: str | Path, md_path: str | Path, tex_path: str | Path
+    limits: Mapping[str, Any],
+    csv_path: str | Path,
+    md_path: str | Path,
+    tex_path: str | Path,
+    html_path: str | Path | None = None,
 ) -> None:
     """Expected σ×BR limit (median, ±1σ, ±2σ) and μ limit per heavy-Higgs mass, the left-out mass marked."""
     rows = []
@@ -193,4 +288,4 @@ def write_heavy_limit_tables(
         Column("−2σ / +2σ", lambda r: f"{number(r['minus2_pb'])} / {number(r['plus2_pb'])}"),
         Column("expected μ limit", lambda r: number(r["mu_expected"])),
     ]
-    write_table(rows, columns, csv=csv_path, md=md_path, tex=tex_path)
+    write_table(rows, columns, csv=csv_path, md=md_path, tex=tex_path, html=html_path)

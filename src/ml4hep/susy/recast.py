@@ -205,26 +205,17 @@ def signal_yields(
     return {region: np.nan_to_num(value, nan=0.0) for region, value in yields.items()}
 
 
-def cls_test(signal: float, background: float, uncertainty: float, observed: float) -> tuple[float, float]:
-    """Observed and expected CLs of mu = 1 in one counting region (pyhf, qtilde, asymptotic).
+def counting_spec(signal: float, background: float, uncertainty: float, channel: str = "singlechannel") -> dict:
+    """The pyhf model spec of one counting region, as :func:`cls_test` tests it.
 
-    Args:
-        signal: Expected signal events.
-        background: Expected background events.
-        uncertainty: Absolute background uncertainty.
-        observed: Observed events.
-
-    Returns:
-        (observed CLs, expected CLs).
+    It is the spec of ``pyhf.simplemodels.uncorrelated_background`` (signal scaled by ``mu``, the background with an
+    absolute uncertainty as a ``shapesys``); the recast's workspaces (:mod:`ml4hep.susy.benchmarks`) name the channel
+    after the signal region.
     """
-    import pyhf
-
-    pyhf.set_backend("numpy")
-    # the spec of pyhf.simplemodels.uncorrelated_background, built without re-validating the schema every time
-    spec = {
+    return {
         "channels": [
             {
-                "name": "singlechannel",
+                "name": channel,
                 "samples": [
                     {
                         "name": "signal",
@@ -240,7 +231,25 @@ def cls_test(signal: float, background: float, uncertainty: float, observed: flo
             }
         ]
     }
-    model = pyhf.Model(spec, poi_name="mu", validate=False)
+
+
+def cls_test(signal: float, background: float, uncertainty: float, observed: float) -> tuple[float, float]:
+    """Observed and expected CLs of mu = 1 in one counting region (pyhf, qtilde, asymptotic).
+
+    Args:
+        signal: Expected signal events.
+        background: Expected background events.
+        uncertainty: Absolute background uncertainty.
+        observed: Observed events.
+
+    Returns:
+        (observed CLs, expected CLs).
+    """
+    import pyhf
+
+    pyhf.set_backend("numpy")
+    # built without re-validating the schema every time
+    model = pyhf.Model(counting_spec(signal, background, uncertainty), poi_name="mu", validate=False)
     data = [float(observed), *model.config.auxdata]
     observed_cls, expected_cls = pyhf.infer.hypotest(1.0, data, model, test_stat="qtilde", return_expected=True)
     return float(observed_cls), float(expected_cls)
