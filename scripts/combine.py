@@ -17,6 +17,6 @@ with rule_context(snakemake) as log:
     write_limits(rows, out.limits_csv, out.limits_md, out.limits_tex, out.limits_html)
     overview_figure(plots, [out.overview, out.overview_pdf])
     if snakemake.params.hepdata_tables:
-        tables = write_record(metrics, Path(out.hepdata_submission).parent)
+        tables = write_record(metrics, Path(out.hepdata_submission).parent, out.hepdata_archive)
         log.info("HEPData record: %s", ", ".join(tables))
     log.info("summary of %s; %d limit rows", ", ".join(metrics), len(rows))

@@ -4,7 +4,7 @@ The record holds the limit tables of the Higgs task (the expected μ limit per c
 per heavy-Higgs mass, each with its ±1σ and ±2σ band as asymmetric uncertainties) and the top-tagging table (AUC,
 R30 and R50 per tagger with their bootstrap errors). Every number is read from the task's ``metrics.json`` (this
 module imports no task code), so the record says exactly what the run measured. The output is what hepdata.net
-takes: ``submission.yaml``, one YAML file per table and ``submission.tar.gz`` of them.
+takes: ``submission.yaml`` and one YAML file per table in a folder, and a ``.tar.gz`` of them beside it.
 """
 
 from __future__ import annotations
@@ -13,11 +13,15 @@ import contextlib
 import json
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hepdata_lib import Submission, Table, Uncertainty, Variable
+with warnings.catch_warnings():
+    # hepdata-validator 0.3.6 imports jsonschema's deprecated RefResolver API; nothing to act on in this project
+    warnings.filterwarnings("ignore", "jsonschema.*(RefResolver|RefResolutionError)", DeprecationWarning)
+    from hepdata_lib import Submission, Table, Uncertainty, Variable
 
 TABLE_FILES = {
     "higgs_mu": "higgs_mu_limits.yaml",
@@ -145,12 +149,15 @@ def build_submission(metrics: Mapping[str, Mapping[str, Any]]) -> tuple[Submissi
     return submission, keys
 
 
-def write_record(metrics_paths: Mapping[str, str | Path], outdir: str | Path) -> list[str]:
-    """Write the validated record (``submission.yaml``, the tables, ``submission.tar.gz``) into ``outdir``.
+def write_record(metrics_paths: Mapping[str, str | Path], outdir: str | Path, archive: str | Path) -> list[str]:
+    """Write the validated record: ``submission.yaml`` and the tables into ``outdir``, their tarball to ``archive``.
+
+    The tarball lies outside the folder because the validator rejects a folder holding anything but the record.
 
     Args:
         metrics_paths: Task -> its ``metrics.json`` (tasks other than ``higgs`` and ``toptag`` are ignored).
         outdir: The record's folder; anything else in it is removed first.
+        archive: The ``.tar.gz`` of the record (what hepdata.net's upload takes).
 
     Returns:
         The keys of the tables written (of :data:`TABLE_FILES`).
@@ -168,5 +175,5 @@ def write_record(metrics_paths: Mapping[str, str | Path], outdir: str | Path) ->
             submission.create_files(str(outdir), validate=True, remove_old=True)
         except AssertionError as error:  # hepdata-lib reports an invalid record by an assertion
             raise ValueError(f"{outdir}: the HEPData validator rejects the record ({error})") from None
-        shutil.move(Path(scratch) / "submission.tar.gz", outdir / "submission.tar.gz")
+        shutil.move(Path(scratch) / "submission.tar.gz", archive)
     return keys

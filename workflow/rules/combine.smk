@@ -24,7 +24,7 @@ HEPDATA_TABLES = [
 HEPDATA_OUTPUTS = (
     {
         "hepdata_submission": "results/hepdata/submission.yaml",
-        "hepdata_archive": "results/hepdata/submission.tar.gz",
+        "hepdata_archive": "results/hepdata.tar.gz",
         "hepdata_tables": [f"results/hepdata/{table}" for table in HEPDATA_TABLES],
     }
     if HEPDATA_TABLES

@@ -172,6 +172,18 @@ def regressed_mass_input(wildcards):
 # PDF replicas (pdf.smk)
 
 
+def pdf_theory_table(table):
+    """A theory table: the repository's versioned file (theory/fk/<hash>/) when it holds one, else the file that
+    pdf_theory computes under results/pdf/theory/<hash>/.
+
+    A versioned table is a source file that no rule makes: Snakemake 9 reruns a job whose output is older than its
+    script, and the file times of a fresh clone or a copied project are arbitrary, so as a rule output it would
+    send eko (a 13-minute numba compile on first use) into runs that need nothing computed.
+    """
+    versioned = Path(PDF_FK_DIR) / f"{table}.npz"
+    return str(versioned) if versioned.is_file() else f"{PDF_COMPUTED_FK_DIR}/{table}.npz"
+
+
 def pdf_table_kind(table):
     """What one theory file holds: a dataset's FK table, the positivity FK table, or the evolution to Q."""
     return {"POSITIVITY": "positivity", "EVOLUTION": "evolution"}.get(table, "dataset")

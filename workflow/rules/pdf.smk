@@ -1,4 +1,5 @@
-# PDF replicas (NNPDF-like): nnpdf-data -> FK tables (eko, versioned in theory/fk/<hash>/) -> fit inputs per closure
+# PDF replicas (NNPDF-like): nnpdf-data -> FK tables (eko; versioned in theory/fk/<hash>/, else computed under
+# results/pdf/theory/<hash>/) -> fit inputs per closure
 # fit -> one job per batch of replicas_per_job replicas (one vectorised model) [GPU rule] -> per-replica files ->
 # postfit -> chi2 tables, closure estimators, bands, metrics.json.
 
@@ -7,7 +8,8 @@ from ml4hep.pdf.theory import observable_kind, settings_hash
 
 PDF = config["pdf"]
 PDF_DATASETS = list(PDF["datasets"])
-PDF_FK_DIR = f"theory/fk/{settings_hash(PDF['theory'])}"
+PDF_FK_DIR = f"theory/fk/{settings_hash(PDF['theory'])}"  # the versioned tables (source files)
+PDF_COMPUTED_FK_DIR = f"results/pdf/theory/{settings_hash(PDF['theory'])}"  # what pdf_theory computes
 PDF_FITS = list(range(PDF["closure"]["fits"] if PDF["mode"] == "closure" else 1))
 PDF_REPLICAS = list(range(PDF["replicas"]))
 PDF_BATCHES = replica_batches(PDF["replicas"], PDF["replicas_per_job"])  # replicas of each pdf_replica_batch job
@@ -36,11 +38,11 @@ rule pdf_data:
         "../../scripts/pdf_data.py"
 
 
-# No inputs on purpose: the tables are versioned files named by the hash of the theory settings, so a fresh checkout
-# (any file times) never recompiles eko; new settings give a new folder, which this rule fills.
+# Runs only for theory settings whose tables the repository does not hold (pdf_theory_table): the versioned tables
+# are source files, made by no rule, so that a fresh clone or a copy (any file times) never recompiles eko.
 rule pdf_theory:
     output:
-        f"{PDF_FK_DIR}/{{table}}.npz",
+        f"{PDF_COMPUTED_FK_DIR}/{{table}}.npz",
     log:
         "results/logs/pdf/theory_{table}.log",
     benchmark:
@@ -61,8 +63,8 @@ rule pdf_theory:
 rule pdf_inputs:
     input:
         data=expand("results/pdf/data/{dataset}.npz", dataset=PDF_DATASETS),
-        fk=expand(f"{PDF_FK_DIR}/{{dataset}}.npz", dataset=PDF_DATASETS),
-        positivity=f"{PDF_FK_DIR}/POSITIVITY.npz",
+        fk=[pdf_theory_table(dataset) for dataset in PDF_DATASETS],
+        positivity=pdf_theory_table("POSITIVITY"),
         code=script_code("pdf_inputs.py"),
     output:
         "results/pdf/inputs/fit{fit}.npz",
@@ -159,7 +161,7 @@ rule pdf_evaluate:
         inputs=expand("results/pdf/inputs/fit{fit}.npz", fit=PDF_FITS),
         ensemble="results/pdf/ensemble.npz",
         postfit="results/pdf/postfit.json",
-        evolution=f"{PDF_FK_DIR}/EVOLUTION.npz",
+        evolution=pdf_theory_table("EVOLUTION"),
         curves=expand("results/pdf/replicas/fit0/replica{replica}.npz", replica=PDF_REPLICAS),
         code=script_code("pdf_evaluate.py"),
     output:
