@@ -199,7 +199,10 @@ def pdf_band_outputs():
     outputs = {}
     for flavour in PDF_BAND_FLAVOURS:
         outputs[f"band_{flavour}"] = report(
-            f"results/pdf/plots/band_{flavour}.png", caption="../report/pdf_band.rst", category="PDF replicas"
+            f"results/pdf/plots/band_{flavour}.png",
+            caption="../report/pdf_band.rst",
+            category="PDF replicas",
+            labels={"result": f"PDF band of {flavour} at Q0", "type": "figure"},
         )
         outputs[f"band_{flavour}_pdf"] = f"results/pdf/plots/band_{flavour}.pdf"
     return outputs

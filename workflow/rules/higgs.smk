@@ -129,16 +129,39 @@ rule higgs_evaluate:
         csv="results/higgs/classifiers.csv",
         md="results/higgs/classifiers.md",
         tex="results/higgs/classifiers.tex",
-        roc=report("results/higgs/plots/roc.png", caption="../report/higgs_roc.rst", category="Higgs"),
+        roc=report(
+            "results/higgs/plots/roc.png",
+            caption="../report/higgs_roc.rst",
+            category="Higgs",
+            labels={"result": "ROC curves of the classifiers", "type": "figure"},
+        ),
         roc_pdf="results/higgs/plots/roc.pdf",
-        ams=report("results/higgs/plots/ams.png", caption="../report/higgs_ams.rst", category="Higgs"),
+        ams=report(
+            "results/higgs/plots/ams.png",
+            caption="../report/higgs_ams.rst",
+            category="Higgs",
+            labels={"result": "AMS vs threshold", "type": "figure"},
+        ),
         ams_pdf="results/higgs/plots/ams.pdf",
-        scores=report("results/higgs/plots/scores.png", caption="../report/higgs_scores.rst", category="Higgs"),
+        scores=report(
+            "results/higgs/plots/scores.png",
+            caption="../report/higgs_scores.rst",
+            category="Higgs",
+            labels={"result": "score distributions", "type": "figure"},
+        ),
         scores_pdf="results/higgs/plots/scores.pdf",
-        black_box=report("results/higgs/plots/black_box.png", caption="../report/higgs_black_box.rst", category="Higgs"),
+        black_box=report(
+            "results/higgs/plots/black_box.png",
+            caption="../report/higgs_black_box.rst",
+            category="Higgs",
+            labels={"result": "opening the black box", "type": "figure"},
+        ),
         black_box_pdf="results/higgs/plots/black_box.pdf",
         importance=report(
-            "results/higgs/plots/importance.png", caption="../report/higgs_importance.rst", category="Higgs"
+            "results/higgs/plots/importance.png",
+            caption="../report/higgs_importance.rst",
+            category="Higgs",
+            labels={"result": "feature importance", "type": "figure"},
         ),
         importance_pdf="results/higgs/plots/importance.pdf",
     log:
@@ -172,7 +195,6 @@ rule higgs_limits:
             "results/higgs/limits.html",
             caption="../report/higgs_limits.rst",
             category="Higgs",
-            subcategory="Tables",
             labels={"result": "expected μ limits", "type": "table"},
         ),
         workspaces=expand("results/higgs/workspaces/{classifier}.json", classifier=HIGGS_LIMIT_CLASSIFIERS),
@@ -230,7 +252,10 @@ rule higgs_regression_plots:
         md="results/higgs/regression/resolution.md",
         tex="results/higgs/regression/resolution.tex",
         plot=report(
-            "results/higgs/plots/mass_regression.png", caption="../report/higgs_regression.rst", category="Higgs"
+            "results/higgs/plots/mass_regression.png",
+            caption="../report/higgs_regression.rst",
+            category="Higgs",
+            labels={"result": "di-τ mass regression", "type": "figure"},
         ),
         plot_pdf="results/higgs/plots/mass_regression.pdf",
     log:
@@ -291,7 +316,10 @@ rule higgs_parameterised_plots:
         md="results/higgs/parameterised/auc.md",
         tex="results/higgs/parameterised/auc.tex",
         plot=report(
-            "results/higgs/plots/parameterised_auc.png", caption="../report/higgs_parameterised.rst", category="Higgs"
+            "results/higgs/plots/parameterised_auc.png",
+            caption="../report/higgs_parameterised.rst",
+            category="Higgs",
+            labels={"result": "parameterised network: AUC vs mass", "type": "figure"},
         ),
         plot_pdf="results/higgs/plots/parameterised_auc.pdf",
     log:
@@ -318,7 +346,6 @@ rule higgs_heavy_limits:
             "results/higgs/heavy_limits.html",
             caption="../report/higgs_heavy_limits_table.rst",
             category="Higgs",
-            subcategory="Tables",
             labels={"result": "expected σ×B limits vs mass", "type": "table"},
         ),
         workspaces=[f"results/higgs/workspaces/heavy_m{m:g}.json" for _, m in heavy_processes()],
@@ -346,7 +373,10 @@ rule higgs_heavy_limits_plot:
         code=script_code("higgs_heavy_limits_plot.py"),
     output:
         plot=report(
-            "results/higgs/plots/heavy_limits.png", caption="../report/higgs_heavy_limits.rst", category="Higgs"
+            "results/higgs/plots/heavy_limits.png",
+            caption="../report/higgs_heavy_limits.rst",
+            category="Higgs",
+            labels={"result": "heavy-Higgs σ×B limits (Brazil plot)", "type": "figure"},
         ),
         plot_pdf="results/higgs/plots/heavy_limits.pdf",
     log:

@@ -171,10 +171,18 @@ rule pdf_evaluate:
         chi2_md="results/pdf/chi2.md",
         chi2_tex="results/pdf/chi2.tex",
         ensemble_q="results/pdf/ensemble_q.npz",
-        bands_q=report("results/pdf/plots/bands_q.png", caption="../report/pdf_bands_q.rst", category="PDF replicas"),
+        bands_q=report(
+            "results/pdf/plots/bands_q.png",
+            caption="../report/pdf_bands_q.rst",
+            category="PDF replicas",
+            labels={"result": "PDF bands vs Q", "type": "figure"},
+        ),
         bands_q_pdf="results/pdf/plots/bands_q.pdf",
         curves=report(
-            "results/pdf/plots/chi2_curves.png", caption="../report/pdf_chi2_curves.rst", category="PDF replicas"
+            "results/pdf/plots/chi2_curves.png",
+            caption="../report/pdf_chi2_curves.rst",
+            category="PDF replicas",
+            labels={"result": "χ² training curves", "type": "figure"},
         ),
         curves_pdf="results/pdf/plots/chi2_curves.pdf",
     log:

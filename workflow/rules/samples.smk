@@ -79,6 +79,7 @@ rule sample_plots:
             "results/samples/plots/sample_overview.png",
             caption="../report/samples.rst",
             category="Samples",
+            labels={"result": "sample overview", "type": "figure"},
         ),
         pdf="results/samples/plots/sample_overview.pdf",
     log:

@@ -37,7 +37,10 @@ rule susy_efficiency_grid_plot:
         code=script_code("susy_efficiency_grid_plot.py"),
     output:
         plot=report(
-            "results/susy/plots/efficiency_grid.png", caption="../report/susy_efficiency_grid.rst", category="SUSY"
+            "results/susy/plots/efficiency_grid.png",
+            caption="../report/susy_efficiency_grid.rst",
+            category="SUSY",
+            labels={"result": "efficiency grid vs parametrisation", "type": "figure"},
         ),
         plot_pdf="results/susy/plots/efficiency_grid.pdf",
     log:
@@ -126,7 +129,6 @@ rule susy_workspaces:
             "results/susy/workspaces/benchmarks.html",
             caption="../report/susy_benchmarks.rst",
             category="SUSY",
-            subcategory="Tables",
             labels={"result": "benchmark points of the recast", "type": "table"},
         ),
     log:
@@ -243,9 +245,19 @@ rule susy_evaluate:
         fractions_csv="results/susy/exclusion.csv",
         fractions_md="results/susy/exclusion.md",
         fractions_tex="results/susy/exclusion.tex",
-        maps=report("results/susy/plots/maps.png", caption="../report/susy_maps.rst", category="SUSY"),
+        maps=report(
+            "results/susy/plots/maps.png",
+            caption="../report/susy_maps.rst",
+            category="SUSY",
+            labels={"result": "exclusion maps", "type": "figure"},
+        ),
         maps_pdf="results/susy/plots/maps.pdf",
-        confidence=report("results/susy/plots/confidence.png", caption="../report/susy_confidence.rst", category="SUSY"),
+        confidence=report(
+            "results/susy/plots/confidence.png",
+            caption="../report/susy_confidence.rst",
+            category="SUSY",
+            labels={"result": "accuracy vs confidence", "type": "figure"},
+        ),
         confidence_pdf="results/susy/plots/confidence.pdf",
     log:
         "results/logs/susy/evaluate.log",

@@ -132,7 +132,12 @@ rule toptag_evaluate:
         csv="results/toptag/taggers.csv",
         md="results/toptag/taggers.md",
         tex="results/toptag/taggers.tex",
-        roc=report("results/toptag/plots/roc.png", caption="../report/toptag_roc.rst", category="Top tagging"),
+        roc=report(
+            "results/toptag/plots/roc.png",
+            caption="../report/toptag_roc.rst",
+            category="Top tagging",
+            labels={"result": "ROC curves of the taggers", "type": "figure"},
+        ),
         roc_pdf="results/toptag/plots/roc.pdf",
     log:
         "results/logs/toptag/evaluate.log",
