@@ -4,6 +4,7 @@
 # postfit -> chi2 tables, closure estimators, bands, metrics.json.
 
 from ml4hep.pdf.batches import replica_batches
+from ml4hep.pdf.lhapdf import check_q_knots, lhapdf_table_name
 from ml4hep.pdf.theory import observable_kind, settings_hash
 
 PDF = config["pdf"]
@@ -17,6 +18,12 @@ PDF_BATCH_OF = {replica: batch for batch, replicas in enumerate(PDF_BATCHES) for
 PDF_BAND_FLAVOURS = ("g", "sigma", "uv", "dv")
 for _name in PDF_DATASETS:
     observable_kind(_name)  # a dataset the theory has no coefficients for stops the run here, not in a job
+check_q_knots(PDF["theory"], PDF["lhapdf"]["q_knots"])
+PDF_LHAPDF_TABLE = lhapdf_table_name(PDF["lhapdf"]["q_knots"])  # versioned or computed: pdf_theory_table
+PDF_LHAPDF_SETS = {
+    "fit": f"results/pdf/lhapdf/{PDF['lhapdf']['name']}",
+    **({"truth": f"results/pdf/lhapdf/{PDF['lhapdf']['name']}_truth"} if PDF["mode"] == "closure" else {}),
+}
 
 
 rule pdf_data:
@@ -196,3 +203,41 @@ rule pdf_evaluate:
         seed=derive_seed(config["seed"], "pdf", "bootstrap"),
     script:
         "../../scripts/pdf_evaluate.py"
+
+
+# The evolution operators from Q0 to the LHAPDF grid's Q knots: like the FK tables, a versioned file named by the
+# theory settings (folder) and the knots (file), so that no run compiles eko for them; new knots fill a new file.
+rule pdf_lhapdf_theory:
+    output:
+        f"{PDF_COMPUTED_FK_DIR}/{PDF_LHAPDF_TABLE}.npz",
+    log:
+        "results/logs/pdf/lhapdf_theory.log",
+    benchmark:
+        "results/benchmarks/pdf/lhapdf_theory.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    params:
+        settings=PDF["theory"],
+        q_knots=PDF["lhapdf"]["q_knots"],
+    script:
+        "../../scripts/pdf_lhapdf_theory.py"
+
+
+# The fitted ensemble (member 0 the mean, then the replicas of the first fit) and the closure truth as LHAPDF6 sets.
+rule pdf_lhapdf:
+    input:
+        ensemble="results/pdf/ensemble.npz",
+        evolution=pdf_theory_table(PDF_LHAPDF_TABLE),
+        code=script_code("pdf_lhapdf.py"),
+    output:
+        **{key: directory(path) for key, path in PDF_LHAPDF_SETS.items()},
+    log:
+        "results/logs/pdf/lhapdf.log",
+    benchmark:
+        "results/benchmarks/pdf/lhapdf.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    params:
+        options=PDF,
+    script:
+        "../../scripts/pdf_lhapdf.py"

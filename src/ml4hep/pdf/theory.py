@@ -525,6 +525,94 @@ def build_evolution(settings: Mapping[str, Any], q: float) -> dict[str, np.ndarr
     }
 
 
+LHAPDF_PIDS = (-5, -4, -3, -2, -1, 21, 1, 2, 3, 4, 5)
+"""Output flavours of the LHAPDF grids (the top and the photon are zero in these fits and left out)."""
+
+
+def lhapdf_subgrids(settings: Mapping[str, Any], q_knots: Sequence[float]) -> list[list[tuple[float, int]]]:
+    """The (Q, nf) knots of the LHAPDF grid, one list per range of fixed flavour number.
+
+    The knots are Q0, the configured ``q_knots`` above Q0 and every heavy-quark threshold between them; a threshold
+    closes one subgrid and opens the next (LHAPDF's convention, so that the grid is discontinuous there as the
+    variable-flavour evolution is).
+
+    Args:
+        settings: Theory settings (``q0``, ``masses``).
+        q_knots: Scales in GeV above Q0.
+
+    Returns:
+        Subgrids of (Q in GeV, nf), each in increasing Q.
+
+    Example:
+        >>> settings = {"q0": 1.65, "masses": {"c": 1.51, "b": 4.92, "t": 172.5}}
+        >>> [[q for q, _ in grid] for grid in lhapdf_subgrids(settings, [3.0, 10.0])]
+        [[1.65, 3.0, 4.92], [4.92, 10.0]]
+    """
+    q0 = float(settings["q0"])
+    top = max(float(q) for q in q_knots)
+    edges = [math.sqrt(t) for t in thresholds(settings)[:2] if q0 < math.sqrt(t) < top]
+    knots = sorted({q0, *(float(q) for q in q_knots if float(q) > q0), *edges})
+    subgrids: list[list[tuple[float, int]]] = [[]]
+    for q in knots:
+        if q in edges:  # the last knot below the threshold, then the first above it
+            subgrids[-1].append((q, nf_at(q**2, settings) - 1))
+            subgrids.append([])
+        subgrids[-1].append((q, nf_at(q**2, settings)))
+    return subgrids
+
+
+def build_lhapdf_evolution(settings: Mapping[str, Any], q_knots: Sequence[float]) -> dict[str, np.ndarray]:
+    """The evolution operators from Q0 to every knot of the LHAPDF grid, and alpha_s there.
+
+    Args:
+        settings: Theory settings.
+        q_knots: Scales in GeV above Q0 (:func:`lhapdf_subgrids` adds Q0 and the thresholds).
+
+    Returns:
+        ``operator`` of shape (knots, :data:`LHAPDF_PIDS`, nx, :data:`INPUT_PIDS`, nx), ``q`` and ``nf`` per knot,
+        ``subgrid`` (the subgrid of each knot), ``alphas`` (alpha_s at each knot, with the knot's nf), ``xgrid``,
+        the flavour lists and the requested ``q_knots``.
+    """
+    start = time.perf_counter()
+    knots = [knot for grid in lhapdf_subgrids(settings, q_knots) for knot in grid]
+    subgrid = [number for number, grid in enumerate(lhapdf_subgrids(settings, q_knots)) for _ in grid]
+    nodes = [(q**2, nf) for q, nf in knots]
+    operators = evolve(settings, nodes)
+    outputs = [EKO_PIDS.index(pid) for pid in LHAPDF_PIDS]
+    inputs = [EKO_PIDS.index(pid) for pid in INPUT_PIDS]
+    operator = np.stack([operators[node][np.ix_(outputs, range(len(xgrid(settings))), inputs)] for node in nodes])
+    alphas = 4 * math.pi * _strong_coupling_with_nf(settings, nodes)
+    return {
+        "operator": operator,
+        "q": np.array([q for q, _ in knots]),
+        "nf": np.array([nf for _, nf in knots]),
+        "subgrid": np.array(subgrid),
+        "alphas": alphas,
+        "q_knots": np.array([float(q) for q in q_knots]),
+        "xgrid": xgrid(settings),
+        "output_pids": np.array(LHAPDF_PIDS),
+        "input_pids": np.array(INPUT_PIDS),
+        "seconds": np.asarray(time.perf_counter() - start),
+    }
+
+
+def _strong_coupling_with_nf(settings: Mapping[str, Any], nodes: Sequence[tuple[float, int]]) -> np.ndarray:
+    """a_s at each (Q^2, nf) node with that nf (both sides of a threshold), from eko's running."""
+    from eko.couplings import Couplings, couplings_mod_ev
+    from eko.io.types import EvolutionMethod
+
+    theory = _eko_theory_card(settings)
+    running = Couplings(
+        couplings=theory.couplings,
+        order=theory.order,
+        method=couplings_mod_ev(EvolutionMethod.ITERATE_EXACT),
+        masses=[m**2 for m, _ in theory.heavy.masses],
+        hqm_scheme=theory.heavy.masses_scheme,
+        thresholds_ratios=[1.0, 1.0, 1.0],
+    )
+    return np.array([running.a_s(float(q2), nf_to=int(nf)) for q2, nf in nodes])
+
+
 def save_table(content: Mapping[str, np.ndarray], path: str | Path, settings: Mapping[str, Any]) -> Path:
     """Write an FK table (compressed npz, float64) with the settings as JSON text inside."""
     path = Path(path)
