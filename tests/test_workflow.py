@@ -360,15 +360,42 @@ def test_report_shows_the_plots_in_a_browser(own_run, tmp_path):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(report.as_uri())
             widths = {}
-            for category, plot in (("Top tagging", "roc.png"), ("Summary", "overview.png")):
+
+            def open_result(category, label):
+                # a labelled result's row shows its labels (not its file name); the eye button shows it in place
                 page.get_by_text("Results", exact=True).first.click()
                 page.get_by_text(category, exact=True).first.click()
-                page.locator("tr", has_text=plot).first.locator("a[iconname=eye]").click()
+                page.locator("tr", has_text=label).first.locator("a[iconname=eye]").click()
+
+            for category, label, plot in (
+                ("Top tagging", "ROC curves of the taggers", "roc.png"),
+                ("Summary", "overview of the tasks", "overview.png"),
+            ):
+                open_result(category, label)
                 shown = page.locator("img[src^='data:image/png']").first
                 shown.wait_for(state="visible", timeout=30_000)
                 widths[plot] = shown.evaluate("img => Math.min(img.naturalWidth, img.getBoundingClientRect().width)")
                 page.screenshot(path=str(tmp_path / f"report_{plot}"))
+            # tables, the resolved config and the provenance are HTML pages shown in an iframe of the report
+            pages = {}
+            for category, label, expected in (
+                ("Higgs", "expected μ limits", "expected μ limit (95% CL)"),
+                ("Summary", "all limits", "Recast truth"),
+                ("SUSY", "benchmark points of the recast", "borderline"),
+                ("Configuration and provenance", "resolved config", "seed: 7"),
+                ("Configuration and provenance", "provenance", "config hash"),
+            ):
+                open_result(category, label)
+                frame = page.frame_locator("iframe").first
+                frame.get_by_text(expected).first.wait_for(state="visible", timeout=30_000)
+                pages[label] = frame.locator("body").inner_text()
+            page.screenshot(path=str(tmp_path / "report_provenance.png"))
         finally:
             browser.close()
     assert widths["roc.png"] > 300 and widths["overview.png"] > 300, f"plots rendered in the report: {widths}"
     assert (tmp_path / "report_roc.png").stat().st_size > 20_000
+    limits = json.loads((own_run / "results/higgs/limits.json").read_text())
+    assert f"{limits['bdt']['mu_expected']:.3g}" in pages["expected μ limits"]  # the table's numbers, rendered
+    record = json.loads((own_run / "results/provenance.json").read_text())
+    assert record["config_hash"] in pages["provenance"] and record["packages"]["pyhf"] in pages["provenance"]
+    assert "bootstrap: 10" in pages["resolved config"]  # the tiny config's values, defaults filled in

@@ -52,7 +52,7 @@ rule combine:
             "results/summary/limits.csv",
             caption="../report/summary_limits.rst",
             category="Summary",
-            labels={"result": "all limits (CSV)", "type": "table"},
+            labels={"result": "limits table (CSV download)", "type": "table"},
         ),
         limits_md="results/summary/limits.md",
         limits_tex="results/summary/limits.tex",
@@ -93,13 +93,13 @@ rule provenance:
         config_page=report(
             "results/report/config.html",
             caption="../report/config.rst",
-            category="Run",
+            category="Configuration and provenance",
             labels={"result": "resolved config", "type": "record"},
         ),
         page=report(
             "results/report/provenance.html",
             caption="../report/provenance.rst",
-            category="Run",
+            category="Configuration and provenance",
             labels={"result": "provenance", "type": "record"},
         ),
     log:
