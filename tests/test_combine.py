@@ -83,7 +83,7 @@ def test_limit_table_holds_every_higgs_and_susy_row(tmp_path):
     metrics = tmp_path / "higgs_metrics.json"
     metrics.write_text(json.dumps(HIGGS))
     rows = limit_rows({"higgs": metrics}, [exclusion])
-    write_limits(rows, tmp_path / "l.csv", tmp_path / "l.md", tmp_path / "l.tex")
+    write_limits(rows, tmp_path / "l.csv", tmp_path / "l.md", tmp_path / "l.tex", tmp_path / "l.html")
     with open(tmp_path / "l.csv", newline="") as stream:
         table = list(csv.DictReader(stream))
     assert len(table) == 2 + 2 + 1
@@ -96,6 +96,8 @@ def test_limit_table_holds_every_higgs_and_susy_row(tmp_path):
     assert float(susy["expected"]) == 0.7 and float(susy["recast_fraction"]) == 0.75
     assert "1000-1500 / 0-500" in (tmp_path / "l.md").read_text()
     assert r"\end{tabular}" in (tmp_path / "l.tex").read_text()
+    html = (tmp_path / "l.html").read_text()  # the report's rendering: one row per limit, cells escaped
+    assert html.count("<tr>") == 1 + 5 and "<td>1000-1500 / 0-500</td>" in html and "σ×B" in html
 
 
 def test_overview_has_one_panel_per_task(task_files, tmp_path):
