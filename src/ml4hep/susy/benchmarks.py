@@ -63,7 +63,8 @@ def choose_benchmarks(labels: Mapping[str, np.ndarray]) -> dict[str, int]:
         raise InputFileError("results/susy/labels", "no scan point has a signal region to test: no benchmark points")
     excluded = tested[np.asarray(labels["excluded"])[tested] == EXCLUDED]
     allowed = np.setdiff1d(tested, excluded)
-    borderline = int(tested[np.argmin(np.abs(np.log(cls[tested] / CLS_THRESHOLD)), axis=0)])
+    distance = np.abs(np.log(np.maximum(cls[tested], 1e-300) / CLS_THRESHOLD))  # CLs underflows to 0 far out
+    borderline = int(tested[np.argmin(distance)])
     return {
         "excluded": _median_index(excluded, cls) if excluded.size else int(tested[np.argmin(cls[tested])]),
         "borderline": borderline,
