@@ -205,4 +205,7 @@ def test_bad_schemas_are_one_line(finished_run, tmp_path, capsys):
         capsys, out, "--model", str(results / "toptag/models/pfn.onnx"), "--input", str(top), "--config", str(narrow)
     )
     assert "expects shape" in line and "--config" in line
+    csv = write_csv(higgsml_frame(5), tmp_path / "training.csv")
+    line = one_line_error(capsys, out, "--model", str(results / "toptag/models/pfn.onnx"), "--input", csv)
+    assert "holds higgs events (higgsml schema)" in line
     assert not out.exists()

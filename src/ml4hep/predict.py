@@ -337,6 +337,8 @@ def predict(
     Raises:
         InputFileError: A file is unreadable, of the wrong schema, or the model is of the other task.
     """
+    import uproot
+
     from ml4hep import convert
 
     model_path, input_path = Path(model_path), Path(input_path)
@@ -348,24 +350,24 @@ def predict(
     settings = run_config(model_path, config)
     config_source = str(config) if config is not None else "the run's provenance.json"
     sample_name, shard_number = _origin(input_path, sample, shard)
+    sample_set = _root_task(input_path) if fmt == "root" else {"toplandscape": "toptag"}.get(fmt, "higgsml")
+    input_task = "toptag" if sample_set == "toptag" else "higgs"
+    if input_task != model.task:
+        raise InputFileError(
+            str(input_path),
+            f"holds {input_task} events ({sample_set} schema) but {model_path} is a {model.task} model "
+            f"('{model.name}')",
+        )
     start = time.perf_counter()  # the throughput counts reading, features and scoring, not loading the model
     with tempfile.TemporaryDirectory() as scratch:
         events_file = input_path
-        if fmt == "toplandscape":
+        if fmt == "toplandscape":  # read through the converter, as the workflow imports such a file
             events_file = Path(scratch) / "events.root"
             max_constituents = int(settings["samples"]["toptag"]["max_constituents"])
             convert.convert_toplandscape_hdf5(input_path, events_file, max_constituents=max_constituents)
         elif fmt == "higgsml":
             events_file = Path(scratch) / "events.root"
             convert.convert_higgsml_csv(input_path, events_file)
-        sample_set = _root_task(events_file) if fmt == "root" else {"toplandscape": "toptag"}.get(fmt, "higgsml")
-        input_task = "toptag" if sample_set == "toptag" else "higgs"
-        if input_task != model.task:
-            raise InputFileError(
-                str(input_path),
-                f"holds {input_task} events ({sample_set} schema) but {model_path} is a {model.task} model "
-                f"('{model.name}')",
-            )
         if input_task == "toptag":
             chunks = _toptag_chunks(events_file, settings["toptag"])
         else:
@@ -381,8 +383,6 @@ def predict(
         raise InputFileError(str(input_path), f"TTree '{EVENTS_TREE}' has no entries (nothing to score)")
     branches = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     write_root(output_path, {SCORES_TREE: branches})
-    import uproot
-
     with uproot.update(output_path) as file:
         file["samples"] = sample_name
     seconds = time.perf_counter() - start
