@@ -18,7 +18,11 @@ chunk):
 * ``toptag_scoring``: the PFN of ``pfn_epoch`` reloaded, scores of every split (streamed), the scores friend tree.
 * ``higgs_features``: the Higgs event table of ``higgs_ztautau`` and ``higgs_ggh125`` as the workflow builds it:
   :func:`ml4hep.higgs.dataset.shard_table` of every shard (selection and features; separate jobs in the workflow,
-  one after another here), then :func:`ml4hep.higgs.dataset.split_tables`.
+  one after another here), then :func:`ml4hep.higgs.dataset.split_tables` (chunked ROOT split files,
+  ``--chunk-size`` events per basket).
+* ``higgs_dnn_epoch``: one epoch (plus the validation pass) of the Higgs DNN through ``TorchClassifier.fit`` on the
+  streamed split files of ``higgs_features`` (``--chunk-size`` events per read), then its scores of the test split
+  (streamed), 2 threads.
 
 Sizes: the base samples are generated once (``--events`` events of ``toptag_ttbar`` and ``toptag_qcd``; of
 ``higgs_ztautau`` and ``higgs_ggh125``). Larger sizes replicate them: copy ``k`` of a top-tagging jet has every
@@ -60,7 +64,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPTAG_STAGES = ("toptag_shard_features", "toptag_split", "pfn_epoch", "particlenet_epoch", "toptag_scoring")
-STAGES = (*TOPTAG_STAGES, "higgs_features")
+STAGES = (*TOPTAG_STAGES, "higgs_features", "higgs_dnn_epoch")
 TOPTAG_SAMPLES = ("toptag_ttbar", "toptag_qcd")
 HIGGS_SAMPLES = {"higgs_ggh125": "signal", "higgs_ztautau": "background"}
 QUICK = {"events": 400, "higgs_events": 600, "chunk_size": 256}
@@ -159,15 +163,28 @@ def stage_higgs(folder: Path, settings: Mapping[str, Any]) -> int:
     from ml4hep.config import validate_config
     from ml4hep.higgs.dataset import SPLITS, shard_table, split_tables
 
-    options = validate_config({})["higgs"]
+    options = {**validate_config({})["higgs"], "chunk_size": settings["chunk_size"]}
     tables = {}
     for name, role in HIGGS_SAMPLES.items():
         shards = sorted((folder / name).glob("*.root"), key=lambda path: int(path.stem))
         tables[name] = [folder / "higgs" / name / f"{path.stem}.npz" for path in shards]
         for shard, (path, table) in enumerate(zip(shards, tables[name], strict=True)):
             shard_table(path, name, shard, role, float(options["jet_pt_min"]), table)
-    summary = split_tables(tables, options, 1, {s: folder / "higgs" / f"{s}.npz" for s in SPLITS})
+    summary = split_tables(tables, options, 1, {s: folder / "higgs" / f"{s}.root" for s in SPLITS})
     return sum(v["selected_events"] for v in summary.values())
+
+
+def stage_higgs_dnn(folder: Path, settings: Mapping[str, Any]) -> int:
+    from ml4hep.higgs.classifiers import CLASSIFIERS, classifier_splits
+    from ml4hep.models import FitContext
+
+    paths = {s: folder / "higgs" / f"{s}.root" for s in ("train", "val", "test")}
+    splits = classifier_splits(paths, [], chunk_size=settings["chunk_size"])
+    hyper = {"hidden": [64, 64, 64], "epochs": 1, "batch_size": 64, "patience": 1}
+    model = CLASSIFIERS.create("dnn", hyper)
+    model.fit(splits["train"], splits["val"], FitContext(seed=3, threads=2))
+    scores = model.predict(splits["test"])
+    return splits["train"].n_rows + splits["val"].n_rows + len(scores)
 
 
 STAGE_FUNCTIONS: dict[str, Callable[[Path, Mapping[str, Any]], int]] = {
@@ -177,6 +194,7 @@ STAGE_FUNCTIONS: dict[str, Callable[[Path, Mapping[str, Any]], int]] = {
     "particlenet_epoch": stage_particlenet,
     "toptag_scoring": stage_scoring,
     "higgs_features": stage_higgs,
+    "higgs_dnn_epoch": stage_higgs_dnn,
 }
 
 
@@ -184,6 +202,7 @@ def warm_up(stage: str) -> None:
     """Import what the stages use (torch's first optimiser imports torch._dynamo: about 5 s), before the clock."""
     import torch
 
+    import ml4hep.higgs.classifiers
     import ml4hep.higgs.dataset
     import ml4hep.models.scores
     import ml4hep.toptag.models
@@ -191,7 +210,7 @@ def warm_up(stage: str) -> None:
     import ml4hep.toptag.taggers  # noqa: F401
 
     torch.set_num_threads(2)
-    if stage.endswith("_epoch"):
+    if stage.endswith("_epoch"):  # the Higgs DNN's too
         torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 

@@ -1,10 +1,14 @@
-"""Rules higgs_train_baseline / higgs_train_dnn: train the visible-mass window, a BDT or the DNN."""
+"""Rules higgs_train_baseline / higgs_train_dnn: train the visible-mass window, a BDT or the DNN.
 
+The split files are streamed (the DNN's training and every model's scoring read them chunk by chunk)."""
+
+from ml4hep.chunked import limit_heap_growth
 from ml4hep.higgs.classifiers import CLASSIFIERS, classifier_splits
 from ml4hep.models.step import fit_context, train_and_score
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake):
+    limit_heap_growth()
     inputs = {split: snakemake.input[split] for split in ("train", "val", "test")}
     regressed_mass = list(snakemake.input.get("regressed_mass", []))
     splits = classifier_splits(inputs, snakemake.params.heavy, regressed_mass[0] if regressed_mass else None)

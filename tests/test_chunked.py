@@ -243,7 +243,7 @@ def test_the_higgs_split_is_by_event_per_shard_disjoint_complete_and_reproducibl
     options = {"split": {"train": 0.5, "val": 0.25, "test": 0.25}}
 
     def run(seed, tag, which=tables):
-        outputs = {s: tmp_path / tag / f"{s}.npz" for s in HIGGS_SPLITS}
+        outputs = {s: tmp_path / tag / f"{s}.root" for s in HIGGS_SPLITS}
         summary = split_tables(which, options, seed, outputs)
         splits = {s: load_higgs_split(p) for s, p in outputs.items()}
         return summary, {
@@ -258,5 +258,27 @@ def test_the_higgs_split_is_by_event_per_shard_disjoint_complete_and_reproducibl
     assert run(4, "b")[1] == sets and run(5, "c")[1] != sets
     _, alone = run(4, "d", {"higgs_ggh125": tables["higgs_ggh125"]})
     assert all(alone[s] == {o for o in sets[s] if o[0] == 0} for s in HIGGS_SPLITS), "per shard"
-    test = load_higgs_split(tmp_path / "a" / "test.npz")
+    test = load_higgs_split(tmp_path / "a" / "test.root")
     np.testing.assert_allclose(test["weight"], 0.5 * 4)  # scaled by 1 / test fraction
+
+
+def test_a_selection_of_a_split_file_streams_each_selected_row_once_and_resumes(tmp_path):
+    from ml4hep.chunked import ChunkedSplit, SelectedRows, write_chunked
+
+    x = np.arange(1000.0)
+    path = tmp_path / "split.root"
+    write_chunked(path, [{"x": x[:500]}, {"x": x[500:]}], chunk_size=64)
+    mask = x % 3 != 0
+    selection = SelectedRows(ChunkedSplit(path, chunk_size=64, seed=5), mask)
+    assert selection.n_rows == mask.sum() and np.array_equal(selection["x"], x[mask])
+    np.testing.assert_array_equal(selection.read(["x"], 10, 20)["x"], x[mask][10:20])
+    chunks = list(selection.shuffled_chunks(["x"]))
+    values, rows = (np.concatenate([chunk[key] for chunk in chunks]) for key in ("x", ROW))
+    np.testing.assert_array_equal(values, x[mask][rows])  # row numbers are positions among the selected rows
+    assert sorted(rows) == list(range(selection.n_rows)) and not np.array_equal(rows, np.sort(rows))
+    state, second = selection.state_dict(), [chunk["x"] for chunk in selection.shuffled_chunks(["x"])]
+    resumed = SelectedRows(ChunkedSplit(path, chunk_size=64, seed=5), mask)
+    resumed.load_state_dict(state)
+    assert all(np.array_equal(a, chunk["x"]) for a, chunk in zip(second, resumed.shuffled_chunks(["x"]), strict=True))
+    in_order = np.concatenate([chunk["x"] for chunk in selection.reopened(seed=1).chunks(["x"])])
+    np.testing.assert_array_equal(in_order, x[mask])

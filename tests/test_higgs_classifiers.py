@@ -124,3 +124,50 @@ def test_saved_classifiers_reload_with_the_same_scores(trained):
     for name in ("cut", "bdt", "dnn"):
         model = CLASSIFIERS.load(name, folder / f"{name}{CLASSIFIERS.model_class(name).suffix}")
         np.testing.assert_array_equal(model.predict(test), read_scores(scores[name], "test"))
+
+
+def write_split_file(path, split, chunk_size):
+    """A split as the workflow writes it: a chunked ROOT file, the name lists beside the tree."""
+    from ml4hep.chunked import ChunkedWriter
+
+    names = {key: ",".join(map(str, split[key])) for key in ("feature_names", "process_names")}
+    with ChunkedWriter(path, chunk_size, metadata=names) as writer:
+        writer.add({key: value for key, value in split.items() if key not in names})
+    return path
+
+
+def test_the_dnn_streams_chunked_split_files_and_scores_them_in_order(tmp_path):
+    """From split files on disk, the SM events are a view read chunk by chunk: the standardiser and the training
+    stream it, and the streamed scores are the model's scores of the same events in memory, in file order."""
+    from ml4hep.chunked import SelectedRows
+    from ml4hep.higgs.dataset import load_split
+
+    rng = np.random.default_rng(8)
+    arrays = {split: synthetic_split(rng, n) for split, n in (("train", 2000), ("val", 800), ("test", 800))}
+    paths = {split: write_split_file(tmp_path / f"{split}.root", arrays[split], 300) for split in arrays}
+    splits = classifier_splits(paths, ["heavy"])
+    assert all(isinstance(split, SelectedRows) for split in splits.values())
+    test_arrays = {key: np.asarray(value) for key, value in load_split(paths["test"]).items()}
+    sm = test_arrays["process"] != 2
+    assert splits["test"].n_rows == int(sm.sum())
+
+    hyper = {"hidden": [16, 16], "dropout": 0.0, "epochs": 6, "batch_size": 128, "learning_rate": 0.003}
+    info = train_and_score(
+        CLASSIFIERS.create("dnn", {**hyper, "patience": 3}),
+        splits,
+        FitContext(seed=2),
+        model_path=tmp_path / "dnn.pt",
+        scores_path=tmp_path / "dnn.root",
+        info_path=tmp_path / "dnn.json",
+    )
+    model = CLASSIFIERS.load("dnn", tmp_path / "dnn.pt")
+    x_train = np.asarray(arrays["train"]["X"])[arrays["train"]["process"] != 2]
+    expected = Standardiser(x_train.shape[1], undefined=UNDEFINED).fit(x_train)
+    np.testing.assert_allclose(model.network.standardiser.mean, expected.mean, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(model.network.standardiser.std, expected.std, rtol=1e-6)
+    streamed = read_scores(tmp_path / "dnn.root", "test")
+    memory_test = {"X": test_arrays["X"][sm], "feature_names": test_arrays["feature_names"]}
+    np.testing.assert_allclose(streamed, model.predict(memory_test), rtol=1e-6)
+    assert info["n_train"] == int((arrays["train"]["process"] != 2).sum())
+    metrics = evaluate_classifiers(paths, {"dnn": tmp_path / "dnn.root"}, ["heavy"], 10.0, 10, 1)
+    assert metrics["auc"]["dnn"] > 0.85

@@ -276,7 +276,7 @@ def test_bad_inputs(tmp_path):
 def test_job_on_tiny_samples(tiny_samples, tmp_path):
     samples = {name: [str(tiny_samples[name])] for name in ("higgs_ztautau", "higgs_ggh125")}
     roles = {"higgs_ztautau": "background", "higgs_ggh125": "signal"}
-    splits = {s: tmp_path / f"{s}.npz" for s in ("train", "val", "test")}
+    splits = {s: tmp_path / f"{s}.root" for s in ("train", "val", "test")}
     build_dataset(samples, roles, {"jet_pt_min": 30, "split": {"train": 0.5, "val": 0.25, "test": 0.25}}, 5, splits)
     out = tmp_path / "out"
     paths = {

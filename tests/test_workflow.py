@@ -215,19 +215,20 @@ def higgsml_csv_from_generated(feature_dir, path):
     import pandas as pd
 
     from ml4hep.convert import HIGGSML_FEATURES
+    from ml4hep.higgs.dataset import load_split
 
     frames = []
     for split, fraction in (("train", 0.5), ("val", 0.25), ("test", 0.25)):
-        with np.load(feature_dir / f"{split}.npz", allow_pickle=False) as data:
-            names = [str(n) for n in data["feature_names"]]
-            sm = ~np.char.startswith(data["process_names"][data["process"]].astype(str), "higgs_heavyh")
-            columns = {name: data["X"][sm, names.index(name)] for name in names}
-            # The challenge's MMC mass is not computed here; the collinear mass stands in for it.
-            columns["DER_mass_MMC"] = columns["DER_mass_collinear"]
-            frame = pd.DataFrame({name: columns[name] for name in HIGGSML_FEATURES})
-            frame["Weight"] = data["weight"][sm] * fraction  # undo the split's scaling to the full yield
-            frame["Label"] = np.where(data["label"][sm] == 1, "s", "b")
-            frames.append(frame)
+        data = load_split(feature_dir / f"{split}.root")
+        names = [str(n) for n in data["feature_names"]]
+        sm = ~np.char.startswith(data["process_names"][data["process"]].astype(str), "higgs_heavyh")
+        columns = {name: data["X"][sm, names.index(name)] for name in names}
+        # The challenge's MMC mass is not computed here; the collinear mass stands in for it.
+        columns["DER_mass_MMC"] = columns["DER_mass_collinear"]
+        frame = pd.DataFrame({name: columns[name] for name in HIGGSML_FEATURES})
+        frame["Weight"] = data["weight"][sm] * fraction  # undo the split's scaling to the full yield
+        frame["Label"] = np.where(data["label"][sm] == 1, "s", "b")
+        frames.append(frame)
     table = pd.concat(frames, ignore_index=True)
     table.insert(0, "EventId", np.arange(100000, 100000 + len(table)))
     table.to_csv(path, index=False)

@@ -296,3 +296,95 @@ class ChunkedSplit(Mapping[str, np.ndarray]):
     def close(self) -> None:
         """Close the file."""
         self._file.close()
+
+
+class SelectedRows(Mapping[str, np.ndarray]):
+    """The rows of a :class:`ChunkedSplit` where ``mask`` is true, read chunk by chunk like the split itself.
+
+    It has the split's interface (columns, ``n_rows``, :meth:`chunks`, :meth:`shuffled_chunks`, :meth:`read`,
+    the shuffling state, :meth:`reopened`), so that a training streams a selection of a file (the Higgs SM
+    events without the heavy-Higgs samples, say) without a copy of it. Chunks are the file's chunks filtered, and
+    their row numbers (:data:`ROW`) are positions among the selected rows.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "demo.root"
+        >>> _ = write_chunked(path, [{"x": np.arange(6.0)}], chunk_size=4)
+        >>> selected = SelectedRows(ChunkedSplit(path, chunk_size=4), np.arange(6) % 2 == 0)
+        >>> [chunk["x"].tolist() for chunk in selected.chunks(["x"])], selected.n_rows
+        ([[0.0, 2.0], [4.0]], 3)
+
+    Args:
+        split: The split file.
+        mask: One boolean per row of the file.
+    """
+
+    def __init__(self, split: ChunkedSplit, mask: np.ndarray) -> None:
+        self.split = split
+        self.mask = np.asarray(mask, dtype=bool)
+        if len(self.mask) != split.n_rows:
+            raise ValueError(f"{split.path}: a selection of {len(self.mask)} rows for a file of {split.n_rows}")
+        self.rows = np.flatnonzero(self.mask)
+        self.position = np.cumsum(self.mask) - 1
+        self.n_rows = len(self.rows)
+        self.chunk_size = split.chunk_size
+        self.path = split.path
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.split)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.split
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        values = self.split[key]
+        return values[self.mask] if key in self.split.columns else values
+
+    def _selected(self, chunk: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        keep = self.mask[chunk[ROW]]
+        out = {name: array[keep] for name, array in chunk.items()}
+        out[ROW] = self.position[chunk[ROW][keep]]
+        return out
+
+    def read(self, columns: Sequence[str], start: int, stop: int) -> dict[str, np.ndarray]:
+        """Selected rows ``[start, stop)`` of ``columns`` (positions among the selected rows)."""
+        rows = self.rows[start:stop]
+        if len(rows) == 0:
+            return self.split.read(columns, 0, 0)
+        block = self.split.read(columns, int(rows[0]), int(rows[-1]) + 1)
+        keep = self.mask[rows[0] : rows[-1] + 1]
+        return {name: array[keep] for name, array in block.items()}
+
+    def chunks(self, columns: Sequence[str]) -> Iterator[dict[str, np.ndarray]]:
+        """The selected rows of the file's chunks, in file order."""
+        for chunk in self.split.chunks(columns):
+            yield self._selected(chunk)
+
+    def shuffled_chunks(self, columns: Sequence[str]) -> Iterator[dict[str, np.ndarray]]:
+        """The selected rows of one shuffled epoch of the file (:meth:`ChunkedSplit.shuffled_chunks`)."""
+        for chunk in self.split.shuffled_chunks(columns):
+            yield self._selected(chunk)
+
+    def state_dict(self) -> dict[str, int]:
+        """The file's shuffling state."""
+        return self.split.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore the file's shuffling state."""
+        self.split.load_state_dict(state)
+
+    def reopened(self, *, seed: int | None = None, chunk_size: int | None = None) -> SelectedRows:
+        """The same selection of a new source of the file (:meth:`ChunkedSplit.reopened`)."""
+        return SelectedRows(self.split.reopened(seed=seed, chunk_size=chunk_size), self.mask)
+
+    def close(self) -> None:
+        """Close the file."""
+        self.split.close()
+
+
+def is_chunked(split: Any) -> bool:
+    """Whether ``split`` is read from disk chunk by chunk (a :class:`ChunkedSplit` or a selection of one)."""
+    return isinstance(split, ChunkedSplit | SelectedRows)

@@ -146,7 +146,7 @@ def heavy_processes():
 
 
 def higgs_feature_files():
-    return {split: f"results/higgs/features/{split}.npz" for split in HIGGS_SPLITS}
+    return {split: f"results/higgs/features/{split}.root" for split in HIGGS_SPLITS}
 
 
 def higgs_shard_tables():

@@ -50,7 +50,7 @@ rule higgs_features:
         "../../envs/ml4hep.yaml"
     params:
         tables=lambda wc: higgs_shard_tables(),
-        options={k: HIGGS[k] for k in ("split",)},
+        options={k: HIGGS[k] for k in ("split", "chunk_size")},
         seed=derive_seed(config["seed"], "higgs", "split"),
     script:
         "../../scripts/higgs_features.py"
@@ -119,8 +119,8 @@ rule higgs_train_dnn:
 
 rule higgs_evaluate:
     input:
-        val="results/higgs/features/val.npz",
-        test="results/higgs/features/test.npz",
+        val="results/higgs/features/val.root",
+        test="results/higgs/features/test.root",
         scores=expand("results/higgs/scores/{classifier}.root", classifier=HIGGS_CLASSIFIERS),
         infos=expand("results/higgs/models/{classifier}_info.json", classifier=HIGGS_CLASSIFIERS),
         code=script_code("higgs_evaluate.py"),
@@ -182,8 +182,8 @@ rule higgs_evaluate:
 
 rule higgs_limits:
     input:
-        val="results/higgs/features/val.npz",
-        test="results/higgs/features/test.npz",
+        val="results/higgs/features/val.root",
+        test="results/higgs/features/test.root",
         scores=expand("results/higgs/scores/{classifier}.root", classifier=HIGGS_LIMIT_CLASSIFIERS),
         code=script_code("higgs_limits.py"),
     output:
@@ -243,7 +243,7 @@ rule higgs_regression:
 
 rule higgs_regression_plots:
     input:
-        test="results/higgs/features/test.npz",
+        test="results/higgs/features/test.root",
         predictions="results/higgs/regression/predictions.root",
         metrics="results/higgs/regression/metrics.json",
         code=script_code("higgs_regression_plots.py"),
@@ -332,8 +332,8 @@ rule higgs_parameterised_plots:
 
 rule higgs_heavy_limits:
     input:
-        val="results/higgs/features/val.npz",
-        test="results/higgs/features/test.npz",
+        val="results/higgs/features/val.root",
+        test="results/higgs/features/test.root",
         model="results/higgs/models/parameterised/parameterised.pt",
         samples="results/samples/summary.csv",
         code=script_code("higgs_heavy_limits.py"),

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ml4hep.higgs.dataset import load_split, process_mask, select_events
+from ml4hep.chunked import DEFAULT_CHUNK_SIZE, is_chunked
+from ml4hep.higgs.dataset import load_split, open_split, process_mask, select_events
 from ml4hep.metrics import ams
 from ml4hep.models import FitContext, Registry, Split
 from ml4hep.models.boosted import XGBoostClassifier
@@ -78,19 +79,29 @@ def train_mass_window(
 
 
 def classifier_splits(
-    paths: Mapping[str, str | Path], heavy: Sequence[str], regressed_mass: str | Path | None = None
-) -> dict[str, dict[str, np.ndarray]]:
+    paths: Mapping[str, str | Path],
+    heavy: Sequence[str],
+    regressed_mass: str | Path | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> dict[str, Split]:
     """The SM events of each split (heavy-Higgs samples left out), with the regressed mass when given.
+
+    The splits stay on disk (:func:`ml4hep.higgs.dataset.open_split`; the SM events a
+    :class:`~ml4hep.chunked.SelectedRows` view), so that the DNN streams them and every model scores them chunk by
+    chunk; the trees and the mass window read the features they need into memory. With the regressed mass (a
+    column added to the features) the splits are read whole.
 
     Args:
         paths: Split name -> dataset file.
         heavy: Heavy-Higgs sample names.
         regressed_mass: Predictions (scores file) of :mod:`ml4hep.higgs.regression` (for ``bdt_mreg``): out of
             fold on the training split, so that the BDT does not train on in-sample regressed masses.
+        chunk_size: Events per read of a streamed split.
     """
-    data = {s: load_split(p) for s, p in paths.items()}
-    if regressed_mass is not None:
-        data = {s: with_regressed_mass(d, read_scores(regressed_mass, s)) for s, d in data.items()}
+    if regressed_mass is None:
+        data = {s: open_split(p, chunk_size) for s, p in paths.items()}
+    else:
+        data = {s: with_regressed_mass(load_split(p), read_scores(regressed_mass, s)) for s, p in paths.items()}
     return {s: select_events(d, ~process_mask(d, heavy)) for s, d in data.items()}
 
 
@@ -153,8 +164,8 @@ class HiggsDNNClassifier(TorchClassifier):
     weighting = "balanced_event"
 
     def network_shape(self, train: Split) -> dict[str, Any]:
-        """The number of input features."""
-        return {"n_inputs": int(train["X"].shape[1])}
+        """The number of input features (from their names: a streamed split is not read for it)."""
+        return {"n_inputs": len(train["feature_names"])}
 
     def build_network(self, **shape: Any) -> nn.Module:
         """The dense network with the configured ``hidden`` layers and ``dropout``."""
@@ -163,5 +174,8 @@ class HiggsDNNClassifier(TorchClassifier):
         return HiggsDNN(shape["n_inputs"], self.hyper["hidden"], float(self.hyper["dropout"]))
 
     def prepare(self, network: nn.Module, train: Split) -> None:
-        """Standardise with the defined training values."""
-        network.standardiser.fit(train["X"])
+        """Standardise with the defined training values (read chunk by chunk from a streamed split)."""
+        if is_chunked(train):
+            network.standardiser.fit_chunks(lambda: (chunk["X"] for chunk in train.chunks(["X"])))
+        else:
+            network.standardiser.fit(train["X"])

@@ -1,7 +1,8 @@
 """The Higgs task's event table: lep-had selection and HiggsML features of every process, split by seed.
 
-Each split file (``.npz``, plain arrays) holds, per selected event: the feature matrix ``X`` (columns
-``feature_names`` = :data:`ml4hep.higgs.features.FEATURE_NAMES`), ``label`` (1 for the signal processes, 0 for
+Each split file (a chunked ROOT file, :mod:`ml4hep.chunked`: TTree ``features``, one entry per event) holds, per
+selected event: the feature matrix ``X`` (a fixed-size array branch; its columns ``feature_names`` =
+:data:`ml4hep.higgs.features.FEATURE_NAMES`, stored beside the tree), ``label`` (1 for the signal processes, 0 for
 backgrounds; heavy-Higgs events carry label 1 and are told apart by ``process``), ``weight`` (expected events at the
 configured luminosity: σ·L/N times the selection, divided by the split's fraction so that every split estimates the
 full expected yield), ``process`` (index into ``process_names``), ``truth_mass`` (true di-tau mass, NaN where there
@@ -13,9 +14,11 @@ A real HiggsML file (converted with ``format: higgsml_csv``) is read through the
 The workflow builds the table in two steps: :func:`shard_table` per sample shard (one job each: the raw events of
 one shard are read, selected and turned into features; a small ``.npz`` of the selected events), then
 :func:`split_tables`, which splits each shard's events with a seed of (seed, sample, shard) and writes the split
-files. Only the selected events' features (30 numbers and a few columns per event) are ever held for all shards;
-the split files stay plain ``.npz`` because every Higgs consumer (classifiers, regression, limits, plots) reads
-them whole.
+files chunk by chunk as the shards come (one shard's table in memory at a time). The DNN's training and every
+classifier's scoring stream the split files (:func:`open_split`, :class:`ml4hep.chunked.SelectedRows` for the SM
+events), so their memory does not grow with the number of events; :func:`load_split` reads a file whole (the BDT's
+in-memory matrix, the regression, the parameterised networks, the limits and the plots, which need all of it or
+its per-event columns). ``.npz`` files with the same columns (tests, older runs) are read too.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
+from ml4hep.chunked import DEFAULT_CHUNK_SIZE, ChunkedSplit, ChunkedWriter, SelectedRows
 from ml4hep.errors import EmptySampleError
 from ml4hep.higgs.features import (
     FEATURE_NAMES,
@@ -161,6 +166,10 @@ def shard_table(path: str | Path, name: str, shard: int, role: str, jet_pt_min: 
     return len(table["label"])
 
 
+SPLIT_COLUMNS = ("X", "label", "weight", "process", "truth_mass", "resonance_mass", "sample", "shard", "entry")
+"""Per-event columns of a split file (``feature_names`` and ``process_names`` are stored beside them)."""
+
+
 def split_tables(
     tables: Mapping[str, Sequence[str | Path]],
     options: Mapping[str, Any],
@@ -170,13 +179,15 @@ def split_tables(
     """Split every shard's table by a seed of (seed, sample, shard) and write the train/val/test files.
 
     Each shard is split on its own, stratified by label (so each process is split with the configured fractions),
-    and tables are read one at a time; the split of an event depends on its shard alone.
+    and tables are read one at a time, their shares appended to the split files (:class:`ml4hep.chunked.
+    ChunkedWriter`, ``options["chunk_size"]`` events per basket); the split of an event depends on its shard
+    alone.
 
     Args:
         tables: Sample name -> its shards' tables (:func:`shard_table`), in shard order.
-        options: The ``higgs`` config section (``split``).
+        options: The ``higgs`` config section (``split``, optionally ``chunk_size``).
         seed: Seed of the split.
-        outputs: Split name -> output ``.npz``.
+        outputs: Split name -> output file (``.root``).
 
     Returns:
         Per process: selected events and expected yield (sum of weights).
@@ -186,39 +197,36 @@ def split_tables(
     """
     fractions = {split: float(options["split"][split]) for split in SPLITS}
     total = sum(fractions.values())
-    parts: dict[str, list[dict[str, np.ndarray]]] = {split: [] for split in SPLITS}
     summary: dict[str, dict[str, float]] = {}
-    for number, (name, paths) in enumerate(tables.items()):
-        selected, expected = 0, 0.0
-        for shard, path in enumerate(paths):
-            table = load_split(path)
-            if len(table["label"]) == 0:  # no event of this shard passes the selection
-                continue
-            table["process"] = np.full(len(table["label"]), number, dtype=np.int64)
-            for split, index in split_indices(table["label"], fractions, shard_seed(seed, name, shard)).items():
-                parts[split].append({column: values[index] for column, values in table.items()})
-            selected += len(table["label"])
-            expected += float(table["weight"].sum())
-        if selected == 0:
-            raise EmptySampleError(", ".join(map(str, paths)), f"no event of '{name}' passes the lep-had selection")
-        summary[name] = {"selected_events": selected, "expected_yield": expected}
-    for split, pieces in parts.items():
-        data = {column: np.concatenate([piece[column] for piece in pieces]) for column in pieces[0]}
-        Path(outputs[split]).parent.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            outputs[split],
-            X=data["X"],
-            feature_names=np.array(FEATURE_NAMES),
-            label=data["label"],
-            weight=data["weight"] * total / fractions[split],
-            process=data["process"],
-            process_names=np.array(list(tables)),
-            truth_mass=data["truth_mass"],
-            resonance_mass=data["resonance_mass"],
-            sample=data["process"],
-            shard=data["shard"],
-            entry=data["entry"],
-        )
+    metadata = {"feature_names": ",".join(FEATURE_NAMES), "process_names": ",".join(tables)}
+    empty = empty_table()
+    template = {
+        **{column: empty[column] for column in TABLE_COLUMNS},
+        "process": np.zeros(0, np.int64),
+        "sample": np.zeros(0, np.int64),
+    }
+    chunk_size = int(options.get("chunk_size", DEFAULT_CHUNK_SIZE))
+    with ExitStack() as files:  # a failure leaves no split file (each writer renames only when done)
+        writers = {
+            split: files.enter_context(ChunkedWriter(outputs[split], chunk_size, metadata=metadata, template=template))
+            for split in SPLITS
+        }
+        for number, (name, paths) in enumerate(tables.items()):
+            selected, expected = 0, 0.0
+            for shard, path in enumerate(paths):
+                table = load_split(path)
+                if len(table["label"]) == 0:  # no event of this shard passes the selection
+                    continue
+                table["process"] = table["sample"] = np.full(len(table["label"]), number, dtype=np.int64)
+                for split, index in split_indices(table["label"], fractions, shard_seed(seed, name, shard)).items():
+                    piece = {column: table[column][index] for column in SPLIT_COLUMNS}
+                    piece["weight"] = piece["weight"] * total / fractions[split]
+                    writers[split].add(piece)
+                selected += len(table["label"])
+                expected += float(table["weight"].sum())
+            if selected == 0:
+                raise EmptySampleError(", ".join(map(str, paths)), f"no event of '{name}' passes the lep-had selection")
+            summary[name] = {"selected_events": selected, "expected_yield": expected}
     return summary
 
 
@@ -239,7 +247,7 @@ def build_dataset(
         roles: Sample name -> ``signal``, ``background``, ``heavy`` or ``higgsml`` (a labelled HiggsML file).
         options: The ``higgs`` config section (``jet_pt_min``, ``split``).
         seed: Seed of the split.
-        outputs: Split name -> output ``.npz``.
+        outputs: Split name -> output file (``.root``).
 
     Returns:
         Per process: selected events and expected yield (sum of weights).
@@ -255,11 +263,17 @@ def build_dataset(
         return split_tables(tables, options, seed, outputs)
 
 
-EVENT_COLUMNS = ("X", "label", "weight", "process", "truth_mass", "resonance_mass", "sample", "shard", "entry")
+EVENT_COLUMNS = SPLIT_COLUMNS
 
 
-def select_events(split: Mapping[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
-    """The split restricted to the events in ``mask`` (per-event columns masked, name lists kept)."""
+def select_events(split: Mapping[str, np.ndarray], mask: np.ndarray) -> Mapping[str, np.ndarray]:
+    """The split restricted to the events in ``mask`` (per-event columns masked, name lists kept).
+
+    A split read from disk (:func:`open_split`) stays on disk: the selection is a
+    :class:`~ml4hep.chunked.SelectedRows` view, read chunk by chunk.
+    """
+    if isinstance(split, ChunkedSplit):
+        return SelectedRows(split, mask)
     return {key: value[mask] if key in EVENT_COLUMNS else value for key, value in split.items()}
 
 
@@ -269,7 +283,36 @@ def process_mask(split: Mapping[str, np.ndarray], names: Sequence[str]) -> np.nd
     return np.isin(split["process"], numbers)
 
 
+def open_split(path: str | Path, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Mapping[str, np.ndarray]:
+    """One split to stream.
+
+    That is a :class:`~ml4hep.chunked.ChunkedSplit` of a split file (columns read when asked for, the large ones
+    chunk by chunk), or the arrays of an ``.npz`` file.
+    """
+    if Path(path).suffix == ".npz":
+        return load_split(path)
+    return ChunkedSplit(path, chunk_size)
+
+
+def read_columns(path: str | Path, columns: Sequence[str]) -> dict[str, np.ndarray]:
+    """Some columns of a split, read whole (e.g. labels and weights without the features)."""
+    if Path(path).suffix == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            return {column: data[column] for column in columns}
+    split = ChunkedSplit(path)
+    try:
+        return {column: split[column] for column in columns}
+    finally:
+        split.close()
+
+
 def load_split(path: str | Path) -> dict[str, np.ndarray]:
-    """Read one split (no pickles)."""
-    with np.load(path, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+    """Read one split whole: a split file (ROOT) or an ``.npz`` with the same columns (no pickles)."""
+    if Path(path).suffix == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            return {key: data[key] for key in data.files}
+    split = ChunkedSplit(path)
+    try:
+        return {key: split[key] for key in split}
+    finally:
+        split.close()

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ml4hep.higgs.classifiers import CLASSIFIERS
-from ml4hep.higgs.dataset import load_split, process_mask, select_events
+from ml4hep.higgs.dataset import process_mask, read_columns, select_events
 from ml4hep.io import write_json
 from ml4hep.metrics import ams, ams_curve, auc, bootstrap
 from ml4hep.models.scores import read_scores
@@ -51,6 +51,16 @@ def selected_ams(
     return float(ams(weights[passed & (labels == 1)].sum(), weights[passed & (labels == 0)].sum(), regularisation))
 
 
+EVALUATION_COLUMNS = ("label", "weight", "process", "process_names")
+"""What the evaluation reads of a split file (not the features)."""
+
+
+def sm_events(path: str | Path, heavy: Sequence[str]) -> dict[str, np.ndarray]:
+    """Labels, weights and processes of the SM events of a split (the features are not read)."""
+    columns = read_columns(path, EVALUATION_COLUMNS)
+    return select_events(columns, ~process_mask(columns, heavy))
+
+
 def evaluate_classifiers(
     splits: Mapping[str, str | Path],
     scores: Mapping[str, str | Path],
@@ -72,8 +82,7 @@ def evaluate_classifiers(
     Returns:
         ``auc.{name}``, ``ams.{name}`` (+ ``_err``), thresholds and yields.
     """
-    val = select_events(load_split(splits["val"]), ~process_mask(load_split(splits["val"]), heavy))
-    test = select_events(load_split(splits["test"]), ~process_mask(load_split(splits["test"]), heavy))
+    val, test = (sm_events(splits[name], heavy) for name in ("val", "test"))
     result: dict[str, Any] = {"auc": {}, "auc_err": {}, "ams": {}, "ams_err": {}, "threshold": {}, "selected": {}}
     for name, path in scores.items():
         val_scores, test_scores = read_scores(path, "val"), read_scores(path, "test")

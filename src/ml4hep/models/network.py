@@ -110,10 +110,10 @@ class TorchClassifier:
         That is its input arrays, or a :class:`ml4hep.training.StreamedBatches` over a chunked split (with labels
         and loss weights when ``targets``; shuffled with ``seed``).
         """
-        from ml4hep.chunked import ChunkedSplit
+        from ml4hep.chunked import is_chunked
         from ml4hep.training import StreamedBatches
 
-        if not isinstance(split, ChunkedSplit):
+        if not is_chunked(split):
             return self.arrays(split)
         if not targets:
             return StreamedBatches(split, self.inputs)
@@ -121,9 +121,9 @@ class TorchClassifier:
 
     def example_inputs(self, split: Split) -> list[np.ndarray]:
         """Input arrays of (at most one chunk of) ``split``, e.g. to check an ONNX export."""
-        from ml4hep.chunked import ChunkedSplit
+        from ml4hep.chunked import is_chunked
 
-        if not isinstance(split, ChunkedSplit):
+        if not is_chunked(split):
             return self.arrays(split)
         rows = split.read(self.inputs, 0, min(split.n_rows, split.chunk_size))
         return [np.asarray(rows[column], dtype=np.float32) for column in self.inputs]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import numpy as np
 import torch
 from torch import nn
@@ -36,6 +38,31 @@ class Standardiser(nn.Module):
         count = np.maximum(defined.sum(axis=0), 1)
         mean = np.where(defined, x, 0.0).sum(axis=0) / count
         var = np.where(defined, (x - mean) ** 2, 0.0).sum(axis=0) / count
+        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.std.copy_(torch.as_tensor(np.where(var > 0, np.sqrt(var), 1.0), dtype=torch.float32))
+        return self
+
+    def fit_chunks(self, chunks: Callable[[], Iterable[np.ndarray]]) -> Standardiser:
+        """:meth:`fit` on inputs read chunk by chunk: ``chunks()`` is iterated twice (mean, then spread).
+
+        The memory is that of one chunk; the result equals :meth:`fit` on all chunks together up to the rounding
+        of the sums.
+        """
+        count = total = None
+        for x in chunks():
+            x = np.asarray(x, dtype=np.float64)
+            defined = np.ones_like(x, dtype=bool) if self.undefined is None else x != self.undefined
+            part = defined.sum(axis=0), np.where(defined, x, 0.0).sum(axis=0)
+            count, total = part if count is None else (count + part[0], total + part[1])
+        if count is None:
+            return self
+        mean = total / np.maximum(count, 1)
+        squares = np.zeros_like(mean)
+        for x in chunks():
+            x = np.asarray(x, dtype=np.float64)
+            defined = np.ones_like(x, dtype=bool) if self.undefined is None else x != self.undefined
+            squares += np.where(defined, (x - mean) ** 2, 0.0).sum(axis=0)
+        var = squares / np.maximum(count, 1)
         self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         self.std.copy_(torch.as_tensor(np.where(var > 0, np.sqrt(var), 1.0), dtype=torch.float32))
         return self
