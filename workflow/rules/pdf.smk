@@ -206,8 +206,11 @@ rule pdf_evaluate:
 
 
 # The evolution operators from Q0 to the LHAPDF grid's Q knots: like the FK tables, a versioned file named by the
-# theory settings (folder) and the knots (file), so that no run compiles eko for them; new knots fill a new file.
+# theory settings (folder) and the knots (file), read as a source (pdf_theory_table), so that no run compiles eko
+# for them; this rule computes the file for settings or knots the repository does not hold.
 rule pdf_lhapdf_theory:
+    input:
+        code=script_code("pdf_lhapdf_theory.py"),
     output:
         f"{PDF_COMPUTED_FK_DIR}/{PDF_LHAPDF_TABLE}.npz",
     log:
