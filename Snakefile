@@ -29,3 +29,15 @@ rule all:
         task_targets(),
         rules.combine.output,
         rules.provenance.output,
+
+
+onstart:
+    on_start()
+
+
+onsuccess:
+    on_end()
+
+
+onerror:
+    on_end()

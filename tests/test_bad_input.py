@@ -131,6 +131,39 @@ CASES = [
     Case("csv output is its input", convert("higgsml", higgsml_csv, output="<input>")),
     Case("csv output is a folder", convert("higgsml", higgsml_csv, output="<folder>")),
     Case(
+        "csv output under a file",
+        lambda folder: (
+            ["convert", "higgsml", str(higgsml_csv(folder)), str(folder / "training.csv" / "o.root")],
+            [str(folder / "training.csv" / "o.root"), "is a file, not a folder"],
+        ),
+    ),
+    Case(
+        "scan ranges that label nothing",
+        config_file(
+            "susy: {scan: {ranges: {tanb: [55, 60], mL3: [100, 200], mE3: [100, 200], mu: [3000, 4000]}}}\n",
+            "'susy.scan.ranges' labels nothing",
+            "'susy.scan.ranges.tanb' = [55, 60]",
+        ),
+    ),
+    Case("tanb range reaching 0", config_file("susy: {scan: {ranges: {tanb: [0, 10]}}}\n", "susy.scan.ranges.tanb")),
+    Case(
+        "generate --shard -1",
+        lambda folder: (
+            [
+                "generate",
+                "--config",
+                str(ROOT / "config" / "test.yaml"),
+                "--process",
+                "toptag_qcd",
+                "--shard",
+                "-1",
+                "--output",
+                str(folder / "x.root"),
+            ],
+            ["--shard -1"],
+        ),
+    ),
+    Case(
         "csv missing",
         lambda folder: (["convert", "higgsml", str(folder / "no.csv"), str(folder / "o.root")], ["no.csv"]),
     ),

@@ -159,3 +159,40 @@ def test_events_zero_drops_a_default_process(tmp_path):
 def test_cross_key_checks_that_were_in_the_rule_files(override, message):
     with pytest.raises(ConfigError, match=message):
         validate_config(override)
+
+
+@pytest.mark.parametrize("tanb", [[0, 0], [-10, -1], [0, 30]])
+def test_a_tanb_range_reaching_zero_is_refused(tanb):
+    """tan beta <= 0 is outside the spectrum (beta = arctan(tan beta)): at 0 every point is unlabelled, below 0
+    unphysical points would be labelled silently."""
+    with pytest.raises(ConfigError, match=r"'susy.scan.ranges.tanb' = \[.*\]: tan beta must be positive"):
+        validate_config({"susy": {"scan": {"ranges": {"tanb": tanb}}}})
+
+
+def test_scan_ranges_that_label_nothing_are_refused_naming_tanb():
+    """At tan beta 55-60 with light third-generation sleptons and a large mu, the stau mixing (m_tau mu tan beta)
+    makes every stau tachyonic, so the recast could label no point; with the default tan beta range it labels some."""
+    ranges = {"tanb": [55, 60], "mL3": [100, 200], "mE3": [100, 200], "mu": [3000, 4000]}
+    with pytest.raises(ConfigError, match=r"'susy.scan.ranges' labels nothing") as error:
+        validate_config({"susy": {"scan": {"ranges": ranges}}})
+    assert "'susy.scan.ranges.tanb' = [55, 60]" in str(error.value)
+    # the same tan beta with heavier sleptons labels points: the check is about what is labelled, not about tan beta
+    validate_config({"susy": {"scan": {"ranges": {**ranges, "mL3": [1500, 2000], "mE3": [1500, 2000]}}}})
+
+
+def test_scan_check_only_where_susy_runs():
+    ranges = {"tanb": [55, 60], "mL3": [100, 200], "mE3": [100, 200], "mu": [3000, 4000]}
+    validate_config({"tasks": ["pdf"], "susy": {"scan": {"ranges": ranges}}})
+
+
+def test_device_cuda_without_a_gpu_is_refused_only_where_the_jobs_run(monkeypatch):
+    import torch
+
+    from ml4hep.devices import local_device_problems
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cuda = validate_config({"device": "cuda"})
+    (problem,) = local_device_problems(cuda, local=True)
+    assert problem.startswith("config key 'device' is 'cuda' but no GPU is visible") and "device: auto" in problem
+    assert local_device_problems(cuda, local=False) == [], "on a cluster the GPU is on the nodes"
+    assert local_device_problems(validate_config({"device": "auto"}), local=True) == []

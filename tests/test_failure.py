@@ -4,6 +4,7 @@ consume, and rerunning completes the workflow."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import awkward as ak
+import numpy as np
 import pytest
 
 from ml4hep.errors import InputFileError
@@ -141,3 +144,49 @@ def test_writer_killed_mid_file_leaves_no_output(tmp_path):
     assert (tmp_path / ".shard.root.partial").exists(), "the half-written data went to the temporary name"
     with pytest.raises(InputFileError, match="does not exist"):
         read_tree(target)
+
+
+def nan_weight_copy(good: Path, bad: Path) -> Path:
+    """``good`` with the weight of entry 0 set to NaN (a bad input the import refuses)."""
+    from ml4hep.io import to_branches, write_root
+
+    events = read_tree(good)
+    weights = np.asarray(events["weight"], dtype=np.float64).copy()
+    weights[0] = np.nan
+    events = ak.with_field(events, weights, "weight")
+    return write_root(bad, {"events": to_branches(events)})
+
+
+def test_failed_rerun_keeps_the_earlier_good_output(tmp_path, tiny_samples):
+    """A rerun (the user's file changed) that fails: Snakemake removes the job's output, the workflow keeps the
+    earlier good one under results/.previous/ and says so, the error is one line naming the user's file, the job is
+    planned again, and the next successful run drops the kept copy."""
+    workdir = copy_workflow(tmp_path / "wf")
+    user = tmp_path / "user" / "mine.root"
+    user.parent.mkdir()
+    shutil.copy2(tiny_samples["higgs_ztautau"], user)
+    (workdir / "mine.yaml").write_text(f"inputs: {{mine: {{files: [{user}], set: higgs}}}}\n")
+    target = "results/samples/mine/0.root"
+    args = (target, "--cores", "1", "--configfile", "config/test.yaml", "mine.yaml")
+    run_snakemake(workdir, *args)
+    good = (workdir / target).read_bytes()
+
+    nan_weight_copy(tiny_samples["higgs_ztautau"], tmp_path / "bad.root")
+    os.replace(tmp_path / "bad.root", user)
+    failed = run_snakemake(workdir, *args, check=False)
+    assert failed.returncode != 0
+    errors = [line for line in failed.stdout.splitlines() if line.startswith("ERROR in rule import_sample")]
+    assert errors == [
+        f"ERROR in rule import_sample: {user}: branch 'weight' holds nan at entry 0 (1 entries with NaN "
+        "or infinite values)"
+    ], failed.stdout[-3000:]
+    assert not (workdir / target).exists(), "Snakemake removes the output of the failed job"
+    kept = workdir / "results/.previous/samples/mine/0.root"
+    assert kept.read_bytes() == good, "the earlier good output is kept"
+    kept_before_rerun = shutil.copy2(kept, tmp_path / "kept.root")
+    assert f"kept as results/.previous/samples/mine/0.root ({target} until a rerun succeeds)" in failed.stdout
+
+    shutil.copy2(tiny_samples["higgs_ztautau"], user)
+    run_snakemake(workdir, *args)  # the failed job runs again: its output is missing
+    assert ak.to_list(read_tree(workdir / target)) == ak.to_list(read_tree(kept_before_rerun))
+    assert not (workdir / "results/.previous").exists(), "a successful rerun drops the kept copy"

@@ -117,3 +117,22 @@ def _free_port() -> int:
 def test_a_folder_given_as_input_is_one_clear_error(tmp_path):
     with pytest.raises(InputFileError, match=re.escape(str(tmp_path)) + ": is a folder, not a ROOT file"):
         read_tree(tmp_path)
+
+
+def test_the_next_write_removes_a_stale_partial_and_a_failed_write_keeps_the_old_file(tmp_path):
+    """A killed write leaves only the hidden temporary; the next write of the same file removes it. A write that
+    fails leaves the previous file as it was and no temporary."""
+    from ml4hep.io import partial_path, write_json
+
+    for target, write in (
+        (tmp_path / "a.root", lambda path, x: write_root(path, {"events": {"x": np.array([x])}})),
+        (tmp_path / "a.json", lambda path, x: write_json(path, {"x": x})),
+    ):
+        stale = partial_path(target)
+        stale.write_bytes(b"half a file from a killed job")
+        write(target, 1.0)
+        assert not stale.exists()
+        before = target.read_bytes()
+        with pytest.raises(TypeError):
+            write(target, object())  # not storable: the write fails midway
+        assert target.read_bytes() == before and not stale.exists()

@@ -66,3 +66,24 @@ def test_import_names_the_first_non_finite_entry(tiny_samples, tmp_path, branch,
     with pytest.raises(InputFileError, match=rf"bad\.root: branch '{branch}' holds {value!r} at entry 3"):
         import_sample(entry, str(user), tmp_path / "out.root")
     assert not (tmp_path / "out.root").exists()
+
+
+def test_a_job_error_names_the_users_file_not_the_copy(tmp_path, capfd):
+    """A later job reads the imported copy under results/samples/ (or a table derived from it); its one-line error
+    names the file the user listed in `inputs`."""
+    from types import SimpleNamespace
+
+    from ml4hep.errors import EmptySampleError
+    from ml4hep.rules import rule_context
+
+    inputs = {"mine": {"files": ["/data/a.root", "/data/b.root"]}}
+    smk = SimpleNamespace(log=[str(tmp_path / "job.log")], rule="higgs_features", config={"inputs": inputs})
+    copies = f"{tmp_path}/results/higgs/features/shards/mine/0.npz, results/samples/mine/1.root"
+    with pytest.raises(SystemExit), rule_context(smk):
+        raise EmptySampleError(copies, "no event of 'mine' passes the lep-had selection")
+    line = capfd.readouterr().err.strip()
+    assert line == (
+        f"ERROR in rule higgs_features: /data/a.root (as {tmp_path}/results/higgs/features/shards/mine/0.npz), "
+        "/data/b.root (as results/samples/mine/1.root): no event of 'mine' passes the lep-had selection"
+    )
+    assert line.split(": ", 1)[1] in (tmp_path / "job.log").read_text()

@@ -9,8 +9,9 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import importlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +116,7 @@ def validate_config(config: dict[str, Any], schema: Mapping[str, Any] | None = N
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         raise invalid([_describe(e) for e in errors])
-    problems = consistency_problems(config)
+    problems = consistency_problems(config, schema)
     if problems:
         raise invalid(problems)
     return config
@@ -132,7 +133,7 @@ def _section(config: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
-def consistency_problems(config: Mapping[str, Any]) -> list[str]:
+def consistency_problems(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> list[str]:
     """What the schema cannot check: conditions that span several keys, one line each, naming the keys.
 
     Run at start-up (by :func:`validate_config`), so that a config that would fail after an hour of generation is
@@ -140,6 +141,7 @@ def consistency_problems(config: Mapping[str, Any]) -> list[str]:
 
     Args:
         config: A schema-valid config with its defaults filled in.
+        schema: The schema it was validated with (read from ``config/schema.yaml`` when needed and omitted).
 
     Returns:
         One message per problem (empty: consistent).
@@ -171,9 +173,7 @@ def consistency_problems(config: Mapping[str, Any]) -> list[str]:
                 f"{left_out:g} GeV out leaves fewer than 2 masses to train the parameterised network on"
             )
     if "susy" in tasks:
-        for name, (low, high) in config["susy"]["scan"]["ranges"].items():
-            if low > high:
-                problems.append(f"config key 'susy.scan.ranges.{name}' = [{low:g}, {high:g}] is reversed (low > high)")
+        problems += scan_problems(config, schema)
     samples = {*generated_processes(config), *config["inputs"]}
     uses = [("higgs.signal", "higgs"), ("higgs.backgrounds", "higgs"), ("toptag.samples", "toptag")]
     for key, task in uses:
@@ -215,6 +215,80 @@ def consistency_problems(config: Mapping[str, Any]) -> list[str]:
                 )
             seen.setdefault(identity, file)
     return problems
+
+
+LABEL_PROBE_POINTS = 4000
+"""Points drawn at start-up from configured ``susy.scan.ranges`` to check that some can be labelled (~0.1 s)."""
+
+
+def scan_problems(config: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> list[str]:
+    """Problems of ``susy.scan.ranges``: a reversed range, a tan β range reaching 0, or ranges that label nothing.
+
+    The recast labels only points whose lightest sparticle is the lightest neutralino and whose sfermions are not
+    tachyonic (:func:`ml4hep.susy.recast.label_points`); every other point is "not labelled". Ranges that differ from
+    the schema's defaults (which label about 17 %) are probed with :data:`LABEL_PROBE_POINTS` seeded points, and
+    a range that labels none of them is rejected, naming the ranges that are to blame (those whose default range
+    would label some).
+
+    Args:
+        config: A schema-valid config with its defaults filled in.
+        schema: The schema (for the default ranges; read when omitted).
+
+    Returns:
+        One message per problem.
+    """
+    ranges = {name: [float(v) for v in pair] for name, pair in config["susy"]["scan"]["ranges"].items()}
+    problems = [
+        f"config key 'susy.scan.ranges.{name}' = [{low:g}, {high:g}] is reversed (low > high)"
+        for name, (low, high) in ranges.items()
+        if low > high
+    ]
+    if min(ranges["tanb"]) <= 0:
+        problems.append(
+            f"config key 'susy.scan.ranges.tanb' = [{ranges['tanb'][0]:g}, {ranges['tanb'][1]:g}]: tan beta must be "
+            "positive (the spectrum takes beta = arctan(tan beta) in (0, pi/2); at 0 every sfermion mass is undefined)"
+        )
+    defaults = {name: [float(v) for v in pair] for name, pair in _schema_scan_ranges(schema).items()}
+    if problems or ranges == defaults:
+        return problems
+    seed = derive_seed(config["seed"], "susy", "scan-check")
+    if _labelled_fraction(ranges, seed) > 0:
+        return []
+    changed = [name for name in ranges if ranges[name] != defaults[name]]
+    blamed = [name for name in changed if _labelled_fraction({**ranges, name: defaults[name]}, seed) > 0]
+    keys = ", ".join(f"'susy.scan.ranges.{name}' = [{ranges[name][0]:g}, {ranges[name][1]:g}]" for name in blamed)
+    because = f"; some are labelled when any one of these takes its default range: {keys}" if blamed else ""
+    return [
+        f"config key 'susy.scan.ranges' labels nothing: none of {LABEL_PROBE_POINTS} points drawn from these ranges "
+        f"has a neutralino LSP without a tachyonic sfermion, the only points the recast labels{because}"
+    ]
+
+
+def _schema_scan_ranges(schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The schema's default ``susy.scan.ranges`` (read here, not through :func:`default_config`, which validates)."""
+    ranges = (_packaged_schema() if schema is None else schema)["properties"]["susy"]["properties"]["scan"][
+        "properties"
+    ]["ranges"]
+    return {name: entry["default"] for name, entry in ranges["properties"].items()}
+
+
+@functools.cache
+def _packaged_schema() -> dict[str, Any]:
+    return load_schema()
+
+
+def _labelled_fraction(ranges: Mapping[str, Sequence[float]], seed: int) -> float:
+    """Fraction of seeded points in ``ranges`` that the recast would label."""
+    import numpy as np
+
+    # Imported by name, not by an import statement: the rules' code inputs (ml4hep.workflow_code) follow import
+    # statements, and no job runs this start-up check, so an edit of the spectrum must not rerun every job that
+    # imports this module. (ml4hep.susy.scan also takes its defaults from here.)
+    sample_points = importlib.import_module("ml4hep.susy.scan").sample_points
+    spectrum = importlib.import_module("ml4hep.susy.spectrum").spectrum
+    with np.errstate(all="ignore"):
+        lsp = spectrum(sample_points(LABEL_PROBE_POINTS, seed, ranges))["lsp"]
+    return float(np.mean(lsp == 0))
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

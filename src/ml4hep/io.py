@@ -2,21 +2,23 @@
 
 Every reader in ml4hep goes through :func:`read_tree`, which names the file and the problem for a missing file, a
 file that is not ROOT or is truncated, a missing tree or branch, and an empty tree. Writers go through
-:func:`write_root`, which writes to a temporary name and renames, so a killed job never leaves a partial file that a
-later rule could consume.
+:func:`write_root`, which writes to a temporary name and renames (:func:`atomic_output`), so a killed job never leaves
+a partial file that a later rule could consume, and the next write of the same file removes a stale temporary.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
 import os
+import shutil
 import socket
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,9 +94,68 @@ def check_output_path(output: str | os.PathLike[str], *inputs: str | os.PathLike
         raise OutputPathError(str(path), "is a folder; give a file name")
     parent = path.parent if str(path.parent) else Path(".")
     existing = next((folder for folder in (parent, *parent.parents) if folder.exists()), Path("."))
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+    if not existing.is_dir():
+        raise OutputPathError(str(path), f"cannot be written ({existing} is a file, not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise OutputPathError(str(path), f"cannot be written (no write permission in {existing})")
     return path
+
+
+def partial_path(path: str | os.PathLike[str]) -> Path:
+    """The hidden temporary name a writer of ``path`` writes to before renaming (``.{name}.partial`` beside it).
+
+    Example:
+        >>> str(partial_path("results/samples/x/0.root"))
+        'results/samples/x/.0.root.partial'
+    """
+    path = Path(path)
+    return path.with_name(f".{path.name}.partial")
+
+
+def remove_stale_partial(path: str | os.PathLike[str]) -> bool:
+    """Remove the temporary of ``path`` that a killed write left behind (nothing else writes it: one job, one output).
+
+    Returns:
+        Whether there was one.
+    """
+    partial = partial_path(path)
+    if not os.path.lexists(partial):
+        return False
+    if partial.is_dir() and not partial.is_symlink():
+        shutil.rmtree(partial)
+    else:
+        partial.unlink()
+    log.info("%s: removed the temporary file %s left by an interrupted write", path, partial.name)
+    return True
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Write ``path`` all at once: the block writes the hidden temporary, renamed to ``path`` when it ends cleanly.
+
+    A stale temporary of the same target is removed first; when the block raises (or the process is killed), the
+    previous ``path``, if any, is left as it was and no half-written file has its name.
+
+    Yields:
+        The temporary path to write.
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "a.txt"
+        >>> with atomic_output(target) as partial:
+        ...     _ = partial.write_text("complete")
+        >>> target.read_text(), partial.exists()
+        ('complete', False)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_partial(path)
+    partial = partial_path(path)
+    try:
+        yield partial
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def write_root(
@@ -113,18 +174,12 @@ def write_root(
         The written path.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with uproot.recreate(partial) as file:
-            for name, content in trees.items():
-                chunks = iter([content]) if isinstance(content, Mapping) else iter(content)
-                tree = file.mktree(name, dict(next(chunks)))
-                for chunk in chunks:
-                    tree.extend(dict(chunk))
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_output(path) as partial, uproot.recreate(partial) as file:
+        for name, content in trees.items():
+            chunks = iter([content]) if isinstance(content, Mapping) else iter(content)
+            tree = file.mktree(name, dict(next(chunks)))
+            for chunk in chunks:
+                tree.extend(dict(chunk))
     return path
 
 
@@ -419,7 +474,9 @@ def json_safe(value: Any) -> Any:
 
 
 def write_json(path: str | os.PathLike[str], content: Any) -> Path:
-    """Write ``content`` as indented strict JSON (NaN and infinities as null)."""
+    """Write ``content`` as indented strict JSON (NaN and infinities as null), all at once (:func:`atomic_output`)."""
     path = Path(path)
-    path.write_text(json.dumps(json_safe(content), indent=2))
+    text = json.dumps(json_safe(content), indent=2)
+    with atomic_output(path) as partial:
+        partial.write_text(text)
     return path

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from ml4hep.errors import Ml4hepError
+from ml4hep.errors import Ml4hepError, name_user_files
 
 
 @contextlib.contextmanager
@@ -53,8 +53,10 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
     try:
         yield logger
     except Ml4hepError as error:
-        message = f"ERROR in rule {rule}: {error}"
-        logger.error("%s", error)
+        # the user knows the files they listed in `inputs`, not the workflow's copies of them
+        text = name_user_files(str(error), (getattr(smk, "config", None) or {}).get("inputs", {}))
+        message = f"ERROR in rule {rule}: {text}"
+        logger.error("%s", text)
         with os.fdopen(os.dup(saved_err), "w") as stderr:
             stderr.write(message + "\n")
         raise SystemExit(1) from None

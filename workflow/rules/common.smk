@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+from snakemake.io import is_flagged
+
 from ml4hep import workflow_code
 from ml4hep.config import derive_seed, load_schema, validate_config
 from ml4hep.errors import ConfigError
@@ -60,6 +62,36 @@ def gpu_request():
     """GPUs a training job asks for: one when the device may be CUDA (a cluster profile then sends it to a GPU
     node); locally an undeclared resource is unlimited, so a laptop never waits for a GPU it does not have."""
     return 0 if config["device"] == "cpu" else 1
+
+
+# Start and end of a run (the Snakefile's onstart/onsuccess/onerror)
+
+
+RUN_OUTPUTS = []  # the outputs of the jobs this run does (set when it starts)
+
+
+def on_start():
+    """Before the first job: the checks that depend on where the jobs run, then keep the outputs the run redoes."""
+    from ml4hep.config import invalid
+    from ml4hep.devices import local_device_problems
+    from ml4hep.previous import keep_previous
+
+    problems = local_device_problems(config, local=workflow.local_exec and not workflow.touch)
+    if problems:
+        raise invalid(problems)
+    RUN_OUTPUTS[:] = [f for job in workflow.dag.needrun_jobs() for f in job.output if not is_flagged(f, "temp")]
+    keep_previous(RUN_OUTPUTS)
+
+
+def on_end():
+    """After the last job, successful or not: name the earlier good outputs that failed jobs removed (kept)."""
+    import sys
+
+    from ml4hep.previous import previous_note, prune_previous
+
+    note = previous_note(prune_previous(".", RUN_OUTPUTS))
+    if note:
+        print(note, file=sys.stderr)
 
 
 # Samples (samples.smk)
