@@ -190,3 +190,26 @@ def test_failed_rerun_keeps_the_earlier_good_output(tmp_path, tiny_samples):
     run_snakemake(workdir, *args)  # the failed job runs again: its output is missing
     assert ak.to_list(read_tree(workdir / target)) == ak.to_list(read_tree(kept_before_rerun))
     assert not (workdir / "results/.previous").exists(), "a successful rerun drops the kept copy"
+
+
+def test_device_cuda_without_a_gpu_stops_a_local_run_before_the_first_job(tmp_path, monkeypatch):
+    """The check runs when the run starts (Snakemake's onstart), where the jobs run on this machine: nothing runs,
+    nothing is written, and the message names the key. (With --executor slurm the check is not made there: the
+    GPU is on the nodes; ml4hep.devices.local_device_problems(local=False), tests/test_config.py.)"""
+    workdir = copy_workflow(tmp_path / "wf")
+    (workdir / "cuda.yaml").write_text("device: cuda\n")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # no GPU for torch, also on a machine that has one
+    run = run_snakemake(
+        workdir,
+        "results/susy/scan/0.root",
+        "--cores",
+        "1",
+        "--configfile",
+        "config/test.yaml",
+        "cuda.yaml",
+        check=False,
+    )
+    assert run.returncode != 0
+    lines = [line for line in run.stdout.splitlines() if "invalid configuration" in line]
+    assert len(lines) == 1 and lines[0].startswith("invalid configuration: config key 'device' is 'cuda'"), run.stdout
+    assert "susy_scan" in run.stdout and not (workdir / "results").exists(), "no job ran"
