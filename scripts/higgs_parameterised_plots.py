@@ -3,7 +3,7 @@
 import json
 
 from ml4hep.higgs.parameterised_table import table_rows, write_auc_table
-from ml4hep.plots.higgs import plot_auc_vs_mass
+from ml4hep.plots.higgs_mass import plot_auc_vs_mass
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake):

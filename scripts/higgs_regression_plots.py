@@ -3,7 +3,7 @@
 import json
 
 from ml4hep.higgs.resolution import estimates_on_test, metrics_bins, table_rows, write_resolution_table
-from ml4hep.plots.higgs import plot_regression
+from ml4hep.plots.higgs_mass import plot_regression
 from ml4hep.rules import rule_context
 
 with rule_context(snakemake):
