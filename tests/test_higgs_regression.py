@@ -317,3 +317,19 @@ def test_job_on_tiny_samples(tiny_samples, tmp_path):
     rows = paths["csv"].read_text().splitlines()
     assert rows[0].startswith("bin,bin_low,bin_high,estimator")
     assert len(rows) == 1 + 3 * (2 + 1)  # two resonance bins and the overall rows, three estimators each
+
+
+@pytest.mark.parametrize("script", ["higgs_regression_plots.py", "higgs_parameterised_plots.py"])
+def test_the_render_rules_import_no_compute_or_torch_code(script):
+    """Restyling a figure re-renders; retraining needs none of the render code, and a change of the training code
+    or of the networks re-renders nothing (the render rules' code is their scripts' import closure)."""
+    from ml4hep.workflow_code import import_closure
+
+    root = Path(__file__).resolve().parents[1]
+    closure = {
+        path.relative_to(root / "src").as_posix() for path in import_closure(root / "scripts" / script, root / "src")
+    }
+    assert "ml4hep/plots/higgs_mass.py" in closure
+    for compute in ("regression", "parameterised", "classifiers", "networks", "evaluate"):
+        assert f"ml4hep/higgs/{compute}.py" not in closure, compute
+    assert not closure & {"ml4hep/training.py", "ml4hep/networks.py", "ml4hep/models/network.py"}
