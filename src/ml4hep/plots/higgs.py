@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ml4hep.higgs.dataset import load_split, process_mask, select_events
-from ml4hep.higgs.evaluate import DISPLAY_NAMES
+from ml4hep.higgs.evaluate import DISPLAY_NAMES, sm_events
 from ml4hep.higgs.features import UNDEFINED
 from ml4hep.metrics import ams_curve, roc
 from ml4hep.models.scores import read_scores
@@ -36,7 +36,7 @@ def plot_performance(
     score_outputs: Sequence[str | Path],
 ) -> None:
     """Weighted ROC curves, AMS vs threshold (test), and score distributions of signal and background."""
-    test = select_events(load_split(splits["test"]), ~process_mask(load_split(splits["test"]), heavy))
+    test = sm_events(splits["test"], heavy)  # labels, weights and processes only
     y, w = test["label"], test["weight"]
     fig_roc, ax_roc = plt.subplots(figsize=(7.5, 6.5))
     fig_ams, ax_ams = plt.subplots(figsize=(7.5, 6.5))
