@@ -175,13 +175,13 @@ def stage_higgs(folder: Path, settings: Mapping[str, Any]) -> int:
 
 
 def stage_higgs_dnn(folder: Path, settings: Mapping[str, Any]) -> int:
+    from ml4hep.config import section
     from ml4hep.higgs.classifiers import CLASSIFIERS, classifier_splits
     from ml4hep.models import FitContext
 
     paths = {s: folder / "higgs" / f"{s}.root" for s in ("train", "val", "test")}
     splits = classifier_splits(paths, [], chunk_size=settings["chunk_size"])
-    hyper = {"hidden": [64, 64, 64], "epochs": 1, "batch_size": 64, "patience": 1}
-    model = CLASSIFIERS.create("dnn", hyper)
+    model = CLASSIFIERS.create("dnn", section("higgs.dnn", {"epochs": 1, "batch_size": 64}))
     model.fit(splits["train"], splits["val"], FitContext(seed=3, threads=2))
     scores = model.predict(splits["test"])
     return splits["train"].n_rows + splits["val"].n_rows + len(scores)
