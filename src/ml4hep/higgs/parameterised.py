@@ -267,8 +267,8 @@ class MassNetwork(TorchClassifier):
     def __init__(
         self, heavy: Sequence[Sequence[Any]], backgrounds: Sequence[str], masses: Sequence[float], **hyper: Any
     ) -> None:
-        loop_only = {key: hyper.pop(key) for key in [k for k in hyper if k == "weight_decay"]}
-        super().__init__(**_hyper(hyper), **loop_only)
+        weight_decay = hyper.pop("weight_decay", 0.0)  # a key of the training loop, not of the config section
+        super().__init__(**_hyper(hyper), weight_decay=weight_decay)
         self.heavy = [(str(name), float(mass)) for name, mass in heavy]
         self.backgrounds = [str(name) for name in backgrounds]
         self.masses = [float(m) for m in masses]

@@ -51,7 +51,7 @@ from ml4hep.higgs.networks import HiggsDNN
 from ml4hep.higgs.resolution import has_truth, resolution_summary
 from ml4hep.models import FitContext, Split
 from ml4hep.models.base import fingerprint
-from ml4hep.models.network import TRAINING_KEYS, TorchClassifier
+from ml4hep.models.network import TorchClassifier
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +145,8 @@ class MassRegressor(TorchClassifier):
     raw_outputs: ClassVar[bool] = True
 
     def __init__(self, **hyper: Any) -> None:
-        loop_only = {key: hyper.pop(key) for key in [k for k in hyper if k == "weight_decay"]}
-        super().__init__(**section("higgs.regression", hyper), **loop_only)
+        weight_decay = hyper.pop("weight_decay", 0.0)  # a key of the training loop, not of the config section
+        super().__init__(**section("higgs.regression", hyper), weight_decay=weight_decay)
         if self.hyper["target"] not in TARGETS:
             raise ValueError(f"unknown mass-regression target {self.hyper['target']!r}; known: {', '.join(TARGETS)}")
         self.out_of_fold: np.ndarray | None = None
@@ -237,11 +237,6 @@ class MassRegressor(TorchClassifier):
     def metadata(self) -> dict[str, Any]:
         """The target, its mass unit and the hidden layers, for readers of the file."""
         return {"target": self.hyper["target"], "scale_gev": MASS_SCALE_GEV, "hidden": list(self.hyper["hidden"])}
-
-    @property
-    def network_hyper(self) -> dict[str, Any]:
-        """The hyper-parameters of the network (all but the training keys)."""
-        return {k: v for k, v in self.hyper.items() if k not in (*TRAINING_KEYS, "folds", "weighting")}
 
 
 def regression_splits(paths: Mapping[str, str | Path]) -> dict[str, dict[str, np.ndarray]]:
