@@ -213,3 +213,32 @@ def test_device_cuda_without_a_gpu_stops_a_local_run_before_the_first_job(tmp_pa
     lines = [line for line in run.stdout.splitlines() if "invalid configuration" in line]
     assert len(lines) == 1 and lines[0].startswith("invalid configuration: config key 'device' is 'cuda'"), run.stdout
     assert "susy_scan" in run.stdout and not (workdir / "results").exists(), "no job ran"
+
+
+def test_a_later_job_names_the_users_files_not_the_copies(tmp_path, tiny_samples):
+    """Both top-tagging samples replaced by the user's files, both holding QCD jets only: the import checks pass,
+    and the split job, which reads the per-shard feature files made from the copies, names the user's files."""
+    workdir = copy_workflow(tmp_path / "wf")
+    files = {name: tmp_path / f"{name}_mine.root" for name in ("toptag_ttbar", "toptag_qcd")}
+    for path in files.values():
+        shutil.copy2(tiny_samples["toptag_qcd"], path)
+    (workdir / "mine.yaml").write_text(
+        "inputs:\n" + "".join(f"  {name}: {{files: [{path}], set: toptag}}\n" for name, path in files.items())
+    )
+    run = run_snakemake(
+        workdir,
+        "results/toptag/features/train.root",
+        "--cores",
+        "2",
+        "--configfile",
+        "config/test.yaml",
+        "mine.yaml",
+        check=False,
+    )
+    assert run.returncode != 0
+    (line,) = [line for line in run.stdout.splitlines() if line.startswith("ERROR in rule toptag_features")]
+    assert line == (
+        f"ERROR in rule toptag_features: {files['toptag_ttbar']} (as results/toptag/features/shards/toptag_ttbar/"
+        f"0.root), {files['toptag_qcd']} (as results/toptag/features/shards/toptag_qcd/0.root): top-tagging needs "
+        "both top (1) and QCD (0) jets; labels found: [0]"
+    )
