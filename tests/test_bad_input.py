@@ -7,6 +7,7 @@ no traceback, and every input file byte for byte as it was. New checks go here a
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,3 +239,51 @@ def test_bad_input_gets_one_line_and_loses_nothing(case, tmp_path, capsys):
         assert text in err[0], (text, err[0])
     assert {path: path.read_bytes() for path in before} == before, "an input was changed"
     assert not list(tmp_path.rglob(".*.partial")), "no partial output is left behind"
+
+
+def _calls(tree: ast.AST) -> list[tuple[str, ast.Call]]:
+    """(dotted name, call) of every call in a module (``np.load``, ``subprocess.run``, ``eval``...)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            parts, func = [], node.func
+            while isinstance(func, ast.Attribute):
+                parts.append(func.attr)
+                func = func.value
+            if isinstance(func, ast.Name):
+                found.append((".".join([func.id, *reversed(parts)]), node))
+    return found
+
+
+def _keyword(call: ast.Call, name: str) -> object:
+    value = next((k.value for k in call.keywords if k.arg == name), None)
+    return value.value if isinstance(value, ast.Constant) else value
+
+
+def test_the_security_rules_hold_in_every_module_and_script():
+    """No eval/exec, no pickle, no shell=True, yaml.safe_load only, torch.load(weights_only=True), numpy loads
+    without allow_pickle: checked on the code itself, so that new code keeps the rules."""
+    offences = []
+    for path in sorted([*(ROOT / "src" / "ml4hep").rglob("*.py"), *(ROOT / "scripts").glob("*.py")]):
+        tree = ast.parse(path.read_text())
+        where = path.relative_to(ROOT)
+        for name, call in _calls(tree):
+            line = f"{where}:{call.lineno}: {name}"
+            if name in ("eval", "exec"):
+                offences.append(line)
+            elif name.split(".")[0] in (
+                "pickle",
+                "dill",
+                "joblib",
+                "cloudpickle",
+            ):  # importing for an error type is fine
+                offences.append(f"{line} (unpickling runs code)")
+            elif name in ("yaml.load", "yaml.unsafe_load", "yaml.full_load"):
+                offences.append(f"{line} (use yaml.safe_load)")
+            elif _keyword(call, "shell") is True:
+                offences.append(f"{line}(shell=True)")
+            elif _keyword(call, "allow_pickle") is True:
+                offences.append(f"{line}(allow_pickle=True)")
+            elif name == "torch.load" and _keyword(call, "weights_only") is not True:
+                offences.append(f"{line} without weights_only=True")
+    assert not offences, offences
