@@ -7,12 +7,16 @@ reporting split tunes nothing), signal and background templates with their MC st
 errors and a background normalisation uncertainty go into a pyhf model, and the expected 95% CL CLs upper limit on
 the signal strength mu (with its ±1σ/±2σ band) and the expected discovery significance are computed.
 
+When the MC errors of the validation binning are too large for a limit at every band quantile (tiny samples), one
+inclusive bin is used instead (:func:`binned_limit`; flagged as ``binning`` in the output).
+
 Every limit is also written as a HistFactory JSON workspace (:func:`limit_workspace`, :mod:`ml4hep.workspaces`)
 with its pre- and post-fit yields per bin.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +34,8 @@ from ml4hep.stats import (
 )
 from ml4hep.tables import Column, number, write_table
 from ml4hep.workspaces import expected_workspace, write_workspace, write_yield_tables, yield_rows
+
+log = logging.getLogger(__name__)
 
 
 def score_binning(scores: np.ndarray, labels: np.ndarray, n_bins: int, min_background_events: int) -> np.ndarray:
@@ -97,9 +103,31 @@ def classifier_limits(
             int(options["bins"]),
             int(options["min_background_events"]),
         )
-        templates = histogram_templates(s, test["label"], test["weight"], edges)
-        results[name] = limit_entry(templates, edges, options)
+        results[name] = binned_limit(s, test["label"], test["weight"], edges, options)
     return results
+
+
+def binned_limit(
+    scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, edges: np.ndarray, options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """:func:`limit_entry` of the test-split templates in ``edges``, or of one inclusive bin if that fails.
+
+    With few simulated events a bin's MC error can be so large that sqrt(q~_mu,A) saturates below a band edge's
+    target as mu grows (the shared staterror gamma scales signal and background down together, at a constraint
+    cost of at most 1 / sigma_rel^2), so no upper limit exists at that quantile and :func:`expected_upper_limit`
+    raises. The inclusive bin has the smallest relative MC error; the fallback is flagged as ``binning:
+    "inclusive"`` in the entry (``"validation"`` otherwise) and logged.
+    """
+    try:
+        entry = limit_entry(histogram_templates(scores, labels, weights, edges), edges, options)
+        return {**entry, "binning": "validation"}
+    except RuntimeError as error:
+        log.warning("limit in the validation binning failed (%s); one inclusive bin instead", error)
+    inclusive = np.array([edges[0], edges[-1]])
+    return {
+        **limit_entry(histogram_templates(scores, labels, weights, inclusive), inclusive, options),
+        "binning": "inclusive",
+    }
 
 
 def limit_entry(templates: Mapping[str, np.ndarray], edges: np.ndarray, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -224,7 +252,7 @@ def heavy_mass_limits(
         edges = validation_binning(
             val_scores, val_labels, scores, labels, int(options["bins"]), int(options["min_background_events"])
         )
-        entry = limit_entry(histogram_templates(scores, labels, events["weight"], edges), edges, options)
+        entry = binned_limit(scores, labels, events["weight"], edges, options)
         results[f"{mass:g}"] = {
             "mass": float(mass),
             **entry,
