@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from ml4hep.config import load_config
 from ml4hep.generate.processes import generated_processes
@@ -34,16 +37,38 @@ def test_config() -> dict:
     return load_config(ROOT / "config" / "test.yaml")
 
 
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that ``build`` fills once per test run, shared by the pytest-xdist workers (each is a process with
+    its own session: without the lock every worker would build its own copy)."""
+    shared = tmp_path_factory.getbasetemp().parent if _is_xdist_worker() else tmp_path_factory.getbasetemp()
+    folder = shared / name
+    with FileLock(str(shared / f"{name}.lock")):
+        if not (folder / ".built").is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed half-way in another worker
+            folder.mkdir(parents=True)
+            build(folder)
+            (folder / ".built").touch()
+    return folder
+
+
+def _is_xdist_worker() -> bool:
+    return "PYTEST_XDIST_WORKER" in os.environ
+
+
+TINY_SAMPLE_PROCESSES = ("higgs_ztautau", "higgs_ggh125", "toptag_ttbar", "toptag_qcd")
+
+
 @pytest.fixture(scope="session")
 def tiny_samples(test_config, tmp_path_factory) -> dict[str, Path]:
     """Shard 0 of a few processes of the test config, generated through the library (no Snakemake)."""
-    out = tmp_path_factory.mktemp("samples")
     specs = generated_processes(test_config)
-    paths = {}
-    for name in ("higgs_ztautau", "higgs_ggh125", "toptag_ttbar", "toptag_qcd"):
-        paths[name] = out / f"{name}.root"
-        generate_shard(specs[name], 0, test_config, paths[name], progress=False)
-    return paths
+
+    def generate(out: Path) -> None:
+        for name in TINY_SAMPLE_PROCESSES:
+            generate_shard(specs[name], 0, test_config, out / f"{name}.root", progress=False)
+
+    out = built_once(tmp_path_factory, "tiny_samples", generate)
+    return {name: out / f"{name}.root" for name in TINY_SAMPLE_PROCESSES}
 
 
 def copy_workflow(destination: Path) -> Path:
@@ -80,9 +105,12 @@ def planned_jobs(output: str) -> list[tuple[str, str]]:
 def finished_run(tmp_path_factory):
     """A scratch copy of the workflow after a real run of the tiny config (shared by the test modules: tests that
     change files in it copy it first, see tests/test_rerun.py)."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"))
-    run_snakemake(workdir, "--cores", "2", *TEST_CONFIG, timeout=3600)  # ~15 min on 2 busy cores
-    return workdir
+
+    def run(workdir: Path) -> None:
+        copy_workflow(workdir)
+        run_snakemake(workdir, "--cores", "2", *TEST_CONFIG, timeout=3600)  # ~15 min on 2 busy cores
+
+    return built_once(tmp_path_factory, "finished_run", run)
 
 
 def copy_finished_run(finished_run: Path, destination: Path) -> Path:

@@ -208,7 +208,7 @@ def pdf_theory_table(table):
     """A theory table: the repository's versioned file (theory/fk/<hash>/) when it holds one, else the file that
     pdf_theory computes under results/pdf/theory/<hash>/.
 
-    A versioned table is a source file that no rule makes: Snakemake 9 reruns a job whose output is older than its
+    A versioned table is a source file, made by no rule; Snakemake 9 reruns a job whose output is older than its
     script, and the file times of a fresh clone or a copied project are arbitrary, so as a rule output it would
     send eko (a 13-minute numba compile on first use) into runs that need nothing computed.
     """
