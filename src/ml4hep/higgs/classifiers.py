@@ -156,16 +156,16 @@ class HiggsBDTWithRegressedMass(HiggsBDT):
     display_name = "BDT + regressed mass"
 
 
-@CLASSIFIERS.register("dnn")
-class HiggsDNNClassifier(TorchClassifier):
-    """The torch DNN on the HiggsML features (-999 masked in the standardisation)."""
+class HiggsDenseNetwork(TorchClassifier):
+    """A :class:`~ml4hep.higgs.networks.HiggsDNN` on the ``X`` column.
 
-    display_name = "DNN (torch)"
-    weighting = "balanced_event"
+    The base of the Higgs DNN, the mass regression and the parameterised networks: -999 masked in its
+    standardisation, which is fitted on the training inputs (chunk by chunk when they are streamed).
+    """
 
     def network_shape(self, train: Split) -> dict[str, Any]:
-        """The number of input features (from their names: a streamed split is not read for it)."""
-        return {"n_inputs": len(train["feature_names"])}
+        """The number of input columns (a streamed split: from the feature names, without reading it)."""
+        return {"n_inputs": len(train["feature_names"]) if is_chunked(train) else int(np.shape(train["X"])[1])}
 
     def build_network(self, **shape: Any) -> nn.Module:
         """The dense network with the configured ``hidden`` layers and ``dropout``."""
@@ -174,8 +174,16 @@ class HiggsDNNClassifier(TorchClassifier):
         return HiggsDNN(shape["n_inputs"], self.hyper["hidden"], float(self.hyper["dropout"]))
 
     def prepare(self, network: nn.Module, train: Split) -> None:
-        """Standardise with the defined training values (read chunk by chunk from a streamed split)."""
+        """Standardise with the defined training values."""
         if is_chunked(train):
             network.standardiser.fit_chunks(lambda: (chunk["X"] for chunk in train.chunks(["X"])))
         else:
             network.standardiser.fit(train["X"])
+
+
+@CLASSIFIERS.register("dnn")
+class HiggsDNNClassifier(HiggsDenseNetwork):
+    """The torch DNN on the HiggsML features, classes balanced by the event weights."""
+
+    display_name = "DNN (torch)"
+    weighting = "balanced_event"

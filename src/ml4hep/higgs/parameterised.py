@@ -49,13 +49,13 @@ import numpy as np
 
 from ml4hep.config import section
 from ml4hep.errors import ConfigError
+from ml4hep.higgs.classifiers import HiggsDenseNetwork
 from ml4hep.higgs.dataset import load_split, process_mask
 from ml4hep.higgs.parameterised_table import DISPLAY_NAMES, NETWORKS, mass_label, same_mass, table_rows, write_auc_table
 from ml4hep.io import write_json
 from ml4hep.metrics import auc
 from ml4hep.models import FitContext, Registry, Split
 from ml4hep.models.base import fingerprint
-from ml4hep.models.network import TorchClassifier
 from ml4hep.models.step import train_and_score
 from ml4hep.training import balanced_weights
 
@@ -247,7 +247,7 @@ PREDICT_STREAM = "predict"
 """Random stream of the mass parameter of the events :meth:`ParameterisedNetwork.predict` has no mass for."""
 
 
-class MassNetwork(TorchClassifier):
+class MassNetwork(HiggsDenseNetwork):
     """A :class:`~ml4hep.higgs.networks.HiggsDNN` separating heavy-Higgs signal at ``masses`` from background.
 
     Its training and validation events are the signal of the chosen masses and the background processes of the
@@ -307,22 +307,8 @@ class MassNetwork(TorchClassifier):
         """The network in messages."""
         return self.kind
 
-    def network_shape(self, train: Split) -> dict[str, Any]:
-        """The number of inputs."""
-        return {"n_inputs": int(train["X"].shape[1])}
-
-    def build_network(self, **shape: Any) -> nn.Module:
-        """The dense network with the configured ``hidden`` layers and ``dropout``."""
-        from ml4hep.higgs.networks import HiggsDNN
-
-        return HiggsDNN(shape["n_inputs"], self.hyper["hidden"], float(self.hyper["dropout"]))
-
-    def prepare(self, network: nn.Module, train: Split) -> None:
-        """Standardise with the defined training inputs."""
-        network.standardiser.fit(train["X"])
-
     def fit(self, train: Split, val: Split, context: FitContext) -> dict[str, Any]:
-        """Train (:meth:`TorchClassifier.fit`) and report the events trained on."""
+        """Train (:meth:`~ml4hep.models.network.TorchClassifier.fit`) and report the events trained on."""
         info = super().fit(train, val, context)
         info["n_train"] = self.n_train
         info["best_val_loss"] = float(info["val_loss"][info["best_epoch"]]) if info["val_loss"] else math.nan

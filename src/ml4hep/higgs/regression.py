@@ -46,12 +46,12 @@ from torch import nn
 
 from ml4hep.config import section
 from ml4hep.errors import InputFileError
+from ml4hep.higgs.classifiers import HiggsDenseNetwork
 from ml4hep.higgs.dataset import load_split, select_events
 from ml4hep.higgs.networks import HiggsDNN
 from ml4hep.higgs.resolution import has_truth, resolution_summary
 from ml4hep.models import FitContext, Split
 from ml4hep.models.base import fingerprint
-from ml4hep.models.network import TorchClassifier
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def fold_numbers(n: int, folds: int, seed: int) -> np.ndarray:
     return numbers
 
 
-class MassRegressor(TorchClassifier):
+class MassRegressor(HiggsDenseNetwork):
     """The di-tau mass regression behind the model interface: ``predict`` is the regressed mass (GeV) per event.
 
     Args:
@@ -174,19 +174,11 @@ class MassRegressor(TorchClassifier):
         """The per-process weights of :func:`regression_weights`."""
         return np.asarray(split["weight"])
 
-    def network_shape(self, train: Split) -> dict[str, Any]:
-        """The number of input features."""
-        return {"n_inputs": int(train["X"].shape[1])}
-
     def build_network(self, **shape: Any) -> nn.Module:
         """The regression DNN with the configured layers, dropout and target."""
         return MassRegressionDNN(
             shape["n_inputs"], self.hyper["hidden"], float(self.hyper["dropout"]), self.hyper["target"]
         )
-
-    def prepare(self, network: nn.Module, train: Split) -> None:
-        """Standardise with the defined training values."""
-        network.standardiser.fit(train["X"])
 
     def scores_from_outputs(self, outputs: np.ndarray) -> np.ndarray:
         """The regressed mass in GeV."""
