@@ -22,7 +22,7 @@ import numpy as np
 import pyhf
 import pytest
 
-from ml4hep.higgs.limits import limit_entry, limit_workspace, score_binning, validation_binning
+from ml4hep.higgs.limits import binned_limit, limit_entry, limit_workspace, score_binning, validation_binning
 from ml4hep.stats import histogram_templates
 from ml4hep.susy.benchmarks import benchmark_workspace, choose_benchmarks
 from ml4hep.susy.recast import SIGNAL_REGIONS, cls_test
@@ -214,3 +214,19 @@ def test_the_susy_benchmarks_of_the_run_are_workspaces_of_the_recast(finished_ru
     assert float(rows["borderline"]["cls_obs"]) == min(
         (float(r["cls_obs"]) for r in rows.values()), key=lambda c: abs(np.log(c / 0.05))
     )
+
+
+def test_a_limit_too_mc_limited_for_its_bins_falls_back_to_one_bin(caplog):
+    # four simulated background events (of weight 1e5) under all the signal: the shared MC-stat gamma caps sqrt(q)
+    # near sqrt(4), below the median's target 1.96 and the +2 sigma band's 3.66, so no limit exists in these bins;
+    # the inclusive bin has 44 events
+    scores = np.concatenate([np.full(20, 0.1), np.full(20, 0.5), np.full(4, 0.9), np.full(5, 0.9)])
+    labels = np.concatenate([np.zeros(44), np.ones(5)]).astype(int)
+    weights = np.concatenate([np.full(44, 1e5), np.full(5, 0.1)])
+    edges = np.array([0.0, 0.3, 0.7, 1.0])
+    options = {"background_norm_uncertainty": 0.1}
+    with pytest.raises(RuntimeError):
+        limit_entry(histogram_templates(scores, labels, weights, edges), edges, options)
+    entry = binned_limit(scores, labels, weights, edges, options)
+    assert entry["binning"] == "inclusive" and entry["edges"] == [0.0, 1.0]
+    assert np.all(np.isfinite(entry["band"])) and "inclusive bin" in caplog.text
