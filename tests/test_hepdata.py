@@ -113,10 +113,11 @@ def test_record_is_valid_and_holds_the_metrics(tmp_path):
     assert not (Path.cwd() / "submission.tar.gz").exists()  # hepdata-lib's tarball is not left in the cwd
 
 
-def test_record_of_one_task_and_of_none(tmp_path):
+def test_record_of_one_task_and_of_none(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative paths, as a rule passes them
     path = tmp_path / "toptag.json"
     path.write_text(json.dumps(TOPTAG))
-    assert write_record({"toptag": path}, tmp_path / "one", tmp_path / "one.tar.gz") == ["toptag"]
+    assert write_record({"toptag": path}, Path("one"), Path("one.tar.gz")) == ["toptag"]
     validate(tmp_path / "one", tmp_path / "one.tar.gz")
     with pytest.raises(ValueError, match="no HEPData table"):
         write_record({}, tmp_path / "none", tmp_path / "none.tar.gz")

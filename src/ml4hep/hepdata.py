@@ -169,7 +169,7 @@ def write_record(metrics_paths: Mapping[str, str | Path], outdir: str | Path, ar
     submission, keys = build_submission(metrics)
     if not keys:
         raise ValueError("no HEPData table: neither the higgs nor the toptag task is configured")
-    outdir = Path(outdir).resolve()
+    outdir, archive = Path(outdir).resolve(), Path(archive).resolve()  # absolute: the work happens in a scratch cwd
     with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):  # the tarball goes to the cwd
         try:
             submission.create_files(str(outdir), validate=True, remove_old=True)
