@@ -118,10 +118,12 @@ def toptag_table(metrics: Mapping[str, Any]) -> Table | None:
     table.add_variable(tagger)
     for key, title in (("auc", "AUC"), ("r30", "R30"), ("r50", "R50")):
         variable = Variable(title, is_independent=False, is_binned=False)
-        variable.values = [float(m[key]) for m in taggers.values()]
-        if all(m.get(f"{key}_err") is not None for m in taggers.values()):
+        variable.values = [float(m[key]) for m in taggers.values()]  # "inf" (no background left) -> .inf
+        errors = [m.get(f"{key}_err") for m in taggers.values()]
+        if any(e is not None for e in errors):
+            # a rejection without a bootstrap error (infinite) gets none: hepdata-lib leaves zero errors out
             error = Uncertainty("bootstrap", is_symmetric=True)
-            error.values = [float(m[f"{key}_err"]) for m in taggers.values()]
+            error.values = [float(e) if e is not None else 0.0 for e in errors]
             variable.add_uncertainty(error)
         variable.add_qualifier("SQRT(S)", 14, "TeV")
         table.add_variable(variable)
