@@ -5,8 +5,9 @@ sources in a header and the columns reduced, because that package requires Pytho
 
 * strong production, NNLL-fast 1.1 grids (Beenakker et al., PDF4LHC15; NNLO_approx+NNLL, and the NLO column with
   ``order="nlo"``): gluino pairs ``gg`` (m_squark, m_gluino), squark-antisquark ``sb`` and squark-squark ``ss``
-  (8 degenerate light-flavour squarks; m_squark, m_gluino), squark-gluino ``sg``, stop (and sbottom) pairs ``st``
-  (m_stop, m_gluino); source https://www.uni-muenster.de/Physik.TP/~akule_01/nnllfast/ (arXiv:1607.07741);
+  (summed over 10 degenerate squarks, u d s c b times L R, stops excluded, as their headers say; m_squark,
+  m_gluino), squark-gluino ``sg``, stop (and sbottom) pairs ``st`` (one mass eigenstate; m_stop, m_gluino);
+  source https://www.uni-muenster.de/Physik.TP/~akule_01/nnllfast/ (arXiv:1607.07741);
 * electroweak production, LHC SUSY Cross Section Working Group NLO+NLL (Resummino) tables: wino-like
   chargino-neutralino ``n2x1wino_envelope_pm`` and chargino pairs ``x1x1wino_envelope``, higgsino-like
   ``n2x1hino_deg_envelope_pm`` and ``x1x1hino_deg_envelope``, left- and right-handed selectron/smuon pairs
@@ -16,6 +17,15 @@ sources in a header and the columns reduced, because that package requires Pytho
 Interpolation is linear in log(sigma) on the table grid (bilinear for the two-mass grids). Outside the grid the
 production mass is extrapolated linearly in log(sigma) from the edge; the second mass (e.g. the squark mass in gluino
 pair production) is clamped to the grid (its effect saturates: decoupling).
+
+Light-squark pairs: the ``sb`` + ``ss`` total counts 10 squarks, two of them sbottoms, which the model gives their
+own masses and the recast its own topology. The sbottoms' share is taken out before the rest is split:
+:func:`light_squark_pair_per_state` is ``(sigma_sb + sigma_ss - 2 sigma_st) / 8`` at one common mass. This assumes,
+as Prospino/NNLL-fast do, no b-quark parton densities, so that an sbottom enters the 10-squark total only through
+b~ b~* pairs by gg and q q~ annihilation, which is the ``st`` cross section of one mass eigenstate (the stop
+grid's small stop-mixing dependence neglected); and that the 8 light-flavour states (u, d, s, c times L, R) share
+the rest equally (a degenerate-mass table does not resolve the u/d parton-density difference). Each sbottom
+eigenstate then enters once, as its own ``st`` pair cross section at its own mass.
 """
 
 from __future__ import annotations
@@ -140,19 +150,47 @@ def ew_grid(channel: str) -> Grid1D:
     return Grid1D(rows[:, 0], np.log(rows[:, 1]))
 
 
+LIGHT_FLAVOUR_STATES = 8
+"""Light-flavour squark states in the NNLL-fast squark totals once the 2 sbottoms are taken out (u, d, s, c x L, R)."""
+
+
+def light_squark_pair_per_state(mass: np.ndarray, m_gluino: np.ndarray, order: str = "nnll") -> np.ndarray:
+    """Squark pair cross section (fb) of one light-flavour squark state at ``mass``, sbottoms excluded.
+
+    One eighth of the 10-squark squark-antisquark plus squark-squark total after removing the two sbottom-pair
+    contributions (the stop-pair table at the same mass); the assumptions are in the module docstring.
+
+    Example:
+        >>> m, mg = np.array([1000.0]), np.array([2000.0])
+        >>> total = strong_grid("squark_antisquark")(m, mg) + strong_grid("squark_squark")(m, mg)
+        >>> shares = 8 * light_squark_pair_per_state(m, mg) + 2 * strong_grid("stop_pair")(m, mg)
+        >>> bool(np.allclose(shares, total))
+        True
+    """
+    ten_squarks = strong_grid("squark_antisquark", order)(mass, m_gluino) + strong_grid("squark_squark", order)(
+        mass, m_gluino
+    )
+    two_sbottoms = 2.0 * strong_grid("stop_pair", order)(mass, m_gluino)
+    # the sbottoms are 0.1-15% of the total on the grid; the floor only guards far extrapolations
+    return np.maximum(ten_squarks - two_sbottoms, 0.0) / LIGHT_FLAVOUR_STATES
+
+
 def cross_sections(masses: dict[str, np.ndarray], order: str = "nnll") -> dict[str, np.ndarray]:
     """Production cross sections (fb, 13 TeV) of the channels of the recast, per point.
 
     Args:
         masses: Output of :func:`ml4hep.susy.spectrum.spectrum` (``m_gluino``, ``m_squark``, ``m_st1``,
-            ``m_sb1``, ``m_chi1p``, ``wino_chi1p``, ``m_eL``, ``m_eR``).
+            ``m_sb1``, ``m_sb2`` (optional), ``m_chi1p``, ``wino_chi1p``, ``m_eL``, ``m_eR``).
         order: ``nnll`` (NNLO_approx+NNLL) or ``nlo`` for the strong channels.
 
     Returns:
         Channel -> sigma in fb: ``gluino_pair``, ``squark_pair_{uL,uR,dL,dR}`` (squark-antisquark plus
-        squark-squark, per squark and its second-generation partner), ``squark_gluino`` (at the mean squark mass),
-        ``stop_pair``, ``sbottom_pair``, ``c1n2``, ``c1c1`` (wino or higgsino table by the
-        lighter chargino's wino fraction), ``slepton_L`` and ``slepton_R`` (selectron plus smuon pairs).
+        squark-squark of that squark and its second-generation partner: 2 x :func:`light_squark_pair_per_state`,
+        sbottoms excluded), ``squark_gluino`` (at the mean squark mass), ``stop_pair``, ``sbottom_pair``
+        (sbottom_1), ``sbottom2_pair`` (sbottom_2, when ``m_sb2`` is given), ``c1n2``, ``c1c1`` (wino or higgsino
+        table by the lighter chargino's wino fraction), ``slepton_L`` and ``slepton_R`` (selectron plus smuon
+        pairs). At one common squark mass the four ``squark_pair`` channels plus both sbottom pairs add up to the
+        10-squark table total.
     """
     mg, mq = masses["m_gluino"], masses["m_squark"]
     out = {
@@ -161,13 +199,11 @@ def cross_sections(masses: dict[str, np.ndarray], order: str = "nnll") -> dict[s
         "stop_pair": strong_grid("stop_pair", order)(masses["m_st1"], mg),
         "sbottom_pair": strong_grid("stop_pair", order)(masses["m_sb1"], mg),
     }
-    # squark pairs per light-flavour squark (u, d, s, c x L, R: the s and c squarks equal the u and d ones): one
-    # eighth of the 8-degenerate-squark cross section at that squark's mass, for each of uL, uR, dL, dR twice
+    if "m_sb2" in masses:
+        out["sbottom2_pair"] = strong_grid("stop_pair", order)(masses["m_sb2"], mg)
+    # the s and c squarks are degenerate with the u and d ones: each channel is two light-flavour states
     for name in SQUARKS:
-        m = masses[name]
-        out[f"squark_pair_{name[2:]}"] = 0.25 * (
-            strong_grid("squark_antisquark", order)(m, mg) + strong_grid("squark_squark", order)(m, mg)
-        )
+        out[f"squark_pair_{name[2:]}"] = 2.0 * light_squark_pair_per_state(masses[name], mg, order)
     wino_like = masses["wino_chi1p"] >= 0.5
     mc = masses["m_chi1p"]
     out["c1n2"] = np.where(wino_like, ew_grid("c1n2_wino")(mc), ew_grid("c1n2_higgsino")(mc))
