@@ -15,6 +15,7 @@ with rule_context(snakemake):
         snakemake.params.regularisation,
         snakemake.params.bootstrap,
         snakemake.params.seed,
+        snakemake.params.ams_selection,
     )
     write_metrics(snakemake.output.metrics, metrics)
     write_tables(metrics, snakemake.output.csv, snakemake.output.md, snakemake.output.tex)

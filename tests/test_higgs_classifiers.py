@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from ml4hep import io
-from ml4hep.higgs.classifiers import CLASSIFIERS, classifier_splits
-from ml4hep.higgs.evaluate import best_ams_threshold, evaluate_classifiers, selected_ams, write_tables
+from ml4hep.config import ConfigError, validate_config
+from ml4hep.higgs.classifiers import CLASSIFIERS, classifier_splits, train_mass_window
+from ml4hep.higgs.evaluate import best_ams_threshold, evaluate_classifiers, selected_ams, validated_ams, write_tables
 from ml4hep.higgs.features import FEATURE_NAMES, UNDEFINED
-from ml4hep.metrics import ams
+from ml4hep.metrics import ams, bootstrap_values, spread
 from ml4hep.models import FitContext
 from ml4hep.models.scores import read_scores
 from ml4hep.models.standardiser import Standardiser
@@ -90,6 +91,8 @@ def test_classifiers_beat_chance_and_the_heavy_sample_is_left_out(trained):
         assert metrics["auc"][name] > 0.85, name
         assert metrics["auc"][name] - 3 * metrics["auc_err"][name] > 0.5
         assert metrics["ams"][name] > 0
+        assert metrics["ams_q16"][name] <= metrics["ams_q84"][name]
+        assert metrics["selected"][name]["background_events"] >= 0
     assert infos["bdt"]["feature_importance"]["DER_mass_vis"] == max(infos["bdt"]["feature_importance"].values())
     test = np.load(splits["test"])
     n_sm = int(np.sum(test["process"] != 2))
@@ -106,6 +109,62 @@ def test_ams_threshold_and_selection():
     threshold = best_ams_threshold(labels, scores, weights, 10.0)
     assert threshold == 0.2  # keeps all signal, drops the heavy background
     assert selected_ams(labels, scores, weights, threshold, 10.0) == pytest.approx(float(ams(30, 1, 10)))
+
+
+def steep_events(rng, n_signal=1000, n_background=10000):
+    """Heavy background MC weights (100 against b_r = 10) under a score that falls off steeply for the background."""
+    labels = np.r_[np.ones(n_signal, int), np.zeros(n_background, int)]
+    scores = np.r_[rng.beta(5, 1, n_signal), rng.beta(1, 4, n_background)]
+    weights = np.r_[np.full(n_signal, 2.0), np.full(n_background, 100.0)]
+    return [labels, scores, weights]
+
+
+def test_a_minimum_background_moves_the_cut_looser_and_steadies_the_ams():
+    rng = np.random.default_rng(1)
+    val, test = steep_events(rng), steep_events(rng)
+    free = {"min_background_events": 0, "min_background_yield": 0.0}
+    floor = {"min_background_events": 30, "min_background_yield": 0.0}
+    cuts = {name: best_ams_threshold(*val, 10.0, **sel) for name, sel in (("free", free), ("floor", floor))}
+    kept = {name: int(np.sum((val[1] >= cut) & (val[0] == 0))) for name, cut in cuts.items()}
+    assert kept["free"] <= 2  # the unconstrained optimum sits on a handful of background MC events
+    assert kept["floor"] >= 30 and cuts["floor"] < cuts["free"]
+    errors = {
+        name: spread(bootstrap_values(lambda *a, s=sel: validated_ams(*a, 10.0, s), [val, test], 40, 2))
+        for name, sel in (("free", free), ("floor", floor))
+    }
+    assert errors["floor"] < 0.5 * errors["free"]
+    # the expected-yield floor binds as well: 30 events of weight 100 are 3000 expected
+    by_yield = best_ams_threshold(*val, 10.0, min_background_yield=3000.0)
+    assert by_yield == pytest.approx(cuts["floor"])
+
+
+def test_no_admitted_threshold_falls_back_to_keeping_everything():
+    labels, scores, weights = np.array([1, 0, 1]), np.array([0.9, 0.5, 0.1]), np.ones(3)
+    assert best_ams_threshold(labels, scores, weights, 10.0, min_background_events=5) == 0.1
+
+
+def test_the_mass_window_keeps_the_minimum_background():
+    rng = np.random.default_rng(5)
+    val = synthetic_split(rng, 600)
+    sm = {key: val[key][val["process"] != 2] for key in ("X", "label", "weight")} | {
+        "feature_names": val["feature_names"]
+    }
+    window = train_mass_window(sm, 10.0, min_background_events=200)
+    mass = sm["X"][:, FEATURE_NAMES.index("DER_mass_vis")]
+    inside = (mass >= window["low"]) & (mass <= window["high"])
+    assert np.sum(inside & (sm["label"] == 0)) >= 200
+    assert np.sum(inside & (sm["label"] == 0)) > np.sum(
+        (mass >= (free := train_mass_window(sm, 10.0))["low"]) & (mass <= free["high"]) & (sm["label"] == 0)
+    )
+
+
+def test_the_ams_floor_config_keys_validate():
+    defaults = validate_config({})["higgs"]["ams"]
+    assert defaults == {"min_background_events": 10, "min_background_yield": 10.0}
+    with pytest.raises(ConfigError, match="min_background_events"):
+        validate_config({"higgs": {"ams": {"min_background_events": -1}}})
+    with pytest.raises(ConfigError):
+        validate_config({"higgs": {"ams": {"min_background": 10}}})
 
 
 def test_standardiser_ignores_undefined_values():

@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from ml4hep.metrics import accuracy, ams, ams_curve, auc, background_rejection, bootstrap, roc
+from ml4hep.metrics import (
+    accuracy,
+    ams,
+    ams_curve,
+    auc,
+    background_rejection,
+    bootstrap,
+    bootstrap_values,
+    roc,
+    selection_scan,
+)
 
 
 def test_auc_agrees_with_sklearn_and_hand_value():
@@ -66,3 +76,25 @@ def test_accuracy_and_bootstrap():
     assert value == auc(y, s)
     assert 0.002 < error < 0.03
     assert bootstrap(lambda a, b: auc(a, b), [y, s], 50, 1) == (value, error)
+
+
+def test_selection_scan_counts_background_mc_events_and_yields():
+    labels = np.array([1, 0, 0, 1, 0])
+    scores = np.array([0.9, 0.8, 0.8, 0.3, 0.1])
+    weights = np.array([1.0, 5.0, 7.0, 2.0, 100.0])
+    scan = selection_scan(labels, scores, weights)
+    assert scan["threshold"].tolist() == [0.9, 0.8, 0.3, 0.1]
+    assert scan["signal"].tolist() == [1.0, 1.0, 3.0, 3.0]
+    assert scan["background"].tolist() == [0.0, 12.0, 12.0, 112.0]
+    assert scan["background_events"].tolist() == [0, 2, 2, 3]
+
+
+def test_bootstrap_resamples_each_sample_on_its_own():
+    rng = np.random.default_rng(3)
+    first, second = rng.normal(0.0, 1.0, 400), rng.normal(0.0, 1.0, 100)
+    values = bootstrap_values(lambda a, b: a.mean() - b.mean(), [[first], [second]], 300, 4)
+    # independent resamples: the spread of the difference adds both standard errors in quadrature
+    assert np.std(values, ddof=1) == pytest.approx(math.hypot(1 / 20, 1 / 10), rel=0.15)
+    one = bootstrap_values(lambda a: a.mean(), [[first]], 300, 4)
+    assert np.std(one, ddof=1) == pytest.approx(1 / 20, rel=0.15)
+    assert bootstrap(lambda a: a.mean(), [first], 300, 4)[1] == pytest.approx(np.std(one, ddof=1))

@@ -79,6 +79,36 @@ def ams(signal: np.ndarray | float, background: np.ndarray | float, regularisati
     return np.sqrt(np.maximum(2.0 * ((s + b) * np.log1p(s / b) - s), 0.0))
 
 
+def selection_scan(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """What a selection ``score >= threshold`` keeps, at every distinct score.
+
+    Args:
+        labels: 1 for signal, 0 for background.
+        scores: Classifier output.
+        weights: Event weights normalised to expected counts.
+
+    Returns:
+        ``threshold`` (decreasing), the weighted ``signal`` and ``background`` kept and the number of background MC
+        events kept (``background_events``), one entry per threshold.
+
+    Example:
+        >>> scan = selection_scan(np.array([1, 0, 1]), np.array([0.9, 0.5, 0.5]), np.array([1.0, 2.0, 3.0]))
+        >>> scan["threshold"].tolist(), scan["background"].tolist(), scan["background_events"].tolist()
+        ([0.9, 0.5], [0.0, 2.0], [0, 1])
+    """
+    order = np.argsort(-np.asarray(scores), kind="stable")
+    sorted_scores = np.asarray(scores)[order]
+    w = np.asarray(weights, dtype=float)[order]
+    background = np.asarray(labels)[order] == 0
+    last_of_value = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
+    return {
+        "threshold": sorted_scores[last_of_value],
+        "signal": np.cumsum(np.where(background, 0.0, w))[last_of_value],
+        "background": np.cumsum(np.where(background, w, 0.0))[last_of_value],
+        "background_events": np.cumsum(background)[last_of_value],
+    }
+
+
 def ams_curve(
     labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, regularisation: float = 10.0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -93,14 +123,55 @@ def ams_curve(
     Returns:
         (thresholds in decreasing order, AMS at each).
     """
-    order = np.argsort(-np.asarray(scores), kind="stable")
-    sorted_scores = np.asarray(scores)[order]
-    w = np.asarray(weights, dtype=float)[order]
-    y = np.asarray(labels)[order]
-    s = np.cumsum(np.where(y == 1, w, 0.0))
-    b = np.cumsum(np.where(y == 0, w, 0.0))
-    last_of_value = np.r_[sorted_scores[1:] != sorted_scores[:-1], True]
-    return sorted_scores[last_of_value], ams(s[last_of_value], b[last_of_value], regularisation)
+    scan = selection_scan(labels, scores, weights)
+    return scan["threshold"], ams(scan["signal"], scan["background"], regularisation)
+
+
+def bootstrap_values(
+    metric: Callable[..., float],
+    samples: Sequence[Sequence[np.ndarray | None]],
+    n_resamples: int = 100,
+    seed: int = 0,
+) -> np.ndarray:
+    """The metric on bootstrap resamples of one or more independent samples.
+
+    Each sample (e.g. the validation and the test split) is resampled with replacement on its own, and the metric
+    receives the arrays of all samples in order, so that a metric which tunes on one sample and reports on another
+    (an AMS threshold) is redone in full on every resample.
+
+    Args:
+        metric: Function of the arrays of all samples, concatenated in order.
+        samples: Each sample's aligned per-event arrays (None entries are passed through).
+        n_resamples: Bootstrap resamples.
+        seed: Seed of the resampling.
+
+    Returns:
+        The finite values (resamples where the metric is not defined, e.g. one class only, are left out).
+
+    Example:
+        >>> values = bootstrap_values(lambda a, b: a.mean() - b.mean(), [[np.arange(10.0)], [np.zeros(5)]], 20, 1)
+        >>> len(values), bool(values.min() < 4.5 < values.max())
+        (20, True)
+    """
+    rng = np.random.default_rng(seed)
+    sizes = [len(next(a for a in arrays if a is not None)) for arrays in samples]
+    values = []
+    for _ in range(n_resamples):
+        resampled: list[np.ndarray | None] = []
+        for arrays, n in zip(samples, sizes, strict=True):
+            index = rng.integers(0, n, n)
+            resampled.extend(None if a is None else np.asarray(a)[index] for a in arrays)
+        try:
+            values.append(metric(*resampled))
+        except ValueError:  # a resample with one class only
+            continue
+    finite = np.asarray(values, dtype=float)
+    return finite[np.isfinite(finite)]
+
+
+def spread(values: np.ndarray) -> float:
+    """Standard deviation of bootstrap values (nan with fewer than two)."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else float("nan")
 
 
 def bootstrap(
@@ -120,17 +191,4 @@ def bootstrap(
     Returns:
         (value, uncertainty); resamples where the metric is not finite are left out of the spread.
     """
-    value = metric(*arrays)
-    n = len(next(a for a in arrays if a is not None))
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(n_resamples):
-        index = rng.integers(0, n, n)
-        sample = [None if a is None else np.asarray(a)[index] for a in arrays]
-        try:
-            values.append(metric(*sample))
-        except ValueError:  # a resample with one class only
-            continue
-    finite = np.asarray(values, dtype=float)
-    finite = finite[np.isfinite(finite)]
-    return float(value), float(np.std(finite, ddof=1)) if len(finite) > 1 else float("nan")
+    return float(metric(*arrays)), spread(bootstrap_values(metric, [arrays], n_resamples, seed))

@@ -192,7 +192,7 @@ def higgs_shard_tables():
 def higgs_hyper(classifier):
     """A classifier's hyper-parameters: its config section (bdt_mreg shares the BDT's; the window needs b_r)."""
     if classifier == "cut":
-        return {"ams_regularisation": HIGGS["ams_regularisation"]}
+        return {"ams_regularisation": HIGGS["ams_regularisation"], **HIGGS["ams"]}
     return dict(HIGGS["bdt" if classifier == "bdt_mreg" else classifier])
 
 

@@ -174,6 +174,7 @@ rule higgs_evaluate:
         classifiers=HIGGS_CLASSIFIERS,
         heavy=HIGGS_HEAVY,
         regularisation=HIGGS["ams_regularisation"],
+        ams_selection=HIGGS["ams"],
         bootstrap=HIGGS["bootstrap"],
         seed=derive_seed(config["seed"], "higgs", "bootstrap"),
     script:

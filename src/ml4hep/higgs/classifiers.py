@@ -53,12 +53,18 @@ def mass_window_scores(mass_vis: np.ndarray, low: float, high: float) -> np.ndar
 
 
 def train_mass_window(
-    val: Mapping[str, np.ndarray], regularisation: float, step: float = 5.0, min_signal_efficiency: float = 0.2
+    val: Mapping[str, np.ndarray],
+    regularisation: float,
+    step: float = 5.0,
+    min_signal_efficiency: float = 0.2,
+    min_background_events: int = 0,
+    min_background_yield: float = 0.0,
 ) -> dict[str, float]:
     """The visible-mass window with the best AMS on the validation split.
 
-    Windows keeping less than ``min_signal_efficiency`` of the signal are not considered: on a small validation
-    split they would be tuned to a handful of events.
+    Windows keeping less than ``min_signal_efficiency`` of the signal, fewer than ``min_background_events``
+    background MC events or less than ``min_background_yield`` expected background are not considered: on a small
+    validation split they would be tuned to a handful of events.
     """
     column = [str(n) for n in val["feature_names"]].index("DER_mass_vis")
     mass = val["X"][:, column]
@@ -68,11 +74,14 @@ def train_mass_window(
     for low in np.arange(20.0, 120.0 + 1e-9, step):
         for high in np.arange(low + step, 200.0 + 1e-9, step):
             inside = (mass >= low) & (mass <= high)
-            if val["weight"][inside & signal].sum() < min_signal_efficiency * total_signal:
+            s, b = val["weight"][inside & signal].sum(), val["weight"][inside & ~signal].sum()
+            if (
+                s < min_signal_efficiency * total_signal
+                or np.count_nonzero(inside & ~signal) < min_background_events
+                or b < min_background_yield
+            ):
                 continue
-            value = float(
-                ams(val["weight"][inside & signal].sum(), val["weight"][inside & ~signal].sum(), regularisation)
-            )
+            value = float(ams(s, b, regularisation))
             if value > best["val_ams"]:
                 best = {"low": float(low), "high": float(high), "val_ams": value}
     return best
@@ -112,18 +121,30 @@ class MassWindow:
     Args:
         ams_regularisation: b_r of the AMS.
         window: A tuned window (``low``, ``high``, ``val_ams``).
+        min_background_events: Fewest background MC events a window must keep (``higgs.ams``).
+        min_background_yield: Fewest expected background events a window must keep (``higgs.ams``).
     """
 
     suffix: ClassVar[str] = ".json"
     display_name: ClassVar[str] = "Visible-mass window"
 
-    def __init__(self, ams_regularisation: float = 10.0, window: Mapping[str, float] | None = None) -> None:
+    def __init__(
+        self,
+        ams_regularisation: float = 10.0,
+        window: Mapping[str, float] | None = None,
+        min_background_events: int = 0,
+        min_background_yield: float = 0.0,
+    ) -> None:
         self.ams_regularisation = float(ams_regularisation)
         self.window = dict(window or {})
+        self.background_minimum = {
+            "min_background_events": int(min_background_events),
+            "min_background_yield": float(min_background_yield),
+        }
 
     def fit(self, train: Split, val: Split, context: FitContext) -> dict[str, Any]:
         """Choose the window on the validation split."""
-        self.window = train_mass_window(val, self.ams_regularisation)
+        self.window = train_mass_window(val, self.ams_regularisation, **self.background_minimum)
         return {"window": self.window, "device": "cpu"}
 
     def predict(self, split: Split) -> np.ndarray:
