@@ -96,6 +96,7 @@ def test_read_retries_a_timeout_until_the_server_is_up(export, tmp_path):
         "import logging, sys; logging.basicConfig(level=logging.INFO)\n"
         "import ml4hep.io\n"
         "ml4hep.io.PROBE_TIMEOUT = 0.5\n"
+        "print('imported', flush=True)\n"
         f"print('entries', len(ml4hep.io.read_tree({url!r}, retries=6, retry_wait=0.5)))\n"
     )
     hole = socket.socket()
@@ -104,6 +105,8 @@ def test_read_retries_a_timeout_until_the_server_is_up(export, tmp_path):
     queued = socket.create_connection(("127.0.0.1", port))  # fills the accept queue: later SYNs are dropped
     reader = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
+        # the black hole must outlast the first probe: on a busy machine the imports alone can take seconds
+        assert reader.stdout.readline().strip() == "imported"
         time.sleep(2.5)
         queued.close()
         hole.close()
