@@ -97,7 +97,7 @@ def test_read_retries_a_timeout_until_the_server_is_up(export, tmp_path):
         "import ml4hep.io\n"
         "ml4hep.io.PROBE_TIMEOUT = 0.5\n"
         "print('imported', flush=True)\n"
-        f"print('entries', len(ml4hep.io.read_tree({url!r}, retries=6, retry_wait=0.5)))\n"
+        f"print('entries', len(ml4hep.io.read_tree({url!r}, retries=6, retry_wait=3.0)))\n"
     )
     hole = socket.socket()
     hole.bind(("127.0.0.1", port))
@@ -105,9 +105,11 @@ def test_read_retries_a_timeout_until_the_server_is_up(export, tmp_path):
     queued = socket.create_connection(("127.0.0.1", port))  # fills the accept queue: later SYNs are dropped
     reader = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        # the black hole must outlast the first probe: on a busy machine the imports alone can take seconds
+        # The first probe starts after the reader's imports (seconds on a busy machine) and times out after 0.5 s in
+        # the black hole; the server then starts during the 3 s wait before the retry (a probe between the hole's
+        # close and the server's listen would be refused, and a refusal is not retried).
         assert reader.stdout.readline().strip() == "imported"
-        time.sleep(2.5)
+        time.sleep(1.5)
         queued.close()
         hole.close()
         late.start()
