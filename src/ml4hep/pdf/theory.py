@@ -264,13 +264,13 @@ def parton_model_coefficients(x: np.ndarray, weights: np.ndarray, settings: Mapp
     return np.asarray(x)[:, None, None] * weights[:, :, None] * interp[:, None, :]
 
 
-def strong_coupling(settings: Mapping[str, Any], q2: np.ndarray) -> np.ndarray:
-    """a_s = alpha_s / (4 pi) at the points' Q^2, from eko's running at the settings' order (the evolution's own)."""
+def _eko_running_coupling(settings: Mapping[str, Any]) -> Any:
+    """The running strong coupling of eko at the settings' order, masses and thresholds (the evolution's own)."""
     from eko.couplings import Couplings, couplings_mod_ev
     from eko.io.types import EvolutionMethod
 
     theory = _eko_theory_card(settings)
-    running = Couplings(
+    return Couplings(
         couplings=theory.couplings,
         order=theory.order,
         method=couplings_mod_ev(EvolutionMethod.ITERATE_EXACT),
@@ -278,6 +278,11 @@ def strong_coupling(settings: Mapping[str, Any], q2: np.ndarray) -> np.ndarray:
         hqm_scheme=theory.heavy.masses_scheme,
         thresholds_ratios=[1.0, 1.0, 1.0],
     )
+
+
+def strong_coupling(settings: Mapping[str, Any], q2: np.ndarray) -> np.ndarray:
+    """a_s = alpha_s / (4 pi) at the points' Q^2, from eko's running at the settings' order (the evolution's own)."""
+    running = _eko_running_coupling(settings)
     return np.array([running.a_s(float(v), nf_to=nf_at(float(v), settings)) for v in q2])
 
 
@@ -598,18 +603,7 @@ def build_lhapdf_evolution(settings: Mapping[str, Any], q_knots: Sequence[float]
 
 def _strong_coupling_with_nf(settings: Mapping[str, Any], nodes: Sequence[tuple[float, int]]) -> np.ndarray:
     """a_s at each (Q^2, nf) node with that nf (both sides of a threshold), from eko's running."""
-    from eko.couplings import Couplings, couplings_mod_ev
-    from eko.io.types import EvolutionMethod
-
-    theory = _eko_theory_card(settings)
-    running = Couplings(
-        couplings=theory.couplings,
-        order=theory.order,
-        method=couplings_mod_ev(EvolutionMethod.ITERATE_EXACT),
-        masses=[m**2 for m, _ in theory.heavy.masses],
-        hqm_scheme=theory.heavy.masses_scheme,
-        thresholds_ratios=[1.0, 1.0, 1.0],
-    )
+    running = _eko_running_coupling(settings)
     return np.array([running.a_s(float(q2), nf_to=int(nf)) for q2, nf in nodes])
 
 
