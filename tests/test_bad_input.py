@@ -241,6 +241,26 @@ def test_bad_input_gets_one_line_and_loses_nothing(case, tmp_path, capsys):
     assert not list(tmp_path.rglob(".*.partial")), "no partial output is left behind"
 
 
+# Snakemake 9.27.1 (the newest release) means to say "Config file nope.yaml not found." but opens the file outside the
+# `try` of snakemake/common/configfile.py:_load_configfile, so the FileNotFoundError escapes as a traceback, before any
+# code of the workflow runs. Strict: when a Snakemake release fixes it, this test fails and the mark goes.
+@pytest.mark.xfail(strict=True, reason="upstream: Snakemake 9.27.1 prints a traceback for a missing --configfile")
+def test_a_missing_configfile_gets_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", "nope.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert "nope.yaml" in run.stderr
+    assert "Traceback" not in run.stderr and len(lines) <= 2, run.stderr
+
+
 def _calls(tree: ast.AST) -> list[tuple[str, ast.Call]]:
     """(dotted name, call) of every call in a module (``np.load``, ``subprocess.run``, ``eval``...)."""
     found = []
