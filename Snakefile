@@ -17,6 +17,7 @@ include: "workflow/rules/toptag.smk"
 include: "workflow/rules/higgs.smk"
 include: "workflow/rules/pdf.smk"
 include: "workflow/rules/susy.smk"
+include: "workflow/rules/susy_active.smk"
 include: "workflow/rules/combine.smk"
 
 

@@ -7,6 +7,7 @@ KEY_PLOTS = {
     "toptag": "results/toptag/plots/roc.png",
     "pdf": "results/pdf/plots/band_g.png",
     "susy": "results/susy/plots/maps.png",
+    "susy_active": "results/susy_active/plots/learning_curve.png",
 }
 # The training jobs' info files (device, seed) that provenance.json collects.
 TRAINING_INFOS = {
@@ -35,6 +36,7 @@ TASK_TARGETS = {
     "toptag": lambda: ["results/toptag/metrics.json"],
     "pdf": lambda: ["results/pdf/metrics.json", *PDF_LHAPDF_SETS.values()],
     "susy": susy_targets,
+    "susy_active": lambda: ["results/susy_active/metrics.json"],
 }
 
 

@@ -277,6 +277,16 @@ def susy_targets():
     ]
 
 
+# SUSY active learning (susy_active.smk)
+
+
+def susy_active_labelled(round):
+    """The labelled sets of both strategies after one round (``round`` may be the wildcard ``"{round}"``)."""
+    return expand(
+        "results/susy_active/labelled/{strategy}/round{round}.npz", strategy=SUSY_ACTIVE_STRATEGIES, round=round
+    )
+
+
 # Combine (combine.smk)
 
 
@@ -287,4 +297,4 @@ def task_targets():
 
 def summary_tasks():
     """Configured tasks in the summary's order."""
-    return [task for task in ("higgs", "toptag", "pdf", "susy") if task in TASKS]
+    return [task for task in ("higgs", "toptag", "pdf", "susy", "susy_active") if task in TASKS]
