@@ -124,3 +124,12 @@ def test_finished_run_outputs_and_labels_per_round(active_run, finished_run):
     text = "\n".join(markdown_lines(rows, columns, note))
     assert "Random sampling" in text and str(expected[-1]) in text
     assert "SUSY active learning" in (finished_run / "results" / "summary" / "summary.md").read_text()
+
+
+def test_a_budget_beyond_the_pool_is_one_config_error():
+    from ml4hep.config import validate_config
+    from ml4hep.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"initial \+ rounds x batch = 110 labels exceed the 100 pool points"):
+        validate_config({"susy_active": {"pool": 100, "initial": 50, "batch": 30, "rounds": 2}})
+    validate_config({"tasks": ["pdf"], "susy_active": {"pool": 100, "initial": 50, "batch": 30, "rounds": 2}})

@@ -172,8 +172,14 @@ def consistency_problems(config: Mapping[str, Any], schema: Mapping[str, Any] | 
                 f"config key 'samples.higgs.heavy_higgs.masses_gev' = {sorted(heavy)}: leaving "
                 f"{left_out:g} GeV out leaves fewer than 2 masses to train the parameterised network on"
             )
-    if "susy" in tasks:
+    if {"susy", "susy_active"} & set(tasks):  # the active learning samples its pool in the scan's ranges too
         problems += scan_problems(config, schema)
+    active = config["susy_active"]
+    if "susy_active" in tasks and active["initial"] + active["rounds"] * active["batch"] > active["pool"]:
+        problems.append(
+            f"config key 'susy_active': initial + rounds x batch = "
+            f"{active['initial'] + active['rounds'] * active['batch']} labels exceed the {active['pool']} pool points"
+        )
     samples = {*generated_processes(config), *config["inputs"]}
     uses = [("higgs.signal", "higgs"), ("higgs.backgrounds", "higgs"), ("toptag.samples", "toptag")]
     for key, task in uses:

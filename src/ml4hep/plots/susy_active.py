@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ml4hep.plots.style import label, plt, save
 
 STYLES = {"active": {"color": "tab:red", "marker": "o"}, "random": {"color": "tab:blue", "marker": "s"}}
@@ -27,8 +29,10 @@ def plot_learning_curve(metrics: Mapping[str, Any], paths: Sequence[str | Path])
         style = STYLES.get(strategy, {})
         name = names.get(strategy, strategy)
         left.plot(n, [r["accuracy"] for r in curve], label=name, **style)
-        right.plot(n, [r["accuracy_conf95"] for r in curve], label=f"{name}: accuracy", **style)
-        right.plot(n, [r["coverage_conf95"] for r in curve], ls="--", label=f"{name}: coverage", **style)
+        # no test point reaching the confidence leaves the accuracy there undefined (None in the JSON)
+        confident = [np.nan if r["accuracy_conf95"] is None else r["accuracy_conf95"] for r in curve]
+        right.plot(n, confident, label=f"{name}: accuracy", **style)
+        right.plot(n, [r["coverage_conf95"] for r in curve], ls="--", mfc="none", label=f"{name}: coverage", **style)
     left.set_ylabel(f"test accuracy ({metrics.get('n_test', '?')} points)")
     right.set_ylabel("at confidence ≥ 0.95")
     for ax in (left, right):
