@@ -143,31 +143,40 @@ def susy_section(metrics: Mapping[str, Any]) -> Section:
 
 
 def susy_active_section(metrics: Mapping[str, Any]) -> Section:
-    """Per sampling strategy: the labels of the last round, its accuracy overall and at confidence ≥ 0.95."""
-    rows = [{"name": display_name(metrics, name), **m} for name, m in metrics["final"].items()]
-    columns = [
-        Column("Strategy", "name", align="l"),
-        Column("Labelled points", "n_labelled"),
-        Column("Accuracy", lambda r: number(r.get("accuracy"), 4)),
-        Column("Accuracy (conf. ≥ 0.95)", lambda r: number(r.get("accuracy_conf95"), 4)),
-        Column("Coverage (conf. ≥ 0.95)", lambda r: number(r.get("coverage_conf95"), 3)),
+    """The learning curves: per round, the labelled points and each strategy's accuracy overall and at confidence."""
+    curves = metrics["curves"]
+    strategies = list(curves)
+    rows = [
+        {"n_labelled": records[0]["n_labelled"], **{s: records[i] for i, s in enumerate(strategies)}}
+        for records in zip(*(curves[s] for s in strategies), strict=True)
     ]
+    columns = [Column("Labelled points", "n_labelled")]
+    for strategy in strategies:
+        short = display_name(metrics, strategy).split(" (")[0]
+        columns += [
+            Column(f"Accuracy, {short}", lambda r, s=strategy: number(r[s].get("accuracy"), 4)),
+            Column(f"Conf. ≥ 0.95: accuracy / coverage, {short}", lambda r, s=strategy: _confident(r[s])),
+        ]
     reached = metrics.get("active_labels_to_reach_random")
-    plan = metrics.get("plan") or []
+    plan = metrics.get("plan") or [rows[-1]["n_labelled"]]
     note = (
-        f"Classifier {display_name(metrics, metrics.get('classifier', ''))}, {metrics.get('n_test')} test points; "
-        f"labelled points per round {plan}. "
+        f"{' vs '.join(display_name(metrics, s) for s in strategies)}; classifier "
+        f"{display_name(metrics, metrics.get('classifier', ''))}, {metrics.get('n_test')} test points. "
     )
     note += (
         f"Active learning reaches random sampling's final accuracy with {reached} labels (random: {plan[-1]})."
-        if reached is not None and plan
+        if reached is not None
         else "Active learning does not reach random sampling's final accuracy within the budget."
     )
     return rows, columns, note + " The same comparison as Caron et al. (arXiv:1905.08628)."
 
 
-SECTIONS: dict[str, Callable[[Mapping[str, Any]], Section]] = {
+def _confident(record: Mapping[str, Any]) -> str:
+    """Accuracy and coverage among the points with confidence ≥ 0.95."""
+    return f"{number(record.get('accuracy_conf95'), 4)} / {number(record.get('coverage_conf95'), 3)}"
 
+
+SECTIONS: dict[str, Callable[[Mapping[str, Any]], Section]] = {
     "higgs": higgs_section,
     "toptag": toptag_section,
     "pdf": pdf_section,
