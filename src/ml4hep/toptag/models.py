@@ -11,6 +11,7 @@ rows of ``x`` are zero). The image model is called as ``model(images)`` with ima
 * :class:`ParticleNet`: dynamic graph CNN with EdgeConv blocks on k nearest neighbours (Qu, Gouskos,
   arXiv:1902.08570), by default the size of ParticleNet-Lite.
 * :class:`JetImageCNN`: a small convolutional network on jet images.
+* :class:`ml4hep.toptag.part.ParticleTransformer`: the Particle Transformer (arXiv:2202.03772), in its own module.
 
 The default sizes train in about a minute on a few thousand jets on a CPU; scale them up (through
 :func:`build_model`'s hyper-parameters) on a GPU. Construction draws no random numbers beyond torch's default
@@ -25,6 +26,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
+
+from ml4hep.toptag.part import ParticleTransformer
 
 __all__ = [
     "MODEL_INPUT_KINDS",
@@ -310,12 +313,14 @@ _MODELS: dict[str, Callable[..., nn.Module]] = {
     "efn": EnergyFlowNetwork,
     "particlenet": ParticleNet,
     "cnn": JetImageCNN,
+    "part": ParticleTransformer,
 }
 MODEL_INPUT_KINDS: dict[str, str] = {
     "pfn": "constituents",
     "efn": "constituents",
     "particlenet": "constituents",
     "cnn": "image",
+    "part": "constituents",
 }
 """Model name -> ``constituents`` (called as ``model(x, mask)``) or ``image`` (called as ``model(images)``)."""
 
@@ -330,7 +335,7 @@ def build_model(name: str, **hyper: object) -> nn.Module:
     """Construct a tagger model by name.
 
     Args:
-        name: ``pfn``, ``efn``, ``particlenet`` or ``cnn``.
+        name: ``pfn``, ``efn``, ``particlenet``, ``cnn`` or ``part``.
         **hyper: Constructor arguments of the model class (lists, e.g. from a YAML config, are accepted for the
             layer sizes).
 

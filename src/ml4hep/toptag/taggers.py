@@ -3,7 +3,7 @@
 * ``cut``: the classic baseline: a soft-drop mass window, then τ32 (score 1 - τ32 inside the window, -1 outside);
   the window is the one with the best R30 on the validation split.
 * ``bdt``: xgboost on the substructure features, early stopping on validation; saved as xgboost JSON.
-* ``cnn``, ``pfn``, ``efn``, ``particlenet``: torch models (:mod:`ml4hep.toptag.models`), class-balanced BCE,
+* ``cnn``, ``pfn``, ``efn``, ``particlenet``, ``part``: torch models (:mod:`ml4hep.toptag.models`), class-balanced BCE,
   early stopping with the best validation weights kept, a checkpoint per epoch; saved as a ``state_dict`` and
   exported to ONNX, whose scores on the test split are checked against torch.
 
@@ -153,6 +153,14 @@ class ParticleNetTagger(_NetworkTagger):
 
     display_name = "ParticleNet"
     architecture = "particlenet"
+
+
+@TAGGERS.register("part")
+class ParTTagger(_NetworkTagger):
+    """Particle Transformer (attention with pairwise interaction features, class attention)."""
+
+    display_name = "ParT"
+    architecture = "part"
 
 
 def tagger_hyper(toptag: Mapping[str, Any], name: str) -> dict[str, Any]:
