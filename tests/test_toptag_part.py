@@ -166,7 +166,8 @@ def test_weaver_names_cover_every_parameter():
 
 
 @pytest.mark.skipif(
-    importlib.util.find_spec("weaver") is None, reason="weaver-core is not installed (pip install '.[bench]')"
+    importlib.util.find_spec("weaver") is None,
+    reason="weaver-core is not installed (pip install --no-deps weaver-core==0.5.3)",
 )
 @torch.no_grad()
 def test_same_outputs_as_weaver_core_for_the_same_weights():
