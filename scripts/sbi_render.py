@@ -1,0 +1,20 @@
+"""Rule sbi_render: the intervals table, the −2 ln r and validation figures and the task's metrics.json."""
+
+import json
+from pathlib import Path
+
+from ml4hep.io import write_json
+from ml4hep.plots.sbi import plot_llr, plot_validation
+from ml4hep.rules import rule_context
+from ml4hep.sbi.estimators import SBI_ESTIMATORS
+from ml4hep.sbi.summary import interval_rows, task_metrics, write_intervals
+
+with rule_context(snakemake):
+    out = snakemake.output
+    inference = json.loads(Path(snakemake.input.inference).read_text())
+    validation = json.loads(Path(snakemake.input.validation).read_text())
+    names = SBI_ESTIMATORS.display_names()
+    write_intervals(interval_rows(inference, names), out.csv, out.md, inference["events"])
+    plot_llr(inference, names, [out.llr, out.llr_pdf])
+    plot_validation(validation, [out.validation, out.validation_pdf])
+    write_json(out.metrics, task_metrics(inference, validation, validation["gold"], names))
