@@ -67,6 +67,7 @@ def test_early_stopping_keeps_the_best_admissible_weights():
 def toptag_splits(rng: np.random.Generator, n: int = 240, particles: int = 8, pixels: int = 8) -> dict:
     """Synthetic top-tagging splits: signal jets have a larger soft-drop mass and a lower tau32."""
     out = {}
+    chain = np.stack([np.r_[0, particles + np.arange(particles - 2)], np.arange(1, particles)], axis=1)
     for split in ("train", "val", "test"):
         label = rng.integers(0, 2, n)
         x = rng.normal(size=(n, particles, len(CONSTITUENT_FEATURES))).astype(np.float32) + label[:, None, None]
@@ -88,6 +89,10 @@ def toptag_splits(rng: np.random.Generator, n: int = 240, particles: int = 8, pi
             "sample": label,
             "shard": np.zeros(n, int),
             "entry": np.arange(n),
+            # rnn_tree's clustering trees: a chain (merging k joins the previous node and particle k + 1)
+            "tree_x": x[:, 1:] + x[:, :-1],
+            "tree_children": np.broadcast_to(chain, (n, particles - 1, 2)).astype(np.int32),
+            "tree_level": np.broadcast_to(np.arange(1, particles, dtype=np.int32), (n, particles - 1)).copy(),
         }
     return out
 
@@ -98,6 +103,7 @@ TOPTAG_HYPER = {
     "pfn": {"phi_sizes": [8], "f_sizes": [8], "epochs": 3, "batch_size": 64},
     "efn": {"phi_sizes": [8], "f_sizes": [8], "epochs": 3, "batch_size": 64},
     "particlenet": {"k": 3, "channels": [[8]], "fc": 8, "epochs": 2, "batch_size": 64},
+    "rnn_tree": {"embedding": 4, "fc_sizes": [4], "epochs": 2, "batch_size": 64},
 }
 
 

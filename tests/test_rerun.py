@@ -192,7 +192,7 @@ def test_editing_the_top_tagging_models_reruns_the_torch_taggers_only(finished_r
     jobs = dry_run_jobs(workdir)
     print("toptag/models.py edit reruns:", jobs)
     trained = sorted(w for rule, w in jobs if rule == "toptag_train_network")
-    assert trained == sorted(f"tagger={t}" for t in ("cnn", "pfn", "efn", "particlenet", "part"))
+    assert trained == sorted(f"tagger={t}" for t in ("cnn", "pfn", "efn", "particlenet", "part", "rnn_tree"))
     assert {rule for rule, _ in jobs} == {"toptag_train_network", "toptag_evaluate", "combine", "provenance", "all"}
 
 

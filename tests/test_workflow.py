@@ -161,7 +161,7 @@ def test_every_top_tagger_beats_chance_on_held_out_jets(finished_run):
         assert m["auc"] > 0.8 and m["auc"] - 3 * m["auc_err"] > 0.5, name
         assert m["accuracy"] > 0.65, name
         assert m["r50"] == "inf" or m["r50"] > 4.0, name  # chance gives 1/eps_B = 2 at eps_S = 0.5
-        if name in ("cnn", "pfn", "efn", "particlenet", "part"):
+        if name in ("cnn", "pfn", "efn", "particlenet", "part", "rnn_tree"):
             assert m["onnx_max_abs_diff"] < 1e-4 and m["device"] == "cpu"
     table = (finished_run / "results/toptag/taggers.md").read_text()
     assert table.count("\n") == 2 + len(metrics["taggers"])

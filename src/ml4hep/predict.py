@@ -92,7 +92,7 @@ def _onnx_model(path: Path) -> LoadedModel:
     except Exception as error:  # noqa: BLE001 - onnxruntime raises its own exception types
         raise _unreadable(path, "ONNX model", error) from None
     names = tuple(node.name for node in session.get_inputs())
-    if names not in (("x", "mask"), ("images",)):
+    if names not in {tuple(TAGGERS.model_class(tagger).inputs) for tagger in TAGGERS.networks()}:
         raise InputFileError(str(path), f"ONNX graph inputs {list(names)} are not those of an ml4hep top tagger")
     shapes = {node.name: tuple(int(d) for d in node.shape[1:]) for node in session.get_inputs()}
 

@@ -1,6 +1,7 @@
 # Top tagging: features (constituents, images, substructure) -> one training rule per tagger -> evaluation.
 
 from ml4hep.toptag.taggers import TAGGERS, tagger_hyper
+from ml4hep.toptag.trees import feature_tree_algorithm
 
 TOPTAG = config["toptag"]
 TOPTAG_SPLITS = ("train", "val", "test")
@@ -28,7 +29,10 @@ rule toptag_shard_features:
     resources:
         mem_mb=2000,
     params:
-        options={k: TOPTAG[k] for k in ("max_constituents", "rotate", "jet_r", "image")},
+        options={
+            **{k: TOPTAG[k] for k in ("max_constituents", "rotate", "jet_r", "image")},
+            "tree_algorithm": feature_tree_algorithm(TOPTAG),
+        },
         chunk_size=TOPTAG["chunk_size"],
     script:
         "../../scripts/toptag_shard_features.py"

@@ -11,6 +11,8 @@ rows of ``x`` are zero). The image model is called as ``model(images)`` with ima
 * :class:`ParticleNet`: dynamic graph CNN with EdgeConv blocks on k nearest neighbours (Qu, Gouskos,
   arXiv:1902.08570), by default the size of ParticleNet-Lite.
 * :class:`JetImageCNN`: a small convolutional network on jet images.
+* :class:`ml4hep.toptag.recursive.RecursiveTreeNetwork`: the QCD-aware recursive network on the clustering tree
+  (arXiv:1702.00748), in its own module; called as ``model(x, mask, tree_x, tree_children, tree_level)``.
 * :class:`ml4hep.toptag.part.ParticleTransformer`: the Particle Transformer (arXiv:2202.03772), in its own module.
 
 The default sizes train in about a minute on a few thousand jets on a CPU; scale them up (through
@@ -28,6 +30,7 @@ import torch
 from torch import nn
 
 from ml4hep.toptag.part import ParticleTransformer
+from ml4hep.toptag.recursive import RecursiveTreeNetwork
 
 __all__ = [
     "MODEL_INPUT_KINDS",
@@ -313,6 +316,7 @@ _MODELS: dict[str, Callable[..., nn.Module]] = {
     "efn": EnergyFlowNetwork,
     "particlenet": ParticleNet,
     "cnn": JetImageCNN,
+    "rnn_tree": RecursiveTreeNetwork,
     "part": ParticleTransformer,
 }
 MODEL_INPUT_KINDS: dict[str, str] = {
@@ -320,9 +324,11 @@ MODEL_INPUT_KINDS: dict[str, str] = {
     "efn": "constituents",
     "particlenet": "constituents",
     "cnn": "image",
+    "rnn_tree": "tree",
     "part": "constituents",
 }
-"""Model name -> ``constituents`` (called as ``model(x, mask)``) or ``image`` (called as ``model(images)``)."""
+"""Model name -> ``constituents`` (called as ``model(x, mask)``), ``image`` (called as ``model(images)``) or ``tree``
+(called as ``model(x, mask, tree_x, tree_children, tree_level)``)."""
 
 
 def _known(name: str) -> str:
@@ -356,7 +362,7 @@ def build_model(name: str, **hyper: object) -> nn.Module:
 
 
 def model_input_kind(name: str) -> str:
-    """``constituents`` (called as ``model(x, mask)``) or ``image`` (called as ``model(images)``).
+    """``constituents`` (called as ``model(x, mask)``), ``image`` (``model(images)``) or ``tree`` (with the trees).
 
     Raises:
         ValueError: Unknown name.

@@ -67,7 +67,11 @@ def load_jets(samples: Mapping[str, Sequence[str]]) -> ak.Array:
 
 
 def _constituent_kinematics(jets: ak.Array) -> dict[str, ak.Array]:
-    px, py, pz, e = jets.part_px, jets.part_py, jets.part_pz, jets.part_E
+    return _kinematics(jets, jets.part_px, jets.part_py, jets.part_pz, jets.part_E)
+
+
+def _kinematics(jets: ak.Array, px: ak.Array, py: ak.Array, pz: ak.Array, e: ak.Array) -> dict[str, ak.Array]:
+    """pT, E, Δη and Δφ to the jet axis of some four-momenta of each jet (its constituents, or tree nodes)."""
     pt = np.hypot(px, py)
     eta = np.arcsinh(pz / np.maximum(pt, 1e-12))
     phi = np.arctan2(py, px)
@@ -78,6 +82,11 @@ def _constituent_kinematics(jets: ak.Array) -> dict[str, ak.Array]:
 
 def _rotate_and_flip(deta: ak.Array, dphi: ak.Array, pt: ak.Array) -> tuple[ak.Array, ak.Array]:
     """Rotate the principal axis of the pT-weighted (Δη, Δφ) distribution to the vertical, then flip."""
+    return _in_frame(deta, dphi, _jet_frame(deta, dphi, pt))
+
+
+def _jet_frame(deta: ak.Array, dphi: ak.Array, pt: ak.Array) -> tuple[np.ndarray, ...]:
+    """Per jet cos and sin of the rotation and the two flip signs of :func:`_rotate_and_flip`."""
     w = pt / ak.sum(pt, axis=1)
     mean_x, mean_y = ak.sum(w * deta, axis=1), ak.sum(w * dphi, axis=1)
     dx, dy = deta - mean_x, dphi - mean_y
@@ -85,11 +94,14 @@ def _rotate_and_flip(deta: ak.Array, dphi: ak.Array, pt: ak.Array) -> tuple[ak.A
     theta = 0.5 * np.arctan2(2 * sxy, sxx - syy)  # angle of the principal axis
     angle = np.pi / 2 - theta
     cos, sin = np.cos(angle), np.sin(angle)
-    x = cos * deta - sin * dphi
-    y = sin * deta + cos * dphi
-    x = x * np.where(ak.sum(w * x, axis=1) < 0, -1.0, 1.0)
-    y = y * np.where(ak.sum(w * y, axis=1) < 0, -1.0, 1.0)
-    return x, y
+    x, y = _in_frame(deta, dphi, (cos, sin, 1.0, 1.0))
+    return cos, sin, np.where(ak.sum(w * x, axis=1) < 0, -1.0, 1.0), np.where(ak.sum(w * y, axis=1) < 0, -1.0, 1.0)
+
+
+def _in_frame(deta: ak.Array, dphi: ak.Array, frame: tuple[Any, ...]) -> tuple[ak.Array, ak.Array]:
+    """(Δη, Δφ) rotated and flipped into a jet frame of :func:`_jet_frame`."""
+    cos, sin, flip_x, flip_y = frame
+    return flip_x * (cos * deta - sin * dphi), flip_y * (sin * deta + cos * dphi)
 
 
 def _padded(values: ak.Array, size: int) -> np.ndarray:
@@ -108,12 +120,47 @@ def constituent_arrays(jets: ak.Array, max_constituents: int, *, rotate: bool = 
         (x of shape (jets, max_constituents, 8), mask of shape (jets, max_constituents)).
     """
     kin = _constituent_kinematics(jets)
+    columns = _feature_columns(jets, kin, kin, rotate=rotate)
+    x = np.stack([_padded(columns[name], max_constituents) for name in CONSTITUENT_FEATURES], axis=-1)
+    mask = _padded(ak.ones_like(kin["pt"]), max_constituents)
+    return x, mask
+
+
+def node_features(
+    jets: ak.Array, px: ak.Array, py: ak.Array, pz: ak.Array, e: ak.Array, size: int, *, rotate: bool = False
+) -> np.ndarray:
+    """The constituent features of other four-momenta of each jet (e.g. the merged nodes of its clustering tree).
+
+    The jet frame (rotation and flip, jet energy, Σ pT) is that of the jet's constituents, so that a constituent
+    passed here gets its row of :func:`constituent_arrays`.
+
+    Args:
+        jets: Jets from :func:`load_jets`.
+        px: The momenta, jagged (one list per jet).
+        py: y momenta.
+        pz: z momenta.
+        e: Energies.
+        size: Rows per jet (zero-padded or clipped).
+        rotate: Apply the constituents' rotation and flip.
+
+    Returns:
+        Features of shape (jets, size, 8) in the columns of :data:`CONSTITUENT_FEATURES`.
+    """
+    columns = _feature_columns(jets, _kinematics(jets, px, py, pz, e), _constituent_kinematics(jets), rotate=rotate)
+    return np.stack([_padded(columns[name], size) for name in CONSTITUENT_FEATURES], axis=-1)
+
+
+def _feature_columns(
+    jets: ak.Array, kin: Mapping[str, ak.Array], constituents: Mapping[str, ak.Array], *, rotate: bool
+) -> dict[str, ak.Array]:
+    """The :data:`CONSTITUENT_FEATURES` of the momenta ``kin`` in the frame of the jet's ``constituents``."""
     pt, e, deta, dphi = kin["pt"], kin["e"], kin["deta"], kin["dphi"]
     if rotate:
-        deta, dphi = _rotate_and_flip(deta, dphi, pt)
-    jet_e = ak.sum(e, axis=1)
+        frame = _jet_frame(constituents["deta"], constituents["dphi"], constituents["pt"])
+        deta, dphi = _in_frame(deta, dphi, frame)
+    jet_e = ak.sum(constituents["e"], axis=1)
     safe_pt, safe_e = np.maximum(pt, 1e-6), np.maximum(e, 1e-6)
-    columns = {
+    return {
         "deta": deta,
         "dphi": dphi,
         "log_pt": np.log(safe_pt),
@@ -121,11 +168,8 @@ def constituent_arrays(jets: ak.Array, max_constituents: int, *, rotate: bool = 
         "log_pt_rel": np.log(safe_pt / jets.jet_pt),
         "log_e_rel": np.log(safe_e / jet_e),
         "delta_r": np.hypot(deta, dphi),
-        "z": pt / ak.sum(pt, axis=1),
+        "z": pt / ak.sum(constituents["pt"], axis=1),
     }
-    x = np.stack([_padded(columns[name], max_constituents) for name in CONSTITUENT_FEATURES], axis=-1)
-    mask = _padded(ak.ones_like(pt), max_constituents)
-    return x, mask
 
 
 def jet_images(jets: ak.Array, pixels: int = 40, half_width: float = 0.8, *, rotate: bool = False) -> np.ndarray:
@@ -172,13 +216,17 @@ def jet_features(jets: ak.Array, options: Mapping[str, Any], source: str) -> dic
 
     Args:
         jets: Jets with the fields of :data:`JET_BRANCHES`.
-        options: The ``toptag`` config section (max_constituents, rotate, jet_r, image).
+        options: The ``toptag`` config section (max_constituents, rotate, jet_r, image; tree_algorithm or the
+            taggers and models that decide it).
         source: File named in the error of a NaN feature.
 
     Returns:
-        The columns of :data:`FEATURE_COLUMNS` but ``shard`` and ``entry``.
+        The columns of :data:`FEATURE_COLUMNS` but ``shard`` and ``entry``, and the clustering trees'
+        (:data:`ml4hep.toptag.trees.TREE_COLUMNS`) when a tagger reads them
+        (:func:`ml4hep.toptag.trees.feature_tree_algorithm`).
     """
     from ml4hep.toptag.substructure import FEATURE_NAMES, substructure_features
+    from ml4hep.toptag.trees import tree_arrays
 
     x, mask = constituent_arrays(jets, int(options["max_constituents"]), rotate=bool(options["rotate"]))
     images = jet_images(
@@ -187,7 +235,10 @@ def jet_features(jets: ak.Array, options: Mapping[str, Any], source: str) -> dic
     sub = substructure_features(jets.part_E, jets.part_px, jets.part_py, jets.part_pz, jet_r=float(options["jet_r"]))
     substructure = np.stack([sub[name] for name in FEATURE_NAMES], axis=1).astype(np.float64)
     check_finite({"constituents": x, "images": images, "substructure": substructure}, source)
+    trees = tree_arrays(jets, options)
+    check_finite({name: array for name, array in trees.items() if name == "tree_x"}, source)
     return {
+        **trees,
         "x": x,
         "mask": mask,
         "images": images,
@@ -224,6 +275,7 @@ def shard_features(
         InputFileError: The shard is unreadable or lacks a branch, or a feature is NaN.
     """
     from ml4hep.toptag.substructure import FEATURE_NAMES
+    from ml4hep.toptag.trees import feature_tree_algorithm
 
     read_tree(path, JET_BRANCHES[:1], allow_empty=True)  # the checks of every reader: a clear message
     template = {
@@ -233,7 +285,13 @@ def shard_features(
     }
     with (
         ChunkedWriter(
-            output, chunk_size, metadata={"substructure_names": ",".join(FEATURE_NAMES)}, template=template
+            output,
+            chunk_size,
+            metadata={
+                "substructure_names": ",".join(FEATURE_NAMES),
+                "tree_algorithm": feature_tree_algorithm(options) or "",
+            },
+            template=template,
         ) as writer,
         uproot.open(path, array_cache=None) as file,
     ):
@@ -297,12 +355,15 @@ def split_features(
     Raises:
         EmptySampleError: No jets, or only one class.
     """
+    from ml4hep.toptag.trees import TREE_COLUMNS
+
     first = ChunkedSplit(next(iter(shards.values()))[0])
+    columns = (*FEATURE_COLUMNS, *(column for column in TREE_COLUMNS if column in first.columns))
     template = {
-        **{column: first.read([column], 0, 0)[column] for column in FEATURE_COLUMNS},
+        **{column: first.read([column], 0, 0)[column] for column in columns},
         "sample": np.zeros(0, np.int64),
     }
-    metadata = {"substructure_names": ",".join(first["substructure_names"])}
+    metadata = {name: ",".join(first[name]) for name in ("substructure_names", "tree_algorithm") if name in first}
     labels_seen: set[int] = set()
     with contextlib.ExitStack() as stack:
         writers = {
@@ -315,7 +376,7 @@ def split_features(
                 labels = source["label"]
                 labels_seen.update(np.unique(labels).tolist())
                 masks = assign_splits(labels, sample, shard, options, seed)
-                for chunk in source.chunks(FEATURE_COLUMNS):
+                for chunk in source.chunks(columns):
                     rows = chunk.pop(ROW)
                     chunk["sample"] = np.full(len(rows), number, np.int64)
                     for name, writer in writers.items():

@@ -6,6 +6,7 @@
 * ``cnn``, ``pfn``, ``efn``, ``particlenet``, ``part``: torch models (:mod:`ml4hep.toptag.models`), class-balanced BCE,
   early stopping with the best validation weights kept, a checkpoint per epoch; saved as a ``state_dict`` and
   exported to ONNX, whose scores on the test split are checked against torch.
+* ``rnn_tree``: the recursive network on the clustering tree (:mod:`ml4hep.toptag.recursive`), trained the same way.
 
 Adding a tagger is one class here (with its ``@TAGGERS.register`` line); its rule, ONNX export and evaluation
 follow from the registry.
@@ -14,7 +15,7 @@ follow from the registry.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -161,6 +162,50 @@ class ParTTagger(_NetworkTagger):
 
     display_name = "ParT"
     architecture = "part"
+
+
+@TAGGERS.register("rnn_tree")
+class RecursiveTreeTagger(_NetworkTagger):
+    """QCD-aware recursive network on each jet's clustering tree (arXiv:1702.00748, :mod:`ml4hep.toptag.recursive`).
+
+    The trees are built with the features (:mod:`ml4hep.toptag.trees`) by the ``algorithm`` of the hyper-parameters,
+    which is checked against the one the feature files record.
+    """
+
+    display_name = "RecNN (clustering tree)"
+    architecture = "rnn_tree"
+    inputs = ("x", "mask", "tree_x", "tree_children", "tree_level")
+
+    @property
+    def network_hyper(self) -> dict[str, Any]:
+        """The network's hyper-parameters: the tree algorithm belongs to the features."""
+        return {k: v for k, v in super().network_hyper.items() if k != "algorithm"}
+
+    def fit(self, train: Split, val: Split, context: FitContext) -> dict[str, Any]:
+        """Train on the split's trees, refusing features without trees or with trees of another algorithm."""
+        from ml4hep.errors import InputFileError
+
+        source = str(getattr(train, "path", "training split"))
+        if "tree_children" not in train:
+            raise InputFileError(source, "the features hold no clustering trees (built when rnn_tree is in taggers)")
+        stored = [str(a) for a in train["tree_algorithm"]] if "tree_algorithm" in train else []
+        wanted = self.hyper.get("algorithm")
+        if stored and wanted is not None and stored != [wanted]:
+            raise InputFileError(source, f"the feature files hold {stored[0]} trees, the tagger wants {wanted} trees")
+        return {**super().fit(train, val, context), "tree_algorithm": stored[0] if stored else wanted}
+
+    def prepare(self, network: nn.Module, train: Split) -> None:
+        """Standardise the node features with the training split's nodes (read chunk by chunk)."""
+        from ml4hep.chunked import is_chunked
+        from ml4hep.toptag.trees import node_rows
+
+        columns = ("x", "mask", "tree_x", "tree_level")
+
+        def chunks() -> Iterator[np.ndarray]:
+            for chunk in train.chunks(columns) if is_chunked(train) else [train]:
+                yield node_rows(chunk)
+
+        network.standardise.fit_chunks(chunks)
 
 
 def tagger_hyper(toptag: Mapping[str, Any], name: str) -> dict[str, Any]:
