@@ -18,6 +18,7 @@ include: "workflow/rules/higgs.smk"
 include: "workflow/rules/pdf.smk"
 include: "workflow/rules/susy.smk"
 include: "workflow/rules/susy_active.smk"
+include: "workflow/rules/sbi.smk"
 include: "workflow/rules/combine.smk"
 
 

@@ -8,6 +8,7 @@ KEY_PLOTS = {
     "pdf": "results/pdf/plots/band_g.png",
     "susy": "results/susy/plots/maps.png",
     "susy_active": "results/susy_active/plots/learning_curve.png",
+    "sbi": "results/sbi/plots/llr.png",
 }
 # The training jobs' info files (device, seed) that provenance.json collects.
 TRAINING_INFOS = {
@@ -15,6 +16,7 @@ TRAINING_INFOS = {
     "toptag": lambda: expand("results/toptag/models/{tagger}_info.json", tagger=TOPTAG["taggers"]),
     "pdf": lambda: expand("results/pdf/replicas/fit{fit}/replica{replica}.npz", fit=PDF_FITS, replica=PDF_REPLICAS),
     "susy": lambda: expand("results/susy/models/{classifier}_info.json", classifier=SUSY_CLASSIFIERS),
+    "sbi": lambda: expand("results/sbi/models/{estimator}_info.json", estimator=SBI["estimators"]),
 }
 # The HEPData record's table files of the configured tasks (the names of ml4hep.hepdata.TABLE_FILES).
 HEPDATA_TABLES = [
@@ -37,6 +39,7 @@ TASK_TARGETS = {
     "pdf": lambda: ["results/pdf/metrics.json", *PDF_LHAPDF_SETS.values()],
     "susy": susy_targets,
     "susy_active": lambda: ["results/susy_active/metrics.json"],
+    "sbi": lambda: ["results/sbi/metrics.json"],
 }
 
 

@@ -287,6 +287,27 @@ def susy_active_labelled(round):
     )
 
 
+# Simulation-based inference (sbi.smk)
+
+
+def sbi_shards(sample):
+    """The ROOT files of one sbi sample (``nominal`` or ``theta<θ1>``)."""
+    events = SBI["nominal"]["events"] if sample == "nominal" else SBI["direct"]["events"]
+    shards = -(-events // SBI["events_per_shard"])  # ceil
+    return [f"results/sbi/samples/{sample}/{shard}.root" for shard in range(shards)]
+
+
+def sbi_shard_events(sample, shard):
+    """Events of one shard: the sample's events spread over its shards (the first ones take the remainder)."""
+    events = SBI["nominal"]["events"] if sample == "nominal" else SBI["direct"]["events"]
+    shards = len(sbi_shards(sample))
+    return events // shards + (1 if int(shard) < events % shards else 0)
+
+
+def sbi_model_file(estimator):
+    return f"results/sbi/models/{estimator}{SBI_ESTIMATORS.model_class(estimator).suffix}"
+
+
 # Combine (combine.smk)
 
 
@@ -297,4 +318,4 @@ def task_targets():
 
 def summary_tasks():
     """Configured tasks in the summary's order."""
-    return [task for task in ("higgs", "toptag", "pdf", "susy", "susy_active") if task in TASKS]
+    return [task for task in ("higgs", "toptag", "pdf", "susy", "susy_active", "sbi") if task in TASKS]

@@ -2,7 +2,6 @@
 # direct at each θ1) -> dataset (splits with the gold, weight validation) -> one training rule per estimator ->
 # inference on the direct samples -> render (intervals table, figures, metrics).
 
-from ml4hep.generate.sbi import shard_settings
 from ml4hep.sbi.estimators import SBI_ESTIMATORS, estimator_hyper
 
 SBI = config["sbi"]
@@ -30,7 +29,7 @@ rule sbi_generate:
         events=lambda wc: sbi_shard_events(wc.sample, wc.shard),
         seed=lambda wc: derive_seed(config["seed"], "sbi", wc.sample, wc.shard),
         theta=lambda wc: SBI_DIRECT.get(wc.sample),
-        settings={**shard_settings(SBI), "batch_size": SBI["batch_size"]},
+        settings={"energy_gev": SBI["energy_gev"], "thetas": SBI["variations"], "batch_size": SBI["batch_size"]},
     script:
         "../../scripts/sbi_generate.py"
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -176,8 +176,3 @@ def generate_sbi_shard(
     write_root(output, {EVENTS_TREE: iter(chunks), RUN_TREE: run_info})
     log.info("%s: %d events (theta %s) in %.1f s", output, events, "nominal" if nominal else theta, seconds)
     return {"events": int(events), "seed": int(seed), "theta": theta, "seconds": seconds}
-
-
-def shard_settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The keyword arguments of :func:`generate_sbi_shard` that come from the ``sbi`` config section."""
-    return {"energy_gev": float(config["energy_gev"]), "thetas": [float(t) for t in config["variations"]]}
