@@ -23,6 +23,7 @@ from ml4hep.toptag.trees import ALGORITHMS, clustering_trees, feature_tree_algor
 vector.register_awkward()
 
 SLOTS = 12
+FASTJET = {"kt": fastjet.kt_algorithm, "cambridge": fastjet.cambridge_algorithm, "antikt": fastjet.antikt_algorithm}
 
 
 def toy_jets(rng: np.random.Generator, counts: list[int]) -> ak.Array:
@@ -90,9 +91,11 @@ def test_each_tree_has_2n_minus_1_nodes_sums_its_children_and_splits_as_fastjet(
             np.testing.assert_allclose(four[SLOTS + k], four[left] + four[right], rtol=1e-12)
             assert pt[left] >= pt[right]  # the harder child first
             assert level[k] == 1 + max(level[c - SLOTS] if c >= SLOTS else 0 for c in (left, right))
+    if algorithm not in FASTJET:
+        return
     # the root's two children hold the constituents of FastJet's two exclusive jets
     particles = ak.zip({c: jets[f"part_{c}"][:3, :SLOTS] for c in ("px", "py", "pz", "E")}, with_name="Momentum4D")
-    definition = fastjet.JetDefinition(getattr(fastjet, ALGORITHMS[algorithm]), RECLUSTER_R)
+    definition = fastjet.JetDefinition(FASTJET[algorithm], RECLUSTER_R)
     subjets = fastjet.ClusterSequence(particles, definition).exclusive_jets_constituent_index(2).tolist()
     for jet, pair in enumerate(subjets):
         children = trees["tree_children"][jet]
@@ -109,13 +112,28 @@ def _under(children: np.ndarray, slot: int) -> frozenset[int]:
 
 def test_kt_cambridge_and_antikt_trees_differ_and_antikt_is_the_deepest():
     jets = toy_jets(np.random.default_rng(2), [12] * 20)
-    trees = {algorithm: trees_of(jets, algorithm) for algorithm in ALGORITHMS}
+    trees = {algorithm: trees_of(jets, algorithm) for algorithm in FASTJET}
     for jet in range(3):
         families = {a: leaf_sets(t["tree_children"][jet], SLOTS) for a, t in trees.items()}
         assert families["kt"] != families["cambridge"] != families["antikt"] != families["kt"]
     depth = {a: t["tree_level"].max(axis=1).mean() for a, t in trees.items()}
     # anti-kT grows one hard branch by adding the softer constituents one at a time
     assert depth["antikt"] > depth["kt"] and depth["antikt"] > depth["cambridge"]
+
+
+def test_the_descending_pt_sequence_adds_the_constituents_hardest_first():
+    jets = toy_jets(np.random.default_rng(8), [7, 15])
+    trees = trees_of(jets, "desc_pt")
+    for jet, n in enumerate((7, SLOTS)):
+        pt = np.hypot(ak.to_numpy(jets.part_px[jet][:SLOTS]), ak.to_numpy(jets.part_py[jet][:SLOTS]))
+        hardest_first = np.argsort(-pt)
+        children = trees["tree_children"][jet]
+        np.testing.assert_array_equal(children[0], hardest_first[:2])
+        np.testing.assert_array_equal(children[1 : n - 1, 0], SLOTS + np.arange(n - 2))
+        np.testing.assert_array_equal(children[1 : n - 1, 1], hardest_first[2:n])
+        np.testing.assert_array_equal(
+            trees["tree_level"][jet], np.where(np.arange(SLOTS - 1) < n - 1, np.arange(1, SLOTS), 0)
+        )
 
 
 def test_the_same_tree_whatever_the_order_of_the_constituents():

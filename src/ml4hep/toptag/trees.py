@@ -3,7 +3,8 @@
 Each jet's leading ``max_constituents`` constituents (N, the same slots as the constituent array ``x``) are
 reclustered with FastJet (kT, Cambridge/Aachen or anti-kT, R = 1000 so that every jet is one binary tree, E-scheme)
 and the clustering history is stored per jet as N - 1 internal nodes in merge order (Louppe, Cho, Becot, Cranmer,
-arXiv:1702.00748):
+arXiv:1702.00748); ``desc_pt`` is the paper's sequence baseline instead, a chain adding the constituents one by one
+in order of decreasing pT:
 
 * node slots: 0 .. N-1 are the leaves (slot i is constituent i, row i of ``x``); N + k is the k-th merging;
 * ``tree_children`` (N-1, 2): the slots of the two nodes merged at step k, the harder (larger pT) first, so that
@@ -25,15 +26,13 @@ which a stack recovers the parents of every merging, for all jets of a chunk at 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import awkward as ak
 import numpy as np
 
-ALGORITHMS: dict[str, str] = {"kt": "kt_algorithm", "cambridge": "cambridge_algorithm", "antikt": "antikt_algorithm"}
-"""Config name -> FastJet algorithm of the clustering trees (fastjet is imported where a tree is built, so that the
-workflow reads :func:`feature_tree_algorithm` without it)."""
+FOUR_MOMENTUM = ("px", "py", "pz", "E")
 TREE_COLUMNS = ("tree_x", "tree_children", "tree_level")
 """Feature-file columns of the clustering trees."""
 TREE_TAGGER = "rnn_tree"
@@ -110,6 +109,71 @@ def _levels(children: np.ndarray, n_slots: int) -> np.ndarray:
     return height[:, n_slots:]
 
 
+def _fastjet_history(algorithm: str) -> TreeBuilder:
+    """A tree builder reading the clustering history of FastJet's ``algorithm`` (e.g. ``kt_algorithm``)."""
+
+    def build(leading: Mapping[str, ak.Array], counts: np.ndarray, n_slots: int) -> tuple[np.ndarray, np.ndarray]:
+        import fastjet
+        import vector
+
+        from ml4hep.toptag.substructure import RECLUSTER_R
+
+        vector.register_awkward()
+        n_jets, steps = len(counts), n_slots - 1
+        children = np.full((n_jets, steps, 2), -1, np.int64)
+        four = np.zeros((n_jets, steps, 4))
+        multi = np.flatnonzero(counts >= 2)
+        if not multi.size:
+            return children, four
+        particles = ak.zip({name: a[multi] for name, a in leading.items()}, with_name="Momentum4D")
+        definition = fastjet.JetDefinition(getattr(fastjet, algorithm), RECLUSTER_R)
+        sequence = fastjet.ClusterSequence(particles, definition)
+        nodes, order = sequence.jets(), sequence.unique_history_order()
+        n = counts[multi]
+        if not np.array_equal(ak.to_numpy(ak.num(nodes, axis=1)), 2 * n - 1):
+            raise ValueError("a clustering history is not one binary tree per jet")
+        parents = _history_parents(_padded(order, 2 * n_slots, -1).astype(np.int64), n)
+        # (jets, 2N-1, 4) in history order: inputs 0 .. n-1, merging k at n + k
+        node_four = np.stack([_padded(nodes[name], 2 * n_slots - 1) for name in FOUR_MOMENTUM], axis=-1)
+        step = np.arange(steps)
+        real = step[None, :] < (n - 1)[:, None]
+        history_index = np.where(real, n[:, None] + step[None, :], 0)
+        four[multi] = np.where(real[..., None], np.take_along_axis(node_four, history_index[..., None], axis=1), 0.0)
+        # history index -> slot: inputs keep theirs, merging k moves to N + k
+        slots = np.where(parents >= n[:, None, None], parents - n[:, None, None] + n_slots, parents)
+        children[multi, : parents.shape[1]] = np.where(parents >= 0, slots, -1)
+        return children, four
+
+    return build
+
+
+def _descending_pt_sequence(
+    leading: Mapping[str, ak.Array], counts: np.ndarray, n_slots: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's "desc-pT" ordering: a chain adding the constituents one by one, hardest first."""
+    leaves = np.stack([_padded(leading[name], n_slots) for name in FOUR_MOMENTUM], axis=-1)  # (jets, N, 4)
+    n_jets, steps = len(counts), n_slots - 1
+    pt = np.hypot(leaves[..., 0], leaves[..., 1])
+    order = np.argsort(np.where(np.arange(n_slots) < counts[:, None], -pt, np.inf), axis=1, kind="stable")
+    real = np.arange(steps)[None, :] < (counts - 1)[:, None]
+    previous = np.concatenate([order[:, :1], n_slots + np.arange(steps - 1)[None, :].repeat(n_jets, 0)], axis=1)
+    children = np.where(real[..., None], np.stack([previous, order[:, 1:]], axis=-1), -1)
+    four = np.cumsum(np.take_along_axis(leaves, order[..., None], axis=1), axis=1)[:, 1:]
+    return children, np.where(real[..., None], four, 0.0)
+
+
+TreeBuilder = Callable[[Mapping[str, ak.Array], np.ndarray, int], tuple[np.ndarray, np.ndarray]]
+ALGORITHMS: dict[str, TreeBuilder] = {
+    "kt": _fastjet_history("kt_algorithm"),
+    "cambridge": _fastjet_history("cambridge_algorithm"),
+    "antikt": _fastjet_history("antikt_algorithm"),
+    "desc_pt": _descending_pt_sequence,
+}
+"""Config name -> builder of the trees (children slots and four-momenta of the mergings, from the leading
+constituents and their counts); fastjet is imported where a tree is built, so that the workflow reads
+:func:`feature_tree_algorithm` without it."""
+
+
 def clustering_trees(
     px: ak.Array, py: ak.Array, pz: ak.Array, energy: ak.Array, max_constituents: int, algorithm: str
 ) -> dict[str, np.ndarray]:
@@ -121,7 +185,7 @@ def clustering_trees(
         pz: Constituent z momenta.
         energy: Constituent energies.
         max_constituents: Leaves per tree (N; the first N constituents are clustered).
-        algorithm: ``kt``, ``cambridge`` or ``antikt``.
+        algorithm: A name of :data:`ALGORITHMS`.
 
     Returns:
         ``tree_children`` (jets, N-1, 2) int64 slots, ``tree_level`` (jets, N-1) int64 and ``four`` (jets, N-1, 4)
@@ -130,46 +194,18 @@ def clustering_trees(
     Raises:
         ValueError: Unknown algorithm, or a history that is not one tree per jet.
     """
-    import fastjet
-    import vector
-
-    from ml4hep.toptag.substructure import RECLUSTER_R
-
     if algorithm not in ALGORITHMS:
         raise ValueError(f"unknown clustering algorithm {algorithm!r}; known: {', '.join(ALGORITHMS)}")
-    vector.register_awkward()
     n_slots = int(max_constituents)
-    leading = {name: a[:, :n_slots] for name, a in (("px", px), ("py", py), ("pz", pz), ("E", energy))}
+    leading = dict(zip(FOUR_MOMENTUM, (a[:, :n_slots] for a in (px, py, pz, energy)), strict=True))
     counts = ak.to_numpy(ak.num(leading["px"], axis=1)).astype(np.int64)
-    n_jets, steps = len(counts), n_slots - 1
-    children = np.full((n_jets, steps, 2), -1, np.int64)
-    four = np.zeros((n_jets, steps, 4))
-    multi = np.flatnonzero(counts >= 2)
-    if multi.size:
-        particles = ak.zip({name: a[multi] for name, a in leading.items()}, with_name="Momentum4D")
-        sequence = fastjet.ClusterSequence(
-            particles, fastjet.JetDefinition(getattr(fastjet, ALGORITHMS[algorithm]), RECLUSTER_R)
-        )
-        nodes, order = sequence.jets(), sequence.unique_history_order()
-        n = counts[multi]
-        if not np.array_equal(ak.to_numpy(ak.num(nodes, axis=1)), 2 * n - 1):
-            raise ValueError("a clustering history is not one binary tree per jet")
-        parents = _history_parents(_padded(order, 2 * n_slots, -1).astype(np.int64), n)
-        # (jets, 2N-1, 4) in history order: inputs 0 .. n-1, merging k at n + k
-        node_four = np.stack([_padded(nodes[name], 2 * n_slots - 1) for name in ("px", "py", "pz", "E")], axis=-1)
-        step = np.arange(steps)
-        real = step[None, :] < (n - 1)[:, None]
-        history_index = np.where(real, n[:, None] + step[None, :], 0)
-        four[multi] = np.where(real[..., None], np.take_along_axis(node_four, history_index[..., None], axis=1), 0.0)
-        # history index -> slot: inputs keep theirs, merging k moves to N + k
-        width = parents.shape[1]
-        slots = np.where(parents >= n[:, None, None], parents - n[:, None, None] + n_slots, parents)
-        slots = np.where(parents >= 0, slots, -1)
-        pt = np.hypot(node_four[..., 0], node_four[..., 1])
-        pt_of = np.take_along_axis(pt, np.maximum(parents, 0).reshape(len(n), -1), axis=1).reshape(parents.shape)
-        swap = pt_of[..., 1] > pt_of[..., 0]
-        slots[swap] = slots[swap][:, ::-1]
-        children[multi, :width] = slots
+    children, four = ALGORITHMS[algorithm](leading, counts, n_slots)
+    leaves = np.stack([_padded(leading[name], n_slots) for name in FOUR_MOMENTUM], axis=-1)
+    slot_four = np.concatenate([leaves, four], axis=1)  # (jets, 2N-1, 4) by slot
+    pt = np.hypot(slot_four[..., 0], slot_four[..., 1])
+    pt_of = np.take_along_axis(pt, np.maximum(children, 0).reshape(len(counts), -1), axis=1).reshape(children.shape)
+    swap = pt_of[..., 1] > pt_of[..., 0]  # the harder child first
+    children[swap] = children[swap][:, ::-1]
     return {"tree_children": children, "tree_level": _levels(children, n_slots), "four": four}
 
 
