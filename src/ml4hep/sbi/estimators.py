@@ -94,7 +94,10 @@ class HistogramRatio:
         bins: Quantile bins of the training events at θ0.
         grid_points: θ values of the stored ratios (log-spaced over ``theta_range``).
         theta_range: Range of θ.
-        edges, grid, table: The trained state (bin edges, θ grid, ln ratio per grid point and bin).
+        edges: Trained state: the bin edges.
+        grid: Trained state: the θ grid.
+        table: Trained state: ln r̂ per grid point and bin.
+        **_training: The training keys of the config section (nothing to train here).
     """
 
     suffix: ClassVar[str] = ".npz"
