@@ -275,6 +275,22 @@ def _calls(tree: ast.AST) -> list[tuple[str, ast.Call]]:
     return found
 
 
+def _safe_loader(call: ast.Call) -> bool:
+    """Whether a ``yaml.load`` call names a safe loader (the C one is libyaml's parser with the safe constructor)."""
+    loader = next((k.value for k in call.keywords if k.arg == "Loader"), None)
+    return loader is not None and ast.unparse(loader) in ("yaml.SafeLoader", "yaml.CSafeLoader", "SAFE_YAML_LOADER")
+
+
+def test_the_shared_yaml_loader_is_safe():
+    import yaml
+
+    from ml4hep.config import SAFE_YAML_LOADER
+
+    assert issubclass(SAFE_YAML_LOADER, yaml.constructor.SafeConstructor)
+    with pytest.raises(yaml.constructor.ConstructorError):
+        yaml.load("!!python/object/apply:os.system [echo]", Loader=SAFE_YAML_LOADER)
+
+
 def _keyword(call: ast.Call, name: str) -> object:
     value = next((k.value for k in call.keywords if k.arg == name), None)
     return value.value if isinstance(value, ast.Constant) else value
@@ -298,7 +314,7 @@ def test_the_security_rules_hold_in_every_module_and_script():
                 "cloudpickle",
             ):  # importing for an error type is fine
                 offences.append(f"{line} (unpickling runs code)")
-            elif name in ("yaml.load", "yaml.unsafe_load", "yaml.full_load"):
+            elif name in ("yaml.unsafe_load", "yaml.full_load") or (name == "yaml.load" and not _safe_loader(call)):
                 offences.append(f"{line} (use yaml.safe_load)")
             elif _keyword(call, "shell") is True:
                 offences.append(f"{line}(shell=True)")
