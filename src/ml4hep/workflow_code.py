@@ -60,7 +60,7 @@ def imported_names(tree: ast.AST, current: str = "", is_package: bool = False) -
         is_package: Whether the module is a package ``__init__.py`` (relative imports then start inside it).
     """
     names: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _statements(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -72,6 +72,21 @@ def imported_names(tree: ast.AST, current: str = "", is_package: bool = False) -
     return names
 
 
+_STATEMENT_BLOCKS = ("body", "orelse", "handlers", "finalbody", "cases")
+
+
+def _statements(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every statement of ``tree``, at any depth: an import is a statement, so expressions need no visit."""
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        yield node
+        for field in _STATEMENT_BLOCKS:
+            block = getattr(node, field, None)
+            if isinstance(block, list):
+                pending.extend(block)
+
+
 def _parents(name: str) -> Iterator[str]:
     """``a.b.c`` -> ``a``, ``a.b``, ``a.b.c``."""
     parts = name.split(".")
@@ -81,7 +96,9 @@ def _parents(name: str) -> Iterator[str]:
 
 def data_files(path: Path, tree: ast.AST) -> list[Path]:
     """Files next to module ``path`` that it reads through ``__file__`` (see the module docstring)."""
-    if not any(isinstance(node, ast.Name) and node.id == "__file__" for node in ast.walk(tree)):
+    if "__file__" not in path.read_text() or not any(
+        isinstance(node, ast.Name) and node.id == "__file__" for node in ast.walk(tree)
+    ):
         return []
     found: set[Path] = set()
     for node in ast.walk(tree):
@@ -138,6 +155,7 @@ def import_closure(script: Path, source_root: Path, package: str = PACKAGE, with
     unknown = sorted(name for name in skip if module_file(name, source_root) is None)
     if unknown:
         raise ValueError(f"import_closure of {script.name}: no module {', '.join(unknown)} under {source_root}")
+    lookup = functools.cache(lambda name: module_file(name, source_root))
     seen: set[Path] = set()
     files: set[Path] = set()
     pending = [(script, _script_module(script, source_root), False)]
@@ -156,7 +174,7 @@ def import_closure(script: Path, source_root: Path, package: str = PACKAGE, with
             for parent in _parents(name):
                 if parent in skip:
                     break
-                found = module_file(parent, source_root)
+                found = lookup(parent)
                 if found is not None and found not in seen:
                     pending.append((found, parent, found.name == "__init__.py"))
     return sorted(files)
