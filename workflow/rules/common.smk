@@ -129,6 +129,17 @@ def toptag_hyper(tagger):
     return tagger_hyper(TOPTAG, tagger)
 
 
+def toptag_decorrelated_files(method, pattern):
+    """One file per strength of a decorrelated tagger: ``pattern`` under results/toptag/decorrelation/ with {index}."""
+    strengths = TOPTAG["decorrelation"][method]["strengths"]
+    return [f"results/toptag/decorrelation/{pattern}".format(index=index) for index in range(len(strengths))]
+
+
+def toptag_decorrelated_hyper(method):
+    """A decorrelated tagger's hyper-parameters (ml4hep.toptag.decorrelated.decorrelated_hyper)."""
+    return decorrelated_hyper(TOPTAG["decorrelation"], method)
+
+
 # Higgs (higgs.smk)
 
 

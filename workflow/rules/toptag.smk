@@ -1,5 +1,6 @@
 # Top tagging: features (constituents, images, substructure) -> one training rule per tagger -> evaluation.
 
+from ml4hep.toptag.decorrelated import decorrelated_hyper
 from ml4hep.toptag.taggers import TAGGERS, tagger_hyper
 from ml4hep.toptag.trees import feature_tree_algorithm
 
@@ -130,6 +131,7 @@ rule toptag_evaluate:
         val="results/toptag/features/val.root",
         scores=expand("results/toptag/scores/{tagger}.root", tagger=TOPTAG["taggers"]),
         infos=expand("results/toptag/models/{tagger}_info.json", tagger=TOPTAG["taggers"]),
+        decorrelation="results/toptag/decorrelation.json",
         code=script_code("toptag_evaluate.py"),
     output:
         metrics="results/toptag/metrics.json",
@@ -155,3 +157,94 @@ rule toptag_evaluate:
         seed=derive_seed(config["seed"], "toptag", "bootstrap"),
     script:
         "../../scripts/toptag_evaluate.py"
+
+
+# Mass decorrelation: each decorrelated tagger trained at every strength of its list (one job per method, the
+# models are small), then R50 and 1/JSD of them and of the plain taggers on the test split.
+TOPTAG_DECORRELATION = TOPTAG["decorrelation"]
+
+
+rule toptag_train_flatness_bdt:
+    input:
+        **toptag_feature_files(),
+        code=script_code("toptag_decorrelation_train.py"),
+    output:
+        models=toptag_decorrelated_files("flatness_bdt", "models/flatness_bdt_{index}.json"),
+        scores=toptag_decorrelated_files("flatness_bdt", "scores/flatness_bdt_{index}.root"),
+        infos=toptag_decorrelated_files("flatness_bdt", "models/flatness_bdt_{index}_info.json"),
+    log:
+        "results/logs/toptag/train_flatness_bdt.log",
+    benchmark:
+        "results/benchmarks/toptag/train_flatness_bdt.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        method="flatness_bdt",
+        hyper=toptag_decorrelated_hyper("flatness_bdt"),
+        strengths=TOPTAG_DECORRELATION["flatness_bdt"]["strengths"],
+        seed=derive_seed(config["seed"], "toptag", "flatness_bdt"),
+        samples=TOPTAG["samples"],
+    script:
+        "../../scripts/toptag_decorrelation_train.py"
+
+
+rule toptag_train_disco:
+    input:
+        **toptag_feature_files(),
+        code=script_code("toptag_decorrelation_train.py"),
+    output:
+        models=toptag_decorrelated_files("disco", "models/disco_{index}.pt"),
+        scores=toptag_decorrelated_files("disco", "scores/disco_{index}.root"),
+        infos=toptag_decorrelated_files("disco", "models/disco_{index}_info.json"),
+    log:
+        "results/logs/toptag/train_disco.log",
+    benchmark:
+        "results/benchmarks/toptag/train_disco.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        method="disco",
+        hyper=toptag_decorrelated_hyper("disco"),
+        strengths=TOPTAG_DECORRELATION["disco"]["strengths"],
+        seed=derive_seed(config["seed"], "toptag", "disco"),
+        samples=TOPTAG["samples"],
+    script:
+        "../../scripts/toptag_decorrelation_train.py"
+
+
+rule toptag_decorrelation:
+    input:
+        test="results/toptag/features/test.root",
+        plain=expand("results/toptag/scores/{tagger}.root", tagger=TOPTAG["taggers"]),
+        flatness_bdt=rules.toptag_train_flatness_bdt.output.scores,
+        disco=rules.toptag_train_disco.output.scores,
+        code=script_code("toptag_decorrelation.py"),
+    output:
+        json="results/toptag/decorrelation.json",
+        csv="results/toptag/decorrelation.csv",
+        md="results/toptag/decorrelation.md",
+        png=report(
+            "results/toptag/plots/sculpting.png",
+            caption="../report/toptag_sculpting.rst",
+            category="Top tagging",
+            labels={"result": "sculpting vs rejection (mass decorrelation)", "type": "figure"},
+        ),
+        pdf="results/toptag/plots/sculpting.pdf",
+    log:
+        "results/logs/toptag/decorrelation.log",
+    benchmark:
+        "results/benchmarks/toptag/decorrelation.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    params:
+        taggers=TOPTAG["taggers"],
+        flatness_strengths=TOPTAG_DECORRELATION["flatness_bdt"]["strengths"],
+        disco_strengths=TOPTAG_DECORRELATION["disco"]["strengths"],
+        options={k: TOPTAG_DECORRELATION[k] for k in ("mass", "mass_bins", "random_draws")},
+        seed=derive_seed(config["seed"], "toptag", "sculpting"),
+    script:
+        "../../scripts/toptag_decorrelation.py"

@@ -1,7 +1,8 @@
-"""Figures of the top-tagging task: the ROC curves of every tagger."""
+"""Figures of the top-tagging task: the ROC curves of every tagger and the sculpting-vs-rejection trade-off."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,5 +33,63 @@ def plot_rocs(
     ax.set_xlabel(r"Signal efficiency $\epsilon_S$")
     ax.set_ylabel(r"Background rejection $1/\epsilon_B$")
     ax.legend(fontsize=10, loc="upper right")
+    label(ax, com_tev=14)
+    save(fig, outputs)
+
+
+def _finite(value: Any) -> float | None:
+    """A plottable number: None for undefined or infinite values (JSON's ``"inf"`` included)."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def plot_sculpting(result: Mapping[str, Any], outputs: Sequence[str | Path]) -> None:
+    """Sculpting against rejection: R50 (x) vs 1/JSD (y), both on log scales.
+
+    One curve per decorrelation method over its strengths (labelled), the plain taggers as points, and the 1/JSD
+    of mass-independent cuts keeping as many QCD jets (dotted: the statistical ceiling of the test split).
+
+    Args:
+        result: :func:`ml4hep.toptag.decorrelation.evaluate_decorrelation`'s output.
+        outputs: PNG and PDF paths.
+    """
+    names = result["display_names"]
+    fig, ax = plt.subplots(figsize=(8, 6.5))
+    ceiling: list[tuple[float, float]] = []
+    not_drawn = []
+    for method, scans in result["decorrelated"].items():
+        points = [(_finite(m["r50"]), _finite(m["inverse_jsd"]), m["strength"]) for m in scans]
+        drawn = [(x, y, s) for x, y, s in points if x is not None and y is not None]
+        not_drawn += [f"{names[method]} {s:g}" for x, y, s in points if x is None or y is None]
+        if not drawn:
+            continue
+        (line,) = ax.plot([p[0] for p in drawn], [p[1] for p in drawn], marker="o", label=names[method])
+        for x, y, strength in drawn:
+            ax.annotate(
+                f"{strength:g}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=9, color=line.get_color()
+            )
+    markers = iter("s^vD<>phX*")
+    for name, m in result["plain"].items():
+        x, y = _finite(m["r50"]), _finite(m["inverse_jsd"])
+        if x is None or y is None:
+            not_drawn.append(names[name])
+            continue
+        ax.plot([x], [y], linestyle="none", marker=next(markers, "o"), markersize=9, label=f"{names[name]} (plain)")
+    for m in [*result["plain"].values(), *(m for scans in result["decorrelated"].values() for m in scans)]:
+        x, y = _finite(m["r50"]), _finite(m.get("unsculpted_inverse_jsd"))
+        if x is not None and y is not None:
+            ceiling.append((x, y))
+    if ceiling:
+        ceiling.sort()
+        ax.plot(*zip(*ceiling, strict=True), color="grey", linestyle=":", label="mass-independent cut, same QCD count")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"Background rejection $R_{50} = 1/\epsilon_B$ at $\epsilon_S = 0.5$")
+    ax.set_ylabel(r"Sculpting $1/\mathrm{JSD}$ (QCD mass, pass vs fail)")
+    if not_drawn:
+        ax.text(0.02, 0.02, "no QCD jet passes: " + ", ".join(not_drawn), transform=ax.transAxes, fontsize=9)
+    ax.legend(fontsize=9, loc="upper right")
     label(ax, com_tev=14)
     save(fig, outputs)
