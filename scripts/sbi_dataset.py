@@ -2,7 +2,8 @@
 
 from ml4hep.io import write_json
 from ml4hep.rules import rule_context
-from ml4hep.sbi.dataset import nominal_splits, read_shards, save_split, validate_weights
+from ml4hep.sbi.dataset import nominal_splits, read_shards, validate_weights
+from ml4hep.sbi.splits import save_split
 
 with rule_context(snakemake) as log:
     p = snakemake.params

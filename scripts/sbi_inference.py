@@ -2,8 +2,8 @@
 
 from ml4hep.io import write_json
 from ml4hep.rules import rule_context
-from ml4hep.sbi.dataset import load_split
 from ml4hep.sbi.estimators import SBI_ESTIMATORS
+from ml4hep.sbi.splits import load_split
 from ml4hep.sbi.summary import run_inference
 
 with rule_context(snakemake):

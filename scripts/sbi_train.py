@@ -3,8 +3,8 @@
 from ml4hep.io import write_json
 from ml4hep.models.base import job_context
 from ml4hep.rules import rule_context
-from ml4hep.sbi.dataset import load_split
 from ml4hep.sbi.estimators import SBI_ESTIMATORS
+from ml4hep.sbi.splits import load_split
 
 with rule_context(snakemake):
     p = snakemake.params

@@ -171,3 +171,13 @@ def test_sbi_outputs_in_finished_run(finished_run):
     assert (results / "sbi" / "plots" / "llr.png").stat().st_size > 0
     assert (results / "sbi" / "plots" / "validation.png").stat().st_size > 0
     assert "Simulation-based inference" in (results / "summary" / "summary.md").read_text()
+
+
+def test_doctests_of_the_sbi_modules():
+    import doctest
+
+    from ml4hep.generate import sbi as generate_sbi
+    from ml4hep.sbi import dataset, estimators, gold, inference
+
+    for module in (generate_sbi, dataset, estimators, gold, inference):
+        assert doctest.testmod(module).failed == 0, module.__name__

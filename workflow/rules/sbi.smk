@@ -66,7 +66,7 @@ rule sbi_train_baseline:
     input:
         train="results/sbi/dataset/train.npz",
         val="results/sbi/dataset/val.npz",
-        code=script_code("sbi_train.py", without=("ml4hep.sbi.networks",)),
+        code=script_code("sbi_train.py", without=("ml4hep.sbi.networks", "ml4hep.training")),
     output:
         model="results/sbi/models/{estimator}.npz",
         info="results/sbi/models/{estimator}_info.json",

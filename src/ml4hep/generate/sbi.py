@@ -29,11 +29,9 @@ import numpy as np
 from ml4hep.generate.pythia import make_pythia
 from ml4hep.generate.record import NEUTRINOS, FlatRecord, jagged
 from ml4hep.io import EVENTS_TREE, RUN_TREE, write_root
+from ml4hep.sbi.observables import WEIGHTS_BRANCH
 
 log = logging.getLogger(__name__)
-
-WEIGHTS_BRANCH = "shower_weights"
-"""Branch of the nominal samples: the weight of each variation point (columns in the order of ``run/theta``)."""
 
 LOG_Y23_FLOOR = -12.0
 """ln y23 of an event with fewer than three particles (no third jet can be resolved)."""
