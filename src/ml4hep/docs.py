@@ -115,7 +115,7 @@ def config_reference(schema_path: str | Path = SCHEMA_PATH) -> str:
     return "\n".join(["### Top-level settings", "", *header, *top, *sections]) + "\n"
 
 
-TASKS = ("higgs", "toptag", "pdf", "susy", "susy_active")
+TASKS = ("higgs", "toptag", "pdf", "susy", "susy_active", "sbi")
 NO_RUN = """\
 No finished run was found when this page was written. Make it with
 
