@@ -95,6 +95,23 @@ def test_registry_classifiers_train_on_the_labelled_points(classifier):
     assert np.mean((p >= 0.5) == (allowed == 1)) > 0.8
 
 
+def test_the_pool_keeps_only_points_the_recast_can_label(test_config):
+    from ml4hep.susy.active import build_pool
+    from ml4hep.susy.classifiers import feature_names
+    from ml4hep.susy.scan import PARAMETERS, sample_points
+    from ml4hep.susy.spectrum import spectrum
+
+    susy = test_config["susy"]
+    pool = build_pool(300, 5, susy["scan"]["ranges"], susy["inputs"])
+    sampled = sample_points(300, 5, susy["scan"]["ranges"])  # the scan's own sampler, same seed: same points
+    kept = spectrum(sampled)["lsp"] == 0
+    assert 0 < kept.sum() < 300
+    assert pool["point_id"].tolist() == np.flatnonzero(kept).tolist()
+    for name in PARAMETERS:
+        assert np.array_equal(pool[name], sampled[name][kept])
+    assert pool["X"].shape == (kept.sum(), len(feature_names(susy["inputs"])))
+
+
 @pytest.fixture(scope="module")
 def active_run(finished_run):
     return finished_run / "results" / "susy_active"
