@@ -92,9 +92,26 @@ def toptag_section(metrics: Mapping[str, Any]) -> Section:
         Column("Accuracy", lambda r: with_error(r["accuracy"], r.get("accuracy_err"), 3)),
         Column("R30", lambda r: with_error(r["r30"], r.get("r30_err"), 0)),
         Column("R50", lambda r: with_error(r["r50"], r.get("r50_err"), 0)),
+        Column("1/JSD (εS = 0.5)", lambda r: number(r.get("inverse_jsd"), 3)),
     ]
-    note = f"{metrics['n_test']} test jets." if "n_test" in metrics else None
-    return rows, columns, note
+    notes = [f"{metrics['n_test']} test jets."] if "n_test" in metrics else []
+    decorrelation = metrics.get("decorrelation")
+    if decorrelation:
+        strongest = {
+            method: max(scans, key=lambda m: m["strength"])
+            for method, scans in decorrelation["decorrelated"].items()
+            if scans
+        }
+        notes.append(
+            "Mass-decorrelated, strongest strength (R50, 1/JSD, dCorr² of score and QCD mass): "
+            + "; ".join(
+                f"{decorrelation['display_names'].get(method, method)} {m['strength']:g}: {number(m['r50'], 3)}, "
+                f"{number(m['inverse_jsd'], 3)}, {number(m['distance_correlation'], 2)}"
+                for method, m in strongest.items()
+            )
+            + " (results/toptag/decorrelation.md)."
+        )
+    return rows, columns, " ".join(notes) or None
 
 
 def pdf_section(metrics: Mapping[str, Any]) -> Section:
