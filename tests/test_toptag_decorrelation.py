@@ -101,8 +101,8 @@ def test_distance_correlation_sees_a_nonlinear_dependence():
 
 @pytest.mark.parametrize("method", ["flatness_bdt", "disco"])
 def test_the_strongest_decorrelation_flattens_the_toy_and_reloads(method, tmp_path):
-    train, val, test = toy_jets(seed=1), toy_jets(seed=2), toy_jets(seed=3)
-    fast = {"flatness_bdt": {"n_estimators": 30}, "disco": {"hidden": [16], "epochs": 60, "learning_rate": 0.01}}
+    train, val, test = toy_jets(800, seed=1), toy_jets(800, seed=2), toy_jets(seed=3)
+    fast = {"flatness_bdt": {"n_estimators": 30}, "disco": {"hidden": [16], "epochs": 40, "learning_rate": 0.01}}
     hyper = {**fast[method], "exclude_inputs": ["mass", "sd_mass"]}
     background = test["label"] == 0
     dcorr = {}
