@@ -82,6 +82,27 @@ def _sinh(values: torch.Tensor) -> torch.Tensor:
     return 0.5 * (torch.exp(values) - torch.exp(-values))
 
 
+def _interactions(pt_i: torch.Tensor, pt_j: torch.Tensor, d_eta: torch.Tensor, d_phi: torch.Tensor) -> torch.Tensor:
+    """The features ln kT, ln z, ln ΔR, ln m² (last axis) of pairs of momenta pT_i, pT_j and separation Δy, Δφ."""
+    pt_min = torch.minimum(pt_i, pt_j)
+    # The features are functions of the data only (never differentiated), so sqrt at ΔR = 0 is harmless.
+    delta_r = torch.sqrt(d_eta * d_eta + d_phi * d_phi)
+    ln_kt = torch.log((pt_min * delta_r).clamp_min(EPSILON))
+    ln_z = torch.log((pt_min / (pt_i + pt_j).clamp_min(EPSILON)).clamp_min(EPSILON))
+    ln_delta_r = torch.log(delta_r.clamp_min(EPSILON))
+    half_angles = _sinh(0.5 * d_eta) ** 2 + torch.sin(0.5 * d_phi) ** 2
+    ln_m2 = torch.log((4.0 * pt_i * pt_j * half_angles).clamp_min(EPSILON))
+    return torch.stack((ln_kt, ln_z, ln_delta_r, ln_m2), dim=-1)
+
+
+def _kinematics(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """pT, Δη, Δφ of the constituents, zero for padding whatever its row holds."""
+    real = mask > 0
+    zero = torch.zeros_like(x[..., 0])
+    pt = torch.where(real, torch.exp(x[..., LOG_PT]), zero)
+    return pt, torch.where(real, x[..., DELTA_ETA], zero), torch.where(real, x[..., DELTA_PHI], zero)
+
+
 def pair_features(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The interaction features of arXiv:2202.03772 for every pair of constituents.
 
@@ -89,8 +110,8 @@ def pair_features(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     Δφ: ΔR = sqrt(Δy² + Δφ²), kT = min(pT_i, pT_j) ΔR, z = min(pT_i, pT_j) / (pT_i + pT_j) and
     m² = (p_i + p_j)² = 2 pT_i pT_j (cosh Δy - cos Δφ), evaluated as 4 pT_i pT_j (sinh²(Δy/2) + sin²(Δφ/2)), which
     does not cancel for collinear pairs; each enters as the logarithm of its value floored at :data:`EPSILON`. A pair
-    with a padded slot gets the floor in every feature, whatever the padded row holds. With the preprocessing's
-    rotation of the (Δη, Δφ) plane, ΔR is unchanged and m² holds to O(ΔR⁴).
+    with a padded slot gets the floor in ln kT, ln z and ln m², whatever the padded row holds. With the
+    preprocessing's rotation of the (Δη, Δφ) plane, ΔR is unchanged and m² holds to O(ΔR⁴).
 
     Args:
         x: Constituent features (B, P, 8).
@@ -105,22 +126,10 @@ def pair_features(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         >>> [round(v, 4) for v in features[0, 0, 1].tolist()]
         [-0.6931, -0.6931, -0.6931, -1.4072]
     """
-    real = mask > 0
-    zero = torch.zeros_like(x[..., 0])
-    pt = torch.where(real, torch.exp(x[..., LOG_PT]), zero)
-    eta, phi = torch.where(real, x[..., DELTA_ETA], zero), torch.where(real, x[..., DELTA_PHI], zero)
+    pt, eta, phi = _kinematics(x, mask)
     d_eta = eta.unsqueeze(2) - eta.unsqueeze(1)
     d_phi = phi.unsqueeze(2) - phi.unsqueeze(1)
-    pt_i, pt_j = pt.unsqueeze(2), pt.unsqueeze(1)
-    pt_min = torch.minimum(pt_i, pt_j)
-    # The features are functions of the data only (never differentiated), so sqrt at ΔR = 0 is harmless.
-    delta_r = torch.sqrt(d_eta * d_eta + d_phi * d_phi)
-    ln_kt = torch.log((pt_min * delta_r).clamp_min(EPSILON))
-    ln_z = torch.log((pt_min / (pt_i + pt_j).clamp_min(EPSILON)).clamp_min(EPSILON))
-    ln_delta_r = torch.log(delta_r.clamp_min(EPSILON))
-    half_angles = _sinh(0.5 * d_eta) ** 2 + torch.sin(0.5 * d_phi) ** 2
-    ln_m2 = torch.log((4.0 * pt_i * pt_j * half_angles).clamp_min(EPSILON))
-    return torch.stack((ln_kt, ln_z, ln_delta_r, ln_m2), dim=-1)
+    return _interactions(pt.unsqueeze(2), pt.unsqueeze(1), d_eta, d_phi)
 
 
 def _real_only(network: nn.Module, values: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
@@ -195,8 +204,8 @@ class _AttentionBlock(nn.Module):
         b_q, b_kv = self.qkv.bias.split((dim, 2 * dim))
         q = self._heads(nn.functional.linear(query, w_q, b_q))
         k, v = (self._heads(t) for t in nn.functional.linear(context, w_kv, b_kv).chunk(2, dim=-1))
-        logits = (q * self.head_dim**-0.5) @ k.transpose(-2, -1) + bias
-        attended = self.attention_dropout(torch.softmax(logits, dim=-1)) @ v  # (B, H, T, d)
+        dropout = self.attention_dropout.p if self.training else 0.0
+        attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout)  # (B,H,T,d)
         attended = attended * self.head_scale.view(1, -1, 1, 1)
         return self.attention_out(attended.transpose(1, 2).flatten(2))
 
@@ -274,6 +283,30 @@ class ParticleTransformer(nn.Module):
         self.norm = nn.LayerNorm(width)
         self.output = nn.Linear(width, 1)
 
+    def _interaction(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The embedded pair features (B, H, P, P), zero for pairs with a padded slot.
+
+        The embedding runs on the real pairs i <= j only and is mirrored (the features are symmetric): in training
+        its batch-norm statistics see each real pair once, as weaver's sparse pair embedding; in eval it is the
+        same function as the dense embedding of every pair, which is what an ONNX export traces (no data-dependent
+        shapes) and costs (P / real particles)² × 2 times more.
+        """
+        if torch.onnx.is_in_onnx_export() or torch.jit.is_tracing():
+            dense = self.pair_embed(pair_features(x, mask).flatten(0, -2)).unflatten(0, (*mask.shape, mask.shape[1]))
+            pair_mask = (mask.unsqueeze(2) * mask.unsqueeze(1)).unsqueeze(-1)
+            return (dense * pair_mask).permute(0, 3, 1, 2)
+        slots = mask.shape[1]
+        upper = torch.ones(slots, slots, dtype=torch.bool, device=mask.device).triu()
+        real = mask > 0
+        batch, i, j = torch.nonzero(real.unsqueeze(2) & real.unsqueeze(1) & upper, as_tuple=True)
+        pt, eta, phi = _kinematics(x, mask)
+        embedded = self.pair_embed(
+            _interactions(pt[batch, i], pt[batch, j], eta[batch, i] - eta[batch, j], phi[batch, i] - phi[batch, j])
+        )
+        out = embedded.new_zeros((*mask.shape, slots, embedded.shape[-1]))
+        out = out.index_put((batch, i, j), embedded).index_put((batch, j, i), embedded)
+        return out.permute(0, 3, 1, 2)
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Logits of shape (B,) from constituents ``x`` (B, P, F) and ``mask`` (B, P)."""
         mask = mask.to(x.dtype)
@@ -281,9 +314,7 @@ class ParticleTransformer(nn.Module):
         # where, not a product with the mask: whatever a padded row holds (even inf) cannot leak into the tokens
         tokens = torch.where(real.unsqueeze(-1), _real_only(self.particle_embed, x, real), 0.0)
         key_bias = (1.0 - mask) * _MASKED  # (B, P)
-        pair_mask = real.unsqueeze(2) & real.unsqueeze(1)
-        interaction = _real_only(self.pair_embed, pair_features(x, mask), pair_mask).permute(0, 3, 1, 2)
-        bias = interaction + key_bias[:, None, None, :]  # (B, H, P, P)
+        bias = self._interaction(x, mask) + key_bias[:, None, None, :]  # (B, H, P, P)
         for block in self.blocks:
             tokens = block(tokens, bias)
         cls = self.cls_token.expand(x.shape[0], -1, -1)
