@@ -110,6 +110,13 @@ def _under(children: np.ndarray, slot: int) -> frozenset[int]:
     return _under(children, left) | _under(children, right)
 
 
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
+def test_no_jets_give_empty_trees(algorithm):
+    # a shard's feature file takes its branch types from the features of zero jets
+    trees = trees_of(toy_jets(np.random.default_rng(9), [3])[:0], algorithm)
+    assert trees["tree_children"].shape == (0, SLOTS - 1, 2) and trees["four"].shape == (0, SLOTS - 1, 4)
+
+
 def test_kt_cambridge_and_antikt_trees_differ_and_antikt_is_the_deepest():
     jets = toy_jets(np.random.default_rng(2), [12] * 20)
     trees = {algorithm: trees_of(jets, algorithm) for algorithm in FASTJET}

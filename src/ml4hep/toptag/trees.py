@@ -203,7 +203,8 @@ def clustering_trees(
     leaves = np.stack([_padded(leading[name], n_slots) for name in FOUR_MOMENTUM], axis=-1)
     slot_four = np.concatenate([leaves, four], axis=1)  # (jets, 2N-1, 4) by slot
     pt = np.hypot(slot_four[..., 0], slot_four[..., 1])
-    pt_of = np.take_along_axis(pt, np.maximum(children, 0).reshape(len(counts), -1), axis=1).reshape(children.shape)
+    flat_children = np.maximum(children, 0).reshape(len(counts), 2 * (n_slots - 1))
+    pt_of = np.take_along_axis(pt, flat_children, axis=1).reshape(children.shape)
     swap = pt_of[..., 1] > pt_of[..., 0]  # the harder child first
     children[swap] = children[swap][:, ::-1]
     return {"tree_children": children, "tree_level": _levels(children, n_slots), "four": four}
