@@ -1,8 +1,8 @@
-"""Rule higgs_parameterised_plots: the AUC table and the "AUC vs mass" figure from the parameterised metrics."""
+"""Rule higgs_parameterised_plots: the AUC table, the AUC-vs-mass curves (CSV) and their figure from the metrics."""
 
 import json
 
-from ml4hep.higgs.parameterised_table import table_rows, write_auc_table
+from ml4hep.higgs.parameterised_table import curve_from_metrics, table_rows, write_auc_table, write_curve_table
 from ml4hep.plots.higgs_mass import plot_auc_vs_mass
 from ml4hep.rules import rule_context
 
@@ -10,6 +10,7 @@ with rule_context(snakemake):
     out = snakemake.output
     with open(snakemake.input.metrics) as stream:
         metrics = json.load(stream)
-    rows = table_rows(metrics)
-    write_auc_table(rows, out.csv, out.md, out.tex)
-    plot_auc_vs_mass(rows, metrics["mass_left_out"], [out.plot, out.plot_pdf])
+    write_auc_table(table_rows(metrics), out.csv, out.md, out.tex)
+    curve = curve_from_metrics(metrics)
+    write_curve_table(curve, out.curve)
+    plot_auc_vs_mass(curve, metrics["mass_left_out"], [out.plot, out.plot_pdf])

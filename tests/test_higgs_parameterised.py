@@ -14,6 +14,7 @@ from ml4hep.higgs.parameterised import (
     LEFT_OUT_KEY,
     MASS_FEATURE,
     MASS_NETWORKS,
+    MassSample,
     background_masses,
     load_network,
     loss_weights,
@@ -21,10 +22,19 @@ from ml4hep.higgs.parameterised import (
     network_context,
     parameterised_inputs,
     run_parameterised,
+    signal_mass_distribution,
     training_masses,
     with_mass,
 )
-from ml4hep.higgs.parameterised_table import table_rows, write_auc_table
+from ml4hep.higgs.parameterised_table import (
+    CURVE_KEYS,
+    NETWORKS,
+    curve_from_metrics,
+    table_rows,
+    write_auc_table,
+    write_curve_table,
+)
+from ml4hep.metrics import auc
 from ml4hep.models import FitContext
 from ml4hep.plots.higgs import plot_auc_vs_mass
 from ml4hep.training import load_checkpoint, predict
@@ -109,20 +119,37 @@ def test_parameterised_net_interpolates_to_the_left_out_mass(splits, tmp_path):
     assert param > 0.85
     assert set(metrics["auc_vs_mass"]) == {f"{m:g}" for m in MASSES}
     assert metrics["auc_vs_mass"]["400"]["parameterised"] == param
-    for mass in MASSES:  # one dedicated net per mass (default), every AUC defined
-        assert all(0.5 < v <= 1.0 for v in metrics["auc_vs_mass"][f"{mass:g}"].values())
+    for mass in MASSES:  # one dedicated net per mass (default), every AUC of the table defined
+        assert all(0.5 < metrics["auc_vs_mass"][f"{mass:g}"][n] <= 1.0 for n in NETWORKS)
 
     saved = json.loads(paths["metrics_path"].read_text())
     assert saved["auc_parameterised"] == pytest.approx(param)
     # The render step: table and figure from the saved metrics alone.
     table, plots = (tmp_path / "auc.csv", tmp_path / "auc.md"), (tmp_path / "auc.png", tmp_path / "auc.pdf")
     write_auc_table(table_rows(saved), *table)
-    plot_auc_vs_mass(table_rows(saved), saved["mass_left_out"], plots)
+    plot_auc_vs_mass(curve_from_metrics(saved), saved["mass_left_out"], plots)
+    curve_csv = tmp_path / "auc_vs_mass.csv"
+    write_curve_table(curve_from_metrics(saved), curve_csv)
     csv_lines = table[0].read_text().splitlines()
     assert csv_lines[0] == "mass,left_out,parameterised,dedicated,unparameterised,n_signal,n_background"
     assert [line.split(",")[1] for line in csv_lines[1:]] == ["false", "false", "true", "false", "false"]
     assert "**400 (left out)**" in table[1].read_text()
     assert all(p.stat().st_size > 0 for p in plots)
+    # The curves: one row per mass and network, every network evaluated at every mass.
+    networks = ["parameterised", "unparameterised", *(f"dedicated_m{m:g}" for m in MASSES)]
+    curve_lines = curve_csv.read_text().splitlines()
+    assert curve_lines[0] == ",".join(CURVE_KEYS)
+    cells = [dict(zip(CURVE_KEYS, line.split(","), strict=True)) for line in curve_lines[1:]]
+    assert sorted((float(c["mass"]), c["network"]) for c in cells) == sorted((m, n) for m in MASSES for n in networks)
+    curve = {(row["mass"], row["network"]): row["auc"] for row in saved["curve"]}
+    for mass in MASSES:
+        # A single-mass network is best near its own mass: x0 peaks there (the point of the parameterisation).
+        farthest = max(MASSES, key=lambda m: abs(m - mass))
+        assert curve[(mass, f"dedicated_m{mass:g}")] > curve[(farthest, f"dedicated_m{mass:g}")] + 0.05
+        assert metrics["auc_vs_mass"][f"{mass:g}"][f"dedicated_m{mass:g}"] == curve[(mass, f"dedicated_m{mass:g}")]
+    # At the left-out mass no single-mass network trained elsewhere beats the parameterised one by much.
+    assert metrics["best_other_dedicated"] in {"dedicated_m300", "dedicated_m500"}
+    assert param > metrics["auc_best_other_dedicated"] - 0.01
 
     state, meta = load_checkpoint(paths["model_dir"] / "parameterised.pt")
     assert meta["inputs"] == ["x0", "x1", "x2", "x3", MASS_FEATURE]
@@ -179,20 +206,88 @@ def test_background_masses_are_seeded_and_only_training_masses(splits):
     np.testing.assert_array_equal(x[:, :-1], train.X.astype(np.float32))
 
 
+@pytest.mark.parametrize(
+    "weighting, draw, expected",
+    [
+        ("cross_section", "signal", "signal"),  # the background follows the steeply falling signal distribution
+        ("equal", "signal", "uniform"),
+        ("cross_section", "uniform", "uniform"),  # the behaviour before: the mass parameter tells the classes apart
+    ],
+)
+def test_background_masses_follow_the_signal_mass_distribution(splits, weighting, draw, expected):
+    masses = training_masses(MASSES, LEFT_OUT)
+    hyper = {**FAST, "signal_weighting": weighting, "background_mass_draw": draw}
+    model = MASS_NETWORKS.create(
+        "parameterised", {"heavy": HEAVY, "backgrounds": BACKGROUNDS, "masses": masses, **hyper}
+    )
+    examples = model.training_examples(splits["train"], "train", seed=11)
+    mass, label, weight = examples["X"][:, -1].astype(np.float64), examples["label"], examples["weight"]
+
+    def shares(selected):
+        return np.array([weight[selected & (mass == m)].sum() for m in masses]) / weight[selected].sum()
+
+    signal_shares = shares(label == 1)
+    if weighting == "equal":
+        np.testing.assert_allclose(signal_shares, 0.25)
+    else:
+        np.testing.assert_allclose(signal_shares, [1, 0.5, 0.125, 0.0625] / np.sum([1, 0.5, 0.125, 0.0625]))
+    target = signal_shares if expected == "signal" else np.full(4, 0.25)
+    # 6000 background events: a share's statistical spread is below 0.01.
+    np.testing.assert_allclose(shares(label == 0), target, atol=0.025)
+    # Drawn from the signal's distribution, the mass parameter alone separates nothing.
+    mass_auc = auc(label, -mass, weight)
+    if draw == "signal":
+        assert mass_auc == pytest.approx(0.5, abs=0.02)
+    else:
+        assert mass_auc > 0.7
+
+
+def test_signal_mass_distribution_is_the_weight_share_per_mass():
+    mass = np.array([300.0, 300.0, 500.0, 800.0, np.nan, np.nan])
+    sample = MassSample(np.zeros((6, 1)), np.isfinite(mass).astype(np.int64), np.ones(6), mass)
+    weight = np.array([1.0, 2.0, 1.0, 0.0, 5.0, 5.0])
+    np.testing.assert_allclose(signal_mass_distribution(sample, weight, [300.0, 500.0, 800.0]), [0.75, 0.25, 0.0])
+    np.testing.assert_allclose(signal_mass_distribution(sample, np.zeros(6), [300.0, 500.0]), [0.5, 0.5])
+    draws = background_masses(4000, [300.0, 500.0, 800.0], 3, "val", [0.75, 0.25, 0.0])
+    assert not (draws == 800.0).any()
+    assert (draws == 300.0).mean() == pytest.approx(0.75, abs=0.03)
+
+
 def test_loss_weights_balance_classes_and_optionally_masses(splits):
     sample = mass_sample(splits["train"], HEAVY, BACKGROUNDS, training_masses(MASSES, LEFT_OUT))
     signal = sample.label == 1
-    for weighting in ("physics", "per_mass"):
+    for weighting in ("equal", "cross_section"):
         w = loss_weights(sample, weighting)
         assert w[signal].sum() == pytest.approx(w[~signal].sum())
         assert w.mean() == pytest.approx(1.0)
-    physics = loss_weights(sample, "physics")
+    physics = loss_weights(sample, "cross_section")
     totals = [physics[sample.mass == m].sum() for m in (200.0, 600.0)]
     assert totals[0] / totals[1] == pytest.approx(16.0)  # the falling cross section
-    per_mass = loss_weights(sample, "per_mass")
-    assert per_mass[sample.mass == 200.0].sum() == pytest.approx(per_mass[sample.mass == 600.0].sum())
+    equal = loss_weights(sample, "equal")
+    assert loss_weights(sample) == pytest.approx(equal)  # Baldi et al.'s weighting is the default
     # Background keeps its physics weights (bkg_a twice bkg_b per event).
-    assert np.unique(np.round(per_mass[~signal] / per_mass[~signal].min(), 6)).tolist() == [1.0, 2.0]
+    assert np.unique(np.round(equal[~signal] / equal[~signal].min(), 6)).tolist() == [1.0, 2.0]
+    with pytest.raises(ValueError, match="unknown signal weighting"):
+        loss_weights(sample, "physics")
+
+
+def test_equal_weighting_gives_every_training_mass_the_same_signal_weight():
+    """Unequal event counts and a weight spread within a mass: the per-mass sums still agree, the shape within a
+    mass is kept."""
+    rng = np.random.default_rng(5)
+    counts = {300.0: 50, 500.0: 400, 800.0: 7}
+    mass = np.concatenate([np.full(n, m) for m, n in counts.items()] + [np.full(300, np.nan)])
+    label = np.isfinite(mass).astype(np.int64)
+    weight = np.where(label == 1, 10.0 ** (-mass / 100.0), 1.0) * rng.uniform(0.5, 1.5, len(mass))
+    sample = MassSample(np.zeros((len(mass), 1)), label, weight, mass)
+    w = loss_weights(sample, "equal")
+    sums = [w[mass == m].sum() for m in counts]
+    assert sums == pytest.approx([sums[0]] * 3, rel=1e-12)
+    assert sum(sums) == pytest.approx(w[label == 0].sum())
+    at_500 = mass == 500.0
+    np.testing.assert_allclose(w[at_500] / w[at_500].sum(), weight[at_500] / weight[at_500].sum())
+    cross_section = loss_weights(sample, "cross_section")
+    assert cross_section[mass == 300.0].sum() / cross_section[mass == 800.0].sum() > 1e4  # what "equal" undoes
 
 
 @pytest.mark.parametrize("left_out, problem", [(450.0, "not a generated"), ("heavy", "must be a number")])

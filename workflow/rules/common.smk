@@ -165,7 +165,7 @@ def higgs_targets():
             "results/higgs/heavy_limits.json",
             # the render rules' figures and tables
             "results/higgs/plots/mass_regression.png",
-            "results/higgs/plots/parameterised_auc.png",
+            "results/higgs/plots/auc_vs_mass.png",
             "results/higgs/plots/heavy_limits.png",
         ]
     return targets

@@ -316,13 +316,14 @@ rule higgs_parameterised_plots:
         csv="results/higgs/parameterised/auc.csv",
         md="results/higgs/parameterised/auc.md",
         tex="results/higgs/parameterised/auc.tex",
+        curve="results/higgs/parameterised/auc_vs_mass.csv",
         plot=report(
-            "results/higgs/plots/parameterised_auc.png",
+            "results/higgs/plots/auc_vs_mass.png",
             caption="../report/higgs_parameterised.rst",
             category="Higgs",
             labels={"result": "parameterised network: AUC vs mass", "type": "figure"},
         ),
-        plot_pdf="results/higgs/plots/parameterised_auc.pdf",
+        plot_pdf="results/higgs/plots/auc_vs_mass.pdf",
     log:
         "results/logs/higgs/parameterised_plots.log",
     conda:

@@ -7,24 +7,28 @@ background processes (e.g. ``higgs_ztautau``, ``higgs_ttbar``). Three kinds of n
 
 * ``parameterised``: trained on every generated mass except ``left_out_mass``; its inputs are the features plus the
   mass parameter as an extra (last) column. Signal events carry their generated mass; every background event gets a
-  mass drawn at random, uniformly, from the *training* signal masses (one draw per event and per split, seeded by
-  :func:`background_masses`). Evaluated at mass ``m``, every event (background included) gets ``m``.
+  mass drawn at random from the *training* signal masses (one draw per event and per split, seeded by
+  :func:`background_masses`), by default with the probabilities of the signal's loss-weighted mass distribution
+  (``background_mass_draw: signal``), so that the mass parameter alone says nothing about the class; ``uniform``
+  draws every training mass with the same probability (the behaviour before; the same as ``signal`` under equal
+  signal weighting, up to the random draws). Evaluated at mass ``m``, every event (background included) gets ``m``.
 * ``dedicated``: trained at one mass only (signal of that mass against the background), features only. By default
   (``dedicated_masses: all``) one dedicated network is trained per generated mass, so that the parameterised network
   can be compared with the best network available at every mass; ``left_out`` trains only the one at the left-out
   mass.
 * ``unparameterised``: trained on the same masses as the parameterised network, features only.
 
-Loss weights: ``balanced_weights(label, weight)``, i.e. the physics weights with both classes scaled to the same
-total. The heavy-Higgs cross section falls steeply with the mass (a factor ~7000 from 300 to 800 GeV in the
-generated samples), so with physics weights the lightest training masses dominate the signal class;
-``signal_weighting: per_mass`` first gives every training mass the same total signal weight (the equal-size samples
-per mass of Baldi et al.). Validation (early stopping) uses the validation split with the same treatment
-(background masses drawn from the training masses).
+Loss weights: the signal weights of ``signal_weighting`` (:func:`signal_weights`), then both classes scaled to the
+same total (:func:`~ml4hep.training.balanced_weights`). ``equal`` (default, as Baldi et al., whose samples have the
+same size at every mass) gives every training mass the same total signal weight; ``cross_section`` keeps the
+physics weights (σ × L), under which the lightest masses dominate the signal class: the heavy-Higgs cross section
+falls by a factor ~7000 from 300 to 800 GeV in the generated samples. Validation (early stopping) uses the
+validation split with the same treatment.
 
-Figure of merit: on the test split, for every generated mass ``m`` (the left-out one included), the AUC weighted by
-the physics weights of the signal at ``m`` against the background, for the parameterised network evaluated at ``m``,
-the unparameterised network and the dedicated network at ``m``.
+Figure of merit: on the test split, for every generated mass ``m`` (the left-out one included) and every trained
+network, the AUC weighted by the physics weights of the signal at ``m`` against the background
+(:func:`curve_rows`): the parameterised network evaluated at ``m``, the unparameterised network, and every
+dedicated network (each trained at one mass, evaluated at all of them, as in the figure of Baldi et al.).
 
 Each network is a model class of the registry :data:`MASS_NETWORKS` (``parameterised``, ``unparameterised``,
 ``dedicated``: a :class:`~ml4hep.models.network.TorchClassifier` that selects its own events and inputs from the
@@ -51,7 +55,19 @@ from ml4hep.config import section
 from ml4hep.errors import ConfigError
 from ml4hep.higgs.classifiers import HiggsDenseNetwork
 from ml4hep.higgs.dataset import load_split, process_mask
-from ml4hep.higgs.parameterised_table import DISPLAY_NAMES, NETWORKS, mass_label, same_mass, table_rows, write_auc_table
+from ml4hep.higgs.parameterised_table import (
+    DISPLAY_NAMES,
+    NETWORKS,
+    auc_by_mass,
+    best_other_dedicated,
+    curve_from_metrics,
+    mass_label,
+    same_mass,
+    table_from_curve,
+    table_rows,
+    write_auc_table,
+    write_curve_table,
+)
 from ml4hep.io import write_json
 from ml4hep.metrics import auc
 from ml4hep.models import FitContext, Registry, Split
@@ -62,7 +78,19 @@ from ml4hep.training import balanced_weights
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["DISPLAY_NAMES", "NETWORKS", "mass_label", "same_mass", "table_rows", "write_auc_table"]
+__all__ = [
+    "DISPLAY_NAMES",
+    "NETWORKS",
+    "auc_by_mass",
+    "best_other_dedicated",
+    "curve_from_metrics",
+    "mass_label",
+    "same_mass",
+    "table_from_curve",
+    "table_rows",
+    "write_auc_table",
+    "write_curve_table",
+]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +100,8 @@ LEFT_OUT_KEY = "higgs.parameterised.left_out_mass"
 MASS_FEATURE = "mass_parameter"
 """Name of the extra input column of the parameterised network."""
 
-SIGNAL_WEIGHTINGS = ("physics", "per_mass")
+SIGNAL_WEIGHTINGS = ("equal", "cross_section")
+BACKGROUND_MASS_DRAWS = ("signal", "uniform")
 DEDICATED_MASSES = ("all", "left_out")
 SPLIT_STREAMS = {"train": 0, "val": 1, "test": 2}
 """Random stream of each split for the background mass draws (other split names get a stream from their name)."""
@@ -139,23 +168,65 @@ def training_masses(masses: Sequence[float], left_out_mass: float) -> list[float
     return remaining
 
 
-def background_masses(n: int, masses: Sequence[float], seed: int, split: str = "train") -> np.ndarray:
-    """Mass parameter of background events: one draw per event, uniform over ``masses``.
+def background_masses(
+    n: int,
+    masses: Sequence[float],
+    seed: int,
+    split: str = "train",
+    probabilities: Sequence[float] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Mass parameter of background events: one draw per event from ``masses``.
 
     Args:
         n: Number of background events.
         masses: The training signal masses (never the left-out one).
-        seed: Seed of the run; the draws depend on it and on ``split`` only.
+        seed: Seed of the run; the draws depend on it, on ``split`` and on ``probabilities`` only.
         split: Split name (each split has its own random stream).
+        probabilities: Probability of each of ``masses`` (e.g. :func:`signal_mass_distribution`); None: uniform.
 
     Returns:
         ``n`` masses, each one of ``masses``.
+
+    Example:
+        >>> draws = background_masses(1000, [300.0, 500.0], seed=1, probabilities=[0.9, 0.1])
+        >>> sorted(set(draws.tolist())), bool((draws == 300.0).mean() > 0.8)
+        ([300.0, 500.0], True)
     """
     stream = SPLIT_STREAMS.get(split)
     if stream is None:
         stream = int.from_bytes(split.encode(), "little") % 2**31 + len(SPLIT_STREAMS)
     rng = np.random.default_rng([int(seed) % 2**63, stream])
-    return rng.choice(np.asarray(masses, dtype=np.float64), size=int(n))
+    values = np.asarray(masses, dtype=np.float64)
+    if probabilities is None:
+        return rng.choice(values, size=int(n))
+    return rng.choice(values, size=int(n), p=np.asarray(probabilities, dtype=np.float64))
+
+
+def signal_mass_distribution(sample: MassSample, weight: np.ndarray, masses: Sequence[float]) -> np.ndarray:
+    """The signal's weighted mass distribution: the share of the signal weight at each of ``masses``.
+
+    Drawing the background's mass parameter from it gives the background the same loss-weighted mass distribution
+    as the signal, so that the parameter carries no information about the class (Baldi et al.: "drawn from the
+    signal's mass distribution").
+
+    Args:
+        sample: The events.
+        weight: Their (loss) weights; only the signal's enter.
+        masses: The masses to share the weight over.
+
+    Returns:
+        One probability per mass, summing to 1 (uniform when the signal has no weight at these masses).
+
+    Raises:
+        ValueError: A signal mass has negative total weight.
+    """
+    signal = sample.label == 1
+    totals = np.array([weight[signal & (sample.mass == m)].sum() for m in masses], dtype=np.float64)
+    if (totals < 0).any():
+        raise ValueError("higgs.parameterised: a signal mass has negative total weight; cannot draw masses from it")
+    if totals.sum() <= 0:
+        return np.full(len(totals), 1.0 / len(totals))
+    return totals / totals.sum()
 
 
 def mass_sample(
@@ -210,35 +281,71 @@ def with_mass(X: np.ndarray, mass: np.ndarray | float) -> np.ndarray:
     return np.column_stack([X, column]).astype(np.float32)
 
 
-def parameterised_inputs(sample: MassSample, masses: Sequence[float], seed: int, split: str) -> np.ndarray:
-    """Inputs of the parameterised network for training/validation: generated mass, or a drawn one for background."""
+def parameterised_inputs(
+    sample: MassSample,
+    masses: Sequence[float],
+    seed: int,
+    split: str,
+    probabilities: Sequence[float] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Inputs of the parameterised network for training/validation: generated mass, or a drawn one for background.
+
+    Args:
+        sample: The events.
+        masses: The training masses the background's masses are drawn from.
+        seed: Seed of the draws.
+        split: Split name (its random stream).
+        probabilities: Probability of each mass (None: uniform); see :func:`signal_mass_distribution`.
+    """
     mass = sample.mass.copy()
     background = sample.label == 0
-    mass[background] = background_masses(int(background.sum()), masses, seed, split)
+    mass[background] = background_masses(int(background.sum()), masses, seed, split, probabilities)
     return with_mass(sample.X, mass)
 
 
-def loss_weights(sample: MassSample, signal_weighting: str = "physics") -> np.ndarray:
-    """Class-balanced loss weights (:func:`ml4hep.training.balanced_weights` of the physics weights).
+def signal_weights(sample: MassSample, signal_weighting: str = "equal") -> np.ndarray:
+    """Event weights before the class balance: the background's physics weights and the signal's of the scheme.
 
     Args:
         sample: The training or validation events.
-        signal_weighting: ``physics`` (physics weights as they are) or ``per_mass`` (every signal mass first scaled to
-            the same total weight).
+        signal_weighting: ``equal`` (every signal mass scaled to total weight 1, the physics weights kept within a
+            mass) or ``cross_section`` (the physics weights as they are).
 
     Returns:
         One weight per event.
+
+    Raises:
+        ValueError: Unknown ``signal_weighting``.
+
+    Example:
+        >>> sample = MassSample(np.zeros((3, 1)), np.array([1, 1, 0]), np.array([4.0, 1.0, 2.0]),
+        ...                     np.array([300.0, 500.0, np.nan]))
+        >>> signal_weights(sample, "equal").tolist(), signal_weights(sample, "cross_section").tolist()
+        ([1.0, 1.0, 2.0], [4.0, 1.0, 2.0])
     """
     weight = sample.weight.copy()
-    if signal_weighting == "per_mass":
+    if signal_weighting == "equal":
         for value in np.unique(sample.mass[sample.label == 1]):
             selected = (sample.label == 1) & (sample.mass == value)
             total = weight[selected].sum()
             if total != 0:
                 weight[selected] /= total
-    elif signal_weighting != "physics":
+    elif signal_weighting != "cross_section":
         raise ValueError(f"unknown signal weighting {signal_weighting!r}; known: {', '.join(SIGNAL_WEIGHTINGS)}")
-    return balanced_weights(sample.label, weight)
+    return weight
+
+
+def loss_weights(sample: MassSample, signal_weighting: str = "equal") -> np.ndarray:
+    """Class-balanced loss weights: :func:`ml4hep.training.balanced_weights` of :func:`signal_weights`.
+
+    Args:
+        sample: The training or validation events.
+        signal_weighting: ``equal`` or ``cross_section`` (:func:`signal_weights`).
+
+    Returns:
+        One weight per event; both classes have the same total.
+    """
+    return balanced_weights(sample.label, signal_weights(sample, signal_weighting))
 
 
 MASS_NETWORKS = Registry("higgs parameterised")
@@ -263,6 +370,8 @@ class MassNetwork(HiggsDenseNetwork):
 
     kind: ClassVar[str] = "network"
     weighting: ClassVar[str] = "given"
+    uses_mass: ClassVar[bool] = False
+    """Whether the mass parameter is an input (its scores then depend on the mass evaluated at)."""
 
     def __init__(
         self, heavy: Sequence[Sequence[Any]], backgrounds: Sequence[str], masses: Sequence[float], **hyper: Any
@@ -276,8 +385,8 @@ class MassNetwork(HiggsDenseNetwork):
         self.feature_names: list[str] = []
         self.n_train = 0
 
-    def inputs_of(self, sample: MassSample, seed: int, purpose: str) -> np.ndarray:
-        """The network's inputs of training or validation events (the features)."""
+    def inputs_of(self, sample: MassSample, weight: np.ndarray, seed: int, purpose: str) -> np.ndarray:
+        """The network's inputs of training or validation events (the features; ``weight``: their loss weights)."""
         return sample.X.astype(np.float32)
 
     def training_examples(self, split: Split, purpose: str, seed: int) -> Split:
@@ -292,11 +401,8 @@ class MassNetwork(HiggsDenseNetwork):
         if purpose == "train":
             self.feature_names = [str(n) for n in split["feature_names"]]
             self.n_train = len(sample)
-        return {
-            "X": self.inputs_of(sample, seed, purpose),
-            "label": sample.label,
-            "weight": loss_weights(sample, self.hyper["signal_weighting"]),
-        }
+        weight = loss_weights(sample, self.hyper["signal_weighting"])
+        return {"X": self.inputs_of(sample, weight, seed, purpose), "label": sample.label, "weight": weight}
 
     def loss_weights(self, split: Split) -> np.ndarray:
         """The weights :meth:`training_examples` computed."""
@@ -331,6 +437,7 @@ class MassNetwork(HiggsDenseNetwork):
             "hidden": [int(h) for h in self.hyper["hidden"]],
             "dropout": float(self.hyper["dropout"]),
             "signal_weighting": str(self.hyper["signal_weighting"]),
+            "background_mass_draw": str(self.hyper["background_mass_draw"]),
             "heavy": [list(h) for h in self.heavy],
             "backgrounds": self.backgrounds,
         }
@@ -374,10 +481,15 @@ class ParameterisedNetwork(MassNetwork):
 
     kind = "parameterised"
     display_name = DISPLAY_NAMES["parameterised"]
+    uses_mass = True
 
-    def inputs_of(self, sample: MassSample, seed: int, purpose: str) -> np.ndarray:
-        """Features and the mass parameter (:func:`parameterised_inputs`)."""
-        return parameterised_inputs(sample, self.masses, seed, purpose)
+    def inputs_of(self, sample: MassSample, weight: np.ndarray, seed: int, purpose: str) -> np.ndarray:
+        """Features and the mass parameter (:func:`parameterised_inputs`), the background's drawn as configured."""
+        draw = self.hyper["background_mass_draw"]
+        if draw not in BACKGROUND_MASS_DRAWS:
+            raise ValueError(f"unknown background mass draw {draw!r}; known: {', '.join(BACKGROUND_MASS_DRAWS)}")
+        probabilities = signal_mass_distribution(sample, weight, self.masses) if draw == "signal" else None
+        return parameterised_inputs(sample, self.masses, seed, purpose, probabilities)
 
     def input_names(self) -> list[str]:
         """The feature names and :data:`MASS_FEATURE`."""
@@ -419,40 +531,56 @@ def network_context(context: FitContext, key: str) -> FitContext:
     return dataclasses.replace(context, checkpoint=checkpoint, fingerprint=fingerprint(context.fingerprint, key))
 
 
-def auc_rows(
+def curve_rows(
     models: Mapping[str, MassNetwork],
     test: Mapping[str, np.ndarray],
     heavy: Sequence[tuple[str, float]],
     backgrounds: Sequence[str],
     left_out: float,
 ) -> list[dict[str, Any]]:
-    """The AUC-vs-mass table of the trained networks on the test split.
+    """The AUC-vs-mass curves of the trained networks on the test split (the figure of Baldi et al.).
+
+    Every network is evaluated at every generated mass ``m``: its weighted AUC on the signal at ``m`` against the
+    background, the parameterised network with ``m`` as its mass parameter.
+
+    Args:
+        models: Network key (``parameterised``, ``unparameterised``, ``dedicated_m{mass}``) -> trained network.
+        test: The test split's columns.
+        heavy: (process name, generated mass) of each heavy-Higgs process.
+        backgrounds: Background process names.
+        left_out: The mass held out of the parameterised and unparameterised training.
 
     Returns:
-        Per generated mass: the weighted test AUC of the parameterised (at that mass), dedicated (NaN where none was
-        trained) and unparameterised networks, with the signal and background event counts.
+        One row per mass and network, masses ascending and the networks in the order of ``models``: ``mass``,
+        ``network`` (the key), ``kind``, ``trained_at_mass`` (whether the network saw signal at ``mass``),
+        ``left_out``, ``auc`` (NaN without both classes), ``n_signal`` and ``n_background``.
     """
+    every_mass = mass_sample(test, heavy, backgrounds)
+    # Without a mass input a network's scores are the same at every mass: computed once, sliced per mass.
+    fixed = {key: model.scores_at(every_mass.X, math.nan) for key, model in models.items() if not model.uses_mass}
     rows: list[dict[str, Any]] = []
     for mass in sorted({float(m) for _, m in heavy}):
-        sample = mass_sample(test, heavy, backgrounds, [mass])
-        row: dict[str, Any] = {"mass": mass, "left_out": same_mass(mass, left_out)}
-        for name, key in (
-            ("parameterised", "parameterised"),
-            ("dedicated", f"dedicated_m{mass_label(mass)}"),
-            ("unparameterised", "unparameterised"),
-        ):
-            model = models.get(key)
-            row[name] = _auc(sample, model.scores_at(sample.X, mass)) if model is not None else math.nan
-        row["n_signal"] = int((sample.label == 1).sum())
-        row["n_background"] = int((sample.label == 0).sum())
-        rows.append(row)
+        selected = (every_mass.label == 0) | (every_mass.mass == mass)
+        sample = MassSample(*(getattr(every_mass, f.name)[selected] for f in dataclasses.fields(MassSample)))
+        for key, model in models.items():
+            scores = model.scores_at(sample.X, mass) if model.uses_mass else fixed[key][selected]
+            rows.append(
+                {
+                    "mass": mass,
+                    "network": key,
+                    "kind": model.kind,
+                    "trained_at_mass": any(same_mass(mass, m) for m in model.masses),
+                    "left_out": same_mass(mass, left_out),
+                    "auc": _auc(sample, scores),
+                    "n_signal": int((sample.label == 1).sum()),
+                    "n_background": int((sample.label == 0).sum()),
+                }
+            )
         log.info(
-            "m = %g GeV%s: AUC parameterised %.4f, dedicated %.4f, unparameterised %.4f",
+            "m = %g GeV%s: AUC %s",
             mass,
-            " (left out)" if row["left_out"] else "",
-            row["parameterised"],
-            row["dedicated"],
-            row["unparameterised"],
+            " (left out)" if same_mass(mass, left_out) else "",
+            ", ".join(f"{row['network']} {row['auc']:.4f}" for row in rows if row["mass"] == mass),
         )
     return rows
 
@@ -482,16 +610,19 @@ def run_parameterised(
             is a folder that gets one checkpoint per network (None: no checkpoints).
         model_dir: Directory of the model files (:class:`MassNetwork`): ``parameterised.pt``,
             ``unparameterised.pt`` and ``dedicated_m{mass}.pt``; the metadata name the inputs and the masses.
-        metrics_path: JSON of the returned dictionary (non-finite numbers written as null); its ``table`` rows
-            give the AUC table (:func:`write_auc_table`) and the figure (:func:`ml4hep.plots.higgs.plot_auc_vs_mass`)
-            in a render step (:func:`table_rows`).
+        metrics_path: JSON of the returned dictionary (non-finite numbers written as null); a render step writes
+            the AUC table from its ``table`` rows (:func:`table_rows`, :func:`write_auc_table`) and the curves'
+            CSV and figure from its ``curve`` rows (:func:`curve_from_metrics`, :func:`write_curve_table`,
+            :func:`ml4hep.plots.higgs_mass.plot_auc_vs_mass`).
 
     Returns:
         ``mass_left_out``, ``auc_parameterised``, ``auc_dedicated``, ``auc_unparameterised`` (test AUCs at the
-        left-out mass), ``auc_vs_mass`` (mass label -> network -> AUC; NaN/null where no dedicated network was
-        trained), ``table`` (the rows of the table), ``training_masses``, ``generated_masses``, per network
-        ``training`` (events, best epoch, epochs run, seconds), ``device``, ``seed``, ``seconds`` and the
-        hyper-parameters used.
+        left-out mass), ``auc_best_other_dedicated`` and ``best_other_dedicated`` (the best network trained at one
+        other mass, at the left-out mass), ``auc_vs_mass`` (mass label -> network -> AUC: ``parameterised``,
+        ``dedicated`` (the one trained at that mass; NaN/null where none was), ``unparameterised`` and every
+        ``dedicated_m{mass}``), ``table`` (the rows of the table), ``curve`` (:func:`curve_rows`),
+        ``training_masses``, ``generated_masses``, per network ``training`` (events, best epoch, epochs run,
+        seconds), ``device``, ``seed``, ``seconds`` and the hyper-parameters used.
 
     Raises:
         ConfigError: The left-out mass is not a generated mass or leaves fewer than 2 training masses (the message
@@ -540,13 +671,16 @@ def run_parameterised(
         training[key]["seconds"] = summary["train_seconds"]
         device = summary["device"]
 
-    rows = auc_rows(models, data["test"], heavy, backgrounds, left_out)
+    curve = curve_rows(models, data["test"], heavy, backgrounds, left_out)
+    rows = table_from_curve(curve)
     at_left_out = next(row for row in rows if row["left_out"])
     metrics: dict[str, Any] = {
         "mass_left_out": left_out,
         **{f"auc_{name}": at_left_out[name] for name in NETWORKS},
-        "auc_vs_mass": {mass_label(row["mass"]): {name: row[name] for name in NETWORKS} for row in rows},
+        **best_other_dedicated(curve, left_out),
+        "auc_vs_mass": auc_by_mass(curve),
         "table": rows,
+        "curve": curve,
         "generated_masses": generated,
         "training_masses": masses,
         "training": training,

@@ -93,18 +93,26 @@ def plot_regression(
 
 
 def plot_auc_vs_mass(
-    rows: Sequence[Mapping[str, Any]], left_out_mass: float, outputs: Sequence[str | Path], com_tev: float = 13.0
+    curve: Sequence[Mapping[str, Any]], left_out_mass: float, outputs: Sequence[str | Path], com_tev: float = 13.0
 ) -> None:
-    """AUC against the heavy-Higgs mass for the three networks, the left-out mass highlighted.
+    """AUC against the heavy-Higgs mass of every network, as in the figure of Baldi et al. (arXiv:1601.07913).
+
+    The parameterised network (evaluated at each mass) and the unparameterised one are drawn as lines; every
+    network trained at a single mass is a thin line over all masses, its own mass marked by a filled square, so that
+    the figure shows both what a single-mass network loses away from its mass and how the parameterised network
+    does at the mass left out of its training.
 
     Args:
-        rows: The rows of :func:`write_auc_table`.
+        curve: The rows of :func:`ml4hep.higgs.parameterised.curve_rows` (``mass``, ``network``, ``kind``,
+            ``trained_at_mass``, ``auc``).
         left_out_mass: Mass held out of the parameterised training (shaded band and marker ring).
         outputs: Figure files (PNG, PDF).
         com_tev: Centre-of-mass energy on the label.
     """
-    masses = np.array([row["mass"] for row in rows], dtype=float)
-    fig, ax = plt.subplots(figsize=(7.5, 6.0))
+    masses = np.array(sorted({float(row["mass"]) for row in curve}), dtype=float)
+    networks = list(dict.fromkeys(str(row["network"]) for row in curve))
+    dedicated = [n for n in networks if any(r["network"] == n and r["kind"] == "dedicated" for r in curve)]
+    fig, ax = plt.subplots(figsize=(8.5, 6.5))
     span = float(np.ptp(masses)) if len(masses) > 1 else 100.0
     ax.axvspan(
         left_out_mass - 0.03 * span,
@@ -113,36 +121,45 @@ def plot_auc_vs_mass(
         alpha=0.35,
         label=f"Left out of training ({parameterised.mass_label(left_out_mass)} GeV)",
     )
+    colours = plt.cm.viridis(np.linspace(0.0, 0.9, max(len(dedicated), 1)))
     styles = {
-        "parameterised": {"marker": "o", "linestyle": "-"},
-        "dedicated": {"marker": "s", "linestyle": "--", "markerfacecolor": "none"},
-        "unparameterised": {"marker": "^", "linestyle": ":"},
+        "parameterised": {"marker": "o", "linestyle": "-", "linewidth": 2.5, "color": "tab:red", "zorder": 4},
+        "unparameterised": {"marker": "^", "linestyle": ":", "linewidth": 2.0, "color": "black", "zorder": 3},
     }
-    for name in parameterised.NETWORKS:
-        values = np.array([row[name] for row in rows], dtype=float)
-        finite = np.isfinite(values)
+    for network in networks:
+        rows = sorted((r for r in curve if r["network"] == network), key=lambda r: float(r["mass"]))
+        x = np.array([float(r["mass"]) for r in rows])
+        y = np.array([float(r["auc"]) for r in rows])
+        finite = np.isfinite(y)
         if not finite.any():
             continue
-        style = dict(styles[name])
-        if finite.sum() == 1:
-            style["linestyle"] = "none"
-        line = ax.plot(masses[finite], values[finite], label=parameterised.DISPLAY_NAMES[name], markersize=8, **style)[
-            0
-        ]
-        at_left_out = finite & np.array([parameterised.same_mass(m, left_out_mass) for m in masses])
-        ax.plot(
-            masses[at_left_out],
-            values[at_left_out],
-            linestyle="none",
-            marker="o",
-            markersize=15,
-            markerfacecolor="none",
-            markeredgecolor=line.get_color(),
-            markeredgewidth=1.5,
-        )
+        kind = str(rows[0]["kind"])
+        if kind == "dedicated":
+            colour = colours[dedicated.index(network)]
+            own = finite & np.array([bool(r["trained_at_mass"]) for r in rows])
+            trained_at = ", ".join(parameterised.mass_label(m) for m in x[own])
+            ax.plot(x[finite], y[finite], linestyle="--", linewidth=1.0, color=colour, alpha=0.8)
+            label_text = f"Trained at {trained_at} GeV only"
+            ax.plot(x[own], y[own], linestyle="none", marker="s", markersize=8, color=colour, label=label_text)
+        else:
+            style = dict(styles.get(kind, {"marker": "x", "linestyle": "-"}))
+            line = ax.plot(
+                x[finite], y[finite], markersize=8, label=parameterised.DISPLAY_NAMES.get(kind, kind), **style
+            )
+            at_left_out = finite & np.array([parameterised.same_mass(m, left_out_mass) for m in x])
+            ax.plot(
+                x[at_left_out],
+                y[at_left_out],
+                linestyle="none",
+                marker="o",
+                markersize=16,
+                markerfacecolor="none",
+                markeredgecolor=line[0].get_color(),
+                markeredgewidth=1.5,
+            )
     ax.set_xlabel(r"Heavy-Higgs mass $m_H$ [GeV]")
     ax.set_ylabel("AUC (test, weighted)")
     ax.set_xticks(masses)
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", ncol=2 if len(dedicated) > 3 else 1, fontsize=9)
     label(ax, com_tev=com_tev)
     save(fig, outputs)
