@@ -38,7 +38,7 @@ def plot_llr(inference: Mapping[str, Any], display_names: Mapping[str, str], out
         ax.set_xlabel(r"FSR scale factor $\theta = \mu_R / p_T$")
         ax.set_ylabel(rf"expected $\Delta(-2 \ln r)$, N = {inference['events']}")
         ax.legend(fontsize=10, loc="upper center")
-        label(ax, f"$e^+e^- \\to Z$, θ_true = {theta}")
+        label(ax, rf"$e^+e^- \to Z$, $\theta_\mathrm{{true}}$ = {theta}")
     bars = axes[0][-1]
     names = list(results)
     width = 0.8 / max(len(thetas), 1)
