@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from ml4hep.errors import ConfigError
 from ml4hep.models import FitContext
 from ml4hep.models.scores import read_scores
 from ml4hep.toptag import decorrelated, decorrelation
@@ -120,6 +121,13 @@ def test_the_strongest_decorrelation_flattens_the_toy_and_reloads(method, tmp_pa
         if method == "flatness_bdt":
             assert info["max_abs_diff_hep_ml"] < 1e-12  # the JSON trees are hep_ml's model
     assert dcorr[30.0] < 0.5 * dcorr[0.0]
+
+
+def test_excluding_every_input_is_one_config_error():
+    jets = toy_jets(20)
+    model = DECORRELATED.create("flatness_bdt", {"exclude_inputs": list(NAMES)})
+    with pytest.raises(ConfigError, match="exclude_inputs"):
+        model.fit(jets, jets, FitContext())
 
 
 # The finished tiny run

@@ -43,8 +43,19 @@ def substructure_column(split: Split, name: str) -> np.ndarray:
 
 
 def input_columns(split: Split, exclude: Sequence[str]) -> list[str]:
-    """The substructure names a decorrelated tagger reads: all but ``exclude``."""
-    return [str(n) for n in split["substructure_names"] if str(n) not in set(exclude)]
+    """The substructure names a decorrelated tagger reads: all but ``exclude``.
+
+    Raises:
+        ConfigError: ``exclude`` leaves no input.
+    """
+    from ml4hep.errors import ConfigError
+
+    columns = [str(n) for n in split["substructure_names"] if str(n) not in set(exclude)]
+    if not columns:
+        raise ConfigError(
+            "toptag.decorrelation.exclude_inputs: excludes every substructure feature, nothing to train on"
+        )
+    return columns
 
 
 def input_array(split: Split, columns: Sequence[str]) -> np.ndarray:
