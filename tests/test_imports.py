@@ -76,7 +76,7 @@ def test_parsing_the_workflow_and_the_summary_import_no_heavy_library():
     # cost seconds each to import, and the combine step must not pull them in through a task module either.
     modules = [*parse_time_modules(), "ml4hep.combine"]
     assert {"ml4hep.toptag.taggers", "ml4hep.higgs.classifiers", "ml4hep.pdf.batches"} <= set(modules)
-    heavy = ("torch", "sklearn", "xgboost", "pythia8mc", "eko", "yadism", "fastjet")
+    heavy = ("torch", "sklearn", "xgboost", "pythia8mc", "eko", "yadism", "fastjet", "scipy", "hep_ml", "onnxruntime")
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"

@@ -6,7 +6,7 @@
 # decides the number of rounds from the data). One job runs both strategies of a round: on the tiny config a job's
 # start (scikit-learn and pyhf imports) costs more CPU than its training and labels.
 
-from ml4hep.susy.active import STRATEGIES as SUSY_ACTIVE_STRATEGIES
+from ml4hep.susy.strategies import STRATEGIES as SUSY_ACTIVE_STRATEGIES
 
 SUSY_ACTIVE = config["susy_active"]
 SUSY_ACTIVE_ROUNDS = SUSY_ACTIVE["rounds"]

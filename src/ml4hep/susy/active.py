@@ -37,11 +37,10 @@ from ml4hep.susy.classifiers import CLASSIFIERS, feature_names, features, load_s
 from ml4hep.susy.evaluate import confidence_table
 from ml4hep.susy.scan import PARAMETERS, sample_points
 from ml4hep.susy.spectrum import spectrum
+from ml4hep.susy.strategies import STRATEGIES
 
 log = logging.getLogger(__name__)
 
-STRATEGIES: tuple[str, ...] = ("active", "random")
-"""The two sampling strategies: uncertainty sampling (with a random share) and random sampling."""
 
 CONFIDENCE = 0.95
 """Confidence |2P - 1| of the headline "accuracy at confidence" (SUSY-AI's 0.95)."""
