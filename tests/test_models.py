@@ -104,6 +104,7 @@ TOPTAG_HYPER = {
     "efn": {"phi_sizes": [8], "f_sizes": [8], "epochs": 3, "batch_size": 64},
     "particlenet": {"k": 3, "channels": [[8]], "fc": 8, "epochs": 2, "batch_size": 64},
     "rnn_tree": {"embedding": 4, "fc_sizes": [4], "epochs": 2, "batch_size": 64},
+    "part": {"embed_dims": [8], "pair_embed_dims": [4], "num_heads": 2, "num_layers": 1, "epochs": 2, "batch_size": 64},
 }
 
 
