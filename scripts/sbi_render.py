@@ -14,7 +14,7 @@ with rule_context(snakemake):
     inference = json.loads(Path(snakemake.input.inference).read_text())
     validation = json.loads(Path(snakemake.input.validation).read_text())
     names = SBI_ESTIMATORS.display_names()
-    write_intervals(interval_rows(inference, names), out.csv, out.md, inference["events"])
+    write_intervals(interval_rows(inference, names), out.csv, out.md, inference["events"], html=out.html)
     plot_llr(inference, names, [out.llr, out.llr_pdf])
     plot_validation(validation, [out.validation, out.validation_pdf])
     write_json(out.metrics, task_metrics(inference, validation, validation["gold"], names))

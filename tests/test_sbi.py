@@ -168,6 +168,7 @@ def test_sbi_outputs_in_finished_run(finished_run):
         rows = list(csv.DictReader(handle))
     assert {row["estimator"] for row in rows} == set(metrics["estimators"])
     assert all(float(row["low68"]) <= float(row["high68"]) for row in rows)
+    assert "RASCAL" in (results / "sbi" / "intervals.html").read_text()
     assert (results / "sbi" / "plots" / "llr.png").stat().st_size > 0
     assert (results / "sbi" / "plots" / "validation.png").stat().st_size > 0
     assert "Simulation-based inference" in (results / "summary" / "summary.md").read_text()

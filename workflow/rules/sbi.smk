@@ -154,6 +154,12 @@ rule sbi_render:
             labels={"result": "intervals on θ per estimator (CSV download)", "type": "table"},
         ),
         md="results/sbi/intervals.md",
+        html=report(
+            "results/sbi/intervals.html",
+            caption="../report/sbi_intervals.rst",
+            category="Simulation-based inference",
+            labels={"result": "intervals on θ per estimator", "type": "table"},
+        ),
         llr=report(
             "results/sbi/plots/llr.png",
             caption="../report/sbi_llr.rst",

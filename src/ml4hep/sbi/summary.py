@@ -74,8 +74,10 @@ def interval_rows(inference: Mapping[str, Any], display_names: Mapping[str, str]
     return rows
 
 
-def write_intervals(rows: Sequence[Mapping[str, Any]], csv: str | Path, md: str | Path, events: int) -> None:
-    """``intervals.csv`` (every number) and ``intervals.md`` (the readable table)."""
+def write_intervals(
+    rows: Sequence[Mapping[str, Any]], csv: str | Path, md: str | Path, events: int, html: str | Path | None = None
+) -> None:
+    """``intervals.csv`` (every number), ``intervals.md`` and, for the report, ``intervals.html``."""
     columns = [
         Column("Estimator", "name", align="l"),
         Column("θ_true", lambda r: number(r["theta_true"])),
@@ -90,7 +92,7 @@ def write_intervals(rows: Sequence[Mapping[str, Any]], csv: str | Path, md: str 
         f"Expected intervals of pseudo-experiments of {events} events (Δ(−2 ln r) < 1 and 3.84); coverage: the "
         "fraction of pseudo-experiments whose interval holds θ_true."
     )
-    write_table(rows, columns, csv=csv, md=md, csv_keys=INTERVAL_KEYS, note=note)
+    write_table(rows, columns, csv=csv, md=md, html=html, csv_keys=INTERVAL_KEYS, note=note)
 
 
 def task_metrics(
