@@ -14,11 +14,11 @@ import vector
 from ml4hep.errors import InputFileError
 from ml4hep.models import FitContext
 from ml4hep.onnx_export import check_onnx_matches
-from ml4hep.toptag.preprocess import constituent_arrays
+from ml4hep.toptag.preprocess import constituent_arrays, tree_arrays
 from ml4hep.toptag.recursive import RecursiveTreeNetwork
 from ml4hep.toptag.substructure import RECLUSTER_R
 from ml4hep.toptag.taggers import TAGGERS
-from ml4hep.toptag.trees import ALGORITHMS, clustering_trees, feature_tree_algorithm, tree_arrays
+from ml4hep.toptag.trees import ALGORITHMS, clustering_trees, feature_tree_algorithm
 
 vector.register_awkward()
 

@@ -34,6 +34,7 @@ from ml4hep.chunked import DEFAULT_CHUNK_SIZE, ROW, ChunkedSplit, ChunkedWriter
 from ml4hep.errors import EmptySampleError, InputFileError
 from ml4hep.io import read_sample, read_tree
 from ml4hep.splitting import shard_seed, split_indices
+from ml4hep.toptag.trees import TREE_COLUMNS, clustering_trees, feature_tree_algorithm
 
 CONSTITUENT_FEATURES = ("deta", "dphi", "log_pt", "log_e", "log_pt_rel", "log_e_rel", "delta_r", "z")
 JET_BRANCHES = ("jet_pt", "jet_eta", "jet_phi", "jet_mass", "is_signal_new", "part_E", "part_px", "part_py", "part_pz")
@@ -211,6 +212,33 @@ FEATURE_COLUMNS = ("x", "mask", "images", "substructure", "label", "weight", "je
 """Columns of a shard's feature file; a split file adds ``sample`` (position of the jet's sample in ``samples``)."""
 
 
+def tree_arrays(jets: ak.Array, options: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The feature-file columns of the clustering trees of some jets (none when no tagger reads them).
+
+    Args:
+        jets: Jets with the fields of :data:`JET_BRANCHES`.
+        options: The ``toptag`` feature options (``max_constituents``, ``rotate`` and the tree algorithm,
+            :func:`feature_tree_algorithm`).
+
+    Returns:
+        ``tree_x`` (jets, N-1, 8) float32, ``tree_children`` (jets, N-1, 2) and ``tree_level`` (jets, N-1) int32, or
+        an empty mapping.
+    """
+    algorithm = feature_tree_algorithm(options)
+    if algorithm is None:
+        return {}
+    n_slots = int(options["max_constituents"])
+    trees = clustering_trees(jets.part_px, jets.part_py, jets.part_pz, jets.part_E, n_slots, algorithm)
+    real = trees["tree_children"][..., 0] >= 0
+    counts = real.sum(axis=1)
+    four = [ak.unflatten(trees["four"][..., i][real], counts) for i in range(4)]
+    return {
+        "tree_x": node_features(jets, *four, n_slots - 1, rotate=bool(options["rotate"])).astype(np.float32),
+        "tree_children": trees["tree_children"].astype(np.int32),
+        "tree_level": trees["tree_level"].astype(np.int32),
+    }
+
+
 def jet_features(jets: ak.Array, options: Mapping[str, Any], source: str) -> dict[str, np.ndarray]:
     """Every feature column of some jets (constituents, image, substructure, label, kinematics).
 
@@ -226,7 +254,6 @@ def jet_features(jets: ak.Array, options: Mapping[str, Any], source: str) -> dic
         (:func:`ml4hep.toptag.trees.feature_tree_algorithm`).
     """
     from ml4hep.toptag.substructure import FEATURE_NAMES, substructure_features
-    from ml4hep.toptag.trees import tree_arrays
 
     x, mask = constituent_arrays(jets, int(options["max_constituents"]), rotate=bool(options["rotate"]))
     images = jet_images(
@@ -275,7 +302,6 @@ def shard_features(
         InputFileError: The shard is unreadable or lacks a branch, or a feature is NaN.
     """
     from ml4hep.toptag.substructure import FEATURE_NAMES
-    from ml4hep.toptag.trees import feature_tree_algorithm
 
     read_tree(path, JET_BRANCHES[:1], allow_empty=True)  # the checks of every reader: a clear message
     template = {
@@ -355,8 +381,6 @@ def split_features(
     Raises:
         EmptySampleError: No jets, or only one class.
     """
-    from ml4hep.toptag.trees import TREE_COLUMNS
-
     first = ChunkedSplit(next(iter(shards.values()))[0])
     columns = (*FEATURE_COLUMNS, *(column for column in TREE_COLUMNS if column in first.columns))
     template = {

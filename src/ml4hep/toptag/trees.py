@@ -210,35 +210,6 @@ def clustering_trees(
     return {"tree_children": children, "tree_level": _levels(children, n_slots), "four": four}
 
 
-def tree_arrays(jets: ak.Array, options: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The feature-file columns of the clustering trees of some jets (none when no tagger reads them).
-
-    Args:
-        jets: Jets with the fields of :data:`ml4hep.toptag.preprocess.JET_BRANCHES`.
-        options: The ``toptag`` feature options (``max_constituents``, ``rotate`` and the tree algorithm,
-            :func:`feature_tree_algorithm`).
-
-    Returns:
-        ``tree_x`` (jets, N-1, 8) float32, ``tree_children`` (jets, N-1, 2) and ``tree_level`` (jets, N-1) int32, or
-        an empty mapping.
-    """
-    from ml4hep.toptag.preprocess import node_features
-
-    algorithm = feature_tree_algorithm(options)
-    if algorithm is None:
-        return {}
-    n_slots = int(options["max_constituents"])
-    trees = clustering_trees(jets.part_px, jets.part_py, jets.part_pz, jets.part_E, n_slots, algorithm)
-    real = trees["tree_children"][..., 0] >= 0
-    counts = real.sum(axis=1)
-    four = [ak.unflatten(trees["four"][..., i][real], counts) for i in range(4)]
-    return {
-        "tree_x": node_features(jets, *four, n_slots - 1, rotate=bool(options["rotate"])).astype(np.float32),
-        "tree_children": trees["tree_children"].astype(np.int32),
-        "tree_level": trees["tree_level"].astype(np.int32),
-    }
-
-
 def node_rows(chunk: Mapping[str, np.ndarray]) -> np.ndarray:
     """The features of the real nodes of some jets (leaves and mergings, no padding), one row per node.
 
