@@ -22,8 +22,38 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TEST_CONFIG = ("--configfile", "config/test.yaml")
 
 
+# The file whose first test builds the shared finished run, and the files that need no finished run but take long
+# (their own workflow runs, a SLURM cluster, an XRootD server, tiny samples): these go to the other worker while the
+# finished run is built.
+BUILDS_THE_FINISHED_RUN = "test_workflow.py"
+LONG_WITHOUT_THE_FINISHED_RUN = ("test_slurm.py", "test_failure.py", "test_docs.py", "test_xrootd.py", "test_cli.py")
+SHARED_RUN_FIXTURES = {"finished_run", "own_run"}
+LONG_WITH_THE_FINISHED_RUN = ("test_workflow_runs.py", "test_rerun.py")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``slow`` (minutes each, e.g. eko's first numba compile) run only when asked: ``pytest -m slow``."""
+    """Order the files for the workers, and skip the ``slow`` tests unless asked (``pytest -m slow``).
+
+    The tiny finished run takes minutes and most workflow tests read it: its builder goes first, then every file that
+    needs no finished run (the long ones first), then the other files that read it. The workers take whole files in
+    this order (``--dist=loadfile --no-loadscope-reorder``), so one builds the run while the other works through the
+    tests that do not wait for it.
+    """
+    by_file: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        by_file.setdefault(item.path.name, []).append(item)
+
+    def rank(name: str) -> tuple[int, int]:
+        if name == BUILDS_THE_FINISHED_RUN:
+            return (0, 0)
+        if any(SHARED_RUN_FIXTURES & set(getattr(item, "fixturenames", ())) for item in by_file[name]):
+            long = LONG_WITH_THE_FINISHED_RUN
+            return (3, long.index(name) if name in long else len(long))
+        if name in LONG_WITHOUT_THE_FINISHED_RUN:
+            return (1, LONG_WITHOUT_THE_FINISHED_RUN.index(name))
+        return (2, 0)
+
+    items[:] = [item for name in sorted(by_file, key=rank) for item in by_file[name]]
     if "slow" in (config.getoption("markexpr") or ""):
         return
     skip = pytest.mark.skip(reason="slow: run with pytest -m slow")
