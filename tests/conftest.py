@@ -17,6 +17,11 @@ from ml4hep.config import load_config
 from ml4hep.generate.processes import generated_processes
 from ml4hep.generate.shard import generate_shard
 
+# Two workers each running Snakemake with --cores 2 oversubscribe the cores; OpenMP threads that spin while they wait
+# (torch's default) then burn the CPU the other worker needs: a tiny ParT training took twice as long. Passive
+# waiting changes no number (the thread counts stay), only what waiting costs. Every job of the tests inherits it.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 TEST_CONFIG = ("--configfile", "config/test.yaml")
