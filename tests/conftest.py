@@ -141,6 +141,12 @@ def finished_run(tmp_path_factory):
     """A scratch copy of the workflow after a real run of the tiny config (shared by the test modules: tests that
     change files in it copy it first, see tests/test_rerun.py)."""
 
+    reused = os.environ.get("ML4HEP_FINISHED_RUN")
+    if reused:  # a developer's finished run, so that one test file does not cost a whole tiny run
+        if not (Path(reused) / ".built").is_file():
+            raise pytest.UsageError(f"ML4HEP_FINISHED_RUN={reused}: no finished run there (no .built file)")
+        return Path(reused)
+
     def run(workdir: Path) -> None:
         copy_workflow(workdir)
         run_snakemake(workdir, "--cores", "2", *TEST_CONFIG, timeout=3600)  # ~15 min on 2 busy cores
