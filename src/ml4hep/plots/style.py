@@ -21,7 +21,7 @@ def label(ax: plt.Axes, text: str = "", com_tev: float | None = None) -> None:
     mplhep.label.exp_label(
         exp="",
         llabel=f"Simulation {text}".strip(),
-        rlabel=f"$\\sqrt{{s}}$ = {com_tev:g} TeV" if com_tev else "",
+        rlabel=f"√s = {com_tev:g} TeV" if com_tev else "",  # mathtext's \sqrt has no glyph in this font
         ax=ax,
         loc=0,
         fontsize=12,

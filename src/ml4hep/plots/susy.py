@@ -67,7 +67,7 @@ def plot_maps(
             )
             fig.colorbar(mesh, ax=ax)
     fig.suptitle(
-        r"$\mathit{Simulation}$, $\sqrt{s}$ = 13 TeV pMSSM-19 scan. Solid: 50% contour of the recast, "
+        r"$\mathit{Simulation}$, √s = 13 TeV pMSSM-19 scan. Solid: 50% contour of the recast, "
         "dashed: of the classifier",
         fontsize=12,
     )
