@@ -1,8 +1,19 @@
 import numpy as np
 import pytest
 
-from ml4hep.susy.recast import ALLOWED, EXCLUDED, NOT_LABELLED, SIGNAL_REGIONS, cls_test, label_points, recast_point
-from ml4hep.susy.scan import PARAMETERS
+from ml4hep.susy.recast import (
+    ALLOWED,
+    EXCLUDED,
+    NOT_LABELLED,
+    SIGNAL_REGIONS,
+    cls_test,
+    gluino_branching_ratios,
+    label_points,
+    recast_point,
+    topologies,
+)
+from ml4hep.susy.scan import PARAMETERS, sample_points
+from ml4hep.susy.spectrum import spectrum
 from ml4hep.susy.xsec import _read_table, cross_sections, ew_grid, strong_grid, table_path
 
 
@@ -82,3 +93,42 @@ def test_label_points_columns(recast_config):
     assert out["seconds"].shape == (2,) and np.all(out["seconds"] > 0)
     sigma = cross_sections({k: v for k, v in out.items()})
     assert sigma["gluino_pair"][0] > 1e3 * sigma["gluino_pair"][1]
+
+
+def gluino_masses(**changes: float) -> dict[str, np.ndarray]:
+    """The masses the gluino decay reads: every squark at 2 TeV, a 1.5 TeV gluino, a 100 GeV LSP."""
+    names = ("m_uL", "m_uR", "m_dL", "m_dR", "m_sb1", "m_sb2", "m_st1", "m_st2")
+    values = {name: 2000.0 for name in names} | {"m_gluino": 1500.0, "m_chi10": 100.0} | changes
+    return {k: np.array([v]) for k, v in values.items()}
+
+
+def test_gluino_branching_ratios_count_each_squark_once():
+    # degenerate squarks: 8 light states, 2 sbottoms, 2 stops share the gluino's decays 8 : 2 : 2
+    br = gluino_branching_ratios(gluino_masses())
+    assert br["qq"][0] == pytest.approx(8 / 12) and br["bb"][0] == pytest.approx(2 / 12)
+    assert br["tt"][0] == pytest.approx(2 / 12)
+    # a light sbottom_1 enters once: (2 TeV / 1 TeV)^4 = 16 times one heavy state's weight
+    light_sb1 = gluino_branching_ratios(gluino_masses(m_sb1=1000.0))
+    assert light_sb1["bb"][0] == pytest.approx(17 / 27)  # 16 + 1 of 8 + (16 + 1) + 2
+    # and b~2 enters too: decoupling it takes its one share away
+    heavy_sb2 = gluino_branching_ratios(gluino_masses(m_sb2=1e6))
+    assert heavy_sb2["bb"][0] == pytest.approx(1 / 11)
+    # the tops close below 2 m_t + m_chi10
+    closed = gluino_branching_ratios(gluino_masses(m_gluino=400.0))
+    assert closed["tt"][0] == 0.0 and closed["qq"][0] == pytest.approx(0.8)
+
+
+def test_gluino_branching_ratios_sum_to_one_on_scan_points(test_config):
+    points = sample_points(300, 4, test_config["susy"]["scan"]["ranges"])
+    masses = spectrum(points)
+    valid = masses["lsp"] == 0
+    br = gluino_branching_ratios({k: v[valid] for k, v in masses.items()})
+    total = br["qq"] + br["bb"] + br["tt"]
+    assert valid.sum() > 20 and np.allclose(total, 1.0, atol=1e-12)
+    assert np.all(br["bb"] > 0) and np.all(br["tt"] >= 0)
+    # the recast's gluino topologies share sigma(gluinos) by these ratios
+    sigma = cross_sections({k: v[valid] for k, v in masses.items()})
+    tops = topologies({k: v[valid] for k, v in masses.items()}, sigma)
+    gluinos = sigma["gluino_pair"] + 0.5 * sigma["squark_gluino"]
+    np.testing.assert_allclose(tops["gluino_qq"]["sigma"] + tops["gluino_tt"]["sigma"], gluinos, rtol=1e-12)
+    np.testing.assert_allclose(tops["gluino_tt"]["sigma"], gluinos * br["tt"], rtol=1e-12)

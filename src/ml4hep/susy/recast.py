@@ -6,9 +6,9 @@ Per point (neutralino LSP only):
 2. 13 TeV production cross sections (:mod:`ml4hep.susy.xsec`);
 3. decay into simplified-model topologies, each with a parent mass and a mass gap to the LSP:
 
-   * ``gluino`` (gluino pairs, and half of squark-gluino): g -> q q chi10 or, when open, g -> t t chi10 with a
-     branching fraction from the off-shell squark propagators, BR(tt) = w_t / (w_t + w_q), w_t = m_st1^-4 + m_st2^-4,
-     w_q = 8 m_squark^-4 + 2 m_sb1^-4; parent m_gluino;
+   * ``gluino`` (gluino pairs, and half of squark-gluino): g -> q q chi10 (q = u d s c b) or, when open,
+     g -> t t chi10 with branching ratios from the off-shell squark propagators (:func:`gluino_branching_ratios`:
+     each squark state once, weight m^-4); parent m_gluino;
    * ``squark`` (half of squark-gluino, parent the mean squark mass) and ``squark_{uL,uR,dL,dR}`` (pairs of each
      first- and second-generation squark, parent that squark): q -> q chi10;
    * ``stop`` (stop_1 pairs): t chi10 when m_st1 - m_chi10 > m_t, b W chi10 (three-body) when above m_W + m_b;
@@ -115,6 +115,42 @@ EFFICIENCIES: dict[str, dict[str, Efficiency]] = {
 """Topology -> signal region -> efficiency parametrisation (only the listed regions receive signal)."""
 
 
+GLUINO_CHANNELS: dict[str, tuple[str, ...]] = {
+    "qq": ("m_uL", "m_uR", "m_dL", "m_dR"),
+    "bb": ("m_sb1", "m_sb2"),
+    "tt": ("m_st1", "m_st2"),
+}
+"""Gluino three-body channel -> the squark states whose off-shell propagators mediate it (u, d states twice: the s
+and c squarks are degenerate with them)."""
+
+_SECOND_GENERATION = {"qq": 2.0, "bb": 1.0, "tt": 1.0}
+
+
+def gluino_branching_ratios(masses: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Branching ratios of g -> q q chi10 (q = u d s c), b b chi10 and t t chi10; they add up to 1 at every point.
+
+    Each squark state enters once, with the weight m^-4 of its off-shell propagator (heavy, decoupled squarks; no
+    phase-space or mixing factors): 8 light states (u, d, s, c x L, R), b~1 and b~2, t~1 and t~2, the tops only when
+    m_gluino > 2 m_t + m_chi10. Until this function, b~1 was counted twice and b~2 not at all, and the light states
+    took the mean squark mass.
+
+    Example:
+        >>> m = {k: np.array([2000.0]) for k in ("m_uL", "m_uR", "m_dL", "m_dR", "m_sb1", "m_sb2", "m_st1", "m_st2")}
+        >>> m |= {"m_gluino": np.array([1500.0]), "m_chi10": np.array([100.0])}
+        >>> {k: round(float(v[0]), 3) for k, v in gluino_branching_ratios(m).items()}
+        {'qq': 0.667, 'bb': 0.167, 'tt': 0.167}
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights = {
+            channel: _SECOND_GENERATION[channel] * sum(np.asarray(masses[name], float) ** -4.0 for name in names)
+            for channel, names in GLUINO_CHANNELS.items()
+        }
+        tops_open = masses["m_gluino"] > 2 * M_TOP + masses["m_chi10"]
+        weights["tt"] = np.where(tops_open, weights["tt"], 0.0)
+        total = sum(weights.values())
+        return {channel: np.nan_to_num(w / total) for channel, w in weights.items()}
+
+
 def topologies(masses: Mapping[str, np.ndarray], sigma: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
     """Simplified-model topologies of every point: sigma x BR (fb), parent mass and mass gap to the LSP.
 
@@ -127,10 +163,7 @@ def topologies(masses: Mapping[str, np.ndarray], sigma: Mapping[str, np.ndarray]
     """
     lsp = masses["m_chi10"]
     mg, mq = masses["m_gluino"], masses["m_squark"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        w_top = np.where(mg > 2 * M_TOP + lsp, masses["m_st1"] ** -4.0 + masses["m_st2"] ** -4.0, 0.0)
-        w_light = 8.0 * mq**-4.0 + 2.0 * masses["m_sb1"] ** -4.0
-        br_top = np.nan_to_num(w_top / (w_top + w_light))
+    br_top = gluino_branching_ratios(masses)["tt"]
     gluinos = sigma["gluino_pair"] + 0.5 * sigma["squark_gluino"]
     stop_gap = masses["m_st1"] - lsp
     slepton_between = np.zeros(len(lsp), dtype=bool)
