@@ -327,6 +327,7 @@ class SelectedRows(Mapping[str, np.ndarray]):
         self.rows = np.flatnonzero(self.mask)
         self.position = np.cumsum(self.mask) - 1
         self.n_rows = len(self.rows)
+        self.columns = split.columns
         self.chunk_size = split.chunk_size
         self.path = split.path
 
@@ -386,5 +387,136 @@ class SelectedRows(Mapping[str, np.ndarray]):
 
 
 def is_chunked(split: Any) -> bool:
-    """Whether ``split`` is read from disk chunk by chunk (a :class:`ChunkedSplit` or a selection of one)."""
-    return isinstance(split, ChunkedSplit | SelectedRows)
+    """Whether ``split`` is read from disk chunk by chunk (a :class:`ChunkedSplit`, a selection or augmentation)."""
+    return isinstance(split, ChunkedSplit | SelectedRows | AugmentedRows)
+
+
+class AugmentedRows(Mapping[str, np.ndarray]):
+    """A chunked source joined with per-row arrays held in memory, read chunk by chunk like the source.
+
+    A training streams its inputs from the file while its per-row targets and loss weights (one number per row,
+    computed from the small columns) live in memory; ``extra`` joins such arrays to every chunk (under their own
+    names, shadowing a file column of the same name) and ``widen`` appends one per-row value as the last column of
+    a 2-d column (the parameterised network's mass parameter, the BDT's regressed mass) without a copy of the file.
+    It has the interface of :class:`ChunkedSplit` (so it nests with :class:`SelectedRows`), and row numbers
+    (:data:`ROW`) are the source's.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "demo.root"
+        >>> _ = write_chunked(path, [{"X": np.zeros((3, 1))}], chunk_size=2)
+        >>> rows = AugmentedRows(ChunkedSplit(path, chunk_size=2), {"t": np.arange(3.0)}, widen={"X": np.ones(3)})
+        >>> [(c["X"].tolist(), c["t"].tolist()) for c in rows.chunks(["X", "t"])]
+        [([[0.0, 1.0], [0.0, 1.0]], [0.0, 1.0]), ([[0.0, 1.0]], [2.0])]
+
+    Args:
+        source: A :class:`ChunkedSplit`, :class:`SelectedRows` or another :class:`AugmentedRows`.
+        extra: Column -> one value per row of ``source``.
+        widen: 2-d column of ``source`` -> one value per row, appended as its last column.
+        metadata: Non-row entries replacing or adding to the source's (e.g. the feature names of a widened ``X``).
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        extra: Mapping[str, np.ndarray] | None = None,
+        *,
+        widen: Mapping[str, np.ndarray] | None = None,
+        metadata: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        self.source = source
+        self.n_rows = int(source.n_rows)
+        self.extra = {name: np.asarray(values) for name, values in (extra or {}).items()}
+        self.widen = {name: np.asarray(values) for name, values in (widen or {}).items()}
+        self.metadata = dict(metadata or {})
+        for name, values in (*self.extra.items(), *self.widen.items()):
+            if len(values) != self.n_rows:
+                raise ValueError(f"{source.path}: {len(values)} values of {name!r} for {self.n_rows} rows")
+        self.columns = (*(c for c in source.columns if c not in self.extra), *self.extra)
+        self.chunk_size = source.chunk_size
+        self.path = source.path
+
+    def __len__(self) -> int:
+        return len(set(self.source) | set(self.extra) | set(self.metadata))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*self.source, *self.extra, *self.metadata]))
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.extra or key in self.metadata or key in self.source
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key in self.extra:
+            return self.extra[key]
+        if key in self.metadata:
+            return self.metadata[key]
+        if key in self.widen:  # the whole column: meant for small files (tests); training reads chunks
+            return np.column_stack([self.source[key], self.widen[key]])
+        return self.source[key]
+
+    def _joined(self, chunk: Mapping[str, np.ndarray], columns: Sequence[str]) -> dict[str, np.ndarray]:
+        rows = chunk[ROW]
+        out = dict(chunk)
+        for name, values in self.widen.items():
+            if name in out:
+                out[name] = np.column_stack([out[name], values[rows]])
+        out.update({name: self.extra[name][rows] for name in columns if name in self.extra})
+        return out
+
+    def _source_columns(self, columns: Sequence[str]) -> list[str]:
+        return [name for name in columns if name not in self.extra]
+
+    def read(self, columns: Sequence[str], start: int, stop: int) -> dict[str, np.ndarray]:
+        """Rows ``[start, stop)`` of ``columns``."""
+        block = self.source.read(self._source_columns(columns), start, stop)
+        n = len(next(iter(block.values()))) if block else max(min(stop, self.n_rows) - start, 0)
+        joined = self._joined({**block, ROW: np.arange(start, start + n, dtype=np.int64)}, columns)
+        del joined[ROW]
+        return joined
+
+    def chunks(self, columns: Sequence[str]) -> Iterator[dict[str, np.ndarray]]:
+        """The source's chunks, in file order, with the per-row arrays joined."""
+        for chunk in self.source.chunks(self._source_columns(columns)):
+            yield self._joined(chunk, columns)
+
+    def shuffled_chunks(self, columns: Sequence[str]) -> Iterator[dict[str, np.ndarray]]:
+        """The source's shuffled epoch (:meth:`ChunkedSplit.shuffled_chunks`) with the per-row arrays joined."""
+        for chunk in self.source.shuffled_chunks(self._source_columns(columns)):
+            yield self._joined(chunk, columns)
+
+    def state_dict(self) -> dict[str, int]:
+        """The source's shuffling state."""
+        return self.source.state_dict()
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore the source's shuffling state."""
+        self.source.load_state_dict(state)
+
+    def reopened(self, *, seed: int | None = None, chunk_size: int | None = None) -> AugmentedRows:
+        """The same rows of a new source of the file (:meth:`ChunkedSplit.reopened`)."""
+        return AugmentedRows(
+            self.source.reopened(seed=seed, chunk_size=chunk_size), self.extra, widen=self.widen, metadata=self.metadata
+        )
+
+    def close(self) -> None:
+        """Close the file."""
+        self.source.close()
+
+
+def column_chunks(source: Any, column: str, index: int | None = None) -> Iterator[np.ndarray]:
+    """One column of a chunked source chunk by chunk (``index``: only that column of a 2-d column)."""
+    for chunk in source.chunks([column]):
+        yield chunk[column] if index is None else chunk[column][:, index]
+
+
+def read_column(source: Any, column: str, index: int | None = None) -> np.ndarray:
+    """One column (or one column of a 2-d column) of a source, read chunk by chunk, or of an in-memory split.
+
+    The memory is that of the result plus one chunk: a job that needs one feature of a file (the visible mass,
+    say) never holds the whole feature matrix.
+    """
+    if not is_chunked(source):
+        values = np.asarray(source[column])
+        return values if index is None else values[:, index]
+    parts = list(column_chunks(source, column, index))
+    return np.concatenate(parts) if parts else np.asarray(source.read([column], 0, 0)[column])

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ml4hep.chunked import DEFAULT_CHUNK_SIZE, is_chunked
+from ml4hep.chunked import DEFAULT_CHUNK_SIZE, is_chunked, read_column
 from ml4hep.higgs.dataset import load_split, open_split, process_mask, select_events
 from ml4hep.metrics import ams
 from ml4hep.models import FitContext, Registry, Split
@@ -52,6 +53,76 @@ def mass_window_scores(mass_vis: np.ndarray, low: float, high: float) -> np.ndar
     return ((mass_vis >= low) & (mass_vis <= high)).astype(float)
 
 
+WINDOW_RANGE = (20.0, 120.0, 200.0)
+"""Lowest lower edge, highest lower edge and highest upper edge of the scanned visible-mass windows (GeV)."""
+
+
+@dataclass
+class WindowHistograms:
+    """Visible-mass histograms of the validation split for the window scan, filled chunk by chunk.
+
+    Bins are the scan's steps, ``[e_k, e_k+1)``; a window ``[low, high]`` is closed at both ends, so the events
+    exactly at an edge are kept apart too (``at_edge_*``), which makes the scan's sums those of the events
+    themselves.
+
+    Attributes:
+        edges: The scan's edges.
+        weight: Sum of weights per class (0 background, 1 signal) and bin, shape (2, n_bins).
+        events: MC events per class and bin.
+        at_edge_weight: Sum of weights of the events exactly at each edge, shape (2, n_edges).
+        at_edge_events: MC events exactly at each edge.
+        total_signal: Signal weight of the split (every mass).
+    """
+
+    edges: np.ndarray
+    weight: np.ndarray
+    events: np.ndarray
+    at_edge_weight: np.ndarray
+    at_edge_events: np.ndarray
+    total_signal: float = 0.0
+
+    @classmethod
+    def empty(cls, step: float) -> WindowHistograms:
+        """No event yet, bins of ``step`` GeV over :data:`WINDOW_RANGE`."""
+        edges = np.arange(WINDOW_RANGE[0], WINDOW_RANGE[2] + 1e-9, step)
+        bins, n = (2, len(edges) - 1), (2, len(edges))
+        return cls(edges, np.zeros(bins), np.zeros(bins, np.int64), np.zeros(n), np.zeros(n, np.int64))
+
+    def fill(self, mass: np.ndarray, label: np.ndarray, weight: np.ndarray) -> None:
+        """Add one chunk of events (visible mass, label, physics weight)."""
+        import hist
+
+        signal = np.asarray(label) == 1
+        weight = np.asarray(weight, dtype=np.float64)
+        axis = hist.axis.Variable(self.edges, flow=False)
+        for cls, mask in ((0, ~signal), (1, signal)):
+            filled = hist.Hist(axis, storage=hist.storage.Weight()).fill(mass[mask], weight=weight[mask])
+            self.weight[cls] += filled.values()
+            self.events[cls] += hist.Hist(axis, storage=hist.storage.Int64()).fill(mass[mask]).values()
+            at = np.searchsorted(self.edges, mass[mask])
+            exact = (at < len(self.edges)) & (self.edges[np.minimum(at, len(self.edges) - 1)] == mass[mask])
+            np.add.at(self.at_edge_weight[cls], at[exact], weight[mask][exact])
+            np.add.at(self.at_edge_events[cls], at[exact], 1)
+        self.total_signal += float(weight[signal].sum())
+
+    def window(self, low: int, high: int) -> tuple[float, float, int]:
+        """Signal weight, background weight and background MC events in ``[edges[low], edges[high]]``."""
+        inside = slice(low, high)
+        s = self.weight[1, inside].sum() + self.at_edge_weight[1, high]
+        b = self.weight[0, inside].sum() + self.at_edge_weight[0, high]
+        return float(s), float(b), int(self.events[0, inside].sum() + self.at_edge_events[0, high])
+
+
+def window_histograms(split: Split, step: float = 5.0) -> WindowHistograms:
+    """:class:`WindowHistograms` of a split, filled chunk by chunk from disk (or at once from arrays)."""
+    column = [str(n) for n in split["feature_names"]].index("DER_mass_vis")
+    histograms = WindowHistograms.empty(step)
+    chunks = split.chunks(["X", "label", "weight"]) if is_chunked(split) else [split]
+    for chunk in chunks:
+        histograms.fill(np.asarray(chunk["X"])[:, column], chunk["label"], chunk["weight"])
+    return histograms
+
+
 def train_mass_window(
     val: Mapping[str, np.ndarray],
     regularisation: float,
@@ -62,28 +133,27 @@ def train_mass_window(
 ) -> dict[str, float]:
     """The visible-mass window with the best AMS on the validation split.
 
-    Windows keeping less than ``min_signal_efficiency`` of the signal, fewer than ``min_background_events``
-    background MC events or less than ``min_background_yield`` expected background are not considered: on a small
-    validation split they would be tuned to a handful of events.
+    The windows ``[low, high]`` (edges every ``step`` GeV, :data:`WINDOW_RANGE`) are scanned on histograms filled
+    chunk by chunk (:func:`window_histograms`), so the memory does not grow with the split. Windows keeping less
+    than ``min_signal_efficiency`` of the signal, fewer than ``min_background_events`` background MC events or less
+    than ``min_background_yield`` expected background are not considered: on a small validation split they would
+    be tuned to a handful of events.
     """
-    column = [str(n) for n in val["feature_names"]].index("DER_mass_vis")
-    mass = val["X"][:, column]
-    signal = val["label"] == 1
+    histograms = window_histograms(val, step)
+    edges = histograms.edges
     best = {"low": 0.0, "high": 0.0, "val_ams": -1.0}
-    total_signal = val["weight"][signal].sum()
-    for low in np.arange(20.0, 120.0 + 1e-9, step):
-        for high in np.arange(low + step, 200.0 + 1e-9, step):
-            inside = (mass >= low) & (mass <= high)
-            s, b = val["weight"][inside & signal].sum(), val["weight"][inside & ~signal].sum()
+    for low in range(int(np.searchsorted(edges, WINDOW_RANGE[1] + 1e-9))):
+        for high in range(low + 1, len(edges)):
+            s, b, background_events = histograms.window(low, high)
             if (
-                s < min_signal_efficiency * total_signal
-                or np.count_nonzero(inside & ~signal) < min_background_events
+                s < min_signal_efficiency * histograms.total_signal
+                or background_events < min_background_events
                 or b < min_background_yield
             ):
                 continue
             value = float(ams(s, b, regularisation))
             if value > best["val_ams"]:
-                best = {"low": float(low), "high": float(high), "val_ams": value}
+                best = {"low": float(edges[low]), "high": float(edges[high]), "val_ams": value}
     return best
 
 
@@ -150,7 +220,7 @@ class MassWindow:
     def predict(self, split: Split) -> np.ndarray:
         """1 inside the window, 0 outside."""
         column = [str(n) for n in split["feature_names"]].index("DER_mass_vis")
-        return mass_window_scores(split["X"][:, column], self.window["low"], self.window["high"])
+        return mass_window_scores(read_column(split, "X", column), self.window["low"], self.window["high"])
 
     def save(self, path: str | Path) -> None:
         """The window as JSON."""
@@ -182,7 +252,13 @@ class HiggsDenseNetwork(TorchClassifier):
 
     The base of the Higgs DNN, the mass regression and the parameterised networks: -999 masked in its
     standardisation, which is fitted on the training inputs (chunk by chunk when they are streamed).
+
+    Attributes:
+        standardised_dtype: The type of the inputs the standardiser is fitted on (the regression and the mass
+            networks fit it on their float32 network inputs, the DNN on the float64 features).
     """
+
+    standardised_dtype: ClassVar[type] = np.float64
 
     def network_shape(self, train: Split) -> dict[str, Any]:
         """The number of input columns (a streamed split: from the feature names, without reading it)."""
@@ -197,7 +273,8 @@ class HiggsDenseNetwork(TorchClassifier):
     def prepare(self, network: nn.Module, train: Split) -> None:
         """Standardise with the defined training values."""
         if is_chunked(train):
-            network.standardiser.fit_chunks(lambda: (chunk["X"] for chunk in train.chunks(["X"])))
+            dtype = self.standardised_dtype
+            network.standardiser.fit_chunks(lambda: (np.asarray(c["X"], dtype) for c in train.chunks(["X"])))
         else:
             network.standardiser.fit(train["X"])
 

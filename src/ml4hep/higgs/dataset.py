@@ -33,7 +33,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from ml4hep.chunked import DEFAULT_CHUNK_SIZE, ChunkedSplit, ChunkedWriter, SelectedRows
+from ml4hep.chunked import DEFAULT_CHUNK_SIZE, ChunkedSplit, ChunkedWriter, SelectedRows, is_chunked
 from ml4hep.errors import EmptySampleError
 from ml4hep.higgs.features import (
     FEATURE_NAMES,
@@ -269,10 +269,10 @@ EVENT_COLUMNS = SPLIT_COLUMNS
 def select_events(split: Mapping[str, np.ndarray], mask: np.ndarray) -> Mapping[str, np.ndarray]:
     """The split restricted to the events in ``mask`` (per-event columns masked, name lists kept).
 
-    A split read from disk (:func:`open_split`) stays on disk: the selection is a
+    A split read from disk (:func:`open_split`, or a view of one) stays on disk: the selection is a
     :class:`~ml4hep.chunked.SelectedRows` view, read chunk by chunk.
     """
-    if isinstance(split, ChunkedSplit):
+    if is_chunked(split):
         return SelectedRows(split, mask)
     return {key: value[mask] if key in EVENT_COLUMNS else value for key, value in split.items()}
 

@@ -10,6 +10,12 @@ the signal strength mu (with its ±1σ/±2σ band) and the expected discovery si
 When the MC errors of the validation binning are too large for a limit at every band quantile (tiny samples), one
 inclusive bin is used instead (:func:`binned_limit`; flagged as ``binning`` in the output).
 
+The templates are filled chunk by chunk (:func:`chunked_templates`, ``hist`` histograms with weight storage): the
+event columns of the split files (label, weight, process; never the features) and the scores file are read one
+chunk of events at a time, so the memory of a limit does not grow with the number of events beyond the one score
+per event of the validation split that the quantile edges are taken from. The heavy-Higgs limits stream the
+features through the parameterised network the same way.
+
 Every limit is also written as a HistFactory JSON workspace (:func:`limit_workspace`, :mod:`ml4hep.workspaces`)
 with its pre- and post-fit yields per bin.
 """
@@ -17,21 +23,16 @@ with its pre- and post-fit yields per bin.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ml4hep.higgs.dataset import load_split, process_mask, select_events
+from ml4hep.chunked import DEFAULT_CHUNK_SIZE, ROW, ChunkedSplit, is_chunked
+from ml4hep.higgs.dataset import open_split, process_mask, read_columns, select_events
 from ml4hep.models.scores import read_scores
-from ml4hep.stats import (
-    build_model,
-    expected_significance,
-    expected_upper_limit,
-    histogram_templates,
-    merge_bin_edges,
-)
+from ml4hep.stats import build_model, expected_significance, expected_upper_limit, merge_bin_edges
 from ml4hep.tables import Column, number, write_table
 from ml4hep.workspaces import expected_workspace, write_workspace, write_yield_tables, yield_rows
 
@@ -71,6 +72,96 @@ def validation_binning(
     return merge_bin_edges(edges, background_events.astype(float), 1.0)
 
 
+LIMIT_COLUMNS = ("label", "weight", "process")
+"""Event columns of the split files that the limits read (never the features)."""
+
+
+def chunked_templates(
+    chunks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], edges: np.ndarray
+) -> dict[str, np.ndarray]:
+    """:func:`ml4hep.stats.histogram_templates` filled from chunks of (scores, labels, weights).
+
+    Each class is a ``hist`` histogram with weight storage (sum of weights and of squared weights per bin),
+    filled chunk by chunk; the events outside the edges fall in its flow bins and are dropped, as in
+    :func:`~ml4hep.stats.histogram_templates` (the limit edges span every score, so none is). The sums are added
+    event by event in the order given, so chunks of any size give exactly the histograms of the whole arrays.
+
+    Example:
+        >>> first = np.array([0.1, 0.6]), np.array([0, 1]), np.array([2.0, 1.0])
+        >>> second = np.array([0.9]), np.array([1]), np.array([3.0])
+        >>> templates = chunked_templates([first, second], np.array([0.0, 0.5, 1.0]))
+        >>> templates["signal"].tolist(), templates["background_mc_err"].tolist()
+        ([0.0, 4.0], [2.0, 0.0])
+    """
+    import hist
+
+    edges = np.asarray(edges, dtype=np.float64)
+    axis = hist.axis.Variable(edges)
+    classes = {key: hist.Hist(axis, storage=hist.storage.Weight()) for key in ("signal", "background")}
+    for scores, labels, weights in chunks:
+        signal = np.asarray(labels) == 1
+        scores, weights = np.asarray(scores, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+        # numpy's last bin is closed, hist's is not: a score at the upper edge belongs to the last bin
+        scores = np.where(scores == edges[-1], np.nextafter(edges[-1], -np.inf), scores)
+        classes["signal"].fill(scores[signal], weight=weights[signal])
+        classes["background"].fill(scores[~signal], weight=weights[~signal])
+    out: dict[str, np.ndarray] = {}
+    for key, histogram in classes.items():
+        out[key] = np.asarray(histogram.values(), dtype=np.float64)
+        out[f"{key}_mc_err"] = np.sqrt(np.asarray(histogram.variances(), dtype=np.float64))
+    return out
+
+
+def score_chunks(
+    split: Any, scores_path: str | Path, split_name: str, mask: np.ndarray | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(scores, labels, weights) of a split file's events chunk by chunk, with their scores from the scores file.
+
+    Args:
+        split: The split file (:class:`~ml4hep.chunked.ChunkedSplit`).
+        scores_path: A scores file with one score per event of ``mask`` (:mod:`ml4hep.models.scores`).
+        split_name: The split's name in the scores file.
+        mask: The events that were scored (None: every event), e.g. the SM events.
+    """
+    scores = ScoreReader(scores_path, split_name)
+    for chunk in split.chunks(["label", "weight"]):
+        keep = np.ones(len(chunk[ROW]), bool) if mask is None else mask[chunk[ROW]]
+        yield scores.take(int(keep.sum())), chunk["label"][keep], chunk["weight"][keep]
+    scores.close()
+
+
+class ScoreReader:
+    """The scores of one split of a scores file, taken in order, one chunk of entries at a time."""
+
+    def __init__(self, path: str | Path, split_name: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+        import uproot
+
+        from ml4hep.models.scores import SCORES_TREE, SPLIT_CODES
+
+        self._file = uproot.open(path)
+        self._batches = self._file[SCORES_TREE].iterate(["split", "score"], step_size=chunk_size, library="np")
+        self._code = SPLIT_CODES[split_name]
+        self._pending = np.zeros(0)
+
+    def take(self, n: int) -> np.ndarray:
+        """The next ``n`` scores of the split.
+
+        Raises:
+            ValueError: The file has fewer scores of the split.
+        """
+        while len(self._pending) < n:
+            batch = next(self._batches, None)
+            if batch is None:
+                raise ValueError(f"{self._file.file_path}: fewer scores than events of the split")
+            self._pending = np.concatenate([self._pending, batch["score"][batch["split"] == self._code]])
+        out, self._pending = self._pending[:n], self._pending[n:]
+        return out
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+
 def classifier_limits(
     val_path: str | Path,
     test_path: str | Path,
@@ -90,27 +181,47 @@ def classifier_limits(
     Returns:
         Classifier -> {mu_expected, band, significance, edges, signal, background and their MC errors}.
     """
-    val, test = (load_split(path) for path in (val_path, test_path))
-    val, test = (select_events(split, ~process_mask(split, heavy)) for split in (val, test))
+    val = read_columns(val_path, ("label", "process", "process_names"))
+    val_labels = val["label"][~process_mask(val, heavy)]
+    test = ChunkedSplit(test_path) if Path(test_path).suffix != ".npz" else None
+    test_columns = read_columns(test_path, ("label", "process", "process_names"))
+    sm = ~process_mask(test_columns, heavy)
     results = {}
     for name, path in scores.items():
-        s = read_scores(path, "test")
+        test_scores = read_scores(path, "test")
         edges = validation_binning(
             read_scores(path, "val"),
-            val["label"],
-            s,
-            test["label"],
+            val_labels,
+            test_scores,
+            test_columns["label"][sm],
             int(options["bins"]),
             int(options["min_background_events"]),
         )
-        results[name] = binned_limit(s, test["label"], test["weight"], edges, options)
+        if test is None:  # an .npz split (tests, older runs): its columns are in memory anyway
+            weights = read_columns(test_path, ("weight",))["weight"][sm]
+            results[name] = binned_limit(test_scores, test_columns["label"][sm], weights, edges, options)
+        else:
+            results[name] = chunked_limit(lambda p=path: score_chunks(test, p, "test", sm), edges, options)
+    if test is not None:
+        test.close()
     return results
 
 
 def binned_limit(
     scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, edges: np.ndarray, options: Mapping[str, Any]
 ) -> dict[str, Any]:
+    """:func:`chunked_limit` of arrays in memory (one chunk)."""
+    return chunked_limit(lambda: [(scores, labels, weights)], edges, options)
+
+
+def chunked_limit(
+    chunks: Callable[[], Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]],
+    edges: np.ndarray,
+    options: Mapping[str, Any],
+) -> dict[str, Any]:
     """:func:`limit_entry` of the test-split templates in ``edges``, or of one inclusive bin if that fails.
+
+    The templates are filled by :func:`chunked_templates` from ``chunks()`` (called again for the inclusive bin).
 
     With few simulated events a bin's MC error can be so large that sqrt(q~_mu,A) saturates below a band edge's
     target as mu grows (the shared staterror gamma scales signal and background down together, at a constraint
@@ -119,13 +230,13 @@ def binned_limit(
     "inclusive"`` in the entry (``"validation"`` otherwise) and logged.
     """
     try:
-        entry = limit_entry(histogram_templates(scores, labels, weights, edges), edges, options)
+        entry = limit_entry(chunked_templates(chunks(), edges), edges, options)
         return {**entry, "binning": "validation"}
     except RuntimeError as error:
         log.warning("limit in the validation binning failed (%s); one inclusive bin instead", error)
     inclusive = np.array([edges[0], edges[-1]])
     return {
-        **limit_entry(histogram_templates(scores, labels, weights, inclusive), inclusive, options),
+        **limit_entry(chunked_templates(chunks(), inclusive), inclusive, options),
         "binning": "inclusive",
     }
 
@@ -244,7 +355,7 @@ def heavy_mass_limits(
     from ml4hep.higgs.parameterised import load_network
 
     model, _ = load_network(model_path)
-    val, test = load_split(val_path), load_split(test_path)
+    val, test = open_split(val_path), open_split(test_path)
     results = {}
     for name, mass in heavy:
         _, val_labels, val_scores = _mass_scores(model, val, name, backgrounds, mass)
@@ -252,7 +363,8 @@ def heavy_mass_limits(
         edges = validation_binning(
             val_scores, val_labels, scores, labels, int(options["bins"]), int(options["min_background_events"])
         )
-        entry = binned_limit(scores, labels, events["weight"], edges, options)
+        weights = np.asarray(events["weight"])
+        entry = chunked_limit(lambda s=scores, y=labels, w=weights: _in_chunks(s, y, w), edges, options)
         results[f"{mass:g}"] = {
             "mass": float(mass),
             **entry,
@@ -263,16 +375,28 @@ def heavy_mass_limits(
     return results
 
 
+def _in_chunks(
+    scores: np.ndarray, labels: np.ndarray, weights: np.ndarray, size: int = DEFAULT_CHUNK_SIZE
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    for begin in range(0, len(scores), size):
+        part = slice(begin, begin + size)
+        yield scores[part], labels[part], weights[part]
+
+
 def _mass_scores(
     model: Any, split: Mapping[str, np.ndarray], name: str, backgrounds: Sequence[str], mass: float
 ) -> tuple[Mapping[str, np.ndarray], np.ndarray, np.ndarray]:
-    """The events of one heavy sample and the backgrounds, their labels and the network's scores at ``mass``."""
-    from ml4hep.higgs.parameterised import with_mass
-    from ml4hep.training import predict
+    """The events of one heavy sample and the backgrounds, their labels and the network's scores at ``mass``.
+
+    A split streamed from disk is scored chunk by chunk (the mass column joined to each chunk's features).
+    """
+    from ml4hep.higgs.parameterised import with_mass_column
+    from ml4hep.training import StreamedBatches, predict
 
     events = select_events(split, process_mask(split, [name, *backgrounds]))
     labels = process_mask(events, [name]).astype(int)
-    return events, labels, predict(model, [with_mass(events["X"], mass)])
+    inputs = with_mass_column(events if is_chunked(events) else events["X"], mass)
+    return events, labels, predict(model, StreamedBatches(inputs, ["X"]) if is_chunked(inputs) else [inputs])
 
 
 def write_heavy_limit_tables(

@@ -51,10 +51,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from ml4hep.chunked import AugmentedRows, is_chunked
 from ml4hep.config import section
 from ml4hep.errors import ConfigError
 from ml4hep.higgs.classifiers import HiggsDenseNetwork
-from ml4hep.higgs.dataset import load_split, process_mask
+from ml4hep.higgs.dataset import open_split, process_mask, select_events
 from ml4hep.higgs.parameterised_table import (
     DISPLAY_NAMES,
     NETWORKS,
@@ -72,6 +73,7 @@ from ml4hep.io import write_json
 from ml4hep.metrics import auc
 from ml4hep.models import FitContext, Registry, Split
 from ml4hep.models.base import fingerprint
+from ml4hep.models.network import TorchClassifier
 from ml4hep.models.step import train_and_score
 from ml4hep.training import balanced_weights
 
@@ -112,19 +114,25 @@ class MassSample:
     """Signal (heavy Higgs at the selected masses) and background events of one split.
 
     Attributes:
-        X: Features (n, n_features), float64.
+        X: Features (n, n_features), float64; of a split streamed from disk, the view of the selected events
+            (:class:`~ml4hep.chunked.SelectedRows`), read chunk by chunk.
         label: 1 for signal, 0 for background.
         weight: Physics weights.
         mass: Generated mass of the signal events; NaN for background events.
     """
 
-    X: np.ndarray
+    X: Any
     label: np.ndarray
     weight: np.ndarray
     mass: np.ndarray
 
     def __len__(self) -> int:
         return len(self.label)
+
+    def subset(self, mask: np.ndarray) -> MassSample:
+        """The events where ``mask`` is true (a streamed ``X`` stays a view)."""
+        X = select_events(self.X, mask) if is_chunked(self.X) else self.X[mask]
+        return MassSample(X, self.label[mask], self.weight[mask], self.mass[mask])
 
 
 def _hyper(hyper: Mapping[str, Any]) -> dict[str, Any]:
@@ -244,7 +252,8 @@ def mass_sample(
         masses: Signal masses to keep (None: all of ``heavy``).
 
     Returns:
-        The events, in the split's order; signal labelled by process (not by the file's ``label``).
+        The events, in the split's order; signal labelled by process (not by the file's ``label``). The features
+        of a split streamed from disk stay there (``X`` a view of the selected events).
 
     Raises:
         ConfigError: A named process is not in the split's ``process_names``.
@@ -258,7 +267,7 @@ def mass_sample(
     background = process_mask(split, list(backgrounds)) & ~signal
     keep = signal | background
     return MassSample(
-        X=np.asarray(split["X"][keep], dtype=np.float64),
+        X=select_events(split, keep) if is_chunked(split) else np.asarray(split["X"][keep], dtype=np.float64),
         label=signal[keep].astype(np.int64),
         weight=np.asarray(split["weight"][keep], dtype=np.float64),
         mass=mass[keep],
@@ -281,14 +290,27 @@ def with_mass(X: np.ndarray, mass: np.ndarray | float) -> np.ndarray:
     return np.column_stack([X, column]).astype(np.float32)
 
 
-def parameterised_inputs(
+def with_mass_column(events: Any, mass: np.ndarray | float) -> Any:
+    """:func:`with_mass` of in-memory features, or a streamed view whose ``X`` gets the mass as its last column.
+
+    The view (:class:`~ml4hep.chunked.AugmentedRows`) appends the column chunk by chunk, so that scoring the
+    events of a file at a mass never holds their features.
+    """
+    if not is_chunked(events):
+        return with_mass(np.asarray(events), mass)
+    column = np.broadcast_to(np.asarray(mass, dtype=np.float64), (events.n_rows,))
+    names = [*(str(n) for n in events["feature_names"]), MASS_FEATURE]
+    return AugmentedRows(events, widen={"X": np.array(column)}, metadata={"feature_names": np.array(names)})
+
+
+def parameter_masses(
     sample: MassSample,
     masses: Sequence[float],
     seed: int,
     split: str,
     probabilities: Sequence[float] | np.ndarray | None = None,
 ) -> np.ndarray:
-    """Inputs of the parameterised network for training/validation: generated mass, or a drawn one for background.
+    """The mass parameter of training/validation events: the generated mass, or a drawn one for background.
 
     Args:
         sample: The events.
@@ -300,7 +322,18 @@ def parameterised_inputs(
     mass = sample.mass.copy()
     background = sample.label == 0
     mass[background] = background_masses(int(background.sum()), masses, seed, split, probabilities)
-    return with_mass(sample.X, mass)
+    return mass
+
+
+def parameterised_inputs(
+    sample: MassSample,
+    masses: Sequence[float],
+    seed: int,
+    split: str,
+    probabilities: Sequence[float] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Inputs of the parameterised network (in memory): the features and :func:`parameter_masses` (same arguments)."""
+    return with_mass(sample.X, parameter_masses(sample, masses, seed, split, probabilities))
 
 
 def signal_weights(sample: MassSample, signal_weighting: str = "equal") -> np.ndarray:
@@ -370,6 +403,7 @@ class MassNetwork(HiggsDenseNetwork):
 
     kind: ClassVar[str] = "network"
     weighting: ClassVar[str] = "given"
+    standardised_dtype: ClassVar[type] = np.float32
     uses_mass: ClassVar[bool] = False
     """Whether the mass parameter is an input (its scores then depend on the mass evaluated at)."""
 
@@ -385,9 +419,9 @@ class MassNetwork(HiggsDenseNetwork):
         self.feature_names: list[str] = []
         self.n_train = 0
 
-    def inputs_of(self, sample: MassSample, weight: np.ndarray, seed: int, purpose: str) -> np.ndarray:
-        """The network's inputs of training or validation events (the features; ``weight``: their loss weights)."""
-        return sample.X.astype(np.float32)
+    def mass_parameter(self, sample: MassSample, weight: np.ndarray, seed: int, purpose: str) -> np.ndarray | None:
+        """The extra input of training or validation events (None: the features only; ``weight``: loss weights)."""
+        return None
 
     def training_examples(self, split: Split, purpose: str, seed: int) -> Split:
         """Signal at the training masses and background, their inputs and loss weights.
@@ -402,7 +436,12 @@ class MassNetwork(HiggsDenseNetwork):
             self.feature_names = [str(n) for n in split["feature_names"]]
             self.n_train = len(sample)
         weight = loss_weights(sample, self.hyper["signal_weighting"])
-        return {"X": self.inputs_of(sample, weight, seed, purpose), "label": sample.label, "weight": weight}
+        mass = self.mass_parameter(sample, weight, seed, purpose)
+        if is_chunked(sample.X):  # the features stay on disk; the mass parameter is joined chunk by chunk
+            events = sample.X if mass is None else with_mass_column(sample.X, mass)
+            return AugmentedRows(events, {"label": sample.label, "weight": weight})
+        x = sample.X.astype(np.float32) if mass is None else with_mass(sample.X, mass)
+        return {"X": x, "label": sample.label, "weight": weight}
 
     def loss_weights(self, split: Split) -> np.ndarray:
         """The weights :meth:`training_examples` computed."""
@@ -424,9 +463,12 @@ class MassNetwork(HiggsDenseNetwork):
         """Names of the network's inputs."""
         return list(self.feature_names)
 
-    def scores_at(self, X: np.ndarray, mass: float) -> np.ndarray:
-        """P(signal) of events with features ``X`` for a signal of mass ``mass`` (unused without a mass input)."""
-        return self.predict({"X": np.asarray(X, dtype=np.float32)})
+    def scores_at(self, X: Any, mass: float) -> np.ndarray:
+        """P(signal) of events with features ``X`` for a signal of mass ``mass`` (unused without a mass input).
+
+        ``X`` is an array or a streamed view of the events (:attr:`MassSample.X`).
+        """
+        return self.predict(X if is_chunked(X) else {"X": np.asarray(X, dtype=np.float32)})
 
     def metadata(self) -> dict[str, Any]:
         """What :func:`load_network` and other readers of the file need (inputs, masses, layers)."""
@@ -483,21 +525,22 @@ class ParameterisedNetwork(MassNetwork):
     display_name = DISPLAY_NAMES["parameterised"]
     uses_mass = True
 
-    def inputs_of(self, sample: MassSample, weight: np.ndarray, seed: int, purpose: str) -> np.ndarray:
-        """Features and the mass parameter (:func:`parameterised_inputs`), the background's drawn as configured."""
+    def mass_parameter(self, sample: MassSample, weight: np.ndarray, seed: int, purpose: str) -> np.ndarray:
+        """The mass parameter (:func:`parameter_masses`), the background's drawn as configured."""
         draw = self.hyper["background_mass_draw"]
         if draw not in BACKGROUND_MASS_DRAWS:
             raise ValueError(f"unknown background mass draw {draw!r}; known: {', '.join(BACKGROUND_MASS_DRAWS)}")
         probabilities = signal_mass_distribution(sample, weight, self.masses) if draw == "signal" else None
-        return parameterised_inputs(sample, self.masses, seed, purpose, probabilities)
+        return parameter_masses(sample, self.masses, seed, purpose, probabilities)
 
     def input_names(self) -> list[str]:
         """The feature names and :data:`MASS_FEATURE`."""
         return [*self.feature_names, MASS_FEATURE]
 
-    def scores_at(self, X: np.ndarray, mass: float) -> np.ndarray:
-        """P(signal) of events with features ``X`` evaluated at the mass parameter ``mass``."""
-        return self.predict({"X": with_mass(np.asarray(X), mass)})
+    def scores_at(self, X: Any, mass: float) -> np.ndarray:
+        """P(signal) of events with features ``X`` (an array or a streamed view) at the mass parameter ``mass``."""
+        widened = with_mass_column(X, mass)
+        return TorchClassifier.predict(self, widened if is_chunked(widened) else {"X": widened})
 
     def predict(self, split: Split) -> np.ndarray:
         """P(signal) of every event.
@@ -506,13 +549,20 @@ class ParameterisedNetwork(MassNetwork):
         heavy-Higgs event is evaluated at its generated mass and every other event at a mass drawn from the training
         masses (seed 0, :data:`PREDICT_STREAM`).
         """
-        x = np.asarray(split["X"])
-        if x.shape[1] == len(self.feature_names) + 1 or "process" not in split:
-            return super().predict({"X": x.astype(np.float32)})
-        mass = background_masses(len(x), self.masses, 0, PREDICT_STREAM)
+        if is_chunked(split):
+            if "process" not in split:
+                return super().predict(split)
+            n = split.n_rows
+        else:
+            x = np.asarray(split["X"])
+            if x.shape[1] == len(self.feature_names) + 1 or "process" not in split:
+                return super().predict({"X": x.astype(np.float32)})
+            n = len(x)
+        mass = background_masses(n, self.masses, 0, PREDICT_STREAM)
         for name, value in self.heavy:
             mass[process_mask(split, [name])] = value
-        return super().predict({"X": with_mass(x, mass)})
+        widened = with_mass_column(split if is_chunked(split) else x, mass)
+        return super().predict(widened if is_chunked(widened) else {"X": widened})
 
 
 def _auc(sample: MassSample, scores: np.ndarray) -> float:
@@ -521,8 +571,11 @@ def _auc(sample: MassSample, scores: np.ndarray) -> float:
     return auc(sample.label, scores, sample.weight)
 
 
-def _load(split: str | Path | Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return dict(split) if isinstance(split, Mapping) else load_split(split)
+def _load(split: str | Path | Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+    """A split as given (a streamed one stays on disk) or opened from its file (:func:`open_split`)."""
+    if is_chunked(split):
+        return split
+    return dict(split) if isinstance(split, Mapping) else open_split(split)
 
 
 def network_context(context: FitContext, key: str) -> FitContext:
@@ -555,13 +608,13 @@ def curve_rows(
         ``network`` (the key), ``kind``, ``trained_at_mass`` (whether the network saw signal at ``mass``),
         ``left_out``, ``auc`` (NaN without both classes), ``n_signal`` and ``n_background``.
     """
-    every_mass = mass_sample(test, heavy, backgrounds)
+    every_mass = mass_sample(test, heavy, backgrounds)  # a streamed test split stays on disk
     # Without a mass input a network's scores are the same at every mass: computed once, sliced per mass.
     fixed = {key: model.scores_at(every_mass.X, math.nan) for key, model in models.items() if not model.uses_mass}
     rows: list[dict[str, Any]] = []
     for mass in sorted({float(m) for _, m in heavy}):
         selected = (every_mass.label == 0) | (every_mass.mass == mass)
-        sample = MassSample(*(getattr(every_mass, f.name)[selected] for f in dataclasses.fields(MassSample)))
+        sample = every_mass.subset(selected)
         for key, model in models.items():
             scores = model.scores_at(sample.X, mass) if model.uses_mass else fixed[key][selected]
             rows.append(

@@ -44,12 +44,13 @@ from typing import Any, ClassVar
 import numpy as np
 from torch import nn
 
+from ml4hep.chunked import DEFAULT_CHUNK_SIZE, AugmentedRows, is_chunked, read_column
 from ml4hep.config import section
 from ml4hep.errors import InputFileError
 from ml4hep.higgs.classifiers import HiggsDenseNetwork
-from ml4hep.higgs.dataset import load_split, select_events
+from ml4hep.higgs.dataset import open_split, select_events
 from ml4hep.higgs.networks import HiggsDNN
-from ml4hep.higgs.resolution import has_truth, resolution_summary
+from ml4hep.higgs.resolution import ESTIMATOR_COLUMNS, has_truth, resolution_summary
 from ml4hep.models import FitContext, Split
 from ml4hep.models.base import fingerprint
 
@@ -143,6 +144,7 @@ class MassRegressor(HiggsDenseNetwork):
     display_name: ClassVar[str] = "DNN regression"
     loss: ClassVar[str] = "mse"
     raw_outputs: ClassVar[bool] = True
+    standardised_dtype: ClassVar[type] = np.float32
 
     def __init__(self, **hyper: Any) -> None:
         weight_decay = hyper.pop("weight_decay", 0.0)  # a key of the training loop, not of the config section
@@ -160,6 +162,15 @@ class MassRegressor(HiggsDenseNetwork):
         mask = has_truth(split)
         if not mask.any():
             raise ValueError(f"the {purpose} split has no event with a true di-tau mass to regress")
+        if is_chunked(split):  # the features stay on disk; the per-event targets and weights are small
+            events = select_events(split, mask)
+            return AugmentedRows(
+                events,
+                {
+                    "target": mass_to_target(events["truth_mass"], self.hyper["target"]),
+                    "weight": regression_weights(events["process"], self.hyper["weighting"]),
+                },
+            )
         return {
             "X": np.asarray(split["X"][mask], dtype=np.float32),
             "target": mass_to_target(split["truth_mass"][mask], self.hyper["target"]),
@@ -207,7 +218,7 @@ class MassRegressor(HiggsDenseNetwork):
         """
         from ml4hep.training import TrainingCheckpoint
 
-        numbers = fold_numbers(len(train["X"]), folds, context.seed)
+        numbers = fold_numbers(train.n_rows if is_chunked(train) else len(train["X"]), folds, context.seed)
         predictions = np.zeros(len(numbers))
         checkpoints = []
         for fold in range(folds):
@@ -231,13 +242,16 @@ class MassRegressor(HiggsDenseNetwork):
         return {"target": self.hyper["target"], "scale_gev": MASS_SCALE_GEV, "hidden": list(self.hyper["hidden"])}
 
 
-def regression_splits(paths: Mapping[str, str | Path]) -> dict[str, dict[str, np.ndarray]]:
+def regression_splits(paths: Mapping[str, str | Path], chunk_size: int = DEFAULT_CHUNK_SIZE) -> dict[str, Split]:
     """The event tables of the regression (every event: those without a true mass are predicted too).
+
+    The splits stay on disk (:func:`ml4hep.higgs.dataset.open_split`): the training streams the features chunk
+    by chunk, with the targets and loss weights of the events with a true mass in memory.
 
     Raises:
         InputFileError: The training or validation file has no event with a true di-tau mass (e.g. HiggsML data).
     """
-    data = {name: load_split(path) for name, path in paths.items()}
+    data = {name: open_split(path, chunk_size) for name, path in paths.items()}
     for name in ("train", "val"):
         if not has_truth(data[name]).any():
             raise InputFileError(
@@ -247,9 +261,28 @@ def regression_splits(paths: Mapping[str, str | Path]) -> dict[str, dict[str, np
     return data
 
 
+def estimator_columns(split: Split) -> dict[str, np.ndarray]:
+    """What :func:`~ml4hep.higgs.resolution.resolution_summary` reads of a split, the features read column by column.
+
+    That is the true and resonance masses and, as ``X``, only the feature columns of the mass estimators
+    (:data:`~ml4hep.higgs.resolution.ESTIMATOR_COLUMNS`).
+    """
+    names = [str(n) for n in split["feature_names"]]
+    columns = list(ESTIMATOR_COLUMNS.values())
+    return {
+        "X": np.column_stack([read_column(split, "X", names.index(column)) for column in columns]),
+        "feature_names": np.array(columns),
+        "truth_mass": np.asarray(split["truth_mass"]),
+        "resonance_mass": np.asarray(split["resonance_mass"]),
+    }
+
+
 def summarise_regression(splits: Mapping[str, Split], scores: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """The resolution metrics of the test split (:func:`ml4hep.higgs.resolution.resolution_summary`)."""
-    metrics = resolution_summary(splits["test"], scores["test"])
+    """The resolution metrics of the test split (:func:`ml4hep.higgs.resolution.resolution_summary`).
+
+    Of the features only the visible and collinear masses are read (chunk by chunk from a streamed split).
+    """
+    metrics = resolution_summary(estimator_columns(splits["test"]), scores["test"])
     log.info(
         "mass resolution (test, %d events): regressed %.3f, visible %.3f, collinear %.3f",
         metrics["n_compared"],

@@ -1,7 +1,18 @@
-"""Gradient-boosted trees (xgboost) behind the model interface, saved as xgboost JSON."""
+"""Gradient-boosted trees (xgboost) behind the model interface, saved as xgboost JSON.
+
+A split in memory is boosted from a ``QuantileDMatrix`` of its arrays; a split streamed from disk
+(:mod:`ml4hep.chunked`) from an ``ExtMemQuantileDMatrix`` fed chunk by chunk through an ``xgboost.DataIter``
+(:func:`streamed_matrix`): xgboost sketches the feature quantiles over the chunks, then writes the binned matrix
+page by page to a cache folder on disk, so that only the per-row labels, weights and gradients are in memory. Both
+give bit-identical trees on the same rows in the same order (measured: 6k and 200k rows, 4096-row chunks; the
+merged quantile sketch of the chunks equals the one-batch sketch there); xgboost documents its sketch as
+approximate for larger inputs, so a difference of at most one histogram bin per split value is what could appear.
+"""
 
 from __future__ import annotations
 
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -10,10 +21,72 @@ import numpy as np
 from ml4hep.models.base import FitContext, Split
 
 
+def streamed_matrix(
+    split: Any,
+    features: str,
+    labels: np.ndarray,
+    weights: np.ndarray | None,
+    cache_prefix: str | Path,
+    *,
+    ref: Any = None,
+    threads: int = 1,
+) -> Any:
+    """An ``xgboost.ExtMemQuantileDMatrix`` of a chunked split, fed one chunk of ``features`` at a time.
+
+    Args:
+        split: A chunked split (:func:`ml4hep.chunked.is_chunked`).
+        features: Its 2-d input column.
+        labels: One label per row (in memory: the column is small).
+        weights: One loss weight per row (None: 1).
+        cache_prefix: Where xgboost writes the binned pages (a scratch folder's file prefix).
+        ref: The training matrix, whose quantile cuts a validation matrix reuses.
+        threads: Threads of the sketching.
+    """
+    import xgboost
+
+    from ml4hep.chunked import ROW
+
+    class SplitChunks(xgboost.DataIter):
+        """The split's chunks in file order (empty chunks of a selection skipped); restartable."""
+
+        def __init__(self) -> None:
+            self._chunks: Iterator[dict[str, np.ndarray]] | None = None
+            super().__init__(cache_prefix=str(cache_prefix), release_data=True)
+
+        def next(self, input_data: Any) -> bool:
+            if self._chunks is None:
+                self._chunks = split.chunks([features])
+            for chunk in self._chunks:
+                rows = chunk[ROW]
+                if len(rows) == 0:
+                    continue
+                input_data(
+                    data=np.asarray(chunk[features]),
+                    label=np.asarray(labels)[rows].astype(int),
+                    weight=None if weights is None else np.asarray(weights)[rows],
+                )
+                return True
+            return False
+
+        def reset(self) -> None:
+            self._chunks = None
+
+    return xgboost.ExtMemQuantileDMatrix(SplitChunks(), ref=ref, nthread=int(threads))
+
+
+def gain_importance(booster: Any, n_features: int) -> np.ndarray:
+    """Each feature's share of the total split gain (as the scikit-learn wrapper's ``feature_importances_``)."""
+    score = booster.get_score(importance_type="gain")
+    values = np.array([score.get(f"f{i}", 0.0) for i in range(n_features)], dtype=np.float32)
+    total = values.sum()
+    return values / total if total != 0 else values
+
+
 class XGBoostClassifier:
     """An xgboost classifier with early stopping on the validation split.
 
-    Subclasses (one per task) set which columns they read and how events are weighted.
+    Subclasses (one per task) set which columns they read and how events are weighted. A split streamed from disk
+    is boosted from an external-memory matrix (module docstring); the trees are those of the in-memory arrays.
 
     Attributes:
         features: Column of the split holding the inputs (2-d).
@@ -58,6 +131,19 @@ class XGBoostClassifier:
             return None
         return balanced_weights(split[self.label], split["weight"] if self.event_weights else None)
 
+    def _matrix(self, split: Split, threads: int, scratch: str, purpose: str, ref: Any = None) -> Any:
+        """The quantised matrix of ``split``: from its arrays, or streamed from disk (:func:`streamed_matrix`)."""
+        import xgboost
+
+        from ml4hep.chunked import is_chunked
+
+        labels = np.asarray(split[self.label]).astype(int)
+        weights = self._loss_weights(split)
+        if is_chunked(split):
+            prefix = Path(scratch) / purpose
+            return streamed_matrix(split, self.features, labels, weights, prefix, ref=ref, threads=threads)
+        return xgboost.QuantileDMatrix(split[self.features], labels, weight=weights, ref=ref, nthread=threads)
+
     def fit(self, train: Split, val: Split, context: FitContext) -> dict[str, Any]:
         """Boost on ``train`` until the validation log-loss stops improving."""
         import xgboost
@@ -65,37 +151,53 @@ class XGBoostClassifier:
         from ml4hep.training import select_device
 
         device = select_device(context.device)
-        model = xgboost.XGBClassifier(
-            **self.hyper,
-            random_state=int(context.seed) % 2**31,
-            n_jobs=self.threads or context.threads,
-            device=device.type,
-            eval_metric="logloss",
-            tree_method="hist",
-        )
-        val_weights = self._loss_weights(val)
-        model.fit(
-            train[self.features],
-            np.asarray(train[self.label]).astype(int),
-            sample_weight=self._loss_weights(train),
-            eval_set=[(val[self.features], np.asarray(val[self.label]).astype(int))],
-            sample_weight_eval_set=None if val_weights is None else [val_weights],
-            verbose=False,
-        )
-        self.booster = model.get_booster()
+        threads = int(self.threads or context.threads)
+        params = {
+            "objective": "binary:logistic",
+            "max_depth": self.hyper["max_depth"],
+            "learning_rate": self.hyper["learning_rate"],
+            "seed": int(context.seed) % 2**31,
+            "nthread": threads,
+            "device": device.type,
+            "eval_metric": "logloss",
+            "tree_method": "hist",
+        }
+        with tempfile.TemporaryDirectory(prefix="ml4hep-xgboost-") as scratch:
+            train_matrix = self._matrix(train, threads, scratch, "train")
+            val_matrix = self._matrix(val, threads, scratch, "val", ref=train_matrix)
+            n_features = int(train_matrix.num_col())
+            self.booster = xgboost.train(
+                params,
+                train_matrix,
+                num_boost_round=self.hyper["n_estimators"],
+                evals=[(val_matrix, "validation_0")],
+                early_stopping_rounds=self.hyper["early_stopping_rounds"],
+                verbose_eval=False,
+            )
+            del train_matrix, val_matrix  # their pages live in the scratch folder
         self.booster.set_param({"device": "cpu"})
-        info: dict[str, Any] = {"device": device.type, "best_iteration": int(model.best_iteration)}
+        info: dict[str, Any] = {"device": device.type, "best_iteration": int(self.booster.best_iteration)}
         if self.feature_names in train:
             names = [str(n) for n in train[self.feature_names]]
-            info["feature_importance"] = dict(zip(names, map(float, model.feature_importances_), strict=True))
+            importance = gain_importance(self.booster, n_features)
+            info["feature_importance"] = dict(zip(names, map(float, importance), strict=True))
         return info
 
     def predict(self, split: Split) -> np.ndarray:
-        """P(signal) per example, from the trees up to the best validation iteration."""
+        """P(signal) per example, from the trees up to the best validation iteration (chunk by chunk if streamed)."""
+        from ml4hep.chunked import ROW, is_chunked
+
         best = self.booster.attr("best_iteration")
         trees = (0, int(best) + 1) if best is not None else (0, 0)
-        x = np.asarray(split[self.features])
-        return self.booster.inplace_predict(x, iteration_range=trees).astype(np.float64)
+        if not is_chunked(split):
+            x = np.asarray(split[self.features])
+            return self.booster.inplace_predict(x, iteration_range=trees).astype(np.float64)
+        parts = [
+            self.booster.inplace_predict(np.asarray(chunk[self.features]), iteration_range=trees)
+            for chunk in split.chunks([self.features])
+            if len(chunk[ROW])
+        ]
+        return np.concatenate(parts).astype(np.float64) if parts else np.zeros(0)
 
     def save(self, path: str | Path) -> None:
         """Write the model in xgboost's own JSON format."""
