@@ -65,7 +65,15 @@ def _predict(args: argparse.Namespace) -> None:
     from ml4hep.predict import format_summary, predict
 
     summary = predict(
-        args.model, args.input, args.output, config=args.config, sample=args.sample, shard=args.shard, label=args.label
+        args.model,
+        args.input,
+        args.output,
+        config=args.config,
+        sample=args.sample,
+        shard=args.shard,
+        label=args.label,
+        regressor=args.regressor,
+        chunk_size=args.chunk_size,
     )
     print(json.dumps(summary, indent=2) if args.json else format_summary(summary))
 
@@ -115,6 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--sample", help="sample name stored beside the tree (default: from the input's path)")
     pred.add_argument("--shard", type=int, help="'shard' column (default: from the input's path, else 0)")
     pred.add_argument("--label", type=int, choices=[0, 1], help="label of every event (default: the file's)")
+    pred.add_argument(
+        "--regressor", help="bdt_mreg's mass regression (default: mass_regression.onnx beside the BDT, else .pt)"
+    )
+    pred.add_argument(
+        "--chunk-size", type=int, help="events read and scored at a time (default: 4096 jets, 100000 Higgs events)"
+    )
     pred.add_argument("--json", action="store_true", help="print the summary as JSON")
     pred.set_defaults(func=_predict)
 

@@ -2,7 +2,10 @@
 
 The export uses the legacy TorchScript-based exporter (``torch.onnx.export(..., dynamo=False)``), which needs no
 ``onnxscript``; its deprecation and tracer warnings are silenced locally. The first axis of every input and of
-the output is dynamic (any batch size).
+the output is dynamic (any batch size). The output is ``logit`` (a classifier) unless the export names another
+(the Higgs mass regression's ``mass_gev``), and string metadata (the model name, the task, the feature names) can
+be stored in the graph's ``metadata_props``, where onnxruntime reads them back (:func:`onnx_metadata`), so that a
+graph says what it is without its file name.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ log = logging.getLogger(__name__)
 OPSET = 17
 """ONNX opset of the export."""
 OUTPUT_NAME = "logit"
-"""Name of the (single) output of the exported graphs."""
+"""Name of the (single) output of the exported classifier graphs."""
 
 
 @contextlib.contextmanager
@@ -54,6 +57,8 @@ def export_onnx(
     input_names: Sequence[str],
     *,
     opset: int = OPSET,
+    output_name: str = OUTPUT_NAME,
+    metadata: Mapping[str, str] | None = None,
 ) -> Path:
     """Export ``model`` (in eval mode) to ONNX with a dynamic batch axis.
 
@@ -65,6 +70,8 @@ def export_onnx(
         path: Output ``.onnx`` file (parent directories are created).
         input_names: One name per input (the names of the ONNX graph inputs).
         opset: ONNX opset version.
+        output_name: Name of the graph's output.
+        metadata: Strings stored in the graph's ``metadata_props`` (read back by :func:`onnx_metadata`).
 
     Returns:
         The path written.
@@ -78,7 +85,7 @@ def export_onnx(
     path.parent.mkdir(parents=True, exist_ok=True)
     device = _model_device(model)
     args = tuple(torch.as_tensor(t).float().to(device) for t in example_inputs)
-    dynamic_axes = {name: {0: "batch"} for name in (*input_names, OUTPUT_NAME)}
+    dynamic_axes = {name: {0: "batch"} for name in (*input_names, output_name)}
     was_training = model.training
     model.eval()
     try:
@@ -88,7 +95,7 @@ def export_onnx(
                 args,
                 str(path),
                 input_names=list(input_names),
-                output_names=[OUTPUT_NAME],
+                output_names=[output_name],
                 dynamic_axes=dynamic_axes,
                 opset_version=opset,
                 do_constant_folding=True,
@@ -96,8 +103,25 @@ def export_onnx(
             )
     finally:
         model.train(was_training)
+    if metadata:
+        _add_metadata(path, metadata)
     log.info("exported %s to %s (opset %d)", type(model).__name__, path, opset)
     return path
+
+
+def _add_metadata(path: Path, metadata: Mapping[str, str]) -> None:
+    import onnx
+
+    graph = onnx.load(str(path))
+    for key, value in metadata.items():
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = str(key), str(value)
+    onnx.save(graph, str(path))
+
+
+def onnx_metadata(session: onnxruntime.InferenceSession) -> dict[str, str]:
+    """The string metadata an export stored in the graph (empty for a graph exported without)."""
+    return dict(session.get_modelmeta().custom_metadata_map)
 
 
 def _session(path: str | Path) -> onnxruntime.InferenceSession:
@@ -150,6 +174,8 @@ def check_onnx_matches(
     *,
     example_inputs: tuple[torch.Tensor, ...] | None = None,
     batch_size: int = 1024,
+    output_name: str = OUTPUT_NAME,
+    metadata: Mapping[str, str] | None = None,
 ) -> float:
     """Export ``model`` to ``path`` and compare onnxruntime's outputs on ``inputs`` with torch's (eval mode).
 
@@ -162,6 +188,8 @@ def check_onnx_matches(
         example_inputs: Inputs for the export trace (default: the first two examples of ``inputs``, so that the
             comparison also exercises the dynamic batch axis).
         batch_size: Examples per forward pass in both runtimes.
+        output_name: Name of the graph's output.
+        metadata: Strings stored in the graph (:func:`export_onnx`).
 
     Returns:
         The largest absolute difference between the torch and onnxruntime outputs.
@@ -172,7 +200,7 @@ def check_onnx_matches(
     inputs = tuple(torch.as_tensor(t).float() for t in inputs)
     if example_inputs is None:
         example_inputs = tuple(t[: min(len(t), 2)] for t in inputs)
-    export_onnx(model, example_inputs, path, input_names)
+    export_onnx(model, example_inputs, path, input_names, output_name=output_name, metadata=metadata)
     was_training = model.training
     model.eval()
     try:
