@@ -172,6 +172,7 @@ def fake_shard(path, n, shard, seed):
         "jet_mass": rng.uniform(0, 200, n),
         "shard": np.full(n, shard),
         "entry": np.arange(n),
+        "event": np.arange(n),
     }
     assert set(columns) == set(FEATURE_COLUMNS)
     with ChunkedWriter(path, 16, metadata={"substructure_names": "a,b,c"}) as writer:

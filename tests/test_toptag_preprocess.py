@@ -46,7 +46,8 @@ def test_constituent_features_and_padding():
     np.testing.assert_allclose(x[0, :3, col["log_pt"]], np.log([300, 200, 100]), rtol=1e-6)
     assert np.all(x[0, 3] == 0) and np.all(x[1, 1:] == 0)
     x2, _ = constituent_arrays(toy_jets(), 2)
-    np.testing.assert_allclose(x2[0, :, col["z"]], [0.5, 1 / 3], rtol=1e-6), "z uses all constituents"
+    # z is normalised over the kept constituents (what a network sees), not over the whole jet
+    np.testing.assert_allclose(x2[0, :, col["z"]], [0.6, 0.4], rtol=1e-6)
 
 
 def test_rotation_keeps_distances_and_aligns_the_principal_axis():

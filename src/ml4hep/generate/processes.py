@@ -149,6 +149,7 @@ def generated_processes(config: Mapping[str, Any]) -> dict[str, ProcessSpec]:
         f"Beams:eCM = {float(top['ecm_gev'])}",
         f"PhaseSpace:pTHatMin = {float(top['pthat_min_gev'])}",
         f"PhaseSpace:pTHatMax = {float(top['pthat_max_gev'])}",
+        f"PartonLevel:MPI = {'on' if top['mpi'] else 'off'}",
         *top["extra_pythia_settings"],
     )
     for process, options in top["processes"].items():

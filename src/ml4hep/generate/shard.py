@@ -75,9 +75,9 @@ def generate_shard(
             charge_of=_charge_lookup(run),
         )
     elif spec.sample_set == "toptag":
-        from ml4hep.generate.toptag import build_toptag_jets
+        from ml4hep.generate.toptag import TopTagJetBuilder
 
-        build = partial(build_toptag_jets, options=config["samples"]["toptag"], signal=spec.name.endswith("ttbar"))
+        build = TopTagJetBuilder(config["samples"]["toptag"], signal=spec.name.endswith("ttbar"))
     else:
         raise GenerationError(f"unknown sample set {spec.sample_set!r} for {spec.name}")
     parts: list[dict[str, Any]] = []

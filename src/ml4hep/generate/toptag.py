@@ -1,11 +1,15 @@
 """Jet content of the top-tagging samples (definition of arXiv:1902.09914), built columnar from Pythia8 records.
 
-One entry per jet: anti-kT jets (R = 0.8 by default) of all visible final-state particles with pT in
-[``jet_min_pt``, ``jet_max_pt``] and |eta| < ``jet_max_eta``. In the ttbar sample a jet is kept (label 1) when it
-lies within ``match_dr`` of a hadronically decaying top and of each of that top's three decay quarks (b, q, q'); in
-the QCD sample every jet in the window is kept (label 0). Branches: ``jet_pt``, ``jet_eta``, ``jet_phi``,
-``jet_mass``, ``is_signal_new`` and the leading ``max_constituents`` constituents as jagged ``part_E``, ``part_px``,
-``part_py``, ``part_pz`` (pT-ordered, no zero padding; counter ``npart``).
+One entry per jet: anti-kT jets (R = 0.8 by default) of all visible final-state particles. With
+``jets_per_event: leading`` (the landscape definition) only the leading jet of each event is a candidate, and it is
+kept when its pT lies in [``jet_min_pt``, ``jet_max_pt``] and |eta| < ``jet_max_eta`` (an event whose leading jet
+is outside the window gives no jet: the next jet is not taken instead); with ``all`` every jet in the window is a
+candidate. In the ttbar sample a candidate is kept (label 1) when it lies within ``match_dr`` of a hadronically
+decaying top and of each of that top's three decay quarks (b, q, q'); in the QCD sample every candidate is kept
+(label 0). Branches: ``event`` (the event's number in its shard, so that the split keeps the jets of one event
+together), ``jet_pt``, ``jet_eta``, ``jet_phi``, ``jet_mass``, ``is_signal_new`` and the leading
+``max_constituents`` constituents as jagged ``part_E``, ``part_px``, ``part_py``, ``part_pz`` (pT-ordered, no zero
+padding; counter ``npart``).
 """
 
 from __future__ import annotations
@@ -96,13 +100,42 @@ def match_jets_to_tops(
     return matched
 
 
-def build_toptag_jets(batch: ak.Array, options: Mapping[str, Any], signal: bool) -> dict[str, ak.Array | np.ndarray]:
+JETS_PER_EVENT = ("leading", "all")
+"""Values of ``samples.toptag.jets_per_event``."""
+
+
+def candidate_jets(jet_pt: ak.Array, jets_per_event: str) -> ak.Array:
+    """Which jets of each event may be kept before the pT, eta and top-matching cuts.
+
+    Args:
+        jet_pt: Jagged pT of the jets of each event (any order).
+        jets_per_event: ``leading`` (only each event's highest-pT jet) or ``all``.
+
+    Returns:
+        Jagged booleans like ``jet_pt``.
+
+    Example:
+        >>> candidate_jets(ak.Array([[600.0, 700.0], [], [560.0]]), "leading").tolist()
+        [[False, True], [], [True]]
+    """
+    if jets_per_event == "all":
+        return ak.ones_like(jet_pt, dtype=bool)
+    if jets_per_event != "leading":
+        raise ValueError(f"jets_per_event must be one of {', '.join(JETS_PER_EVENT)}, not {jets_per_event!r}")
+    leading = ak.local_index(jet_pt, axis=1) == ak.argmax(jet_pt, axis=1, keepdims=True)
+    return ak.fill_none(leading, False)  # argmax of an event without jets is None
+
+
+def build_toptag_jets(
+    batch: ak.Array, options: Mapping[str, Any], signal: bool, first_event: int = 0
+) -> dict[str, ak.Array | np.ndarray]:
     """Turn a ``nextBatch`` result into per-jet branches of the top-tagging samples.
 
     Args:
         batch: Events from ``Pythia.nextBatch``.
         options: The ``samples.toptag`` config section.
         signal: True for the ttbar sample (keep matched top jets, label 1), False for QCD (all jets, label 0).
+        first_event: Number of the batch's first event in its shard (the ``event`` branch counts from it).
 
     Returns:
         Branch name -> array with one entry per kept jet.
@@ -117,12 +150,14 @@ def build_toptag_jets(batch: ak.Array, options: Mapping[str, Any], signal: bool)
     definition = fastjet.JetDefinition(fastjet.antikt_algorithm, float(options["jet_r"]))
     sequence = fastjet.ClusterSequence(inputs, definition)
     min_pt = float(options["jet_min_pt"])
+    # The leading jet of an event below jet_min_pt leaves no candidate, so clustering with the cut loses nothing.
     clustered = sequence.inclusive_jets(min_pt=min_pt)
     constituents = sequence.constituents(min_pt=min_pt)
     jets = ak.zip(
         {"px": clustered.px, "py": clustered.py, "pz": clustered.pz, "E": clustered.E}, with_name="Momentum4D"
     )
     window = (jets.pt <= options["jet_max_pt"]) & (np.abs(jets.eta) < options["jet_max_eta"])
+    window = window & candidate_jets(jets.pt, str(options["jets_per_event"]))
     jet_event = np.repeat(np.arange(rec.n_events), ak.to_numpy(ak.num(jets)))
     flat_window = ak.to_numpy(ak.flatten(window))
     flat_jets = ak.flatten(jets)
@@ -140,6 +175,7 @@ def build_toptag_jets(batch: ak.Array, options: Mapping[str, Any], signal: bool)
     parts = parts[order][:, : int(options["max_constituents"])]
     kept = flat_jets[keep]
     return {
+        "event": (jet_event[keep] + int(first_event)).astype(np.int64),
         "jet_pt": ak.to_numpy(kept.pt),
         "jet_eta": ak.to_numpy(kept.eta),
         "jet_phi": ak.to_numpy(kept.phi),
@@ -147,3 +183,23 @@ def build_toptag_jets(batch: ak.Array, options: Mapping[str, Any], signal: bool)
         "is_signal_new": np.full(int(np.sum(keep)), int(signal), dtype=np.int32),
         "part": parts,
     }
+
+
+class TopTagJetBuilder:
+    """:func:`build_toptag_jets` over the successive batches of one shard, numbering the events across batches.
+
+    Args:
+        options: The ``samples.toptag`` config section.
+        signal: True for the ttbar sample.
+    """
+
+    def __init__(self, options: Mapping[str, Any], signal: bool) -> None:
+        self.options = options
+        self.signal = signal
+        self.events_seen = 0
+
+    def __call__(self, batch: ak.Array) -> dict[str, ak.Array | np.ndarray]:
+        """The jets of the next batch (its events numbered after those of the earlier batches)."""
+        jets = build_toptag_jets(batch, self.options, self.signal, first_event=self.events_seen)
+        self.events_seen += len(batch)
+        return jets

@@ -115,7 +115,10 @@ class EnergyFlowNetwork(_DeepSet):
 
     Φ sees only the angular coordinates and enters linearly in the momentum fractions z_i, without any
     per-particle normalisation, so the latent space is infrared safe (a particle with z = 0 adds nothing) and
-    collinear safe (splitting a particle into collinear fragments with z_a + z_b = z gives the same sum).
+    collinear safe (splitting a particle into collinear fragments with z_a + z_b = z gives the same sum). The z of
+    the real constituents are normalised to sum to 1 over the mask (the preprocessing's z already do): the output
+    is then a function of the constituents it is given only, not of those cut away by ``max_constituents``, whose
+    pT a z normalised over the whole jet would carry in.
 
     Args:
         phi_sizes: Widths of the per-particle network Φ (the last one is the latent dimension).
@@ -134,6 +137,7 @@ class EnergyFlowNetwork(_DeepSet):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Logits of shape (B,) from constituents ``x`` (B, P, F) and ``mask`` (B, P)."""
         z = x[..., Z_COLUMN] * mask.to(x.dtype)
+        z = z / z.sum(dim=1, keepdim=True).clamp_min(torch.finfo(z.dtype).tiny)  # an empty jet keeps z = 0
         return self._head(_masked_sum(self.phi(x[..., ANGLE_COLUMNS]), z))
 
 

@@ -2,20 +2,24 @@
 
 Constituent features (per jet, the leading ``max_constituents`` constituents, zero-padded, with a mask), in this
 column order (:data:`CONSTITUENT_FEATURES`): Δη and Δφ to the jet axis (after the optional rotation and flip),
-log pT, log E, log(pT/pT_jet), log(E/E_jet), ΔR, and z = pT / Σ pT (the sum over all constituents of the jet).
+log pT, log E, log(pT/pT_jet), log(E/E_jet), ΔR, and z = pT / Σ pT, the sum over the constituents kept (the leading
+``max_constituents``, what a network sees), so that z sums to 1 over the mask: the EFN's weighted sum then depends
+on the kept constituents only (with a sum over all of them, constituents beyond the cut would change it). The
+rotation below is also that of the kept constituents; the jet axis, energy and pT are the whole jet's.
 
 Jet images: ``pixels`` × ``pixels`` in (Δη, Δφ) ∈ [-half_width, half_width]², each pixel the summed z of the
 constituents falling in it (pT-weighted and normalised per jet).
 
-Rotation and flip (``rotate: true``): the (Δη, Δφ) plane is rotated so that the pT-weighted principal axis is
-vertical, then flipped so that the pT-weighted mean of each coordinate is positive; a standard image preprocessing
-that removes symmetries the network would otherwise have to learn.
+Rotation and flip (``rotate: true``): the (Δη, Δφ) plane is rotated so that the pT-weighted principal axis (of the
+kept constituents; of all of them for the images) is vertical, then flipped so that the pT-weighted mean of each
+coordinate is positive; a standard image preprocessing that removes symmetries the network would otherwise have to
+learn.
 
 The workflow builds the features in two steps, neither of which holds more than a few chunks of jets:
 :func:`shard_features` (one job per sample shard: read, compute and write ``chunk_size`` jets at a time) and
-:func:`split_features` (each shard's jets assigned to train/val/test by a seed of (seed, sample, shard), written
-chunk by chunk). The files are chunked ROOT trees (:mod:`ml4hep.chunked`, where the choice of format is explained);
-:func:`load_split` opens a split for column-wise or chunked reads.
+:func:`split_features` (each shard's events assigned to train/val/test by a seed of (seed, sample, shard), the jets
+of an event together, written chunk by chunk). The files are chunked ROOT trees (:mod:`ml4hep.chunked`, where the
+choice of format is explained); :func:`load_split` opens a split for column-wise or chunked reads.
 """
 
 from __future__ import annotations
@@ -33,11 +37,13 @@ import uproot
 from ml4hep.chunked import DEFAULT_CHUNK_SIZE, ROW, ChunkedSplit, ChunkedWriter
 from ml4hep.errors import EmptySampleError, InputFileError
 from ml4hep.io import read_sample, read_tree
-from ml4hep.splitting import shard_seed, split_indices
+from ml4hep.splitting import shard_seed, split_groups
 from ml4hep.toptag.trees import TREE_COLUMNS, clustering_trees, feature_tree_algorithm
 
 CONSTITUENT_FEATURES = ("deta", "dphi", "log_pt", "log_e", "log_pt_rel", "log_e_rel", "delta_r", "z")
 JET_BRANCHES = ("jet_pt", "jet_eta", "jet_phi", "jet_mass", "is_signal_new", "part_E", "part_px", "part_py", "part_pz")
+EVENT_BRANCH = "event"
+"""Optional branch of a sample: the jet's event number in its shard (files without it have one jet per event)."""
 SPLITS = ("train", "val", "test")
 
 
@@ -121,19 +127,27 @@ def constituent_arrays(jets: ak.Array, max_constituents: int, *, rotate: bool = 
         (x of shape (jets, max_constituents, 8), mask of shape (jets, max_constituents)).
     """
     kin = _constituent_kinematics(jets)
-    columns = _feature_columns(jets, kin, kin, rotate=rotate)
+    columns = _feature_columns(jets, kin, kin, max_constituents, rotate=rotate)
     x = np.stack([_padded(columns[name], max_constituents) for name in CONSTITUENT_FEATURES], axis=-1)
     mask = _padded(ak.ones_like(kin["pt"]), max_constituents)
     return x, mask
 
 
 def node_features(
-    jets: ak.Array, px: ak.Array, py: ak.Array, pz: ak.Array, e: ak.Array, size: int, *, rotate: bool = False
+    jets: ak.Array,
+    px: ak.Array,
+    py: ak.Array,
+    pz: ak.Array,
+    e: ak.Array,
+    size: int,
+    *,
+    rotate: bool = False,
+    max_constituents: int | None = None,
 ) -> np.ndarray:
     """The constituent features of other four-momenta of each jet (e.g. the merged nodes of its clustering tree).
 
-    The jet frame (rotation and flip, jet energy, Σ pT) is that of the jet's constituents, so that a constituent
-    passed here gets its row of :func:`constituent_arrays`.
+    The jet frame (rotation and flip, jet energy, Σ pT of the leading ``max_constituents``) is that of the jet's
+    constituents, so that a constituent passed here gets its row of :func:`constituent_arrays`.
 
     Args:
         jets: Jets from :func:`load_jets`.
@@ -143,21 +157,35 @@ def node_features(
         e: Energies.
         size: Rows per jet (zero-padded or clipped).
         rotate: Apply the constituents' rotation and flip.
+        max_constituents: The constituent slots of :func:`constituent_arrays` (z is normalised over them; None:
+            over every constituent).
 
     Returns:
         Features of shape (jets, size, 8) in the columns of :data:`CONSTITUENT_FEATURES`.
     """
-    columns = _feature_columns(jets, _kinematics(jets, px, py, pz, e), _constituent_kinematics(jets), rotate=rotate)
+    kin, constituents = _kinematics(jets, px, py, pz, e), _constituent_kinematics(jets)
+    columns = _feature_columns(jets, kin, constituents, max_constituents, rotate=rotate)
     return np.stack([_padded(columns[name], size) for name in CONSTITUENT_FEATURES], axis=-1)
 
 
 def _feature_columns(
-    jets: ak.Array, kin: Mapping[str, ak.Array], constituents: Mapping[str, ak.Array], *, rotate: bool
+    jets: ak.Array,
+    kin: Mapping[str, ak.Array],
+    constituents: Mapping[str, ak.Array],
+    max_constituents: int | None,
+    *,
+    rotate: bool,
 ) -> dict[str, ak.Array]:
-    """The :data:`CONSTITUENT_FEATURES` of the momenta ``kin`` in the frame of the jet's ``constituents``."""
+    """The :data:`CONSTITUENT_FEATURES` of the momenta ``kin`` in the frame of the jet's ``constituents``.
+
+    z and the rotation are those of the leading ``max_constituents`` constituents (the ones kept in the padded
+    arrays), so that the features of the kept constituents do not depend on those cut away.
+    """
     pt, e, deta, dphi = kin["pt"], kin["e"], kin["deta"], kin["dphi"]
+    kept = slice(None, max_constituents)
     if rotate:
-        frame = _jet_frame(constituents["deta"], constituents["dphi"], constituents["pt"])
+        # The frame of the kept constituents too: what lies beyond the cut would otherwise turn the kept ones.
+        frame = _jet_frame(constituents["deta"][:, kept], constituents["dphi"][:, kept], constituents["pt"][:, kept])
         deta, dphi = _in_frame(deta, dphi, frame)
     jet_e = ak.sum(constituents["e"], axis=1)
     safe_pt, safe_e = np.maximum(pt, 1e-6), np.maximum(e, 1e-6)
@@ -169,7 +197,7 @@ def _feature_columns(
         "log_pt_rel": np.log(safe_pt / jets.jet_pt),
         "log_e_rel": np.log(safe_e / jet_e),
         "delta_r": np.hypot(deta, dphi),
-        "z": pt / ak.sum(constituents["pt"], axis=1),
+        "z": pt / ak.sum(constituents["pt"][:, kept], axis=1),
     }
 
 
@@ -208,8 +236,21 @@ def check_finite(arrays: Mapping[str, np.ndarray], source: str) -> None:
             )
 
 
-FEATURE_COLUMNS = ("x", "mask", "images", "substructure", "label", "weight", "jet_pt", "jet_mass", "shard", "entry")
-"""Columns of a shard's feature file; a split file adds ``sample`` (position of the jet's sample in ``samples``)."""
+FEATURE_COLUMNS = (
+    "x",
+    "mask",
+    "images",
+    "substructure",
+    "label",
+    "weight",
+    "jet_pt",
+    "jet_mass",
+    "shard",
+    "entry",
+    "event",
+)
+"""Columns of a shard's feature file (``event``: the sample's ``event`` branch, or ``entry`` when it has none); a
+split file adds ``sample`` (position of the jet's sample in ``samples``)."""
 
 
 def tree_arrays(jets: ak.Array, options: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -233,7 +274,9 @@ def tree_arrays(jets: ak.Array, options: Mapping[str, Any]) -> dict[str, np.ndar
     counts = real.sum(axis=1)
     four = [ak.unflatten(trees["four"][..., i][real], counts) for i in range(4)]
     return {
-        "tree_x": node_features(jets, *four, n_slots - 1, rotate=bool(options["rotate"])).astype(np.float32),
+        "tree_x": node_features(
+            jets, *four, n_slots - 1, rotate=bool(options["rotate"]), max_constituents=n_slots
+        ).astype(np.float32),
         "tree_children": trees["tree_children"].astype(np.int32),
         "tree_level": trees["tree_level"].astype(np.int32),
     }
@@ -249,7 +292,7 @@ def jet_features(jets: ak.Array, options: Mapping[str, Any], source: str) -> dic
         source: File named in the error of a NaN feature.
 
     Returns:
-        The columns of :data:`FEATURE_COLUMNS` but ``shard`` and ``entry``, and the clustering trees'
+        The columns of :data:`FEATURE_COLUMNS` but ``shard``, ``entry`` and ``event``, and the clustering trees'
         (:data:`ml4hep.toptag.trees.TREE_COLUMNS`) when a tagger reads them
         (:func:`ml4hep.toptag.trees.feature_tree_algorithm`).
     """
@@ -308,6 +351,7 @@ def shard_features(
         **jet_features(_empty_jets(), options, str(path)),
         "shard": np.zeros(0, np.int64),
         "entry": np.zeros(0, np.int64),
+        EVENT_BRANCH: np.zeros(0, np.int64),
     }
     with (
         ChunkedWriter(
@@ -322,13 +366,19 @@ def shard_features(
         uproot.open(path, array_cache=None) as file,
     ):
         start = 0
-        for jets in file["events"].iterate(list(JET_BRANCHES), step_size=int(chunk_size), library="ak"):
+        tree = file["events"]
+        # Files without event numbers (converted TopLandscape, a user's jets) hold one jet per event.
+        has_events = EVENT_BRANCH in tree.keys()
+        branches = [*JET_BRANCHES, EVENT_BRANCH] if has_events else list(JET_BRANCHES)
+        for jets in tree.iterate(branches, step_size=int(chunk_size), library="ak"):
             n = len(jets)
+            entry = np.arange(start, start + n, dtype=np.int64)
             writer.add(
                 {
                     **jet_features(jets, options, str(path)),
                     "shard": np.full(n, int(shard), np.int64),
-                    "entry": np.arange(start, start + n, dtype=np.int64),
+                    "entry": entry,
+                    EVENT_BRANCH: ak.to_numpy(jets[EVENT_BRANCH]).astype(np.int64) if has_events else entry,
                 }
             )
             start += n
@@ -336,14 +386,28 @@ def shard_features(
 
 
 def assign_splits(
-    labels: np.ndarray, sample: str, shard: int, options: Mapping[str, Any], seed: int
+    labels: np.ndarray,
+    sample: str,
+    shard: int,
+    options: Mapping[str, Any],
+    seed: int,
+    events: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Which jets of one shard go to each split (split name -> boolean mask over the shard's jets).
 
-    With ``predefined_split`` every jet goes to its sample's split(s); otherwise the shard's jets are split with the
-    configured fractions, stratified by label, by a seed of (seed, sample, shard): the split of a jet (an event)
-    depends on its shard alone, so that shards are split independently and reproducibly, and the three splits are
-    disjoint and cover every jet.
+    With ``predefined_split`` every jet goes to its sample's split(s); otherwise the shard's events are split with
+    the configured fractions, stratified by label, by a seed of (seed, sample, shard): the jets of one event share
+    its split (a tagger is not tested on the partner of a jet it was trained on), the split of an event depends on
+    its shard alone, so that shards are split independently and reproducibly, and the three splits are disjoint
+    and cover every jet.
+
+    Args:
+        labels: Label of each jet of the shard.
+        sample: Sample name.
+        shard: Shard number.
+        options: The ``split`` and ``predefined_split`` options.
+        seed: Seed of the split.
+        events: Event number of each jet (None: one jet per event).
     """
     predefined = options.get("predefined_split")
     if predefined:
@@ -351,7 +415,8 @@ def assign_splits(
     masks = {name: np.zeros(len(labels), dtype=bool) for name in SPLITS}
     if len(labels) == 0:
         return masks
-    for name, index in split_indices(labels, dict(options["split"]), shard_seed(seed, sample, shard)).items():
+    groups = np.arange(len(labels)) if events is None else events
+    for name, index in split_groups(labels, groups, dict(options["split"]), shard_seed(seed, sample, shard)).items():
         masks[name][index] = True
     return masks
 
@@ -399,7 +464,7 @@ def split_features(
                 source = ChunkedSplit(path, chunk_size)
                 labels = source["label"]
                 labels_seen.update(np.unique(labels).tolist())
-                masks = assign_splits(labels, sample, shard, options, seed)
+                masks = assign_splits(labels, sample, shard, options, seed, source[EVENT_BRANCH])
                 for chunk in source.chunks(columns):
                     rows = chunk.pop(ROW)
                     chunk["sample"] = np.full(len(rows), number, np.int64)
