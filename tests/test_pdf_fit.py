@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import numpy as np
@@ -252,6 +253,53 @@ def test_a_batch_job_writes_the_files_of_separate_jobs(setup, tmp_path):
         assert meta_a == meta_b and list(state_a) == list(state_b)
         for key, value in state_a.items():
             torch.testing.assert_close(state_b[key], value, rtol=1e-10, atol=1e-12)
+
+
+def test_held_out_datasets_are_not_in_the_fit(setup, tmp_path):
+    """NMC held out: its central values and fit covariance, scaled by 1000, change no replica's chi2, split or fit."""
+    torch.set_num_threads(1)
+    options = {**OPTIONS, "training": {**OPTIONS["training"], "epochs": 20, "patience": 20, "record_every": 1}}
+    base = _fit_inputs(setup)
+    held = setup["dataset"] == 1
+    scale = np.where(held, 1e3, 1.0)
+    variants = {
+        "as is": dataclasses.replace(base, fitted=np.array([True, False])),
+        "scaled": dataclasses.replace(
+            base, fitted=np.array([True, False]), data=base.data * scale, cov_fit=base.cov_fit * np.outer(scale, scale)
+        ),
+    }
+    replicas = {}
+    for name, inputs in variants.items():
+        path = inputs.save(tmp_path / f"{name}.npz")
+        fit.run_replica(str(path), options, 5, "cpu", str(tmp_path / f"{name}_r.npz"), str(tmp_path / f"{name}_r.pt"))
+        replicas[name] = np.load(tmp_path / f"{name}_r.npz")
+    a, b = replicas["as is"], replicas["scaled"]
+    assert len(a["replica_data"]) == len(a["train"]) == (~held).sum()  # only the fitted points are fitted
+    np.testing.assert_array_equal(a["train"], b["train"])
+    np.testing.assert_allclose(b["chi2_train"], a["chi2_train"], rtol=1e-12)
+    np.testing.assert_allclose(b["predictions"], a["predictions"], rtol=1e-12)
+    assert len(a["predictions"]) == len(held)  # the held-out points are predicted all the same
+
+
+def test_shared_mask_and_fixed_preprocessing_switch_the_per_replica_draws_off(setup):
+    inputs = _fit_inputs(setup)
+    drawn = [fit.prepare_replica(inputs, OPTIONS, seed) for seed in (1, 2)]
+    assert not np.array_equal(drawn[0][2], drawn[1][2])
+    assert drawn[0][0].alpha.tolist() != drawn[1][0].alpha.tolist()
+    options = {
+        **OPTIONS,
+        "training": {**OPTIONS["training"], "shared_mask": True},
+        "preprocessing": {**OPTIONS["preprocessing"], "fixed": True},
+    }
+    shared = [fit.prepare_replica(inputs, options, seed) for seed in (1, 2)]
+    np.testing.assert_array_equal(shared[0][2], shared[1][2])  # one mask for the fit's replicas
+    other_fit = fit.prepare_replica(dataclasses.replace(inputs, fit_seed=7), options, 1)
+    assert not np.array_equal(other_fit[2], shared[0][2])  # but another fit has its own
+    middle = [np.mean(OPTIONS["preprocessing"][name]["alpha"]) for name in FIT_BASIS]
+    for model, _, _ in shared:
+        np.testing.assert_allclose(model.alpha.numpy(), middle)
+    weights = [dict(model.named_parameters())["net.0.weight"].detach() for model, _, _ in shared]
+    assert not torch.equal(*weights)  # the initial weights stay per replica
 
 
 def test_dry_run_plans_one_job_per_batch(tmp_path):

@@ -177,6 +177,16 @@ rule pdf_evaluate:
         chi2_csv="results/pdf/chi2.csv",
         chi2_md="results/pdf/chi2.md",
         chi2_tex="results/pdf/chi2.tex",
+        closure_csv="results/pdf/closure.csv",
+        closure_md="results/pdf/closure.md",
+        closure_tex="results/pdf/closure.tex",
+        closure_plot=report(
+            "results/pdf/plots/closure.png",
+            caption="../report/pdf_closure.rst",
+            category="PDF replicas",
+            labels={"result": "closure estimators in and out of sample", "type": "figure"},
+        ),
+        closure_plot_pdf="results/pdf/plots/closure.pdf",
         ensemble_q="results/pdf/ensemble_q.npz",
         bands_q=report(
             "results/pdf/plots/bands_q.png",

@@ -9,11 +9,20 @@ covariance C of the N estimator points (held-out datasets when the config holds 
 * xi_1sigma = fraction of (fit, direction) pairs where |E[T] - f| < sigma, in the eigenbasis of C (sigma: the
   replicas' standard deviation along that direction): 0.68 for a faithful Gaussian uncertainty.
 
-Their statistical uncertainty is estimated by a bootstrap over replicas (and over fits when there are several).
+Their statistical uncertainty is estimated by a bootstrap over replicas and, when there are several fits, over fits
+as well: only then does the ± include the fit-to-fit scatter (the level-1 shift is drawn once per fit, so one fit
+cannot measure how much the estimators move with it; ``error_includes_fit_scatter`` says which). The per-fit values
+and their standard deviation over fits are returned too.
+
+NNPDF4.0 (arXiv:2109.02653, section 6) computes both estimators out of sample, on datasets left out of the closure
+fits; :func:`ml4hep.pdf.evaluate.closure_estimators` gives them on the held-out datasets and, beside them, on the
+fitted data (in sample). For a Gaussian ensemble whose spread is R_bv times too small, xi_1sigma is
+erf(1 / (sqrt(2) R_bv)) (:func:`expected_xi`): 0.683 at R_bv = 1, the consistency check NNPDF quotes.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -56,6 +65,16 @@ def _bases(cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return _whiten(cov), np.linalg.eigh(cov)[1]
 
 
+def expected_xi(r_bv: float) -> float:
+    """xi_1sigma of a Gaussian ensemble with bias/variance ratio ``r_bv``: erf(1 / (sqrt(2) R_bv)).
+
+    Example:
+        >>> round(expected_xi(1.0), 3)
+        0.683
+    """
+    return math.erf(1.0 / (math.sqrt(2.0) * r_bv)) if r_bv > 0 else float("nan")
+
+
 def estimators(
     fits: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], bootstrap: int = 200, seed: int = 0
 ) -> dict[str, float]:
@@ -67,7 +86,10 @@ def estimators(
         seed: Seed of the resampling.
 
     Returns:
-        ``r_bv``, ``r_bv_err``, ``xi_1sigma``, ``xi_1sigma_err``, ``bias``, ``variance``, ``fits``, ``points``.
+        ``r_bv``, ``r_bv_err``, ``xi_1sigma``, ``xi_1sigma_err`` (bootstrap; with one fit over its replicas only),
+        ``error_includes_fit_scatter`` (several fits), ``r_bv_per_fit``, ``xi_1sigma_per_fit`` and their standard
+        deviations over fits ``r_bv_fit_std``, ``xi_1sigma_fit_std`` (NaN with one fit), ``xi_expected`` (from
+        R_bv, :func:`expected_xi`), ``bias``, ``variance``, ``fits``, ``replicas`` (mean per fit), ``points``.
     """
 
     def combine(parts: list[dict[str, float]]) -> tuple[float, float]:
@@ -92,13 +114,23 @@ def estimators(
         else:
             samples.append(combine(resampled))
     errors = np.std(samples, axis=0, ddof=1) if len(samples) > 1 else [float("nan")] * 2
+    per_fit_r = [float(np.sqrt(p["bias"] / p["variance"])) if p["variance"] > 0 else float("nan") for p in parts]
+    per_fit_xi = [p["inside"] for p in parts]
+    several = len(fits) > 1
     return {
         "r_bv": r_bv,
         "r_bv_err": float(errors[0]),
         "xi_1sigma": xi,
         "xi_1sigma_err": float(errors[1]),
+        "error_includes_fit_scatter": several,
+        "r_bv_per_fit": per_fit_r,
+        "xi_1sigma_per_fit": per_fit_xi,
+        "r_bv_fit_std": float(np.std(per_fit_r, ddof=1)) if several else float("nan"),
+        "xi_1sigma_fit_std": float(np.std(per_fit_xi, ddof=1)) if several else float("nan"),
+        "xi_expected": expected_xi(r_bv),
         "bias": float(np.mean([p["bias"] for p in parts])),
         "variance": float(np.mean([p["variance"] for p in parts])),
         "fits": len(fits),
+        "replicas": float(np.mean([len(f[0]) for f in fits])),
         "points": int(len(fits[0][1])),
     }

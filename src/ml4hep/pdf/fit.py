@@ -490,10 +490,22 @@ def fit_replica(
     )[0]
 
 
-def draw_preprocessing(
-    ranges: Mapping[str, Mapping[str, Sequence[float]]], rng: np.random.Generator
-) -> tuple[list[float], list[float]]:
-    """Per-replica exponents: uniform inside each basis function's [low, high] alpha and beta ranges."""
+def draw_preprocessing(ranges: Mapping[str, Any], rng: np.random.Generator) -> tuple[list[float], list[float]]:
+    """Per-replica exponents: uniform inside each basis function's [low, high] alpha and beta ranges.
+
+    With ``ranges["fixed"]`` every replica takes the middle of each range instead (no draw: the closure study of
+    docs/pdf.md switches the per-replica preprocessing off with it).
+
+    Example:
+        >>> ranges = {name: {"alpha": [1.0, 1.2], "beta": [3.0, 4.0]} for name in FIT_BASIS}
+        >>> draw_preprocessing({**ranges, "fixed": True}, np.random.default_rng(0))[1][0]
+        3.5
+    """
+    if ranges.get("fixed", False):
+        return (
+            [float(np.mean(ranges[name]["alpha"])) for name in FIT_BASIS],
+            [float(np.mean(ranges[name]["beta"])) for name in FIT_BASIS],
+        )
     alpha = [float(rng.uniform(*ranges[name]["alpha"])) for name in FIT_BASIS]
     beta = [float(rng.uniform(*ranges[name]["beta"])) for name in FIT_BASIS]
     return alpha, beta
@@ -524,6 +536,8 @@ def prepare_replica(inputs: Any, options: Mapping[str, Any], seed: int) -> tuple
     The seed decides the replica's Gaussian fluctuation (level 2 / data mode), its training/validation split, its
     preprocessing exponents and the network initialisation (each from its own derived stream; the last one seeds
     torch just before the model is built, so a replica's initial weights do not depend on the others of its batch).
+    With ``training.shared_mask`` the split comes from the fit's seed instead (one mask for every replica of the
+    fit), with ``preprocessing.fixed`` the exponents are the ranges' middles (:func:`draw_preprocessing`).
 
     Args:
         inputs: The fit inputs (:class:`ml4hep.pdf.pseudodata.FitInputs`).
@@ -539,8 +553,11 @@ def prepare_replica(inputs: Any, options: Mapping[str, Any], seed: int) -> tuple
     streams = np.random.SeedSequence(seed).spawn(4)
     fitted = np.flatnonzero(inputs.fitted_points())
     data = replica_data(inputs, int(streams[0].generate_state(1)[0]))[fitted]
+    split_stream = streams[1]
+    if options["training"].get("shared_mask", False):
+        split_stream = np.random.SeedSequence([int(inputs.fit_seed), 1])  # the fit's, not the replica's
     train = training_split(
-        inputs.point_dataset, fitted, float(options["training"]["fraction"]), int(streams[1].generate_state(1)[0])
+        inputs.point_dataset, fitted, float(options["training"]["fraction"]), int(split_stream.generate_state(1)[0])
     )
     alpha, beta = draw_preprocessing(options["preprocessing"], np.random.default_rng(streams[2]))
     seed_everything(int(streams[3].generate_state(1)[0]))

@@ -246,7 +246,7 @@ def write_lhapdf_sets(
         )
     )
     if truth_set is not None:
-        truth = evolved_grids(truth_on_grid(table["xgrid"])[None], table)
+        truth = evolved_grids(truth_on_grid(table["xgrid"], options["closure"]["truth"])[None], table)
         truth_set = Path(truth_set)
         written.append(
             write_set(

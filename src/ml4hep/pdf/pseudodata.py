@@ -47,6 +47,7 @@ class FitInputs:
         positivity_fk: Positivity FK table in FIT_BASIS.
         xgrid: The FK x-grid.
         level: Closure level (0, 1, 2) or -1 in data mode.
+        fit_seed: Seed of the fit (its level-1 shift; a training mask shared by its replicas derives from it).
     """
 
     datasets: list[str]
@@ -62,6 +63,7 @@ class FitInputs:
     positivity_fk: np.ndarray
     xgrid: np.ndarray
     level: int
+    fit_seed: int = 0
 
     def save(self, path: str | Path) -> Path:
         """Write as an ``npz`` of plain arrays."""
@@ -80,6 +82,7 @@ class FitInputs:
             values = {k: content[k] for k in content.files}
         values["datasets"] = [str(s) for s in values["datasets"]]
         values["level"] = int(values["level"])
+        values["fit_seed"] = int(values.get("fit_seed", 0))  # files written before the field existed
         return cls(**values)
 
     def fitted_points(self) -> np.ndarray:
@@ -190,6 +193,7 @@ def build_inputs(
         positivity_fk=to_fit_basis(positivity["fk"]),
         xgrid=xgrid,
         level=level,
+        fit_seed=int(seed),
     )
 
 
