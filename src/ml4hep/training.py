@@ -274,6 +274,11 @@ def _weighted_loss(loss_name: str, output: torch.Tensor, target: torch.Tensor, w
         per_example = nn.functional.binary_cross_entropy_with_logits(output, target, reduction="none")
     elif loss_name == "mse":
         per_example = (output - target) ** 2
+    elif loss_name == "bce_mse":
+        # a cross-entropy and regressions in one loss (ALICES, CASCAL: the ratio's logit and the score's squared
+        # error, arXiv:1805.12244): column 0 is a logit against a (soft) label, the other columns are squared errors
+        logit = nn.functional.binary_cross_entropy_with_logits(output[:, :1], target[:, :1], reduction="none")
+        per_example = torch.cat([logit, (output[:, 1:] - target[:, 1:]) ** 2], dim=1)
     else:
         raise ValueError(f"unknown loss {loss_name!r}")
     return (per_example * weight).sum() / weight.sum().clamp_min(1e-12)
@@ -464,7 +469,8 @@ def fit(
         val_target: Validation targets; None with a source.
         train_weight: Loss weights per training example (None: 1); ignored with a source.
         val_weight: Loss weights per validation example (None: 1); ignored with a source.
-        loss: ``bce`` (logits) or ``mse``.
+        loss: ``bce`` (logits), ``mse``, or ``bce_mse`` (two-column outputs, targets and weights: column 0 a
+            logit against a soft label, the others squared errors; the weights set each term's share).
         epochs: Maximum number of epochs.
         batch_size: Mini-batch size.
         learning_rate: Adam learning rate.

@@ -301,16 +301,20 @@ def susy_active_labelled(round):
 # Simulation-based inference (sbi.smk)
 
 
+def sbi_sample_events(sample):
+    """Events of one sbi sample (``nominal``, ``reference`` or ``theta<θ1>``)."""
+    return SBI[sample]["events"] if sample in ("nominal", "reference") else SBI["direct"]["events"]
+
+
 def sbi_shards(sample):
-    """The ROOT files of one sbi sample (``nominal`` or ``theta<θ1>``)."""
-    events = SBI["nominal"]["events"] if sample == "nominal" else SBI["direct"]["events"]
-    shards = -(-events // SBI["events_per_shard"])  # ceil
+    """The ROOT files of one sbi sample (``nominal``, ``reference`` or ``theta<θ1>``)."""
+    shards = -(-sbi_sample_events(sample) // SBI["events_per_shard"])  # ceil
     return [f"results/sbi/samples/{sample}/{shard}.root" for shard in range(shards)]
 
 
 def sbi_shard_events(sample, shard):
     """Events of one shard: the sample's events spread over its shards (the first ones take the remainder)."""
-    events = SBI["nominal"]["events"] if sample == "nominal" else SBI["direct"]["events"]
+    events = sbi_sample_events(sample)
     shards = len(sbi_shards(sample))
     return events // shards + (1 if int(shard) < events % shards else 0)
 

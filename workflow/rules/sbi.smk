@@ -1,6 +1,7 @@
 # Simulation-based inference with joint likelihood ratios: generation shards (nominal with the shower weights,
-# direct at each θ1) -> dataset (splits with the gold, weight validation) -> one training rule per estimator ->
-# inference on the direct samples -> render (intervals table, figures, metrics).
+# direct at each θ1, and a separate reference sample with weights) -> dataset (splits with the gold, weight
+# validation) -> one training rule per estimator, and the binned truth reference -> inference on the direct
+# samples -> render (intervals table, figures, metrics).
 
 from ml4hep.sbi.estimators import SBI_ESTIMATORS, estimator_hyper
 
@@ -19,7 +20,7 @@ rule sbi_generate:
     benchmark:
         "results/benchmarks/sbi/generate_{sample}_{shard}.tsv"
     wildcard_constraints:
-        sample=names_regex(["nominal", *SBI_DIRECT]),
+        sample=names_regex(["nominal", "reference", *SBI_DIRECT]),
         shard=r"\d+",
     conda:
         "../../envs/ml4hep.yaml"
@@ -29,7 +30,12 @@ rule sbi_generate:
         events=lambda wc: sbi_shard_events(wc.sample, wc.shard),
         seed=lambda wc: derive_seed(config["seed"], "sbi", wc.sample, wc.shard),
         theta=lambda wc: SBI_DIRECT.get(wc.sample),
-        settings={"energy_gev": SBI["energy_gev"], "thetas": SBI["variations"], "batch_size": SBI["batch_size"]},
+        settings={
+            "energy_gev": SBI["energy_gev"],
+            "thetas": SBI["variations"],
+            "batch_size": SBI["batch_size"],
+            "shower_pt_min": SBI["shower_pt_min"],
+        },
     script:
         "../../scripts/sbi_generate.py"
 
@@ -60,6 +66,31 @@ rule sbi_dataset:
         seed=derive_seed(config["seed"], "sbi", "split"),
     script:
         "../../scripts/sbi_dataset.py"
+
+
+# The truth curve's reference: the fine-binned likelihood ratio of a few observables from the reference sample
+# (its own seeds: no estimator trains on it), on the inference grid.
+rule sbi_reference:
+    input:
+        reference=sbi_shards("reference"),
+        code=script_code("sbi_reference.py"),
+    output:
+        model="results/sbi/models/truth.npz",
+        info="results/sbi/reference.json",
+    log:
+        "results/logs/sbi/reference.log",
+    benchmark:
+        "results/benchmarks/sbi/reference.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    params:
+        degree=SBI["polynomial_degree"],
+        observables=SBI["reference"]["observables"],
+        bins=SBI["reference"]["bins"],
+        variations=SBI["variations"],
+        grid_points=SBI["inference"]["grid_points"],
+    script:
+        "../../scripts/sbi_reference.py"
 
 
 rule sbi_train_baseline:
@@ -120,6 +151,7 @@ rule sbi_train_network:
 rule sbi_inference:
     input:
         models=[sbi_model_file(estimator) for estimator in SBI["estimators"]],
+        truth="results/sbi/models/truth.npz",
         direct="results/sbi/dataset/direct.npz",
         code=script_code("sbi_inference.py"),
     output:
@@ -144,6 +176,7 @@ rule sbi_render:
     input:
         inference="results/sbi/inference.json",
         validation="results/sbi/validation.json",
+        reference="results/sbi/reference.json",
         code=script_code("sbi_render.py"),
     output:
         metrics="results/sbi/metrics.json",

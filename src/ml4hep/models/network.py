@@ -41,7 +41,8 @@ class TorchClassifier:
         label: Column with the 0/1 labels.
         weighting: ``balanced`` (classes of equal total weight, unit event weights), ``balanced_event`` (the same
             with the ``weight`` column) or ``none``.
-        loss: ``bce`` (logits against 0/1 targets) or ``mse`` (a regression).
+        loss: ``bce`` (logits against 0/1 targets), ``mse`` (a regression) or ``bce_mse`` (a logit and regressions
+            in one loss, :func:`ml4hep.training.fit`).
         raw_outputs: Whether :meth:`predict` takes the raw outputs (a regression) instead of their sigmoid.
 
     Args:

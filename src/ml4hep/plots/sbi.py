@@ -21,14 +21,16 @@ OBSERVABLE_LABELS = {
 
 
 def plot_llr(inference: Mapping[str, Any], display_names: Mapping[str, str], outputs: Sequence[str | Path]) -> None:
-    """Every estimator's expected Δ(−2 ln r)(θ), one panel per θ_true, and the 68% widths as bars (value of gold)."""
+    """Expected Δ(−2 ln r)(θ) of the truth and each estimator per θ_true; the 68% widths as bars (value of gold)."""
     grid = np.asarray(inference["grid"])
     results = inference["results"]
     thetas = list(next(iter(results.values())))
     fig, axes = plt.subplots(1, len(thetas) + 1, figsize=(6.5 * (len(thetas) + 1), 5.5), squeeze=False)
     for ax, theta in zip(axes[0], thetas, strict=False):
         for name, per_theta in results.items():
-            ax.plot(grid, per_theta[theta]["expected"], label=display_names.get(name, name), linewidth=1.8)
+            # the truth reference underneath the estimators, wide and grey, so that each estimator reads against it
+            style = {"color": "black", "alpha": 0.35, "linewidth": 5} if name == "truth" else {"linewidth": 1.8}
+            ax.plot(grid, per_theta[theta]["expected"], label=display_names.get(name, name), **style)
         for level, threshold in LEVELS.items():
             ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
             ax.text(grid[0], threshold, f" {level}%", va="bottom", fontsize=10, color="grey")

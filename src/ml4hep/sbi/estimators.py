@@ -14,8 +14,9 @@ reweighting to θ is equivalent to drawing at θ). The estimators differ in what
   1/r(x, z) for θ events;
 * ``rascal``: ROLR plus ``alpha`` times the squared error of the score t̂ = ∂ ln r̂ / ∂θ (autograd) against the
   joint score t(x, z | θ), on the θ events;
-* ``alice``: the cross-entropy against the soft label s(x, z) = r / (1 + r) on both halves (ALICES, with a score
-  term, would need a loss mixing cross-entropy and squared error, which :func:`ml4hep.training.fit` has not).
+* ``alice``: the cross-entropy against the soft label s(x, z) = r / (1 + r) on both halves;
+* ``cascal`` and ``alices``: CARL's and ALICE's cross-entropies plus ``alpha`` times the score's squared error, as
+  RASCAL's (the training loop's ``bce_mse`` loss).
 
 Every network is an MLP of the standardised observables and ln θ, seeded and trained with
 :func:`ml4hep.training.fit` (early stopping on the validation split, a checkpoint per epoch), and normalised after
@@ -290,6 +291,49 @@ class Rascal(Rolr):
         ratio_weight = super().loss_weights(split)
         score_weight = float(self.hyper["alpha"]) * np.where(np.asarray(split["y"]) == 1, ratio_weight, 0.0)
         return np.stack([ratio_weight, score_weight], axis=1)
+
+
+class _ScoreAugmented:
+    """The score term of CASCAL and ALICES: ``alpha`` × the squared error of t̂ = ∂ ln r̂ / ∂θ against t(x, z | θ).
+
+    Mixed into a cross-entropy estimator (CARL, ALICE). The network returns (ln r̂, t̂) per example (autograd through
+    the parameterised MLP); the targets are (the estimator's label, the joint score) and the loss weights (its
+    weight, ``alpha`` × that on θ events and 0 on θ0 events: the joint score is that of the θ events' histories), so
+    that the training loop's ``bce_mse`` loss is the cross-entropy plus ``alpha`` × the score's squared error.
+    """
+
+    head: ClassVar[str] = "logit_and_score"
+    loss: ClassVar[str] = "bce_mse"
+    defaults: ClassVar[dict[str, Any]] = {**_RatioNetwork.defaults, "alpha": 1.0}
+
+    @property
+    def network_hyper(self) -> dict[str, Any]:
+        """The network's keys (``alpha`` belongs to the loss)."""
+        return {k: v for k, v in super().network_hyper.items() if k != "alpha"}
+
+    def targets(self, split: Split) -> np.ndarray:
+        """(The cross-entropy's label, the joint score t(x, z | θ)) per example."""
+        return np.stack([super().targets(split), np.asarray(split["score"])], axis=1)
+
+    def loss_weights(self, split: Split) -> np.ndarray:
+        """(The cross-entropy's weight, ``alpha`` × that on θ events and 0 on θ0 events) per example."""
+        label_weight = super().loss_weights(split)
+        score_weight = float(self.hyper["alpha"]) * np.where(np.asarray(split["y"]) == 1, label_weight, 0.0)
+        return np.stack([label_weight, score_weight], axis=1)
+
+
+@SBI_ESTIMATORS.register("cascal")
+class Cascal(_ScoreAugmented, Carl):
+    """CASCAL: CARL's cross-entropy plus ``alpha`` × the squared error of the score on θ events."""
+
+    display_name: ClassVar[str] = "CASCAL"
+
+
+@SBI_ESTIMATORS.register("alices")
+class Alices(_ScoreAugmented, Alice):
+    """ALICES: ALICE's cross-entropy against r / (1 + r) plus ``alpha`` × the squared error of the score."""
+
+    display_name: ClassVar[str] = "ALICES"
 
 
 def estimator_hyper(config: Mapping[str, Any], name: str) -> dict[str, Any]:

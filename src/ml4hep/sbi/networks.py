@@ -20,7 +20,7 @@ from torch import nn
 LOG_RATIO_CLAMP = 10.0
 """|ln r̂| is clamped here inside the ratio heads: exp of a wild early-training output would overflow the loss."""
 
-HEADS = ("logit", "ratio", "ratio_and_score")
+HEADS = ("logit", "ratio", "ratio_and_score", "logit_and_score")
 
 CALIBRATION_POINTS = 33
 """θ values (log-spaced over the training range) at which the normalisation c(θ) is measured."""
@@ -35,7 +35,8 @@ class RatioModule(nn.Module):
         mean: Mean of each observable in the training events.
         std: Their spread.
         head: ``logit`` (ln r̂, for cross-entropies), ``ratio`` (r̂ for θ0 examples, 1/r̂ for θ examples: ROLR's
-            squared errors) or ``ratio_and_score`` (that and the score t̂ = ∂ ln r̂ / ∂θ, two columns).
+            squared errors), ``ratio_and_score`` (that and the score t̂ = ∂ ln r̂ / ∂θ, two columns: RASCAL) or
+            ``logit_and_score`` (ln r̂ and t̂: ALICES and CASCAL).
         theta_range: Range of θ of the calibration grid.
     """
 
@@ -97,7 +98,8 @@ class RatioModule(nn.Module):
             theta = theta.detach().requires_grad_(True)
             log_r = self.log_ratio(x, theta)
             (score,) = torch.autograd.grad(log_r.sum(), theta, create_graph=differentiable)
-        return torch.stack([self._ratio_term(log_r, y), score], dim=1)
+        first = log_r if self.head == "logit_and_score" else self._ratio_term(log_r, y)
+        return torch.stack([first, score], dim=1)
 
     @staticmethod
     def _ratio_term(log_r: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -104,7 +104,8 @@ def task_metrics(
     """The task's ``metrics.json``.
 
     Per estimator the mean interval widths and coverages over the θ_true samples, the value of gold (CARL's and
-    the histogram's 68% width over each estimator's) and the weight validation.
+    the histogram's 68% width over each estimator's), the same ratio for the truth reference's width (``truth``:
+    below 1 for an estimator wider than the truth, above 1 for a narrower one) and the weight validation.
     """
     estimators = {}
     for name, per_theta in inference["results"].items():
@@ -114,7 +115,7 @@ def task_metrics(
             for key in ("width68", "width95", "coverage68", "coverage95", "theta_hat_std")
         }
     gain = {}
-    for reference in ("histogram", "carl"):
+    for reference in ("truth", "histogram", "carl"):
         if reference in estimators:
             gain[reference] = {
                 name: estimators[reference]["width68"] / m["width68"] if m["width68"] > 0 else None
