@@ -40,7 +40,15 @@ from timing import timed, versions, write_report  # benchmarks/timing.py, beside
 
 from ml4hep.config import derive_seed, load_config
 from ml4hep.models import FitContext
-from ml4hep.susy.classifiers import CLASSIFIERS, feature_names, features, p_allowed
+from ml4hep.susy.classifiers import (
+    CLASSIFIERS,
+    PARAMETER_COLUMN,
+    classifier_inputs,
+    feature_names,
+    features,
+    hyper_parameters,
+    p_allowed,
+)
 from ml4hep.susy.recast import EXCLUDED, label_points, signal_yields
 from ml4hep.susy.scan import PARAMETERS, sample_points
 from ml4hep.susy.spectrum import spectrum
@@ -109,11 +117,13 @@ def main() -> None:
                 names = json.loads(info_path.read_text()).get("feature_names", [])
                 inputs = "parameters" if names == feature_names("parameters") else "parameters_and_masses"
             else:
-                inputs, source = susy["inputs"], "trained here on the benchmark points (timing only)"
+                inputs = classifier_inputs(name, susy["inputs"])
+                source = "trained here on the benchmark points (timing only)"
                 path = Path(scratch) / f"{name}{suffix}"
                 x = features(points, inputs)
                 split = {"X": x, "allowed": allowed, "feature_names": np.array(feature_names(inputs))}
-                model = CLASSIFIERS.create(name, susy[name])
+                split[PARAMETER_COLUMN] = features(points, "parameters")
+                model = CLASSIFIERS.create(name, hyper_parameters(name, susy))
                 model.fit(split, split, FitContext(seed=1, device="cpu"))
                 model.save(path)
             predictor = CLASSIFIERS.load(name, path)

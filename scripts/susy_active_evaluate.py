@@ -19,6 +19,7 @@ with rule_context(snakemake):
         snakemake.params.train_seed,
         snakemake.input.pool,
         snakemake.input.test,
+        snakemake.input.val,
         rounds,
         dict(zip(snakemake.params.strategies, snakemake.input.final, strict=True)),
         snakemake.params.display_name,

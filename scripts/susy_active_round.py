@@ -4,6 +4,7 @@ from ml4hep.io import write_json
 from ml4hep.rules import rule_context
 from ml4hep.susy.active import round_job
 from ml4hep.susy.grid import grid_overrides
+from ml4hep.susy.toys import read_toys
 
 with rule_context(snakemake):
     strategies = snakemake.params.strategies
@@ -16,8 +17,10 @@ with rule_context(snakemake):
         snakemake.params.seeds,
         snakemake.input.pool,
         snakemake.input.test,
+        snakemake.input.val,
         dict(zip(strategies, snakemake.input.previous, strict=True)),
         dict(zip(strategies, snakemake.output.labelled, strict=True)),
         overrides=grid_overrides(grid[0] if grid else None),
+        toys=read_toys(list(snakemake.input.toys)),
     )
     write_json(snakemake.output.record, record)

@@ -7,6 +7,7 @@ import torch
 from ml4hep.plots.susy import plot_confidence, plot_maps
 from ml4hep.rules import rule_context
 from ml4hep.susy.evaluate import evaluate
+from ml4hep.susy.toys import read_toys
 
 with rule_context(snakemake):
     torch.set_num_threads(1)
@@ -18,10 +19,12 @@ with rule_context(snakemake):
         with open(grid_summary[0]) as stream:
             comparison = json.load(stream)["summary"]
     models = dict(zip(snakemake.params.classifiers, snakemake.input.models, strict=True))
+    infos = dict(zip(snakemake.params.classifiers, snakemake.input.infos, strict=True))
     output = snakemake.output
     _, figures = evaluate(
         snakemake.input.test,
         models,
+        infos,
         snakemake.params.inputs,
         snakemake.params.recast,
         snakemake.params.options,
@@ -29,6 +32,7 @@ with rule_context(snakemake):
         dict(output),
         grid[0] if grid else None,
         comparison,
+        read_toys(list(snakemake.input.toys)),
     )
     plot_maps(
         figures["test"],

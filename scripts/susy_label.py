@@ -4,6 +4,7 @@ from ml4hep.io import write_json
 from ml4hep.rules import rule_context
 from ml4hep.susy.grid import grid_overrides
 from ml4hep.susy.recast import label_shard
+from ml4hep.susy.toys import read_toys
 
 with rule_context(snakemake):
     recast = snakemake.params.recast
@@ -16,5 +17,6 @@ with rule_context(snakemake):
         recast["min_signal_events"],
         recast["xsec_order"],
         overrides=grid_overrides(grid[0] if grid else None),
+        toys=read_toys(list(snakemake.input.toys)),
     )
     write_json(snakemake.output.summary, summary)

@@ -1,8 +1,10 @@
 """Rules susy_train_{rf,bdt,mlp}: train one classifier of the recast label, write model, scores and info."""
 
+from functools import partial
+
 from ml4hep.models.step import fit_context, train_and_score
 from ml4hep.rules import rule_context
-from ml4hep.susy.classifiers import CLASSIFIERS, load_split, validation_summary
+from ml4hep.susy.classifiers import CLASSIFIERS, classifier_inputs, load_split, validation_summary
 
 with rule_context(snakemake):
     inputs = {split: snakemake.input[split] for split in ("train", "val", "test")}
@@ -16,5 +18,7 @@ with rule_context(snakemake):
         info_path=snakemake.output.info,
         label="allowed",
         info={"classifier": snakemake.wildcards.classifier},
-        summarise=validation_summary,
+        summarise=partial(
+            validation_summary, inputs=classifier_inputs(snakemake.wildcards.classifier, snakemake.params.inputs)
+        ),
     )

@@ -1,4 +1,5 @@
 import json
+from functools import partial
 
 import numpy as np
 import pytest
@@ -8,9 +9,17 @@ from ml4hep.config import derive_seed
 from ml4hep.models import FitContext
 from ml4hep.models.forest import ForestArrays
 from ml4hep.models.step import train_and_score
-from ml4hep.susy.classifiers import CLASSIFIERS, load_split, p_allowed, validation_summary
+from ml4hep.susy.classifiers import (
+    CLASSIFIERS,
+    classifier_inputs,
+    hyper_parameters,
+    load_calibration,
+    load_split,
+    split_p_allowed,
+    validation_summary,
+)
+from ml4hep.susy.confidence import confidence_table
 from ml4hep.susy.dataset import build_dataset
-from ml4hep.susy.evaluate import confidence_table
 from ml4hep.susy.recast import label_shard
 from ml4hep.susy.scan import PARAMETERS, read_points, scan_shard, shard_sizes
 from ml4hep.susy.slha import write_slha
@@ -49,14 +58,14 @@ def tiny(test_config, tmp_path_factory):
     suffix = {name: CLASSIFIERS.model_class(name).suffix for name in CLASSIFIERS}
     for name in CLASSIFIERS:
         train_and_score(
-            CLASSIFIERS.create(name, susy[name]),
+            CLASSIFIERS.create(name, hyper_parameters(name, susy)),
             data,
             FitContext(seed=5),
             model_path=models / f"{name}{suffix[name]}",
             scores_path=models / f"{name}.root",
             info_path=models / f"{name}_info.json",
             label="allowed",
-            summarise=validation_summary,
+            summarise=partial(validation_summary, inputs=classifier_inputs(name, susy["inputs"])),
         )
     return {"summary": summary, "data": data, "models": models, "suffix": suffix, "dir": out}
 
@@ -74,11 +83,33 @@ def test_dataset_counts(tiny, test_config):
 def test_classifier_beats_majority_guess(tiny, name):
     val, test = tiny["data"]["val"], tiny["data"]["test"]
     predictor = CLASSIFIERS.load(name, tiny["models"] / f"{name}{tiny['suffix'][name]}")
-    both = {k: np.concatenate([val[k], test[k]]) for k in ("X", "allowed")}  # ~120 points, less noisy than test
-    result = confidence_table(both["allowed"], p_allowed(predictor, both["X"]))
+    # ~120 points, less noisy than test
+    both = {k: np.concatenate([val[k], test[k]]) for k in ("X", "X_parameters", "allowed")}
+    result = confidence_table(both["allowed"], split_p_allowed(predictor, both))
     majority = max(both["allowed"].mean(), 1 - both["allowed"].mean())
     assert result["accuracy"] > majority + 0.1, (name, result["accuracy"], majority)
-    assert result["coverage_conf68"] <= 1.0
+    assert result["coverage_raw_conf68"] <= 1.0
+
+
+def test_the_19_parameter_forest_sees_only_the_parameters(tiny):
+    info = json.loads((tiny["models"] / "rf_parameters_info.json").read_text())
+    assert info["feature_names"] == list(PARAMETERS)
+    assert tiny["data"]["train"]["X_parameters"].shape[1] == len(PARAMETERS)
+    assert tiny["data"]["train"]["X"].shape[1] > len(PARAMETERS)  # the others see the masses too (susy.inputs)
+    np.testing.assert_array_equal(
+        tiny["data"]["test"]["X_parameters"], np.column_stack([tiny["data"]["test"][p] for p in PARAMETERS])
+    )
+
+
+def test_calibration_is_the_validation_accuracy_per_bin(tiny):
+    val = tiny["data"]["val"]
+    for name in CLASSIFIERS:
+        calibration = load_calibration(tiny["models"] / f"{name}_info.json")
+        predictor = CLASSIFIERS.load(name, tiny["models"] / f"{name}{tiny['suffix'][name]}")
+        p = split_p_allowed(predictor, val)
+        assert calibration.counts.sum() == len(val["allowed"])
+        overall = np.sum(calibration.accuracy * calibration.counts) / calibration.counts.sum()
+        assert overall == pytest.approx(np.mean((p >= 0.5) == (val["allowed"] == 1)))  # the bins add up
 
 
 def test_forest_arrays_match_scikit_learn(tiny):
@@ -89,15 +120,6 @@ def test_forest_arrays_match_scikit_learn(tiny):
     arrays = ForestArrays.from_sklearn(forest)
     path = arrays.save(tiny["dir"] / "forest.npz")
     np.testing.assert_allclose(ForestArrays.load(path).predict_proba(test["X"]), forest.predict_proba(test["X"])[:, 1])
-
-
-def test_confidence_table_by_hand():
-    allowed = np.array([1, 1, 0, 0])
-    p = np.array([0.99, 0.6, 0.3, 0.7])  # confidences 0.98, 0.2, 0.4, 0.4; correct, correct, correct, wrong
-    table = confidence_table(allowed, p)
-    assert table["accuracy"] == 0.75
-    assert table["coverage_conf95"] == 0.25 and table["accuracy_conf95"] == 1.0
-    assert table["coverage_conf99"] == 0.0 and np.isnan(table["accuracy_conf99"])
 
 
 def test_cli_predicts_slha_folder_and_table(tiny, capsys):
@@ -114,7 +136,8 @@ def test_cli_predicts_slha_folder_and_table(tiny, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 3 + len(read_points(tiny["dir"] / "scan1.root")["M1"])
     assert all(r["class"] in ("allowed", "excluded") and 0 <= r["p_allowed"] <= 1 for r in rows)
-    assert all(r["confidence"] == pytest.approx(abs(2 * r["p_allowed"] - 1)) for r in rows)
+    assert all(r["raw_confidence"] == pytest.approx(abs(2 * r["p_allowed"] - 1)) for r in rows)
+    assert all(0 <= r["confidence"] <= 1 for r in rows)  # calibrated: a validation accuracy
     assert (
         main(["susy", "predict", str(folder / "p0.slha"), "--models", str(tiny["models"]), "--classifier", "bdt"]) == 0
     )

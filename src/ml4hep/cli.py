@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     susy_predict = susy.add_parser("predict", help="classify pMSSM-19 points as excluded/allowed (SUSY-AI style)")
     susy_predict.add_argument("points", nargs="+", help="SLHA files, folders of SLHA files, or ROOT/CSV tables")
     susy_predict.add_argument("--models", default="results/susy/models", help="folder of the trained classifiers")
-    susy_predict.add_argument("--classifier", choices=["rf", "bdt", "mlp"], default="rf")
+    susy_predict.add_argument("--classifier", choices=["rf_parameters", "rf", "bdt", "mlp"], default="rf")
     susy_predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     susy_predict.set_defaults(func=_susy_predict)
     return parser

@@ -157,6 +157,11 @@ def susy_section(metrics: Mapping[str, Any]) -> Section:
             f" Time per point: recast {seconds['recast']:.3g} s, classifier {seconds['classifier']:.3g} s "
             f"(speed-up {seconds['recast'] / seconds['classifier']:.3g})."
         )
+    headline = metrics.get("headline_classifier")
+    if headline in metrics["classifiers"]:
+        note += f" First row: {display_name(metrics, headline)}, like for like with SUSY-AI."
+    if "confidence" in metrics:
+        note += " Confidence calibrated on the validation split (accuracy per P(allowed) bin, as SUSY-AI's)."
     return rows, columns, note + " SUSY-AI (arXiv:1605.02797): 93.2% overall, > 99% at confidence ≥ 0.95."
 
 

@@ -2,6 +2,7 @@
 # dataset split -> one training rule per classifier -> evaluation (accuracy/confidence table, speed-up, maps).
 
 from ml4hep.susy.classifiers import CLASSIFIERS as SUSY_MODELS
+from ml4hep.susy.classifiers import hyper_parameters as susy_hyper_parameters
 
 SUSY = config["susy"]
 SUSY_SHARDS = list(range(SUSY["scan"]["shards"]))
@@ -10,6 +11,27 @@ SUSY_CLASSIFIERS = SUSY_MODELS.names()
 
 
 SUSY_GRID = SUSY["efficiency_grid"]
+# the toy CLs table of the small-background regions, an input of every job that runs the recast (none: asymptotic)
+SUSY_TOYS = ["results/susy/toys.json"] if SUSY["recast"]["toys"]["enabled"] else []
+
+
+rule susy_toys:
+    input:
+        code=script_code("susy_toys.py"),
+    output:
+        table="results/susy/toys.json",
+    log:
+        "results/logs/susy/toys.log",
+    benchmark:
+        "results/benchmarks/susy/toys.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    params:
+        regions=SUSY["recast"]["signal_regions"],
+        options=SUSY["recast"]["toys"],
+        seed=derive_seed(config["seed"], "susy", "toys"),
+    script:
+        "../../scripts/susy_toys.py"
 
 
 rule susy_efficiency_grid:
@@ -77,6 +99,7 @@ rule susy_label:
     input:
         points="results/susy/scan/{shard}.root",
         grid=susy_grid_for_recast(),
+        toys=SUSY_TOYS,
         code=script_code("susy_label.py"),
     output:
         labels="results/susy/labels/{shard}.root",
@@ -156,12 +179,13 @@ rule susy_train_rf:
     benchmark:
         "results/benchmarks/susy/train_{classifier}.tsv"
     wildcard_constraints:
-        classifier="rf",
+        classifier="rf|rf_parameters",
     conda:
         "../../envs/ml4hep.yaml"
     threads: 2
     params:
-        hyper=lambda wc: SUSY[wc.classifier],
+        hyper=lambda wc: susy_hyper_parameters(wc.classifier, SUSY),
+        inputs=SUSY["inputs"],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
         device=config["device"],
         checkpoint=lambda wc: (
@@ -189,7 +213,8 @@ rule susy_train_bdt:
         "../../envs/ml4hep.yaml"
     threads: 2
     params:
-        hyper=lambda wc: SUSY[wc.classifier],
+        hyper=lambda wc: susy_hyper_parameters(wc.classifier, SUSY),
+        inputs=SUSY["inputs"],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
         device=config["device"],
         checkpoint=lambda wc: (
@@ -219,7 +244,8 @@ rule susy_train_mlp:
     resources:
         gpu=gpu_request(),
     params:
-        hyper=lambda wc: SUSY[wc.classifier],
+        hyper=lambda wc: susy_hyper_parameters(wc.classifier, SUSY),
+        inputs=SUSY["inputs"],
         seed=lambda wc: derive_seed(config["seed"], "susy", wc.classifier),
         device=config["device"],
         checkpoint=lambda wc: (
@@ -234,7 +260,9 @@ rule susy_evaluate:
         test="results/susy/dataset/test.npz",
         summary="results/susy/dataset/summary.json",
         models=[susy_model_file(c) for c in SUSY_CLASSIFIERS],
+        infos=expand("results/susy/models/{classifier}_info.json", classifier=SUSY_CLASSIFIERS),
         grid=susy_grid_for_recast(),
+        toys=SUSY_TOYS,
         grid_summary=susy_grid_summary(),
         code=script_code("susy_evaluate.py"),
     output:

@@ -15,6 +15,7 @@ SUSY_ACTIVE_ROUNDS = SUSY_ACTIVE["rounds"]
 rule susy_active_pool:
     input:
         grid=susy_grid_for_recast(),
+        toys=SUSY_TOYS,
         code=script_code("susy_active_pool.py"),
     output:
         pool="results/susy_active/pool.npz",
@@ -44,8 +45,10 @@ rule susy_active_round:
     input:
         pool="results/susy_active/pool.npz",
         test="results/susy/dataset/test.npz",
+        val="results/susy/dataset/val.npz",
         previous=lambda wc: susy_active_labelled(int(wc.round) - 1),
         grid=susy_grid_for_recast(),
+        toys=SUSY_TOYS,
         code=script_code("susy_active_round.py"),
     output:
         labelled=susy_active_labelled("{round}"),
@@ -76,6 +79,7 @@ rule susy_active_evaluate:
     input:
         pool="results/susy_active/pool.npz",
         test="results/susy/dataset/test.npz",
+        val="results/susy/dataset/val.npz",
         rounds=expand("results/susy_active/rounds/round{round}.json", round=range(1, SUSY_ACTIVE_ROUNDS + 1)),
         final=susy_active_labelled(SUSY_ACTIVE_ROUNDS),
         code=script_code("susy_active_evaluate.py"),

@@ -9,6 +9,7 @@ import numpy as np
 
 from ml4hep.plots.style import label, plt, save
 from ml4hep.susy.classifiers import confidence
+from ml4hep.susy.confidence import accuracy_curve
 from ml4hep.susy.evaluate import DISPLAY, PLANES, excluded_fraction_maps, map_edges
 from ml4hep.susy.grid import GRID_REGIONS, parametrised_curve
 
@@ -77,21 +78,30 @@ def plot_maps(
 def plot_confidence(
     results: Mapping[str, Mapping[str, np.ndarray]], test_allowed: np.ndarray, paths: Sequence[str | Path]
 ) -> None:
-    """Accuracy and coverage versus the confidence threshold, per classifier."""
-    fig, ax = plt.subplots(figsize=(7, 5))
+    """Accuracy and coverage versus the confidence threshold, per classifier: calibrated (left) and raw |2P - 1|.
+
+    Args:
+        results: Classifier -> ``p_allowed`` and ``calibrated_confidence`` of the test points.
+        test_allowed: Their labels.
+        paths: Figure files (PNG, PDF).
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5), sharey=True)
     levels = np.linspace(0, 0.99, 100)
-    for name, p in results.items():
-        conf = confidence(p["p_allowed"])
-        correct = (p["p_allowed"] >= 0.5) == (test_allowed == 1)
-        accuracy = [correct[conf >= c].mean() if (conf >= c).any() else np.nan for c in levels]
-        coverage = [(conf >= c).mean() for c in levels]
-        (line,) = ax.plot(levels, accuracy, label=f"{DISPLAY.get(name, name)} accuracy")
-        ax.plot(levels, coverage, ls="--", color=line.get_color(), label=f"{DISPLAY.get(name, name)} coverage")
-    ax.set_xlabel("confidence threshold |2P - 1|")
-    ax.set_ylabel("fraction")
-    ax.set_ylim(0, 1.1)
-    ax.legend(fontsize=9, loc="lower left")
-    label(ax, com_tev=13)
+    scales = {
+        "calibrated confidence (validation accuracy of the P bin)": "calibrated_confidence",
+        "raw confidence |2P - 1|": None,
+    }
+    for ax, (title, key) in zip(axes, scales.items(), strict=True):
+        for name, p in results.items():
+            conf = p[key] if key else confidence(p["p_allowed"])
+            accuracy, coverage = accuracy_curve(test_allowed, conf, p["p_allowed"], levels)
+            (line,) = ax.plot(levels, accuracy, label=f"{DISPLAY.get(name, name)} accuracy")
+            ax.plot(levels, coverage, ls="--", color=line.get_color(), label=f"{DISPLAY.get(name, name)} coverage")
+        ax.set_xlabel(f"threshold of the {title}")
+        ax.set_ylim(0, 1.1)
+        label(ax, com_tev=13)
+    axes[0].set_ylabel("fraction of the test points")
+    axes[0].legend(fontsize=8, loc="lower left")
     save(fig, paths)
 
 

@@ -26,24 +26,24 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ml4hep.errors import ConfigError, InputFileError
 from ml4hep.models import FitContext
 from ml4hep.seeds import derive_seed
-from ml4hep.susy.classifiers import CLASSIFIERS, feature_names, features, load_split
-from ml4hep.susy.evaluate import confidence_table
+from ml4hep.susy.classifiers import CALIBRATION_BINS, CLASSIFIERS, feature_names, features, load_split
+from ml4hep.susy.confidence import HEADLINE_CONFIDENCE, Calibration, confidence_table, level_key
 from ml4hep.susy.scan import PARAMETERS, sample_points
 from ml4hep.susy.spectrum import spectrum
 from ml4hep.susy.strategies import STRATEGIES
 
+if TYPE_CHECKING:
+    from ml4hep.susy.toys import ToyCLs
+
 log = logging.getLogger(__name__)
 
-
-CONFIDENCE = 0.95
-"""Confidence |2P - 1| of the headline "accuracy at confidence" (SUSY-AI's 0.95)."""
 
 Oracle = Callable[[np.ndarray], np.ndarray]
 """Labels (1 allowed, 0 excluded) of the pool rows given by an index array."""
@@ -137,14 +137,30 @@ def train_classifier(
     return model
 
 
-def test_metrics(model: Any, x_test: np.ndarray, allowed_test: np.ndarray) -> dict[str, float]:
-    """Accuracy, and accuracy and coverage at confidence >= :data:`CONFIDENCE`, on the test points."""
-    table = confidence_table(allowed_test, model.predict({"X": x_test}), levels=(CONFIDENCE,))
-    key = f"{round(100 * CONFIDENCE):d}"
+Points = tuple[np.ndarray, np.ndarray]
+"""(inputs, labels 1 allowed / 0 excluded) of a set of points."""
+
+
+def test_metrics(model: Any, test: Points, validation: Points | None = None) -> dict[str, Any]:
+    """Accuracy, and accuracy and coverage at confidence >= 0.95, on the test points.
+
+    The confidence is the SUSY task's (:mod:`ml4hep.susy.confidence`): calibrated on the ``validation`` points (in
+    the workflow the SUSY task's validation split), so that the learning curves' "accuracy at confidence >= 0.95"
+    means what the SUSY table's does. Without validation points it is the raw |2P - 1| (``confidence`` says which).
+    """
+    calibration = None
+    if validation is not None:
+        calibration = Calibration.fit(validation[1], model.predict({"X": validation[0]}), CALIBRATION_BINS)
+    table = confidence_table(test[1], model.predict({"X": test[0]}), calibration, levels=(HEADLINE_CONFIDENCE,))
+    key = level_key(HEADLINE_CONFIDENCE)
+    headline = key if calibration is not None else f"raw_{key}"
     return {
         "accuracy": table["accuracy"],
-        "accuracy_conf95": table[f"accuracy_conf{key}"],
-        "coverage_conf95": table[f"coverage_conf{key}"],
+        "accuracy_conf95": table[f"accuracy_{headline}"],
+        "coverage_conf95": table[f"coverage_{headline}"],
+        "accuracy_raw_conf95": table[f"accuracy_raw_{key}"],
+        "coverage_raw_conf95": table[f"coverage_raw_{key}"],
+        "confidence": "calibrated" if calibration is not None else "raw",
     }
 
 
@@ -158,10 +174,11 @@ def learning_round(
     x_pool: np.ndarray,
     labelled: np.ndarray,
     allowed: np.ndarray,
-    test: tuple[np.ndarray, np.ndarray],
+    test: Points,
     settings: Mapping[str, Any],
     train_seed: int,
     select_seed: int,
+    validation: Points | None = None,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """One round of one strategy: train on the labels so far, measure on the test points, choose the next batch.
 
@@ -174,6 +191,7 @@ def learning_round(
         settings: ``classifier``, ``hyper``, ``batch``, ``random_fraction``, ``val_fraction``.
         train_seed: Seed of the training (the same for both strategies in a round).
         select_seed: Seed of the random picks and tie breaks.
+        validation: (inputs, labels) the confidence is calibrated on (see :func:`test_metrics`), or None.
 
     Returns:
         (the round's record: labelled points, test metrics, the batch's mean uncertainty; the pool indices to label
@@ -185,7 +203,7 @@ def learning_round(
     record: dict[str, Any] = {
         "n_labelled": int(len(labelled)),
         "fraction_allowed": float(np.mean(allowed)),
-        **test_metrics(model, *test),
+        **test_metrics(model, test, validation),
     }
     p_pool = model.predict({"X": x_pool})
     candidates = np.setdiff1d(np.arange(len(x_pool)), labelled)
@@ -198,9 +216,10 @@ def learning_round(
 def learning_curve(
     oracle: Oracle,
     x_pool: np.ndarray,
-    test: tuple[np.ndarray, np.ndarray],
+    test: Points,
     settings: Mapping[str, Any],
     seed: int,
+    validation: Points | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Both strategies' whole loop in memory: what the workflow's rules do, for any oracle.
 
@@ -212,6 +231,7 @@ def learning_curve(
             ``val_fraction``.
         seed: Seed of the run (the initial set, the trainings and the random picks derive from it as in the
             workflow).
+        validation: (inputs, labels) of the points the confidence is calibrated on, or None (raw confidence).
 
     Returns:
         Strategy -> one record per round (``n_labelled``, ``accuracy``, ``accuracy_conf95``, ``coverage_conf95``...).
@@ -242,6 +262,7 @@ def learning_curve(
                 settings,
                 derive_seed(seed, "train", k),
                 derive_seed(seed, "select", k),
+                validation,
             )
             records.append({"round": k, **record})
             if k < int(settings["rounds"]):
@@ -292,9 +313,16 @@ def build_pool(n: int, seed: int, ranges: Mapping[str, Sequence[float]], inputs:
 
 
 def recast_oracle(
-    pool: Mapping[str, np.ndarray], recast: Mapping[str, Any], overrides: Mapping[tuple[str, str], Any] | None = None
+    pool: Mapping[str, np.ndarray],
+    recast: Mapping[str, Any],
+    overrides: Mapping[tuple[str, str], Any] | None = None,
+    toys: ToyCLs | None = None,
 ) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """The recast as an oracle of pool rows: (labels 1 allowed / 0 excluded, recast seconds per point)."""
+    """The recast as an oracle of pool rows: (labels 1 allowed / 0 excluded, recast seconds per point).
+
+    ``overrides`` and ``toys`` are the SUSY task's (the Pythia8 efficiency grid, the toy CLs), so that the oracle
+    labels as the task's dataset is labelled.
+    """
     from ml4hep.susy.recast import EXCLUDED, label_points
 
     def label(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -307,6 +335,7 @@ def recast_oracle(
             recast["min_signal_events"],
             recast["xsec_order"],
             overrides=overrides or {},
+            toys=toys,
         )
         return (columns["excluded"] != EXCLUDED).astype(np.int32), columns["seconds"]
 
@@ -335,6 +364,7 @@ def pool_job(
     pool_path: str | os.PathLike[str],
     labelled_paths: Mapping[str, str | os.PathLike[str]],
     overrides: Mapping[tuple[str, str], Any] | None = None,
+    toys: ToyCLs | None = None,
 ) -> dict[str, Any]:
     """Rule susy_active_pool: sample the pool, label the random initial set (round 0 of both strategies).
 
@@ -347,6 +377,7 @@ def pool_job(
         pool_path: Pool ``.npz``.
         labelled_paths: Strategy -> its round-0 labelled set.
         overrides: Efficiencies replacing the recast's parametrisation (the Pythia8 grid), or None.
+        toys: The toy CLs of the small-background regions, or None.
 
     Returns:
         Summary: points sampled, pool size, initial labels and their recast time.
@@ -362,7 +393,7 @@ def pool_job(
     Path(pool_path).parent.mkdir(parents=True, exist_ok=True)
     np.savez(pool_path, **pool)
     index = initial_indices(size, int(options["initial"]), seeds["initial"])
-    allowed, seconds = recast_oracle(pool, recast, overrides)(index)
+    allowed, seconds = recast_oracle(pool, recast, overrides, toys)(index)
     for path in labelled_paths.values():
         write_labelled(path, {"index": index, "allowed": allowed, "round": np.zeros(len(index)), "seconds": seconds})
     return {
@@ -378,12 +409,12 @@ def _settings(options: Mapping[str, Any], hyper: Mapping[str, Any]) -> dict[str,
     return {**options, "hyper": dict(hyper)}
 
 
-def _test(test_path: str | os.PathLike[str], pool: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The SUSY task's test split, checked to have the pool's inputs."""
-    test = read_npz(test_path)
-    if [str(f) for f in test["feature_names"]] != [str(f) for f in pool["feature_names"]]:
-        raise InputFileError(str(test_path), "the test split's inputs differ from the pool's (susy.inputs changed?)")
-    return test["X"], test["allowed"]
+def _points(path: str | os.PathLike[str], pool: Mapping[str, np.ndarray]) -> Points:
+    """A split of the SUSY task (test or validation), checked to have the pool's inputs."""
+    split = read_npz(path)
+    if [str(f) for f in split["feature_names"]] != [str(f) for f in pool["feature_names"]]:
+        raise InputFileError(str(path), "the split's inputs differ from the pool's (susy.inputs changed?)")
+    return split["X"], split["allowed"]
 
 
 def round_job(
@@ -394,9 +425,11 @@ def round_job(
     seeds: Mapping[str, int],
     pool_path: str | os.PathLike[str],
     test_path: str | os.PathLike[str],
+    val_path: str | os.PathLike[str],
     previous: Mapping[str, str | os.PathLike[str]],
     outputs: Mapping[str, str | os.PathLike[str]],
     overrides: Mapping[tuple[str, str], Any] | None = None,
+    toys: ToyCLs | None = None,
 ) -> dict[str, Any]:
     """Rule susy_active_round: round ``k`` of both strategies, from the labelled sets of round ``k - 1``.
 
@@ -411,16 +444,18 @@ def round_job(
         seeds: ``train`` and ``select`` seeds of this round.
         pool_path: The pool.
         test_path: The SUSY task's test split.
+        val_path: The SUSY task's validation split (the confidence's calibration).
         previous: Strategy -> labelled set after round ``k - 1``.
         outputs: Strategy -> labelled set after round ``k``.
         overrides: Efficiencies replacing the recast's parametrisation, or None.
+        toys: The toy CLs of the small-background regions, or None.
 
     Returns:
         ``{"round": k - 1, "strategies": {strategy: record}}``.
     """
     pool = read_npz(pool_path)
-    test = _test(test_path, pool)
-    oracle = recast_oracle(pool, recast, overrides)
+    test, validation = _points(test_path, pool), _points(val_path, pool)
+    oracle = recast_oracle(pool, recast, overrides, toys)
     settings = _settings(options, hyper)
     records = {}
     for strategy in STRATEGIES:
@@ -434,6 +469,7 @@ def round_job(
             settings,
             seeds["train"],
             seeds["select"],
+            validation,
         )
         allowed, seconds = oracle(chosen)
         write_labelled(
@@ -457,6 +493,7 @@ def evaluate_job(
     train_seed: int,
     pool_path: str | os.PathLike[str],
     test_path: str | os.PathLike[str],
+    val_path: str | os.PathLike[str],
     rounds: Sequence[Mapping[str, Any]],
     final: Mapping[str, str | os.PathLike[str]],
     display_name: str,
@@ -469,6 +506,7 @@ def evaluate_job(
         train_seed: Seed of the last round's training.
         pool_path: The pool.
         test_path: The SUSY task's test split.
+        val_path: The SUSY task's validation split (the confidence's calibration).
         rounds: The records of the round jobs (rounds 0 to ``rounds - 1``).
         final: Strategy -> labelled set after the last round.
         display_name: The classifier's display name.
@@ -477,7 +515,7 @@ def evaluate_job(
         (``metrics.json`` content, the learning-curve table's rows: one per strategy and round).
     """
     pool = read_npz(pool_path)
-    test = _test(test_path, pool)
+    test, validation = _points(test_path, pool), _points(val_path, pool)
     curves: dict[str, list[dict[str, Any]]] = {s: [] for s in STRATEGIES}
     for entry in sorted(rounds, key=lambda r: r["round"]):
         for strategy in STRATEGIES:
@@ -498,7 +536,7 @@ def evaluate_job(
                 "round": int(options["rounds"]),
                 "n_labelled": int(len(labelled["index"])),
                 "fraction_allowed": float(np.mean(labelled["allowed"])),
-                **test_metrics(model, *test),
+                **test_metrics(model, test, validation),
             }
         )
         seconds.append(labelled["seconds"])
@@ -551,7 +589,17 @@ def write_curve_table(rows: Sequence[Mapping[str, Any]], metrics: Mapping[str, A
         md=paths["md"],
         tex=paths["tex"],
         html=paths.get("html"),
-        csv_keys=("strategy", "round", "n_labelled", "accuracy", "accuracy_conf95", "coverage_conf95"),
+        csv_keys=(
+            "strategy",
+            "round",
+            "n_labelled",
+            "accuracy",
+            "accuracy_conf95",
+            "coverage_conf95",
+            "accuracy_raw_conf95",
+            "coverage_raw_conf95",
+        ),
         note=f"Classifier {names.get(metrics['classifier'], metrics['classifier'])} trained on the points labelled "
-        f"so far, measured on {metrics['n_test']} test points of the SUSY task; confidence |2P - 1|.",
+        f"so far, measured on {metrics['n_test']} test points of the SUSY task; confidence calibrated on the SUSY "
+        "validation split (accuracy per P(allowed) bin, as in the SUSY table).",
     )

@@ -1,8 +1,11 @@
 """Classifiers of the recast label (SUSY-AI style): random forest, xgboost BDT and a torch MLP.
 
-Every classifier outputs P(allowed) per point and a confidence ``|2 P - 1|`` (for the random forest P is the mean of
-the trees' leaf fractions, so the confidence is the margin of the trees' vote, as in SUSY-AI). Inputs are the 19
-parameters, optionally with the tree-level masses (``inputs: parameters_and_masses``).
+Every classifier outputs P(allowed) per point, a raw confidence ``|2 P - 1|`` (for the random forest P is the mean of
+the trees' leaf fractions, so the confidence is the margin of the trees' vote) and a confidence calibrated on the
+validation split as in SUSY-AI (:mod:`ml4hep.susy.confidence`; the table is in the classifier's ``_info.json``).
+Inputs are the 19 parameters, optionally with the tree-level masses (``inputs: parameters_and_masses``), except
+``rf_parameters``: SUSY-AI's forest on the 19 parameters alone whatever ``susy.inputs`` says (the like-for-like
+comparison, first in every table).
 
 Each classifier is one class in the registry :data:`CLASSIFIERS` (:mod:`ml4hep.models`). Models are saved without
 pickle: the random forest as the arrays of its trees in an ``.npz`` (read with ``allow_pickle=False`` and evaluated by
@@ -22,6 +25,7 @@ from ml4hep.models import Registry, Split
 from ml4hep.models.boosted import XGBoostClassifier
 from ml4hep.models.forest import RandomForest
 from ml4hep.models.network import TorchClassifier
+from ml4hep.susy.confidence import Calibration, raw_confidence
 from ml4hep.susy.scan import PARAMETERS
 from ml4hep.susy.spectrum import spectrum
 
@@ -69,9 +73,25 @@ def features(points: Mapping[str, np.ndarray], inputs: str) -> np.ndarray:
     return np.column_stack([np.asarray(columns[name], dtype=np.float64) for name in names])
 
 
-def confidence(p_allowed: np.ndarray) -> np.ndarray:
-    """Confidence of a prediction, |2 P(allowed) - 1| (0: a coin flip, 1: unanimous)."""
-    return np.abs(2.0 * np.asarray(p_allowed) - 1.0)
+confidence = raw_confidence
+"""Raw confidence of a prediction, |2 P(allowed) - 1| (see :mod:`ml4hep.susy.confidence` for the calibrated one)."""
+
+PARAMETER_COLUMN = "X_parameters"
+"""Split column holding the 19 parameters alone (for :class:`SusyForestParameters`, whatever ``susy.inputs``)."""
+
+CALIBRATION_BINS = 10
+"""Bins of P(allowed) of the calibration (SUSY-AI bins the classifier output; ten keep ~10 validation points per
+bin on the tiny config)."""
+
+
+def classifier_inputs(name: str, inputs: str) -> str:
+    """The input set a classifier trains on: its own (``rf_parameters``: ``parameters``) or ``susy.inputs``."""
+    return getattr(CLASSIFIERS.model_class(name), "input_set", None) or inputs
+
+
+def hyper_parameters(name: str, susy: Mapping[str, Any]) -> dict[str, Any]:
+    """The classifier's hyper-parameters from the ``susy`` config section (``rf_parameters`` shares ``susy.rf``)."""
+    return dict(susy[getattr(CLASSIFIERS.model_class(name), "hyper_section", None) or name])
 
 
 def load_split(path: str | Path) -> dict[str, np.ndarray]:
@@ -82,7 +102,24 @@ def load_split(path: str | Path) -> dict[str, np.ndarray]:
 
 def p_allowed(model: Any, x: np.ndarray) -> np.ndarray:
     """P(allowed) of points ``x`` (rows: points, columns: the classifier's inputs) from a trained classifier."""
-    return model.predict({"X": np.atleast_2d(np.asarray(x, dtype=np.float64))})
+    # the networks read "X" (their ``inputs``); the forests and BDTs name their column ``features``
+    return model.predict({getattr(model, "features", "X"): np.atleast_2d(np.asarray(x, dtype=np.float64))})
+
+
+def split_p_allowed(model: Any, split: Mapping[str, np.ndarray]) -> np.ndarray:
+    """P(allowed) of the points of a dataset split, from the split's column of the classifier's inputs."""
+    return p_allowed(model, split[getattr(model, "features", "X")])
+
+
+@CLASSIFIERS.register("rf_parameters")
+class SusyForestParameters(RandomForest):
+    """SUSY-AI's classifier as SUSY-AI built it: a random forest on the 19 pMSSM parameters alone (``susy.rf``)."""
+
+    display_name = "Random forest, 19 parameters (as SUSY-AI)"
+    label = "allowed"
+    features = PARAMETER_COLUMN
+    input_set = "parameters"
+    hyper_section = "rf"
 
 
 @CLASSIFIERS.register("rf")
@@ -125,15 +162,38 @@ class SusyMLP(TorchClassifier):
         network.standardiser.fit(train["X"])
 
 
-def validation_summary(splits: Mapping[str, Split], scores: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """The classifier's inputs, its validation accuracy and the training range of each parameter.
+def validation_summary(
+    splits: Mapping[str, Split], scores: Mapping[str, np.ndarray], inputs: str | None = None
+) -> dict[str, Any]:
+    """The classifier's inputs, its validation accuracy and calibration, and the training range of each parameter.
 
-    P(allowed) >= 0.5 counts as allowed; ``susy predict`` flags points outside the training ranges.
+    P(allowed) >= 0.5 counts as allowed; ``susy predict`` flags points outside the training ranges and gives the
+    calibrated confidence from ``calibration`` (:class:`~ml4hep.susy.confidence.Calibration` on the validation split).
+
+    Args:
+        splits: The dataset splits.
+        scores: P(allowed) per split.
+        inputs: The classifier's input set (:func:`classifier_inputs`); None: the splits' ``X`` columns.
     """
     train = splits["train"]
     ranges = {p: [float(np.min(train[p])), float(np.max(train[p]))] for p in PARAMETERS if p in train}
+    names = feature_names(inputs) if inputs else [str(f) for f in train["feature_names"]]
+    calibration = Calibration.fit(splits["val"]["allowed"], scores["val"], CALIBRATION_BINS)
     return {
-        "feature_names": [str(f) for f in train["feature_names"]],
+        "feature_names": names,
         "val_accuracy": float(np.mean((scores["val"] >= 0.5) == (splits["val"]["allowed"] == 1))),
+        "calibration": calibration.to_dict(),
         "training_ranges": ranges,
     }
+
+
+def load_calibration(info_path: str | Path) -> Calibration:
+    """The calibration in a classifier's ``_info.json``."""
+    import json
+
+    from ml4hep.errors import InputFileError
+
+    info = json.loads(Path(info_path).read_text())
+    if "calibration" not in info:
+        raise InputFileError(str(info_path), "no confidence calibration (retrain the classifier)")
+    return Calibration.from_dict(info["calibration"])

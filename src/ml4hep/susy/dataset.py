@@ -11,8 +11,8 @@ import numpy as np
 
 from ml4hep.io import read_tree
 from ml4hep.splitting import split_indices
-from ml4hep.susy.classifiers import feature_names, features
-from ml4hep.susy.recast import EXCLUDED, NOT_LABELLED, SIGNAL_REGIONS
+from ml4hep.susy.classifiers import PARAMETER_COLUMN, feature_names, features
+from ml4hep.susy.recast import CLS_THRESHOLD, EXCLUDED, NOT_LABELLED, SIGNAL_REGIONS
 from ml4hep.susy.scan import PARAMETERS, POINTS_TREE
 from ml4hep.susy.spectrum import LSP_CODES, MASS_COLUMNS
 
@@ -22,6 +22,8 @@ KEPT_COLUMNS = (
     "lsp",
     "excluded",
     "cls",
+    "cls_asymptotic",
+    "cls_toys",
     "best_region",
     "seconds",
     *(f"s_{r}" for r in SIGNAL_REGIONS),
@@ -46,15 +48,16 @@ def build_dataset(
 
     Args:
         label_paths: Label shards.
-        outputs: Split name -> ``.npz`` path (``X``, ``allowed`` (1 allowed, 0 excluded), ``feature_names`` and
-            every kept column).
+        outputs: Split name -> ``.npz`` path (``X``, ``allowed`` (1 allowed, 0 excluded), ``feature_names``,
+            ``X_parameters`` (the 19 parameters alone, the inputs of ``rf_parameters``) and every kept column).
         fractions: Split name -> fraction (stratified by the label).
         inputs: ``parameters`` or ``parameters_and_masses``.
         seed: Seed of the split.
 
     Returns:
         Summary: points scanned, LSP types (counts), labelled points, excluded fraction, split sizes, the allowed
-        fraction of the training split (the majority-class baseline's class), mean recast seconds per labelled point.
+        fraction of the training split (the majority-class baseline's class), mean recast seconds per labelled point,
+        the labels whose CLs came from toys and how many of them the toys changed.
     """
     table = read_labels(label_paths)
     labelled = table["excluded"] != NOT_LABELLED
@@ -62,6 +65,7 @@ def build_dataset(
     kept = {k: v[labelled] for k, v in table.items()}
     allowed = (kept["excluded"] != EXCLUDED).astype(np.int32)
     x = features(kept, inputs)
+    x_parameters = features(kept, "parameters")
     splits = split_indices(allowed, fractions, seed)
     names = np.array(feature_names(inputs))
     for split, index in splits.items():
@@ -69,6 +73,7 @@ def build_dataset(
         np.savez(
             outputs[split],
             X=x[index],
+            **{PARAMETER_COLUMN: x_parameters[index]},
             allowed=allowed[index],
             feature_names=names,
             **{k: v[index] for k, v in kept.items()},
@@ -86,5 +91,13 @@ def build_dataset(
         "splits": {s: int(len(i)) for s, i in splits.items()},
         "train_fraction_allowed": float(allowed[splits["train"]].mean()) if len(splits["train"]) else float("nan"),
         "recast_seconds_per_point": float(kept["seconds"].mean()) if labelled.any() else float("nan"),
+        "cls_from_toys": int(kept["cls_toys"].sum()),
+        # the label the asymptotic CLs alone would give: the toys' effect on the labels
+        "labels_changed_by_toys": int(
+            np.sum(
+                (kept["excluded"] == EXCLUDED)
+                != ((kept["best_region"] >= 0) & (kept["cls_asymptotic"] < CLS_THRESHOLD))
+            )
+        ),
         "inputs": list(names),
     }

@@ -1,7 +1,9 @@
 """Evaluation on the test split: SUSY-AI-style accuracy/coverage table, speed-up, exclusion maps, metrics.json.
 
 * accuracy overall, and accuracy and coverage (fraction of points) among the points with confidence >= 0.68, 0.90,
-  0.95, 0.99, per classifier, next to the majority-class guess;
+  0.95, 0.99, per classifier, next to the majority-class guess; the confidence calibrated on the validation split as
+  SUSY-AI's (:mod:`ml4hep.susy.confidence`), and the raw |2P - 1| beside it; SUSY-AI's like-for-like forest on the 19
+  parameters (``rf_parameters``) first;
 * time per point of each classifier (batch over the test split, and one point at a time, inputs computed from the 19
   parameters included) and of the recast (re-run here on ``timing_points`` test points), so the speed-up is measured
   in the same run;
@@ -14,23 +16,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ml4hep.io import write_json
-from ml4hep.susy.classifiers import CLASSIFIERS, confidence, features, p_allowed
+from ml4hep.susy.classifiers import CLASSIFIERS, classifier_inputs, features, load_calibration, p_allowed
+from ml4hep.susy.confidence import CONFIDENCE_LEVELS, Calibration, confidence_table, level_key
 from ml4hep.susy.grid import grid_overrides
 from ml4hep.susy.recast import label_points
 from ml4hep.susy.scan import PARAMETERS
 from ml4hep.tables import Column, number, write_table
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from ml4hep.susy.toys import ToyCLs
 
-CONFIDENCE_LEVELS = (0.68, 0.90, 0.95, 0.99)
-"""Confidence thresholds of the accuracy/coverage table (SUSY-AI, arXiv:1605.02797)."""
+log = logging.getLogger(__name__)
 
 PLANES: dict[str, tuple[str, str]] = {
     "gluino": ("m_gluino", r"$m_{\tilde g}$"),
@@ -43,29 +46,14 @@ PLANES: dict[str, tuple[str, str]] = {
 DISPLAY = {**CLASSIFIERS.display_names(), "majority": "Majority class"}
 
 
-def confidence_table(
-    allowed: np.ndarray, p_allowed: np.ndarray, levels: Sequence[float] = CONFIDENCE_LEVELS
-) -> dict[str, float]:
-    """Accuracy overall and accuracy/coverage at each confidence level.
+KINDS = ("accuracy", "coverage")
 
-    Args:
-        allowed: True labels (1 allowed, 0 excluded).
-        p_allowed: Predicted P(allowed).
-        levels: Confidence thresholds.
+PER_POINT = ("p_allowed", "calibrated_confidence")
+"""Per-point arrays of a classifier's results (for the figures, not the tables)."""
 
-    Returns:
-        ``accuracy``, ``accuracy_conf{NN}``, ``coverage_conf{NN}`` (NN = 100 x level, e.g. 95), ``n``.
-    """
-    allowed = np.asarray(allowed) == 1
-    correct = (np.asarray(p_allowed) >= 0.5) == allowed
-    conf = confidence(p_allowed)
-    out: dict[str, float] = {"accuracy": float(correct.mean()), "n": int(len(correct))}
-    for level in levels:
-        key = f"{round(100 * level):d}"
-        selected = conf >= level
-        out[f"accuracy_conf{key}"] = float(correct[selected].mean()) if selected.any() else float("nan")
-        out[f"coverage_conf{key}"] = float(selected.mean())
-    return out
+
+def _scalars(result: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in result.items() if key not in PER_POINT}
 
 
 def time_classifier(
@@ -130,6 +118,7 @@ def fraction_rows(test: Mapping[str, np.ndarray], predicted_excluded: np.ndarray
 def evaluate(
     test_path: str | Path,
     models: Mapping[str, str | Path],
+    infos: Mapping[str, str | Path],
     inputs: str,
     recast: Mapping[str, Any],
     options: Mapping[str, Any],
@@ -137,6 +126,7 @@ def evaluate(
     outputs: Mapping[str, Any],
     grid: str | Path | None = None,
     grid_summary: Mapping[str, Any] | None = None,
+    toys: ToyCLs | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Evaluate every classifier on the test split and write the tables and ``metrics.json``.
 
@@ -144,7 +134,8 @@ def evaluate(
 
     Args:
         test_path: Test split (``.npz``).
-        models: Classifier name -> model file.
+        models: Classifier name -> model file (tables and figures in this order: ``rf_parameters`` first).
+        infos: Classifier name -> its ``_info.json`` (the confidence calibration on the validation split).
         inputs: ``parameters`` or ``parameters_and_masses``.
         recast: The recast config (``luminosity_fb``, ``signal_regions``, ``min_signal_events``, ``xsec_order``).
         options: ``timing_points``, ``map_classifier``, ``map_bins``.
@@ -152,6 +143,7 @@ def evaluate(
         outputs: ``metrics``, ``accuracy_{csv,md,tex}``, ``fractions_{csv,md,tex}``.
         grid: The Pythia8 efficiency grid when the recast uses it (the timing re-run then uses it too), or None.
         grid_summary: The grid's comparison with the parametrisation, copied into the metrics.
+        toys: The toy CLs the labels used (the timing re-run uses them too), or None.
 
     Returns:
         The metrics, and what the figures need: ``test`` (the split), ``results`` (per classifier, with its
@@ -164,23 +156,33 @@ def evaluate(
     results: dict[str, dict[str, Any]] = {}
     for name, path in models.items():
         predictor = CLASSIFIERS.load(name, path)
-        allowed_probability = p_allowed(predictor, test["X"])
-        timing = time_classifier(predictor, points, inputs)
+        own_inputs = classifier_inputs(name, inputs)
+        allowed_probability = p_allowed(predictor, features(test, own_inputs))
+        calibration = load_calibration(infos[name])
+        timing = time_classifier(predictor, points, own_inputs)
         results[name] = {
             "p_allowed": allowed_probability,
-            **confidence_table(test["allowed"], allowed_probability),
+            "calibrated_confidence": calibration(allowed_probability),
+            **confidence_table(test["allowed"], allowed_probability, calibration),
+            "inputs": own_inputs,
             "seconds_per_point_batch": timing["batch"],
             "seconds_per_point_single": timing["single"],
         }
         log.info(
-            "%s: accuracy %.4f, at confidence >= 0.95: %.4f on %.1f%% of the points",
+            "%s: accuracy %.4f, at calibrated confidence >= 0.95: %.4f on %.1f%% of the points (raw |2P-1|: %.4f on "
+            "%.1f%%)",
             name,
             results[name]["accuracy"],
             results[name]["accuracy_conf95"],
             100 * results[name]["coverage_conf95"],
+            results[name]["accuracy_raw_conf95"],
+            100 * results[name]["coverage_raw_conf95"],
         )
-    majority = int(float(dataset_summary["train_fraction_allowed"]) >= 0.5)  # the class a guesser learns in training
-    baseline = confidence_table(test["allowed"], np.full(len(test["allowed"]), float(majority)))
+    fraction_allowed = float(dataset_summary["train_fraction_allowed"])
+    majority = int(fraction_allowed >= 0.5)  # the class a guesser learns in training
+    # a constant guess is one bin: its calibrated confidence is its training accuracy
+    guess = Calibration(np.array([0.0, 1.0]), np.array([max(fraction_allowed, 1 - fraction_allowed)]), np.array([1]))
+    baseline = confidence_table(test["allowed"], np.full(len(test["allowed"]), float(majority)), guess)
 
     k = min(int(options["timing_points"]), len(test["allowed"]))
     start = time.perf_counter()
@@ -191,35 +193,41 @@ def evaluate(
         recast["min_signal_events"],
         recast["xsec_order"],
         overrides=grid_overrides(grid),
+        toys=toys,
     )
     recast_seconds = (time.perf_counter() - start) / max(k, 1)
     agree = float(np.mean((relabel["excluded"] == 1) == (test["allowed"][:k] == 0))) if k else float("nan")
 
-    rows = [{"classifier": name, **{key: r[key] for key in r if key != "p_allowed"}} for name, r in results.items()]
+    rows = [{"classifier": name, **_scalars(r)} for name, r in results.items()]
     rows.append({"classifier": "majority", **baseline})
     keys = [
         "accuracy",
-        *[f"{kind}_conf{round(100 * c)}" for c in CONFIDENCE_LEVELS for kind in ("accuracy", "coverage")],
+        *[f"{kind}_{raw}{level_key(c)}" for raw in ("", "raw_") for c in CONFIDENCE_LEVELS for kind in KINDS],
     ]
     columns = [
         Column("Classifier", lambda r: DISPLAY.get(r["classifier"], r["classifier"]), align="l"),
         Column("Accuracy", lambda r: number(r["accuracy"], 4)),
     ]
     for c in CONFIDENCE_LEVELS:
-        tag = round(100 * c)
+        key = level_key(c)
         columns += [
-            Column(f"Acc. (conf ≥ {c:g})", lambda r, t=tag: number(r[f"accuracy_conf{t}"], 4)),
-            Column(f"Cov. (conf ≥ {c:g})", lambda r, t=tag: number(r[f"coverage_conf{t}"], 3)),
+            Column(f"Acc. (conf ≥ {c:g})", lambda r, k=key: number(r[f"accuracy_{k}"], 4)),
+            Column(f"Cov. (conf ≥ {c:g})", lambda r, k=key: number(r[f"coverage_{k}"], 3)),
         ]
+    columns += [
+        Column("Acc. (|2P−1| ≥ 0.95)", lambda r: number(r["accuracy_raw_conf95"], 4)),
+        Column("Cov. (|2P−1| ≥ 0.95)", lambda r: number(r["coverage_raw_conf95"], 3)),
+    ]
     write_table(
         rows,
         columns,
         csv=outputs["accuracy_csv"],
         md=outputs["accuracy_md"],
         tex=outputs["accuracy_tex"],
-        csv_keys=["classifier", *keys, "seconds_per_point_batch", "seconds_per_point_single"],
-        note=f"Test split, {len(test['allowed'])} points; confidence = |2 P(allowed) - 1|; coverage = fraction "
-        "of the points at or above the confidence.",
+        csv_keys=["classifier", "inputs", *keys, "seconds_per_point_batch", "seconds_per_point_single"],
+        note=f"Test split, {len(test['allowed'])} points; confidence = the validation accuracy of the point's bin of "
+        "P(allowed) (calibrated as SUSY-AI's), |2P−1| the raw one; coverage = fraction of the points at or above "
+        "the confidence. The 19-parameter forest is SUSY-AI's set-up (like for like).",
     )
 
     map_classifier = options["map_classifier"] if options["map_classifier"] in results else next(iter(results))
@@ -247,7 +255,10 @@ def evaluate(
     classifier_seconds = results[map_classifier]["seconds_per_point_batch"]
     metrics = {
         "display_names": {name: DISPLAY.get(name, name) for name in results},
-        "classifiers": {name: {key: r[key] for key in r if key != "p_allowed"} for name, r in results.items()},
+        "classifiers": {name: _scalars(r) for name, r in results.items()},
+        "headline_classifier": next(iter(results)),
+        "confidence": "calibrated on the validation split (accuracy per P(allowed) bin, SUSY-AI); *_raw_* keys: "
+        "|2P - 1|",
         "majority_class": {"accuracy": baseline["accuracy"], "class": "allowed" if majority else "excluded"},
         "fraction_excluded": float(np.mean(test["allowed"] == 0)),
         "fraction_excluded_all_labelled": dataset_summary.get("fraction_excluded"),
@@ -280,6 +291,11 @@ def evaluate(
         "map_classifier": map_classifier,
         "inputs": inputs,
         "efficiency_grid": dict(grid_summary or {}, used_in_recast=grid is not None),
+        "toys": {
+            "regions": toys.regions() if toys is not None else [],
+            "cls_from_toys": dataset_summary.get("cls_from_toys"),
+            "labels_changed_by_toys": dataset_summary.get("labels_changed_by_toys"),
+        },
     }
     write_json(outputs["metrics"], metrics)
     return metrics, {

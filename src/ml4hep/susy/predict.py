@@ -1,6 +1,7 @@
 """Prediction for user points (the ``ml4hep susy predict`` command): SLHA files, folders of them, or tables.
 
-Like the SUSY-AI web tool: for each point the class (excluded or allowed), P(allowed), the confidence and the time.
+Like the SUSY-AI web tool: for each point the class (excluded or allowed), P(allowed), the confidence (calibrated on
+the validation split as SUSY-AI's, and the raw |2P - 1|) and the time.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from ml4hep.errors import InputFileError
 from ml4hep.susy.classifiers import CLASSIFIERS, confidence, feature_names, features, p_allowed
+from ml4hep.susy.confidence import Calibration
 from ml4hep.susy.scan import PARAMETERS, read_points
 from ml4hep.susy.slha import read_slha
 from ml4hep.susy.spectrum import LSP_CODES, spectrum
@@ -99,16 +101,18 @@ def predict(
 ) -> list[dict[str, Any]]:
     """Classify points: one row per point with ``name``, ``class``, ``p_allowed``, ``confidence``, ``ms``.
 
-    ``ms`` is the time per point of the classification (inputs from the parameters included), measured over the
-    whole batch.
+    ``confidence`` is calibrated (the validation accuracy of the point's bin of P(allowed), from the classifier's
+    info; None for a model trained before the calibration), ``raw_confidence`` is |2P - 1|. ``ms`` is the time per
+    point of the classification (inputs from the parameters included), measured over the whole batch.
     """
     names, points = collect_points(paths)
     predictor, inputs = load_predictor(models_dir, classifier)
     start = time.perf_counter()
     allowed = p_allowed(predictor, features(points, inputs))
     ms = 1e3 * (time.perf_counter() - start) / max(len(names), 1)
-    conf = confidence(allowed)
+    raw = confidence(allowed)
     info = json.loads((Path(models_dir) / f"{classifier}_info.json").read_text())
+    calibrated = Calibration.from_dict(info["calibration"])(allowed) if "calibration" in info else [None] * len(raw)
     flags = point_flags(points, info.get("training_ranges", {}))
     for name, point_flag in zip(names, flags, strict=True):
         if point_flag:
@@ -118,22 +122,28 @@ def predict(
             "name": name,
             "class": "allowed" if p >= 0.5 else "excluded",
             "p_allowed": float(p),
-            "confidence": float(c),
+            "confidence": None if c is None else float(c),
+            "raw_confidence": float(r),
             "ms": ms,
             "extrapolation": bool(f),
             "flags": f,
         }
-        for name, p, c, f in zip(names, allowed, conf, flags, strict=True)
+        for name, p, c, r, f in zip(names, allowed, calibrated, raw, flags, strict=True)
     ]
 
 
 def format_rows(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """Printable lines: a header and one line per point."""
     width = max([len("point"), *(len(r["name"]) for r in rows)])
-    lines = [f"{'point':<{width}}  {'class':<8}  P(allowed)  confidence  time/point"]
+    lines = [f"{'point':<{width}}  {'class':<8}  P(allowed)  confidence  |2P - 1|  time/point"]
     lines += [
-        f"{r['name']:<{width}}  {r['class']:<8}  {r['p_allowed']:10.3f}  {r['confidence']:10.3f}  "
+        f"{r['name']:<{width}}  {r['class']:<8}  {r['p_allowed']:10.3f}  {_number(r['confidence']):>10}  "
+        f"{r['raw_confidence']:8.3f}  "
         f"{r['ms']:7.3f} ms" + ("  (extrapolation)" if r.get("extrapolation") else "")
         for r in rows
     ]
     return lines
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

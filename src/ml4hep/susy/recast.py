@@ -27,8 +27,10 @@ Per point (neutralino LSP only):
 6. a pyhf CLs test (one-bin counting model ``uncorrelated_background`` with the region's background, its
    uncertainty and the observed count, all from config; ``qtilde``, asymptotic) of mu = 1 in every region with at
    least ``min_signal_events`` expected signal events (with fewer, no counting region can exclude at 95% CL: even
-   with no background and no observed event CLs = exp(-s) > 0.37 for s < 1). The best region is the one with the
-   lowest expected CLs; the point is excluded when the observed CLs of that region is below 0.05.
+   with no background and no observed event CLs = exp(-s) > 0.37 for s < 1). In the regions with a small background
+   the observed CLs comes from pyhf's toys where the label can change (:mod:`ml4hep.susy.toys`, given as ``toys``).
+   The best region is the one with the lowest expected CLs (asymptotic); the point is excluded when the observed
+   CLs of that region is below 0.05.
 
 The time of steps 1-6 is measured per point.
 """
@@ -39,12 +41,15 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ml4hep.susy.spectrum import M_BOTTOM, M_TOP, M_W, spectrum
 from ml4hep.susy.xsec import SQUARKS, cross_sections
+
+if TYPE_CHECKING:
+    from ml4hep.susy.toys import ToyCLs
 
 log = logging.getLogger(__name__)
 logging.getLogger("pyhf").setLevel(logging.WARNING)  # pyhf logs every model it builds at INFO
@@ -296,6 +301,7 @@ def label_points(
     order: str = "nnll",
     progress: bool = False,
     overrides: Mapping[tuple[str, str], Any] | None = None,
+    toys: ToyCLs | None = None,
 ) -> dict[str, np.ndarray]:
     """Run the full recast on every point and label it.
 
@@ -307,12 +313,15 @@ def label_points(
         order: Cross-section order of the strong channels.
         progress: Show a tqdm progress bar.
         overrides: Efficiencies replacing the parametrisation (see :func:`signal_yields`).
+        toys: Toy-based observed CLs of the small-background regions (:func:`ml4hep.susy.toys.read_toys`), or None
+            (asymptotic everywhere).
 
     Returns:
         Column -> array per point: the masses and fractions of the spectrum, ``lsp``, ``s_{region}`` (expected
         signal), ``cls_obs_{region}`` and ``cls_exp_{region}`` (NaN when not tested), ``best_region`` (index into
-        :data:`SIGNAL_REGIONS`, -1 when none was tested), ``cls`` (observed CLs there, 1 when none), ``excluded``
-        (see :data:`EXCLUDED`) and ``seconds`` (recast time of the point).
+        :data:`SIGNAL_REGIONS`, -1 when none was tested), ``cls`` (observed CLs there, 1 when none),
+        ``cls_asymptotic`` (its asymptotic value), ``cls_toys`` (1 when ``cls`` came from toys), ``excluded`` (see
+        :data:`EXCLUDED`) and ``seconds`` (recast time of the point).
     """
     missing = [r for r in SIGNAL_REGIONS if r not in regions]
     if missing:
@@ -338,6 +347,9 @@ def label_points(
         out[f"cls_exp_{region}"] = np.full(n, np.nan)
     out["best_region"] = np.full(n, -1, dtype=np.int32)
     out["cls"] = np.ones(n)
+    out["cls_asymptotic"] = np.ones(n)
+    out["cls_toys"] = np.zeros(n, dtype=np.int32)
+    asymptotic = {region: np.full(n, np.nan) for region in SIGNAL_REGIONS}
     out["excluded"] = np.where(valid, ALLOWED, NOT_LABELLED).astype(np.int32)
     out["seconds"] = np.full(n, vector_seconds)
     indices = np.flatnonzero(valid)
@@ -355,12 +367,17 @@ def label_points(
                 continue
             spec = regions[region]
             obs_cls, exp_cls = cls_test(s, spec["background"], spec["background_uncertainty"], spec["observed"])
+            asymptotic[region][i] = obs_cls
+            if toys is not None and toys.covers(region, s):
+                obs_cls = toys(region, s)
             out[f"cls_obs_{region}"][i], out[f"cls_exp_{region}"][i] = obs_cls, exp_cls
             if exp_cls < best_expected:
                 best, best_expected = r, exp_cls
         if best >= 0:
             out["best_region"][i] = best
             out["cls"][i] = out[f"cls_obs_{SIGNAL_REGIONS[best]}"][i]
+            out["cls_asymptotic"][i] = asymptotic[SIGNAL_REGIONS[best]][i]
+            out["cls_toys"][i] = int(out["cls"][i] != out["cls_asymptotic"][i])
             out["excluded"][i] = EXCLUDED if out["cls"][i] < CLS_THRESHOLD else ALLOWED
         out["seconds"][i] += time.perf_counter() - point_start
     return out
@@ -372,10 +389,16 @@ def recast_point(
     luminosity_fb: float,
     min_signal_events: float = 1.0,
     order: str = "nnll",
+    toys: ToyCLs | None = None,
 ) -> dict[str, Any]:
     """The recast of one point (a convenience wrapper of :func:`label_points`), as plain Python values."""
     columns = label_points(
-        {k: np.array([float(v)]) for k, v in point.items()}, regions, luminosity_fb, min_signal_events, order
+        {k: np.array([float(v)]) for k, v in point.items()},
+        regions,
+        luminosity_fb,
+        min_signal_events,
+        order,
+        toys=toys,
     )
     return {k: v[0].item() for k, v in columns.items()}
 
@@ -388,6 +411,7 @@ def label_shard(
     min_signal_events: float = 1.0,
     order: str = "nnll",
     overrides: Mapping[tuple[str, str], Any] | None = None,
+    toys: ToyCLs | None = None,
 ) -> dict[str, Any]:
     """One labelling job: the recast of every point of a scan shard, written as ROOT (TTree ``points``).
 
@@ -400,9 +424,11 @@ def label_shard(
         order: Cross-section order of the strong channels.
         overrides: (topology, region) -> efficiency replacing the parametrisation (e.g. the Pythia8 grid of
             :func:`ml4hep.susy.grid.grid_overrides`), or None.
+        toys: Toy CLs of the small-background regions, or None (see :func:`label_points`).
 
     Returns:
-        Summary: points, labelled, excluded, seconds per labelled point.
+        Summary: points, labelled, excluded, seconds per labelled point, and how many labels took their CLs from
+        toys and how many of those the toys changed.
     """
     from ml4hep.susy.scan import read_points, write_points
 
@@ -410,17 +436,20 @@ def label_shard(
     ids = points.pop("point_id")
     start = time.perf_counter()
     columns = label_points(
-        points, regions, luminosity_fb, min_signal_events, order, progress=True, overrides=overrides or {}
+        points, regions, luminosity_fb, min_signal_events, order, progress=True, overrides=overrides or {}, toys=toys
     )
     seconds = time.perf_counter() - start
     write_points(output, points, {"point_id": ids, **columns})
     labelled = columns["excluded"] != NOT_LABELLED
+    excluded_asymptotic = (columns["best_region"] >= 0) & (columns["cls_asymptotic"] < CLS_THRESHOLD)
     summary = {
         "points": int(len(ids)),
         "labelled": int(labelled.sum()),
         "excluded": int((columns["excluded"] == EXCLUDED).sum()),
         "seconds": seconds,
         "seconds_per_labelled_point": float(columns["seconds"][labelled].mean()) if labelled.any() else None,
+        "cls_from_toys": int(columns["cls_toys"][labelled].sum()),
+        "labels_changed_by_toys": int(np.sum(labelled & ((columns["cls"] < CLS_THRESHOLD) != excluded_asymptotic))),
     }
     log.info("recast: %s", summary)
     return summary

@@ -1,0 +1,71 @@
+"""Toy-based CLs in the small-background regions: pyhf's toys, seeded, on a grid of the signal, read by the recast."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ml4hep.susy.recast import CLS_THRESHOLD, EXCLUDED, SIGNAL_REGIONS, cls_test, label_points
+from ml4hep.susy.scan import PARAMETERS
+from ml4hep.susy.toys import build_toys, read_toys, signal_for_cls, small_background_regions, toy_cls
+
+
+def test_toys_are_seeded_and_near_the_asymptotic_cls():
+    # b = 5 +- 1, n = 5, s = 6: asymptotic 0.050 (docs/susy.md has the values from 1000 toys)
+    first = toy_cls(6.0, 5.0, 1.0, 5, 15, seed=3)
+    assert toy_cls(6.0, 5.0, 1.0, 5, 15, seed=3) == first
+    asymptotic = cls_test(6.0, 5.0, 1.0, 5)[0]
+    assert asymptotic == pytest.approx(0.050, abs=0.002)
+    assert 0.5 * asymptotic < first < 2 * asymptotic  # 15 toys: a coarse estimate of the same CLs
+
+
+def test_the_global_generator_is_left_as_found():
+    np.random.seed(12)
+    expected = np.random.uniform()
+    np.random.seed(12)
+    toy_cls(4.0, 5.0, 1.0, 5, 10, seed=1)
+    assert np.random.uniform() == expected
+
+
+def test_signal_for_cls_inverts_the_asymptotic_test():
+    s = signal_for_cls(0.05, 8.0, 2.0, 9)
+    assert cls_test(s, 8.0, 2.0, 9)[0] == pytest.approx(0.05, rel=0.02)
+
+
+def test_only_small_background_regions_get_toys(test_config):
+    regions = test_config["susy"]["recast"]["signal_regions"]
+    small = small_background_regions(regions, 10.0)
+    assert small == [r for r in SIGNAL_REGIONS if regions[r]["background"] <= 10.0] and 0 < len(small) < 4
+    table = build_toys(regions, {"max_background": 6.0, "ntoys": 10, "grid_points": 2, "cls_band": [0.01, 0.3]}, 5)
+    assert table.regions() == small_background_regions(regions, 6.0)
+    for region in table.regions():
+        assert np.all(np.diff(table.signal[region]) > 0) and np.all(np.diff(table.cls[region]) <= 0)
+        assert table.asymptotic[region][0] == pytest.approx(0.3, rel=0.02)
+        assert table.asymptotic[region][-1] == pytest.approx(0.01, rel=0.02)
+
+
+def test_the_recast_reads_the_toy_cls_inside_the_grid_only(test_config, tmp_path):
+    recast = test_config["susy"]["recast"]
+    values = {name: np.full(3, 4000.0) for name in PARAMETERS}
+    values |= {"M1": np.full(3, 1.0), "M3": np.array([1000.0, 2300.0, 2600.0])}
+    values |= {"At": np.zeros(3), "Ab": np.zeros(3), "Atau": np.zeros(3), "tanb": np.full(3, 10.0)}
+    plain = label_points(values, recast["signal_regions"], recast["luminosity_fb"])
+    middle = plain["s_jets_met_2j"][1]
+    assert plain["s_jets_met_2j"][0] > 1.2 * middle > middle > 1.2 * plain["s_jets_met_2j"][2]
+    # a made-up table around the middle point: the 2-jet region's CLs is 0.2 there, whatever the asymptotic value
+    table = {"jets_met_2j": {"signal": [0.9 * middle, 1.1 * middle], "cls_toys": [0.2, 0.2], "cls_asymptotic": [1, 1]}}
+    path = tmp_path / "toys.json"
+    path.write_text(json.dumps({"regions": table}))
+    toys = read_toys([path])
+    assert read_toys([]) is None and toys.covers("jets_met_2j", middle) and not toys.covers("one_lepton", middle)
+    with_toys = label_points(values, recast["signal_regions"], recast["luminosity_fb"], toys=toys)
+    cls_2j = with_toys["cls_obs_jets_met_2j"]
+    assert cls_2j[1] == pytest.approx(0.2)
+    np.testing.assert_array_equal(cls_2j[[0, 2]], plain["cls_obs_jets_met_2j"][[0, 2]])
+    np.testing.assert_array_equal(with_toys["cls_asymptotic"], plain["cls"])
+    for i in range(3):
+        best = SIGNAL_REGIONS[with_toys["best_region"][i]]
+        assert with_toys["cls_toys"][i] == int(best == "jets_met_2j" and i == 1)
+        assert (with_toys["excluded"][i] == EXCLUDED) == (with_toys["cls"][i] < CLS_THRESHOLD)
