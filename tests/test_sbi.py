@@ -264,7 +264,7 @@ def test_doctests_of_the_sbi_modules():
     import doctest
 
     from ml4hep.generate import sbi as generate_sbi
-    from ml4hep.sbi import dataset, estimators, gold, inference, truth
+    from ml4hep.sbi import dataset, estimators, gold, inference, summary, truth
 
-    for module in (generate_sbi, dataset, estimators, gold, inference, truth):
+    for module in (generate_sbi, dataset, estimators, gold, inference, summary, truth):
         assert doctest.testmod(module).failed == 0, module.__name__

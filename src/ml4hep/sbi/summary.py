@@ -24,6 +24,7 @@ INTERVAL_KEYS = (
     "coverage95",
     "theta_hat_mean",
     "theta_hat_std",
+    "width68_over_truth",
 )
 
 
@@ -64,12 +65,30 @@ def run_inference(
 
 
 def interval_rows(inference: Mapping[str, Any], display_names: Mapping[str, str]) -> list[dict[str, Any]]:
-    """One row per (estimator, θ_true) with the expected intervals, the coverage and the θ̂ spread."""
+    """One row per (estimator, θ_true): expected intervals, coverage, θ̂ spread, 68% width over the truth's.
+
+    The last is the ratio to the ``truth`` entry's width at the same θ_true (None without one).
+
+    Example:
+        >>> keys = ("theta_true", "low68", "high68", "low95", "high95", "width95", "coverage68", "coverage95")
+        >>> result = {**dict.fromkeys(keys, 1.0), "width68": 0.4, "theta_hat_mean": 1.4, "theta_hat_std": 0.2}
+        >>> inference = {"results": {"truth": {"1.4": result}, "carl": {"1.4": {**result, "width68": 0.6}}}}
+        >>> [round(r["width68_over_truth"], 2) for r in interval_rows(inference, {})]
+        [1.0, 1.5]
+    """
+    truth = inference["results"].get("truth", {})
     rows = []
     for name, per_theta in inference["results"].items():
-        for result in per_theta.values():
+        for label, result in per_theta.items():
+            reference = truth.get(label, {}).get("width68")
+            ratio = result["width68"] / reference if reference else None
             rows.append(
-                {"estimator": name, "name": display_names.get(name, name), **{k: result[k] for k in INTERVAL_KEYS[1:]}}
+                {
+                    "estimator": name,
+                    "name": display_names.get(name, name),
+                    **{k: result[k] for k in INTERVAL_KEYS[1:-1]},
+                    "width68_over_truth": ratio,
+                }
             )
     return rows
 
@@ -84,6 +103,7 @@ def write_intervals(
         Column("68% interval", lambda r: f"[{r['low68']:.3f}, {r['high68']:.3f}]"),
         Column("95% interval", lambda r: f"[{r['low95']:.3f}, {r['high95']:.3f}]"),
         Column("width 68%", lambda r: number(r["width68"])),
+        Column("width / truth's", lambda r: number(r["width68_over_truth"])),
         Column("coverage 68%", lambda r: number(r["coverage68"], 2)),
         Column("coverage 95%", lambda r: number(r["coverage95"], 2)),
         Column("θ̂ (mean ± std)", lambda r: f"{r['theta_hat_mean']:.3f} ± {r['theta_hat_std']:.3f}"),
