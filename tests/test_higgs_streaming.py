@@ -92,6 +92,26 @@ def test_the_streamed_bdt_has_the_trees_of_the_in_memory_matrix(sm_files):
     assert wrapper.get_booster().save_raw("json") == a.booster.save_raw("json")
 
 
+def test_the_bdt_with_the_regressed_mass_streams_it_joined_to_the_chunks(sm_files, tmp_path):
+    """bdt_mreg: the regressed mass (a scores file of every event) is a column joined to each chunk's features."""
+    roots, npzs = sm_files
+    rng = np.random.default_rng(8)
+    every = {name: dict(np.load(path)) for name, path in npzs.items()}
+    regressed = {name: rng.normal(100.0, 20.0, len(split["label"])) for name, split in every.items()}
+    write_scores(tmp_path / "regression.root", every, regressed)
+    streamed = classifier_splits(roots, ["heavy"], tmp_path / "regression.root", chunk_size=CHUNK)
+    memory = classifier_splits(npzs, ["heavy"], tmp_path / "regression.root")
+    assert list(streamed["train"]["feature_names"]) == list(memory["train"]["feature_names"])
+    x = np.concatenate([c["X"] for c in streamed["test"].chunks(["X"])])
+    np.testing.assert_array_equal(x, memory["test"]["X"])
+    hyper = {"n_estimators": 20, "max_depth": 3, "learning_rate": 0.2, "early_stopping_rounds": 5}
+    a, b = CLASSIFIERS.create("bdt_mreg", hyper), CLASSIFIERS.create("bdt_mreg", hyper)
+    assert a.fit(streamed["train"], streamed["val"], FitContext(seed=1)) == b.fit(
+        memory["train"], memory["val"], FitContext(seed=1)
+    )
+    assert a.booster.save_raw("json") == b.booster.save_raw("json")
+
+
 def window_by_arrays(val, regularisation, step=5.0, **minimum):
     """The window scan on the whole arrays (what the mass window did before its histograms)."""
     from ml4hep.metrics import ams

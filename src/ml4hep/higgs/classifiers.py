@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ml4hep.chunked import DEFAULT_CHUNK_SIZE, is_chunked, read_column
-from ml4hep.higgs.dataset import load_split, open_split, process_mask, select_events
+from ml4hep.chunked import DEFAULT_CHUNK_SIZE, AugmentedRows, is_chunked, read_column
+from ml4hep.higgs.dataset import open_split, process_mask, select_events
 from ml4hep.metrics import ams
 from ml4hep.models import FitContext, Registry, Split
 from ml4hep.models.boosted import XGBoostClassifier
@@ -40,11 +40,18 @@ CLASSIFIERS = Registry("higgs")
 REGRESSED_MASS_FEATURE = "DER_mass_regressed"
 
 
-def with_regressed_mass(split: Mapping[str, np.ndarray], regressed: np.ndarray) -> dict[str, np.ndarray]:
-    """The split with the regressed di-tau mass appended as an extra feature column."""
+def with_regressed_mass(split: Mapping[str, np.ndarray], regressed: np.ndarray) -> Mapping[str, np.ndarray]:
+    """The split with the regressed di-tau mass appended as an extra feature column.
+
+    A split streamed from disk stays there: the column is joined to each chunk (:class:`~ml4hep.chunked.
+    AugmentedRows`).
+    """
+    names = np.append(split["feature_names"], REGRESSED_MASS_FEATURE)
+    if is_chunked(split):
+        return AugmentedRows(split, widen={"X": np.asarray(regressed)}, metadata={"feature_names": names})
     out = dict(split)
     out["X"] = np.column_stack([split["X"], regressed])
-    out["feature_names"] = np.append(split["feature_names"], REGRESSED_MASS_FEATURE)
+    out["feature_names"] = names
     return out
 
 
@@ -166,9 +173,8 @@ def classifier_splits(
     """The SM events of each split (heavy-Higgs samples left out), with the regressed mass when given.
 
     The splits stay on disk (:func:`ml4hep.higgs.dataset.open_split`; the SM events a
-    :class:`~ml4hep.chunked.SelectedRows` view), so that the DNN streams them and every model scores them chunk by
-    chunk; the trees and the mass window read the features they need into memory. With the regressed mass (a
-    column added to the features) the splits are read whole.
+    :class:`~ml4hep.chunked.SelectedRows` view), so that every model trains on them and scores them chunk by
+    chunk (the regressed mass, one number per event, joined to each chunk's features).
 
     Args:
         paths: Split name -> dataset file.
@@ -177,10 +183,9 @@ def classifier_splits(
             fold on the training split, so that the BDT does not train on in-sample regressed masses.
         chunk_size: Events per read of a streamed split.
     """
-    if regressed_mass is None:
-        data = {s: open_split(p, chunk_size) for s, p in paths.items()}
-    else:
-        data = {s: with_regressed_mass(load_split(p), read_scores(regressed_mass, s)) for s, p in paths.items()}
+    data = {s: open_split(p, chunk_size) for s, p in paths.items()}
+    if regressed_mass is not None:
+        data = {s: with_regressed_mass(d, read_scores(regressed_mass, s)) for s, d in data.items()}
     return {s: select_events(d, ~process_mask(d, heavy)) for s, d in data.items()}
 
 
