@@ -14,11 +14,12 @@ A real HiggsML file (converted with ``format: higgsml_csv``) is read through the
 The workflow builds the table in two steps: :func:`shard_table` per sample shard (one job each: the raw events of
 one shard are read, selected and turned into features; a small ``.npz`` of the selected events), then
 :func:`split_tables`, which splits each shard's events with a seed of (seed, sample, shard) and writes the split
-files chunk by chunk as the shards come (one shard's table in memory at a time). The DNN's training and every
-classifier's scoring stream the split files (:func:`open_split`, :class:`ml4hep.chunked.SelectedRows` for the SM
-events), so their memory does not grow with the number of events; :func:`load_split` reads a file whole (the BDT's
-in-memory matrix, the regression, the parameterised networks, the limits and the plots, which need all of it or
-its per-event columns). ``.npz`` files with the same columns (tests, older runs) are read too.
+files chunk by chunk as the shards come (one shard's table in memory at a time). Every training and scoring streams
+the split files (:func:`open_split`; :class:`ml4hep.chunked.SelectedRows` for a selection of the events,
+:class:`ml4hep.chunked.AugmentedRows` for per-event arrays joined to the chunks), so their memory does not grow
+with the number of events; :func:`read_columns` reads a few per-event columns whole (the evaluation, the limits)
+and :func:`load_split` a whole file (the plots, tests). ``.npz`` files with the same columns (tests, older runs)
+are read too.
 """
 
 from __future__ import annotations
