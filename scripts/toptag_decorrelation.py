@@ -8,8 +8,8 @@ from ml4hep.toptag.decorrelation import decorrelation_from_files, write_decorrel
 with rule_context(snakemake):
     params = snakemake.params
     scans = {
-        "flatness_bdt": list(zip(params.flatness_strengths, snakemake.input.flatness_bdt, strict=True)),
-        "disco": list(zip(params.disco_strengths, snakemake.input.disco, strict=True)),
+        method: list(zip(strengths, snakemake.input[method], strict=True))
+        for method, strengths in params.strengths.items()
     }
     plain = dict(zip(params.taggers, snakemake.input.plain, strict=True))
     result = decorrelation_from_files(snakemake.input.test, plain, scans, params.options, params.seed)

@@ -1,4 +1,4 @@
-"""Rules toptag_train_flatness_bdt / toptag_train_disco: one decorrelated tagger per strength, with its scores.
+"""Rules toptag_train_flatness_bdt / _uboost / _disco: one decorrelated tagger per strength, with its scores.
 
 Only the substructure, label and origin columns of the splits are read (whole): the decorrelated taggers never
 read the constituents or images.

@@ -18,7 +18,14 @@ from ml4hep.toptag.preprocess import constituent_arrays, tree_arrays
 from ml4hep.toptag.recursive import RecursiveTreeNetwork
 from ml4hep.toptag.substructure import RECLUSTER_R
 from ml4hep.toptag.taggers import TAGGERS
-from ml4hep.toptag.trees import ALGORITHMS, clustering_trees, feature_tree_algorithm
+from ml4hep.toptag.trees import (
+    ALGORITHMS,
+    SEEDED_ALGORITHMS,
+    clustering_trees,
+    feature_tree_algorithm,
+    feature_tree_options,
+    jet_uniforms,
+)
 
 vector.register_awkward()
 
@@ -143,10 +150,15 @@ def test_the_descending_pt_sequence_adds_the_constituents_hardest_first():
         )
 
 
-def test_the_same_tree_whatever_the_order_of_the_constituents():
+KINEMATIC_ALGORITHMS = sorted(set(ALGORITHMS) - set(SEEDED_ALGORITHMS))
+"""The orderings defined by the constituents' momenta alone (a random tree depends on their order)."""
+
+
+@pytest.mark.parametrize("algorithm", KINEMATIC_ALGORITHMS)
+def test_the_same_tree_whatever_the_order_of_the_constituents(algorithm):
     rng = np.random.default_rng(3)
     jets = toy_jets(rng, [10, 7, 12])
-    options = {"tree_algorithm": "kt", "max_constituents": SLOTS, "rotate": True}
+    options = {"tree_algorithm": algorithm, "max_constituents": SLOTS, "rotate": True}
     permutations = [rng.permutation(n) for n in ak.to_numpy(ak.num(jets.part_px))]
     shuffled = ak.with_field(jets, jets.part_px, "part_px")
     for c in ("px", "py", "pz", "E"):
@@ -176,6 +188,51 @@ def test_the_same_tree_whatever_the_order_of_the_constituents():
             logits = [network(*tensors) for tensors in inputs]
         torch.testing.assert_close(roots[0], roots[1], atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(logits[0], logits[1], atol=1e-5, rtol=1e-5)
+
+
+def test_random_trees_are_reproducible_with_the_seed_and_differ_between_seeds_and_jets():
+    jets = toy_jets(np.random.default_rng(10), [12] * 8 + [5, 2, 1])
+    trees = {
+        seed: clustering_trees(jets.part_px, jets.part_py, jets.part_pz, jets.part_E, SLOTS, "random", seed)
+        for seed in (1, 1, 2)
+    }
+    again = clustering_trees(jets.part_px, jets.part_py, jets.part_pz, jets.part_E, SLOTS, "random", 1)
+    for key in ("tree_children", "tree_level", "four"):
+        np.testing.assert_array_equal(trees[1][key], again[key])
+    families = {seed: [leaf_sets(c, SLOTS) for c in t["tree_children"][:8]] for seed, t in trees.items()}
+    assert families[1] != families[2]
+    # eight jets of twelve constituents: their random trees are not all one shape
+    assert len({frozenset(f) for f in families[1]}) == 8
+    # nor the kT tree, nor a chain (the random trees are far shallower than a chain: depth 11)
+    kt = trees_of(jets, "kt")
+    assert families[1] != [leaf_sets(c, SLOTS) for c in kt["tree_children"][:8]]
+    assert trees[1]["tree_level"][:8].max(axis=1).mean() < 10
+    # a jet's tree does not depend on the other jets beside it (a chunk of its own gives the same tree)
+    alone = clustering_trees(
+        jets.part_px[3:4], jets.part_py[3:4], jets.part_pz[3:4], jets.part_E[3:4], SLOTS, "random", 1
+    )
+    np.testing.assert_array_equal(alone["tree_children"][0], trees[1]["tree_children"][3])
+
+
+def test_random_tree_draws_are_uniform_and_the_seed_goes_only_to_random_features():
+    leaves = np.random.default_rng(11).normal(size=(4000, 3, 4))
+    u = jet_uniforms(leaves, seed=3, draws=2)
+    assert abs(u.mean() - 0.5) < 0.02 and abs(np.corrcoef(u[:, 0], u[:, 1])[0, 1]) < 0.05
+    assert np.histogram(u, bins=10, range=(0, 1))[0].min() > 700
+    random = {"taggers": ["rnn_tree"], "models": {"rnn_tree": {"algorithm": "random"}}}
+    assert feature_tree_options(random, 9) == {"tree_algorithm": "random", "tree_seed": 9}
+    assert feature_tree_options({**random, "models": {"rnn_tree": {"algorithm": "kt"}}}, 9) == {"tree_algorithm": "kt"}
+
+
+def test_the_ascending_pt_sequence_adds_the_softest_first():
+    jets = toy_jets(np.random.default_rng(12), [6])
+    children = trees_of(jets, "asc_pt")["tree_children"][0]
+    pt = np.hypot(ak.to_numpy(jets.part_px[0]), ak.to_numpy(jets.part_py[0]))
+    softest_first = np.argsort(pt)
+    assert set(children[0]) == set(softest_first[:2])
+    # each later merging adds the next harder constituent to the chain (either may be the harder child)
+    for k in range(1, 5):
+        assert set(children[k]) == {SLOTS + k - 1, softest_first[k + 1]}
 
 
 def _root_embeddings(network: RecursiveTreeNetwork, x, mask, tree_x, children, level) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 from ml4hep.toptag.decorrelated import decorrelated_hyper
 from ml4hep.toptag.taggers import TAGGERS, tagger_hyper
-from ml4hep.toptag.trees import feature_tree_algorithm
+from ml4hep.toptag.trees import feature_tree_options
 
 TOPTAG = config["toptag"]
 TOPTAG_SPLITS = ("train", "val", "test")
@@ -32,7 +32,7 @@ rule toptag_shard_features:
     params:
         options={
             **{k: TOPTAG[k] for k in ("max_constituents", "rotate", "jet_r", "image")},
-            "tree_algorithm": feature_tree_algorithm(TOPTAG),
+            **feature_tree_options(TOPTAG, derive_seed(config["seed"], "toptag", "trees")),
         },
         chunk_size=TOPTAG["chunk_size"],
     script:
@@ -216,12 +216,39 @@ rule toptag_train_disco:
         "../../scripts/toptag_decorrelation_train.py"
 
 
+rule toptag_train_uboost:
+    input:
+        **toptag_feature_files(),
+        code=script_code("toptag_decorrelation_train.py"),
+    output:
+        models=toptag_decorrelated_files("uboost", "models/uboost_{index}.json"),
+        scores=toptag_decorrelated_files("uboost", "scores/uboost_{index}.root"),
+        infos=toptag_decorrelated_files("uboost", "models/uboost_{index}_info.json"),
+    log:
+        "results/logs/toptag/train_uboost.log",
+    benchmark:
+        "results/benchmarks/toptag/train_uboost.tsv"
+    conda:
+        "../../envs/ml4hep.yaml"
+    resources:
+        mem_mb=2000,
+    params:
+        method="uboost",
+        hyper=toptag_decorrelated_hyper("uboost"),
+        strengths=TOPTAG_DECORRELATION["uboost"]["strengths"],
+        seed=derive_seed(config["seed"], "toptag", "uboost"),
+        samples=TOPTAG["samples"],
+    script:
+        "../../scripts/toptag_decorrelation_train.py"
+
+
 rule toptag_decorrelation:
     input:
         test="results/toptag/features/test.root",
         plain=expand("results/toptag/scores/{tagger}.root", tagger=TOPTAG["taggers"]),
         flatness_bdt=rules.toptag_train_flatness_bdt.output.scores,
         disco=rules.toptag_train_disco.output.scores,
+        uboost=rules.toptag_train_uboost.output.scores,
         code=script_code("toptag_decorrelation.py"),
     output:
         json="results/toptag/decorrelation.json",
@@ -242,9 +269,8 @@ rule toptag_decorrelation:
         "../../envs/ml4hep.yaml"
     params:
         taggers=TOPTAG["taggers"],
-        flatness_strengths=TOPTAG_DECORRELATION["flatness_bdt"]["strengths"],
-        disco_strengths=TOPTAG_DECORRELATION["disco"]["strengths"],
-        options={k: TOPTAG_DECORRELATION[k] for k in ("mass", "mass_bins", "random_draws")},
+        strengths={method: TOPTAG_DECORRELATION[method]["strengths"] for method in ("flatness_bdt", "uboost", "disco")},
+        options={k: TOPTAG_DECORRELATION[k] for k in ("mass", "mass_bins", "random_draws", "bootstrap")},
         seed=derive_seed(config["seed"], "toptag", "sculpting"),
     script:
         "../../scripts/toptag_decorrelation.py"

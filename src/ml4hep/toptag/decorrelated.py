@@ -5,11 +5,14 @@
   non-uniformity of the QCD selection efficiency across bins of the jet mass. Strength 0 is plain ExpLoss
   boosting with the same trees. hep_ml's trees are scikit-learn trees; their arrays (children, feature, threshold)
   and hep_ml's leaf values are saved as JSON and evaluated here, so the model is never pickled.
+* ``uboost``: uBoost (Stevens and Williams, arXiv:1305.7248; hep_ml's ``uBoostClassifier``), an average of
+  AdaBoost BDTs each boosted towards a QCD efficiency flat in the mass at its own cut; ``strength`` is their
+  uniforming rate (0: plain AdaBoost). Saved as JSON tree arrays like the flatness BDT.
 * ``disco``: a dense network on the substructure features trained with BCE plus ``strength`` times the squared
   distance correlation between its output and the jet mass on the QCD jets of each batch (DisCo, Kasieczka and
   Shih, arXiv:2001.05310).
 
-Both read the ``substructure`` column without the ``exclude_inputs`` (by default the jet and soft-drop masses),
+All read the ``substructure`` column without the ``exclude_inputs`` (by default the jet and soft-drop masses),
 so a strength of 0 is the same tagger without the mass as input; the strength then trades rejection for a QCD
 mass distribution that a cut leaves unchanged (:mod:`ml4hep.toptag.decorrelation` measures it).
 """
@@ -64,6 +67,29 @@ def input_array(split: Split, columns: Sequence[str]) -> np.ndarray:
     return np.asarray(split["substructure"], dtype=np.float64)[:, [names.index(c) for c in columns]]
 
 
+def tree_inputs(split: Split, columns: Sequence[str]) -> np.ndarray:
+    """The input columns as scikit-learn's trees split them (float32), for evaluating hep_ml's trees."""
+    return input_array(split, columns).astype(np.float32)
+
+
+def uniform_column(mass: str) -> str:
+    """The name of the mass column in the training frame of a hep_ml classifier (beside the inputs)."""
+    return f"_uniform_{mass}"
+
+
+def uniform_frame(split: Split, columns: Sequence[str], mass: str) -> Any:
+    """The pandas frame a hep_ml classifier trains on: the input columns, and the mass its loss flattens in.
+
+    hep_ml reads the uniform variable from the same frame as the inputs; ``train_features`` keeps it out of the
+    trees when it is not an input.
+    """
+    import pandas
+
+    frame = pandas.DataFrame(input_array(split, columns), columns=list(columns))
+    frame[uniform_column(mass)] = substructure_column(split, mass)
+    return frame
+
+
 @DECORRELATED.register("flatness_bdt")
 class FlatnessBDT:
     """uGB with the bin flatness loss on the QCD jets' mass (hep_ml), saved as JSON tree arrays.
@@ -116,12 +142,9 @@ class FlatnessBDT:
         from ml4hep.metrics import auc
 
         self.inputs = input_columns(train, self.hyper["exclude_inputs"])
-        mass = self.hyper["mass"]
-        frame = pandas.DataFrame(input_array(train, self.inputs), columns=self.inputs)
-        # the loss reads the mass from the same frame even when the trees do not
-        frame[f"_uniform_{mass}"] = substructure_column(train, mass)
+        frame = uniform_frame(train, self.inputs, self.hyper["mass"])
         loss = BinFlatnessLossFunction(
-            [f"_uniform_{mass}"],
+            [uniform_column(self.hyper["mass"])],
             uniform_label=0,
             n_bins=self.hyper["n_bins"],
             power=self.hyper["power"],
@@ -151,12 +174,8 @@ class FlatnessBDT:
 
     def decision_function(self, split: Split) -> np.ndarray:
         """The boosted sum: initial step plus the shrunk leaf values of every tree."""
-        # hep_ml's trees split float32 inputs (scikit-learn's tree dtype)
-        x = input_array(split, self.inputs).astype(np.float32)
-        total = np.full(len(x), self.initial_step)
-        for tree in self.trees:
-            total += self.hyper["learning_rate"] * tree["values"][_leaves(tree, x)]
-        return total
+        x = tree_inputs(split, self.inputs)
+        return _tree_sum(self.trees, x, [self.hyper["learning_rate"]] * len(self.trees), self.initial_step)
 
     def predict(self, split: Split) -> np.ndarray:
         """The logistic function of the boosted sum (hep_ml's ``predict_proba``)."""
@@ -171,7 +190,7 @@ class FlatnessBDT:
             "hyper": self.hyper,
             "inputs": self.inputs,
             "initial_step": self.initial_step,
-            "trees": [{key: value.tolist() for key, value in tree.items()} for tree in self.trees],
+            "trees": _trees_to_lists(self.trees),
         }
         Path(path).write_text(json.dumps(content))
 
@@ -182,8 +201,180 @@ class FlatnessBDT:
         model = cls(**content["hyper"])
         model.inputs = [str(c) for c in content["inputs"]]
         model.initial_step = float(content["initial_step"])
-        model.trees = [_tree_from_lists(tree) for tree in content["trees"]]
+        model.trees = _trees_from_lists(content["trees"])
         return model
+
+
+@DECORRELATED.register("uboost")
+class UBoost:
+    """hep_ml's uBoost (Stevens and Williams, arXiv:1305.7248) on the QCD jets' mass, saved as JSON tree arrays.
+
+    uBoost is an average of ``efficiency_steps`` boosted decision trees (AdaBoost, SAMME), the k-th boosted towards
+    a QCD selection efficiency that is flat in the mass at its cut at a global QCD efficiency of k / (steps + 1):
+    after each tree the QCD jets in mass neighbourhoods (``n_neighbors`` nearest in mass) that pass the cut more
+    often than the target get more weight, by ``strength`` (hep_ml's ``uniforming_rate``; 0 is plain AdaBoost).
+    Each BDT's output is sigmoid((score - its cut) / ``smoothing``), and the tagger's score is their mean (hep_ml's
+    ``uBoostClassifier.predict_proba``). The trees are scikit-learn trees; their arrays, the tree weights and each
+    BDT's cut are saved as JSON and evaluated here, so the model is never pickled.
+
+    Args:
+        strength: The ``uniforming_rate`` of every uBoostBDT (hep_ml's ``uBoostClassifier`` fixes it at 1).
+        mass: Substructure column the QCD efficiency is made flat in.
+        exclude_inputs: Substructure columns the trees do not read.
+        n_estimators: Trees per BDT.
+        efficiency_steps: BDTs (target efficiencies).
+        max_depth: Depth of each tree.
+        n_neighbors: Mass neighbours of the local efficiencies.
+        smoothing: Width of the sigmoid of each BDT's cut (None: hep_ml's 10 / ``efficiency_steps``).
+    """
+
+    suffix: ClassVar[str] = ".json"
+    display_name: ClassVar[str] = "uBoost"
+
+    def __init__(
+        self,
+        strength: float = 1.0,
+        mass: str = "mass",
+        exclude_inputs: Sequence[str] = MASS_FEATURES,
+        n_estimators: int = 40,
+        efficiency_steps: int = 20,
+        max_depth: int = 2,
+        n_neighbors: int = 50,
+        smoothing: float | None = None,
+    ) -> None:
+        self.hyper: dict[str, Any] = {
+            "strength": float(strength),
+            "mass": str(mass),
+            "exclude_inputs": [str(c) for c in exclude_inputs],
+            "n_estimators": int(n_estimators),
+            "efficiency_steps": int(efficiency_steps),
+            "max_depth": int(max_depth),
+            "n_neighbors": int(n_neighbors),
+            "smoothing": 10.0 / int(efficiency_steps) if smoothing is None else float(smoothing),
+        }
+        self.inputs: list[str] = []
+        self.bdts: list[dict[str, Any]] = []
+
+    def classifier(self, seed: int) -> Any:
+        """An unfitted hep_ml ``uBoostClassifier`` with these hyper-parameters (its uniforming rate is 1)."""
+        from hep_ml.uboost import uBoostClassifier
+        from sklearn.tree import DecisionTreeClassifier
+
+        return uBoostClassifier(
+            uniform_features=[uniform_column(self.hyper["mass"])],
+            uniform_label=0,
+            train_features=self.inputs,
+            n_neighbors=self.hyper["n_neighbors"],
+            efficiency_steps=self.hyper["efficiency_steps"],
+            n_estimators=self.hyper["n_estimators"],
+            base_estimator=DecisionTreeClassifier(max_depth=self.hyper["max_depth"]),
+            smoothing=self.hyper["smoothing"],
+            random_state=int(seed) % 2**31,
+        )
+
+    def fit(self, train: Split, val: Split, context: FitContext) -> dict[str, Any]:
+        """Fit the BDTs (hep_ml's ``uBoostClassifier.fit`` with the strength as their uniforming rate)."""
+        from ml4hep.metrics import auc
+
+        self.inputs = input_columns(train, self.hyper["exclude_inputs"])
+        classifier = self.classifier(context.seed)
+        fit_uboost(classifier, uniform_frame(train, self.inputs, self.hyper["mass"]), train["label"], self.strength)
+        self.bdts = [_uboost_bdt_arrays(bdt) for bdt in classifier.classifiers]
+        val_scores = self.predict(val)
+        hep_ml_scores = classifier.predict_proba(uniform_frame(val, self.inputs, self.hyper["mass"]))[:, 1]
+        return {
+            "device": "cpu",
+            "strength": self.hyper["strength"],
+            "inputs": self.inputs,
+            "val_auc": auc(np.asarray(val["label"]), val_scores),
+            # the JSON trees against hep_ml's own prediction of the fitted model
+            "max_abs_diff_hep_ml": float(np.max(np.abs(hep_ml_scores - val_scores))),
+        }
+
+    @property
+    def strength(self) -> float:
+        """The uniforming rate."""
+        return float(self.hyper["strength"])
+
+    def predict(self, split: Split) -> np.ndarray:
+        """The mean over the BDTs of sigmoid((score - cut) / smoothing) (hep_ml's ``predict_proba``)."""
+        from hep_ml.commonutils import sigmoid_function
+
+        x = tree_inputs(split, self.inputs)
+        # hep_ml's order of the sum: Python's sum over the BDTs, then the division
+        total = sum(
+            sigmoid_function(_tree_sum(bdt["trees"], x, bdt["weights"]) - bdt["score_cut"], self.hyper["smoothing"])
+            for bdt in self.bdts
+        )
+        return np.asarray(total, dtype=np.float64) / len(self.bdts)
+
+    def save(self, path: str | Path) -> None:
+        """Hyper-parameters, input names and every BDT's cut, tree weights and tree arrays as JSON."""
+        bdts = [{**bdt, "trees": _trees_to_lists(bdt["trees"])} for bdt in self.bdts]
+        content = {"model": self.name, "hyper": self.hyper, "inputs": self.inputs, "bdts": bdts}
+        Path(path).write_text(json.dumps(content))
+
+    @classmethod
+    def load(cls, path: str | Path) -> UBoost:
+        """Read the JSON written by :meth:`save`."""
+        content = json.loads(Path(path).read_text())
+        model = cls(**content["hyper"])
+        model.inputs = [str(c) for c in content["inputs"]]
+        model.bdts = [
+            {
+                "score_cut": float(bdt["score_cut"]),
+                "weights": [float(w) for w in bdt["weights"]],
+                "trees": _trees_from_lists(bdt["trees"]),
+            }
+            for bdt in content["bdts"]
+        ]
+        return model
+
+
+def fit_uboost(classifier: Any, frame: Any, labels: np.ndarray, uniforming_rate: float) -> Any:
+    """hep_ml's ``uBoostClassifier.fit``, with ``uniforming_rate`` passed to its uBoostBDTs (hep_ml leaves them at 1).
+
+    The same steps as hep_ml 0.8.0's: one mass-neighbour matrix for all BDTs, target efficiencies evenly spaced in
+    (0, 1), each BDT fitted with unit weights and the classifier's seed; at ``uniforming_rate`` 1 the fit is
+    hep_ml's own (a test checks it).
+
+    Returns:
+        ``classifier``, fitted.
+    """
+    from hep_ml.commonutils import compute_knn_indices_of_same_class
+    from hep_ml.uboost import uBoostBDT
+
+    labels = np.asarray(labels).astype(int)
+    neighbours = compute_knn_indices_of_same_class(
+        frame[classifier.uniform_features].to_numpy(), labels, n_neighbours=classifier.n_neighbors
+    )
+    classifier.target_efficiencies = np.linspace(0, 1, classifier.efficiency_steps + 2)[1:-1]
+    features = frame[classifier.train_features]
+    classifier.classifiers = [
+        uBoostBDT(
+            uniform_features=classifier.uniform_features,
+            uniform_label=classifier.uniform_label,
+            target_efficiency=efficiency,
+            n_neighbors=classifier.n_neighbors,
+            n_estimators=classifier.n_estimators,
+            base_estimator=classifier.base_estimator,
+            uniforming_rate=float(uniforming_rate),
+            random_state=classifier.random_state,
+            smoothing=classifier.smoothing,
+        ).fit(features, labels, sample_weight=np.ones(len(labels)), neighbours_matrix=neighbours)
+        for efficiency in classifier.target_efficiencies
+    ]
+    return classifier
+
+
+def _uboost_bdt_arrays(bdt: Any) -> dict[str, Any]:
+    """One fitted uBoostBDT (SAMME: each tree votes ±1 with its weight) as its cut, tree weights and tree arrays."""
+    trees = []
+    for tree in bdt.estimators_:
+        # the tree's vote at each node: 2 × (predicted class) - 1, its classes being [0, 1]
+        votes = 2.0 * tree.classes_[np.argmax(tree.tree_.value[:, 0, :], axis=1)] - 1.0
+        trees.append(_tree_arrays(tree, votes))
+    return {"score_cut": float(bdt.score_cut), "weights": [float(w) for w in bdt.estimator_weights_], "trees": trees}
 
 
 _TREE_DTYPES = {"left": np.int64, "right": np.int64, "feature": np.int64, "threshold": np.float64, "values": np.float64}
@@ -202,8 +393,24 @@ def _tree_arrays(tree: Any, leaf_values: np.ndarray) -> dict[str, np.ndarray]:
     return {key: np.asarray(value, dtype=_TREE_DTYPES[key]) for key, value in arrays.items()}
 
 
-def _tree_from_lists(tree: Mapping[str, list[float]]) -> dict[str, np.ndarray]:
-    return {key: np.asarray(tree[key], dtype=dtype) for key, dtype in _TREE_DTYPES.items()}
+def _trees_to_lists(trees: Sequence[Mapping[str, np.ndarray]]) -> list[dict[str, list[float]]]:
+    """Tree arrays as JSON lists."""
+    return [{key: value.tolist() for key, value in tree.items()} for tree in trees]
+
+
+def _trees_from_lists(trees: Sequence[Mapping[str, list[float]]]) -> list[dict[str, np.ndarray]]:
+    """The tree arrays of :func:`_trees_to_lists`' JSON lists."""
+    return [{key: np.asarray(tree[key], dtype=dtype) for key, dtype in _TREE_DTYPES.items()} for tree in trees]
+
+
+def _tree_sum(
+    trees: Sequence[Mapping[str, np.ndarray]], x: np.ndarray, weights: Sequence[float], start: float = 0.0
+) -> np.ndarray:
+    """``start`` + Σ_t weights[t] × (value of the leaf of each row in tree t), summed in tree order as hep_ml does."""
+    total = np.full(len(x), start, dtype=np.float64)
+    for tree, weight in zip(trees, weights, strict=True):
+        total += weight * tree["values"][_leaves(tree, x)]
+    return total
 
 
 def _leaves(tree: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:

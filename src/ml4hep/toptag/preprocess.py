@@ -269,7 +269,8 @@ def tree_arrays(jets: ak.Array, options: Mapping[str, Any]) -> dict[str, np.ndar
     if algorithm is None:
         return {}
     n_slots = int(options["max_constituents"])
-    trees = clustering_trees(jets.part_px, jets.part_py, jets.part_pz, jets.part_E, n_slots, algorithm)
+    seed = int(options.get("tree_seed", 0))  # only the random trees draw (ml4hep.toptag.trees.feature_tree_options)
+    trees = clustering_trees(jets.part_px, jets.part_py, jets.part_pz, jets.part_E, n_slots, algorithm, seed)
     real = trees["tree_children"][..., 0] >= 0
     counts = real.sum(axis=1)
     four = [ak.unflatten(trees["four"][..., i][real], counts) for i in range(4)]

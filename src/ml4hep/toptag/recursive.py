@@ -42,19 +42,31 @@ VARIANTS = ("simple", "gated")
 """The node cells of arXiv:1702.00748."""
 
 
-class _SimpleCell(nn.Module):
+class _Cell(nn.Module):
+    """A node cell: the embeddings (M, d) of M merged nodes from [h_L; h_R; u] (M, 3d), in :meth:`embed`."""
+
+    def forward(self, left: torch.Tensor, right: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+        """Embeddings (M, d) of M merged nodes from their children's and their own projections."""
+        return self.embed(torch.cat([left, right, own], dim=-1))
+
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The cell's function of the concatenated inputs."""
+        raise NotImplementedError
+
+
+class _SimpleCell(_Cell):
     """h = ReLU(W_h [h_L; h_R; u] + b_h)."""
 
     def __init__(self, width: int) -> None:
         super().__init__()
         self.combine = nn.Linear(3 * width, width)
 
-    def forward(self, left: torch.Tensor, right: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
-        """Embeddings (M, d) of M merged nodes from their children's and their own projections."""
-        return torch.relu(self.combine(torch.cat([left, right, own], dim=-1)))
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        """ReLU of one linear layer."""
+        return torch.relu(self.combine(inputs))
 
 
-class _GatedCell(nn.Module):
+class _GatedCell(_Cell):
     """The gated cell of arXiv:1702.00748 (reset gates on the inputs, softmax update weights over four terms)."""
 
     def __init__(self, width: int) -> None:
@@ -64,13 +76,12 @@ class _GatedCell(nn.Module):
         self.candidate = nn.Linear(3 * width, width)
         self.update = nn.Linear(4 * width, 4 * width)
 
-    def forward(self, left: torch.Tensor, right: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
-        """Embeddings (M, d) of M merged nodes from their children's and their own projections."""
-        inputs = torch.cat([left, right, own], dim=-1)
+    def embed(self, inputs: torch.Tensor) -> torch.Tensor:
+        """The update-weighted sum of the candidate, h_L, h_R and u."""
         candidate = torch.relu(self.candidate(torch.sigmoid(self.reset(inputs)) * inputs))
-        terms = torch.stack([candidate, left, right, own], dim=1)  # (M, 4, d)
-        weights = torch.softmax(self.update(torch.cat([candidate, inputs], dim=-1)).view(-1, 4, self.width), dim=1)
-        return (weights * terms).sum(1)
+        terms = torch.cat([candidate, inputs], dim=-1)  # [ĥ; h_L; h_R; u], (M, 4d)
+        weights = torch.softmax(self.update(terms).view(-1, 4, self.width), dim=1)
+        return (weights * terms.view(-1, 4, self.width)).sum(1)
 
 
 class RecursiveTreeNetwork(nn.Module):

@@ -3,8 +3,10 @@
 Each jet's leading ``max_constituents`` constituents (N, the same slots as the constituent array ``x``) are
 reclustered with FastJet (kT, Cambridge/Aachen or anti-kT, R = 1000 so that every jet is one binary tree, E-scheme)
 and the clustering history is stored per jet as N - 1 internal nodes in merge order (Louppe, Cho, Becot, Cranmer,
-arXiv:1702.00748); ``desc_pt`` is the paper's sequence baseline instead, a chain adding the constituents one by one
-in order of decreasing pT:
+arXiv:1702.00748); the paper's baselines are built without clustering: ``desc_pt`` (and ``asc_pt``) a chain adding
+the constituents one by one in order of decreasing (increasing) pT, and ``random`` a random binary tree, merging
+two nodes drawn at random from the pool of unmerged ones until one is left (the draws are a hash of the seed and the
+jet's constituents, so a jet's tree is the same whatever the chunk, shard or order of the jets):
 
 * node slots: 0 .. N-1 are the leaves (slot i is constituent i, row i of ``x``); N + k is the k-th merging;
 * ``tree_children`` (N-1, 2): the slots of the two nodes merged at step k, the harder (larger pT) first, so that
@@ -33,6 +35,9 @@ import awkward as ak
 import numpy as np
 
 FOUR_MOMENTUM = ("px", "py", "pz", "E")
+TreeBuilder = Callable[[Mapping[str, ak.Array], np.ndarray, int, int], tuple[np.ndarray, np.ndarray]]
+"""(leading constituents' px, py, pz, E; their counts; slots N; seed) -> children slots and four-momenta of the
+mergings."""
 TREE_COLUMNS = ("tree_x", "tree_children", "tree_level")
 """Feature-file columns of the clustering trees."""
 TREE_TAGGER = "rnn_tree"
@@ -57,6 +62,26 @@ def feature_tree_algorithm(options: Mapping[str, Any]) -> str | None:
     if TREE_TAGGER not in options.get("taggers", ()):
         return None
     return str(options["models"][TREE_TAGGER].get("algorithm", "kt"))
+
+
+SEEDED_ALGORITHMS = ("random",)
+"""The tree algorithms that draw random numbers (from ``tree_seed``)."""
+
+
+def feature_tree_options(toptag: Mapping[str, Any], seed: int) -> dict[str, Any]:
+    """The tree options of the feature rule: the algorithm and, for a random one, its seed.
+
+    The seed is left out of the other algorithms' options, so that it never reruns their features.
+
+    Example:
+        >>> toptag = {"taggers": ["rnn_tree"], "models": {"rnn_tree": {"algorithm": "random"}}}
+        >>> feature_tree_options(toptag, 5)
+        {'tree_algorithm': 'random', 'tree_seed': 5}
+        >>> feature_tree_options({"taggers": ["pfn"]}, 5)
+        {'tree_algorithm': None}
+    """
+    algorithm = feature_tree_algorithm(toptag)
+    return {"tree_algorithm": algorithm, **({"tree_seed": int(seed)} if algorithm in SEEDED_ALGORITHMS else {})}
 
 
 def _padded(values: ak.Array, size: int, fill: float = 0.0) -> np.ndarray:
@@ -112,7 +137,9 @@ def _levels(children: np.ndarray, n_slots: int) -> np.ndarray:
 def _fastjet_history(algorithm: str) -> TreeBuilder:
     """A tree builder reading the clustering history of FastJet's ``algorithm`` (e.g. ``kt_algorithm``)."""
 
-    def build(leading: Mapping[str, ak.Array], counts: np.ndarray, n_slots: int) -> tuple[np.ndarray, np.ndarray]:
+    def build(
+        leading: Mapping[str, ak.Array], counts: np.ndarray, n_slots: int, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
         import fastjet
         import vector
 
@@ -147,35 +174,115 @@ def _fastjet_history(algorithm: str) -> TreeBuilder:
     return build
 
 
-def _descending_pt_sequence(
-    leading: Mapping[str, ak.Array], counts: np.ndarray, n_slots: int
+def _leaf_four(leading: Mapping[str, ak.Array], n_slots: int) -> np.ndarray:
+    """(jets, N, 4) px, py, pz, E of the leading constituents by slot, zero for padding."""
+    return np.stack([_padded(leading[name], n_slots) for name in FOUR_MOMENTUM], axis=-1)
+
+
+def _pt_sequence(descending: bool) -> TreeBuilder:
+    """The paper's sequence baselines: a chain adding the constituents one by one in order of pT."""
+
+    def build(
+        leading: Mapping[str, ak.Array], counts: np.ndarray, n_slots: int, seed: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        leaves = _leaf_four(leading, n_slots)
+        n_jets, steps = len(counts), n_slots - 1
+        pt = np.hypot(leaves[..., 0], leaves[..., 1])
+        key = -pt if descending else pt
+        order = np.argsort(np.where(np.arange(n_slots) < counts[:, None], key, np.inf), axis=1, kind="stable")
+        real = np.arange(steps)[None, :] < (counts - 1)[:, None]
+        previous = np.concatenate([order[:, :1], n_slots + np.arange(steps - 1)[None, :].repeat(n_jets, 0)], axis=1)
+        children = np.where(real[..., None], np.stack([previous, order[:, 1:]], axis=-1), -1)
+        four = np.cumsum(np.take_along_axis(leaves, order[..., None], axis=1), axis=1)[:, 1:]
+        return children, np.where(real[..., None], four, 0.0)
+
+    return build
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _splitmix64(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's output function on uint64 arrays (wrapping arithmetic): a fast, well-mixed hash."""
+    with np.errstate(over="ignore"):
+        z = values + _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def jet_uniforms(leaves: np.ndarray, seed: int, draws: int) -> np.ndarray:
+    """(jets, draws) uniform numbers in [0, 1) that depend only on the seed and each jet's own leaves.
+
+    A counter-based generator keyed by a hash of the jet's four-momenta: the draws of a jet do not depend on the
+    other jets in the chunk, so chunking, sharding and the order of the jets leave every jet's tree unchanged.
+
+    Example:
+        >>> leaves = np.arange(24.0).reshape(2, 3, 4)
+        >>> u = jet_uniforms(leaves, seed=1, draws=5)
+        >>> u.shape, bool(((u >= 0) & (u < 1)).all()), np.array_equal(jet_uniforms(leaves[::-1], 1, 5), u[::-1])
+        ((2, 5), True, True)
+    """
+    bits = (
+        np.ascontiguousarray(leaves, dtype=np.float64)
+        .reshape(len(leaves), int(np.prod(leaves.shape[1:])))
+        .view(np.uint64)
+    )
+    key = _splitmix64(np.full(len(leaves), np.uint64(int(seed) % 2**64)))
+    for column in bits.T:
+        key = _splitmix64(key ^ column)
+    with np.errstate(over="ignore"):
+        counters = key[:, None] + _GOLDEN * np.arange(1, draws + 1, dtype=np.uint64)[None, :]
+    return (_splitmix64(counters) >> np.uint64(11)).astype(np.float64) * 2.0**-53
+
+
+def _random_tree(
+    leading: Mapping[str, ak.Array], counts: np.ndarray, n_slots: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The paper's "desc-pT" ordering: a chain adding the constituents one by one, hardest first."""
-    leaves = np.stack([_padded(leading[name], n_slots) for name in FOUR_MOMENTUM], axis=-1)  # (jets, N, 4)
+    """The paper's random binary trees: merge two nodes drawn at random from the pool until one is left."""
+    leaves = _leaf_four(leading, n_slots)
     n_jets, steps = len(counts), n_slots - 1
-    pt = np.hypot(leaves[..., 0], leaves[..., 1])
-    order = np.argsort(np.where(np.arange(n_slots) < counts[:, None], -pt, np.inf), axis=1, kind="stable")
-    real = np.arange(steps)[None, :] < (counts - 1)[:, None]
-    previous = np.concatenate([order[:, :1], n_slots + np.arange(steps - 1)[None, :].repeat(n_jets, 0)], axis=1)
-    children = np.where(real[..., None], np.stack([previous, order[:, 1:]], axis=-1), -1)
-    four = np.cumsum(np.take_along_axis(leaves, order[..., None], axis=1), axis=1)[:, 1:]
-    return children, np.where(real[..., None], four, 0.0)
+    uniforms = jet_uniforms(leaves, seed, 2 * steps)
+    slot_four = np.concatenate([leaves, np.zeros((n_jets, steps, 4))], axis=1)
+    children = np.full((n_jets, steps, 2), -1, np.int64)
+    pool = np.tile(np.arange(n_slots), (n_jets, 1))  # the first `size` entries of a row: its unmerged nodes
+    for step in range(steps):
+        rows = np.flatnonzero(counts - step >= 2)
+        size = counts[rows] - step
+        first = np.minimum((uniforms[rows, 2 * step] * size).astype(np.int64), size - 1)
+        second = np.minimum((uniforms[rows, 2 * step + 1] * (size - 1)).astype(np.int64), size - 2)
+        second += second >= first  # a different entry
+        left, right = pool[rows, first], pool[rows, second]
+        node = n_slots + step
+        children[rows, step] = np.stack([left, right], axis=-1)
+        slot_four[rows, node] = slot_four[rows, left] + slot_four[rows, right]
+        # the merged node takes the first's place, the pool's last entry the second's
+        pool[rows, first] = node
+        pool[rows, second] = pool[rows, size - 1]
+    return children, slot_four[:, n_slots:]
 
 
-TreeBuilder = Callable[[Mapping[str, ak.Array], np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 ALGORITHMS: dict[str, TreeBuilder] = {
     "kt": _fastjet_history("kt_algorithm"),
     "cambridge": _fastjet_history("cambridge_algorithm"),
     "antikt": _fastjet_history("antikt_algorithm"),
-    "desc_pt": _descending_pt_sequence,
+    "desc_pt": _pt_sequence(descending=True),
+    "asc_pt": _pt_sequence(descending=False),
+    "random": _random_tree,
 }
 """Config name -> builder of the trees (children slots and four-momenta of the mergings, from the leading
-constituents and their counts); fastjet is imported where a tree is built, so that the workflow reads
-:func:`feature_tree_algorithm` without it."""
+constituents, their counts, the slots and the seed); fastjet is imported where a tree is built, so that the workflow
+reads :func:`feature_tree_algorithm` without it."""
 
 
 def clustering_trees(
-    px: ak.Array, py: ak.Array, pz: ak.Array, energy: ak.Array, max_constituents: int, algorithm: str
+    px: ak.Array,
+    py: ak.Array,
+    pz: ak.Array,
+    energy: ak.Array,
+    max_constituents: int,
+    algorithm: str,
+    seed: int = 0,
 ) -> dict[str, np.ndarray]:
     """The clustering trees of the leading ``max_constituents`` constituents of each jet.
 
@@ -186,6 +293,7 @@ def clustering_trees(
         energy: Constituent energies.
         max_constituents: Leaves per tree (N; the first N constituents are clustered).
         algorithm: A name of :data:`ALGORITHMS`.
+        seed: Seed of a random tree (:data:`SEEDED_ALGORITHMS`; the others ignore it).
 
     Returns:
         ``tree_children`` (jets, N-1, 2) int64 slots, ``tree_level`` (jets, N-1) int64 and ``four`` (jets, N-1, 4)
@@ -199,8 +307,8 @@ def clustering_trees(
     n_slots = int(max_constituents)
     leading = dict(zip(FOUR_MOMENTUM, (a[:, :n_slots] for a in (px, py, pz, energy)), strict=True))
     counts = ak.to_numpy(ak.num(leading["px"], axis=1)).astype(np.int64)
-    children, four = ALGORITHMS[algorithm](leading, counts, n_slots)
-    leaves = np.stack([_padded(leading[name], n_slots) for name in FOUR_MOMENTUM], axis=-1)
+    children, four = ALGORITHMS[algorithm](leading, counts, n_slots, int(seed))
+    leaves = _leaf_four(leading, n_slots)
     slot_four = np.concatenate([leaves, four], axis=1)  # (jets, 2N-1, 4) by slot
     pt = np.hypot(slot_four[..., 0], slot_four[..., 1])
     flat_children = np.maximum(children, 0).reshape(len(counts), 2 * (n_slots - 1))
