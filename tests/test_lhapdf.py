@@ -1,7 +1,13 @@
-"""LHAPDF6 sets of the PDF ensemble and of the closure truth, read back with an independent reader (``parton``)."""
+"""LHAPDF6 sets of the PDF ensemble and of the closure truth, read back with an independent reader (``parton``).
+
+The evolution operators to the grid's knots are versioned for the default (LO) theory and for
+``config/pdf-nlo.yaml`` (NLO): the set's tests run on both, and a ``slow`` test rebuilds them with eko.
+"""
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +20,11 @@ from ml4hep.errors import ConfigError
 from ml4hep.pdf.evaluate import evolve_ensemble
 from ml4hep.pdf.lhapdf import check_q_knots, evolved_grids, lhapdf_table_name, write_set
 from ml4hep.pdf.postfit import load_ensemble
-from ml4hep.pdf.theory import LHAPDF_PIDS, lhapdf_subgrids, load_table, settings_hash
+from ml4hep.pdf.theory import LHAPDF_PIDS, build_lhapdf_evolution, lhapdf_subgrids, load_table, settings_hash
 from ml4hep.pdf.truth import basis_array, les_houches_basis, les_houches_flavours, truth_on_grid
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIONS = load_config(DEFAULT_CONFIG_PATH, base=None)["pdf"]
-FK_DIR = ROOT / "theory" / "fk" / settings_hash(OPTIONS["theory"])
-TABLE = FK_DIR / f"{lhapdf_table_name(OPTIONS['lhapdf']['q_knots'])}.npz"
 Q0 = float(OPTIONS["theory"]["q0"])
 
 
@@ -29,24 +33,50 @@ def xf_parton(pdf: parton.PDF, pid: int, x: np.ndarray, q: float) -> np.ndarray:
     return pdf.xfxQ(pid, np.asarray(x, float), np.array([q, q]))[:, 0]
 
 
-@pytest.fixture(scope="module")
-def table() -> dict[str, np.ndarray]:
-    assert TABLE.is_file(), f"{TABLE} is not versioned: the default run would compile eko for it"
-    return load_table(TABLE)
+SHIPPED_THEORIES = {"LO": "config.yaml", "NLO": "pdf-nlo.yaml"}
+"""Configs whose LHAPDF evolution is versioned (the default's and the NLO theory's), by perturbative order."""
+
+
+@dataclass(frozen=True)
+class Theory:
+    """The PDF options of a shipped config and its versioned LHAPDF evolution file."""
+
+    options: dict
+    fk_dir: Path
+    path: Path
+
+
+def shipped_theory(order: str) -> Theory:
+    options = load_config(ROOT / "config" / SHIPPED_THEORIES[order])["pdf"]
+    fk_dir = ROOT / "theory" / "fk" / settings_hash(options["theory"])
+    return Theory(options, fk_dir, fk_dir / f"{lhapdf_table_name(options['lhapdf']['q_knots'])}.npz")
+
+
+@pytest.fixture(scope="module", params=list(SHIPPED_THEORIES))
+def theory(request) -> Theory:
+    return shipped_theory(request.param)
 
 
 @pytest.fixture(scope="module")
-def truth_set(table, tmp_path_factory) -> parton.PDF:
+def table(theory) -> dict[str, np.ndarray]:
+    assert theory.path.is_file(), f"{theory.path} is not versioned: a run of its config would compile eko for it"
+    return load_table(theory.path)
+
+
+@pytest.fixture(scope="module")
+def truth_set(theory, table, tmp_path_factory) -> parton.PDF:
     folder = tmp_path_factory.mktemp("lhapdf")
     xf = evolved_grids(truth_on_grid(table["xgrid"])[None], table)
-    write_set(folder, "truth", xf, table, OPTIONS, description="Les Houches toy PDFs", replicas=False)
+    write_set(folder, "truth", xf, table, theory.options, description="Les Houches toy PDFs", replicas=False)
     return parton.mkPDF("truth", 0, pdfdir=str(folder))
 
 
-def test_versioned_table_is_small_and_matches_the_settings(table):
-    assert TABLE.stat().st_size < 5e6
-    assert table["q_knots"].tolist() == [float(q) for q in OPTIONS["lhapdf"]["q_knots"]]
-    assert table["q"][0] == Q0 and table["q"][-1] == max(OPTIONS["lhapdf"]["q_knots"])
+def test_versioned_table_is_small_and_matches_the_settings(theory, table):
+    """The file the workflow reads instead of running eko (pdf.smk's name for it: theory/fk/<hash>/LHAPDF-<knots>)."""
+    assert theory.path.stat().st_size < 5e6
+    assert settings_hash(json.loads(str(table["settings"]))) == settings_hash(theory.options["theory"])
+    assert table["q_knots"].tolist() == [float(q) for q in theory.options["lhapdf"]["q_knots"]]
+    assert table["q"][0] == Q0 and table["q"][-1] == max(theory.options["lhapdf"]["q_knots"])
     assert table["operator"].shape == (len(table["q"]), len(LHAPDF_PIDS), len(table["xgrid"]), 9, len(table["xgrid"]))
     # alpha_s falls with Q (asymptotic freedom)
     assert np.all(np.diff(table["alphas"][table["nf"] == 5]) < 0)
@@ -66,8 +96,8 @@ def test_truth_set_at_q0_is_the_les_houches_set(table, truth_set):
     assert np.all(np.abs(xf_parton(truth_set, 4, x, Q0)) < 1e-12)  # no intrinsic charm at Q0
 
 
-def test_truth_set_at_100_gev_is_the_projects_evolution(table, truth_set):
-    evolution = load_table(FK_DIR / "EVOLUTION.npz")  # the table pdf_evaluate evolves the ensemble with
+def test_truth_set_at_100_gev_is_the_projects_evolution(theory, table, truth_set):
+    evolution = load_table(theory.fk_dir / "EVOLUTION.npz")  # the table pdf_evaluate evolves the ensemble with
     q = float(evolution["q"])
     assert q in table["q"].tolist()
     ours = {k: v[0] for k, v in evolve_ensemble(truth_on_grid(evolution["xgrid"])[None], evolution).items()}
@@ -87,6 +117,32 @@ def test_momentum_sum_rule_holds_on_the_grid(truth_set, q):
     total = sum(xf_parton(truth_set, pid, x, q) for pid in LHAPDF_PIDS)
     momentum = np.trapezoid(total, x)  # x f integrated over x: the momentum fractions
     assert momentum == pytest.approx(1.0, abs=0.01)
+
+
+def test_nlo_table_is_its_own_evolution():
+    """The NLO file is not the LO one: at 100 GeV the small-x gluon of the toy set differs by percents."""
+    lo, nlo = (load_table(shipped_theory(order).path) for order in ("LO", "NLO"))
+    np.testing.assert_array_equal(lo["q"], nlo["q"])
+    gluon = {}
+    for name, table in (("LO", lo), ("NLO", nlo)):
+        xf = evolved_grids(truth_on_grid(table["xgrid"])[None], table)[0]
+        gluon[name] = xf[list(table["q"]).index(100.0), LHAPDF_PIDS.index(21)]
+    small_x = lo["xgrid"] < 1e-3
+    assert np.all(np.abs(gluon["NLO"][small_x] / gluon["LO"][small_x] - 1) > 0.01)
+    assert nlo["alphas"][-1] != pytest.approx(lo["alphas"][-1], rel=1e-4)  # two-loop running
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("order", list(SHIPPED_THEORIES))
+def test_versioned_table_is_what_eko_builds(order):
+    """Rebuild the versioned evolution with eko (minutes; a fresh environment compiles eko first, 13-24 min)."""
+    theory = shipped_theory(order)
+    built = build_lhapdf_evolution(theory.options["theory"], theory.options["lhapdf"]["q_knots"])
+    versioned = load_table(theory.path)
+    for key in ("q", "nf", "subgrid", "xgrid", "q_knots"):
+        np.testing.assert_array_equal(built[key], versioned[key])
+    np.testing.assert_allclose(built["operator"], versioned["operator"], rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(built["alphas"], versioned["alphas"], rtol=1e-12)
 
 
 def test_thresholds_split_the_grid():
