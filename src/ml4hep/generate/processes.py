@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ml4hep.seeds import derive_seed
@@ -74,6 +74,8 @@ class ProcessSpec:
         events: Total events requested.
         shards: Number of generation jobs.
         parameters: Process parameters stored with the events (e.g. the heavy Higgs mass).
+        ditau_filter: Options of the generator-level di-tau filter (:class:`ml4hep.generate.ditau_filter.DitauFilter`)
+            for this process; empty: generated unfiltered.
     """
 
     name: str
@@ -82,10 +84,11 @@ class ProcessSpec:
     events: int
     shards: int
     parameters: Mapping[str, float]
+    ditau_filter: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-builtin form (Snakemake records params of builtin types only, to rerun jobs when they change)."""
-        return {
+        data: dict[str, Any] = {
             "name": self.name,
             "sample_set": self.sample_set,
             "settings": list(self.settings),
@@ -93,6 +96,9 @@ class ProcessSpec:
             "shards": self.shards,
             "parameters": dict(self.parameters),
         }
+        if self.ditau_filter:  # only then: the params of unfiltered processes stay as they were (no rerun)
+            data["ditau_filter"] = dict(self.ditau_filter)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProcessSpec:
@@ -104,6 +110,7 @@ class ProcessSpec:
             int(data["events"]),
             int(data["shards"]),
             dict(data["parameters"]),
+            dict(data.get("ditau_filter", {})),
         )
 
     def shard_events(self, shard: int) -> int:
@@ -136,14 +143,20 @@ def generated_processes(config: Mapping[str, Any]) -> dict[str, ProcessSpec]:
     higgs = config["samples"]["higgs"]
     higgs_common = (f"Beams:eCM = {float(higgs['ecm_gev'])}", *higgs["extra_pythia_settings"])
     entries: list[tuple[str, str, tuple[str, ...], int, dict[str, float]]] = []
+    filters: dict[str, dict[str, Any]] = {}
+    ditau_filter = {k: v for k, v in higgs["ditau_filter"].items() if k != "processes"}
     for process, options in higgs["processes"].items():
         settings = (*higgs_common, *HIGGS_PROCESS_SETTINGS[process])
         mass = 91.1876 if process == "ztautau" else 125.0 if process == "ggh125" else 0.0
         entries.append((f"higgs_{process}", "higgs", settings, options["events"], {"resonance_mass": mass}))
+        if process in higgs["ditau_filter"]["processes"]:
+            filters[f"higgs_{process}"] = ditau_filter
     heavy = higgs["heavy_higgs"]
     for mass in heavy["masses_gev"]:
         settings = (*higgs_common, *heavy_higgs_settings(mass))
         entries.append((f"higgs_heavyh{mass}", "higgs", settings, heavy["events"], {"resonance_mass": float(mass)}))
+        if "heavy_higgs" in higgs["ditau_filter"]["processes"]:
+            filters[f"higgs_heavyh{mass}"] = ditau_filter
     top = config["samples"]["toptag"]
     top_common = (
         f"Beams:eCM = {float(top['ecm_gev'])}",
@@ -159,7 +172,8 @@ def generated_processes(config: Mapping[str, Any]) -> dict[str, ProcessSpec]:
     for name, sample_set, settings, events, parameters in entries:
         if name in user_inputs or events == 0:  # replaced by the user's files, or dropped
             continue
-        specs[name] = ProcessSpec(name, sample_set, settings, events, _n_shards(events, per_shard), parameters)
+        shards = _n_shards(events, per_shard)
+        specs[name] = ProcessSpec(name, sample_set, settings, events, shards, parameters, filters.get(name, {}))
     return specs
 
 
@@ -177,7 +191,9 @@ def shard_config(config: Mapping[str, Any], sample_set: str) -> dict[str, Any]:
         A config with the master seed, luminosity, batch size and the set's object options (without the per-process
         event counts, which are in the process specification).
     """
-    section = {k: v for k, v in config["samples"][sample_set].items() if k not in ("processes", "heavy_higgs")}
+    # The di-tau filter travels in the specifications of the processes it filters, so it reruns only those.
+    own = ("processes", "heavy_higgs", "ditau_filter")
+    section = {k: v for k, v in config["samples"][sample_set].items() if k not in own}
     return {
         "seed": config["seed"],
         "luminosity_fb": config["luminosity_fb"],

@@ -57,10 +57,12 @@ class PythiaRun:
     Attributes:
         pythia: The ``pythia8mc.Pythia`` object.
         settings: All settings read, in order (for provenance).
+        user_hooks: The ``UserHooks`` object given to Pythia, if any (held here so that it lives as long as Pythia).
     """
 
     pythia: object
     settings: tuple[str, ...]
+    user_hooks: object | None = None
 
     def batches(self, n_events: int, batch_size: int) -> Iterator[ak.Array]:
         """Generate ``n_events`` accepted events in batches.
@@ -96,12 +98,14 @@ class PythiaRun:
         return int(self.pythia.infoPython().nTried())
 
 
-def make_pythia(settings: Sequence[str], seed: int) -> PythiaRun:
+def make_pythia(settings: Sequence[str], seed: int, user_hooks: object | None = None) -> PythiaRun:
     """Create and initialise Pythia8 with ``settings`` and ``seed``.
 
     Args:
         settings: Process and tune settings (``readString`` lines).
         seed: Random seed in [1, 900000000].
+        user_hooks: A ``pythia8mc.UserHooks`` object to set before initialisation (e.g. the di-tau filter of
+            :mod:`ml4hep.generate.ditau_filter`).
 
     Returns:
         The initialised run.
@@ -117,7 +121,9 @@ def make_pythia(settings: Sequence[str], seed: int) -> PythiaRun:
         for line in all_settings:
             if not pythia.readString(line):
                 raise GenerationError(f"Pythia8 rejected the setting {line!r}")
+        if user_hooks is not None:
+            pythia.setUserHooksPtr(user_hooks)
         if not pythia.init():
             raise GenerationError(f"Pythia8 initialisation failed with settings {list(settings)}")
     log.info("Pythia8 initialised (seed %d) with: %s", seed, "; ".join(settings))
-    return PythiaRun(pythia=pythia, settings=all_settings)
+    return PythiaRun(pythia=pythia, settings=all_settings, user_hooks=user_hooks)

@@ -14,11 +14,14 @@ import numpy as np
 from tqdm import tqdm
 
 from ml4hep.errors import GenerationError
+from ml4hep.generate.ditau_filter import DitauFilter, make_hook
 from ml4hep.generate.processes import ProcessSpec
 from ml4hep.generate.pythia import MB_TO_FB, MB_TO_PB, PythiaRun, make_pythia
 from ml4hep.io import EVENTS_TREE, RUN_TREE, write_root
 
 log = logging.getLogger(__name__)
+
+_FILTER_STREAM = 1  # the di-tau filter's coins and vetoes draw from their own stream of the shard seed
 
 
 def _charge_lookup(run: PythiaRun) -> Callable[[np.ndarray], np.ndarray]:
@@ -60,7 +63,11 @@ def generate_shard(
     n_events = spec.shard_events(shard)
     batch_size = int(config["batch_size"])
     start = time.perf_counter()
-    run = make_pythia(spec.settings, seed)
+    ditau = DitauFilter.from_options(spec.ditau_filter) if spec.ditau_filter else None
+    hook = make_hook(ditau, np.random.default_rng((seed, _FILTER_STREAM))) if ditau else None
+    run = make_pythia(spec.settings, seed, user_hooks=hook)
+    if hook is not None:
+        hook.attach(run.pythia)
     rng = np.random.default_rng(seed)
     # Each set's event builder is imported in its branch: a generation job depends only on its own set's code.
     if spec.sample_set == "higgs":
@@ -81,9 +88,12 @@ def generate_shard(
     else:
         raise GenerationError(f"unknown sample set {spec.sample_set!r} for {spec.name}")
     parts: list[dict[str, Any]] = []
+    generator_weights: list[np.ndarray] = []
     with tqdm(total=n_events, desc=f"{spec.name}[{shard}]", unit="evt", mininterval=5.0, disable=not progress) as bar:
         for batch in run.batches(n_events, batch_size):
             parts.append(build(batch))
+            if ditau is not None:
+                generator_weights.append(ditau.event_weights(batch, hook.decay_weight))
             bar.update(len(batch))
     sigma_mb, sigma_err_mb = run.cross_section_mb()
     if not parts:
@@ -91,8 +101,15 @@ def generate_shard(
     branches = {key: _concatenate([p[key] for p in parts]) for key in parts[0]}
     n_rows = len(next(iter(branches.values())))
     # Sum of weights over all shards of the process = sigma x luminosity (with this shard's sigma estimate).
+    # With the di-tau filter, sigma is that of the events kept after its veto, and each event carries its
+    # generator weight (forced decays, 1 / keep probability), so the weights still sum to sigma x L on average.
     weight = sigma_mb * MB_TO_FB * float(config["luminosity_fb"]) / spec.events
-    branches["weight"] = np.full(n_rows, weight)
+    if spec.sample_set == "higgs":
+        generator_weight = np.concatenate(generator_weights) if generator_weights else np.ones(n_rows)
+        branches["generator_weight"] = generator_weight
+        branches["weight"] = weight * generator_weight
+    else:
+        branches["weight"] = np.full(n_rows, weight)
     for name, value in spec.parameters.items():
         branches[name] = np.full(n_rows, value)
     seconds = time.perf_counter() - start
@@ -108,6 +125,10 @@ def generate_shard(
         "shard": np.array([shard], dtype=np.int64),
         "shards": np.array([spec.shards], dtype=np.int64),
         "seconds": np.array([seconds]),
+        # The di-tau filter's bookkeeping (1 and 0 without it): events checked after the parton level and vetoed.
+        "ditau_decay_weight": np.array([hook.decay_weight if hook else 1.0]),
+        "events_filter_checked": np.array([hook.checked if hook else 0], dtype=np.int64),
+        "events_filter_vetoed": np.array([hook.vetoed if hook else 0], dtype=np.int64),
     }
     write_root(output, {EVENTS_TREE: branches, RUN_TREE: run_info})
     summary = {
