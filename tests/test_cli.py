@@ -11,7 +11,7 @@ from .conftest import ROOT
 def test_check_config_lists_processes(capsys):
     assert main(["check-config", str(ROOT / "config" / "test.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "higgs_ztautau: 4000 events in 10 shard(s)" in out
+    assert "higgs_ztautau: 1400 events in 4 shard(s)" in out
 
 
 def test_bad_config_is_one_line_and_exit_2(tmp_path, capsys):

@@ -28,8 +28,8 @@ def test_dry_run_of_the_whole_workflow(tmp_path):
     result = run_snakemake(workdir, "-n", *TEST_CONFIG)
     jobs = planned_jobs(result.stdout)
     generated = [w for rule, w in jobs if rule == "generate_sample"]
-    # test.yaml, shards of 400: ztautau 4000 -> 10; ggh125 1200 -> 3; ttbar, 3 heavy masses -> 1 each; top: 2 each
-    assert len(generated) == 10 + 3 + 1 + 3 + 2 + 2
+    # test.yaml, shards of 400: ztautau 1400 -> 4; ggh125 1200 -> 3; ttbar, 3 heavy masses -> 1 each; top: 2 each
+    assert len(generated) == 4 + 3 + 1 + 3 + 2 + 2
     assert ("sample_summary", "") in jobs and ("all", "") in jobs
     assert not any(rule == "pdf_theory" for rule, _ in jobs), "the FK tables of the test settings are versioned"
     assert not (workdir / "results").exists()
@@ -81,12 +81,12 @@ def test_finished_run_has_nothing_to_do(finished_run):
 
 def test_changing_one_process_reruns_only_its_shards(finished_run):
     override = write_override(
-        finished_run, "more_z.yaml", {"samples": {"higgs": {"processes": {"ztautau": {"events": 3600}}}}}
+        finished_run, "more_z.yaml", {"samples": {"higgs": {"processes": {"ztautau": {"events": 2000}}}}}
     )
     result = run_snakemake(finished_run, "-n", "--configfile", "config/test.yaml", override)
     jobs = planned_jobs(result.stdout)
     generated = sorted(w for rule, w in jobs if rule == "generate_sample")
-    assert generated == sorted(f"process=higgs_ztautau, shard={shard}" for shard in range(9))
+    assert generated == sorted(f"process=higgs_ztautau, shard={shard}" for shard in range(5))
     rules = {rule for rule, _ in jobs}
     assert {"generate_sample", "sample_summary", "higgs_features", "all"} <= rules
     assert not any(rule.startswith("toptag") for rule in rules), "the top-tagging task does not use Z->tautau"
