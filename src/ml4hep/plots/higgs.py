@@ -123,7 +123,8 @@ def plot_black_box(
         ax.set_xlabel(feature)
         ax.set_ylabel("Normalised")
         ax.legend(fontsize=8)
-        label(ax, com_tev=13)
+    # Once per figure: mplhep's label lays the whole figure out again for each call.
+    label(axes.flat[0], com_tev=13)
     for ax in list(axes.flat)[len(shown) :]:
         ax.set_visible(False)
     save(fig, feature_outputs)
