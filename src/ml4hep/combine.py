@@ -121,8 +121,7 @@ def pdf_section(metrics: Mapping[str, Any]) -> Section:
     rows = [
         {"quantity": "theory order", "value": str(metrics.get("theory", {}).get("order", "–"))},
         {"quantity": "closure level", "value": str(closure.get("level", "–"))},
-        {"quantity": "bias-variance ratio R_bv", "value": _estimate(closure, "r_bv")},
-        {"quantity": "ξ_1σ", "value": _estimate(closure, "xi_1sigma")},
+        *_closure_rows(closure),
         {
             "quantity": "replicas kept / requested",
             "value": f"{replicas.get('kept', '–')} / {replicas.get('requested', '–')}",
@@ -133,6 +132,22 @@ def pdf_section(metrics: Mapping[str, Any]) -> Section:
         rows.append({"quantity": f"χ²/N {dataset}", "value": number(value)})
     columns = [Column("Quantity", "quantity", align="l"), Column("Value", "value")]
     return rows, columns, "NNPDF4.0 closure test: R_bv = 1.03 ± 0.05, ξ_1σ = 0.69 ± 0.02 (arXiv:2111.05787)."
+
+
+def _closure_rows(closure: Mapping[str, Any]) -> list[dict[str, str]]:
+    """R_bv and ξ_1σ out of sample (held-out datasets, NNPDF4.0's) and in sample, each labelled."""
+    samples = [(f" {label}", closure[key]) for key, label in _SAMPLES if closure.get(key)] or [("", closure)]
+    return [
+        row
+        for label, part in samples
+        for row in (
+            {"quantity": f"bias-variance ratio R_bv{label}", "value": _estimate(part, "r_bv")},
+            {"quantity": f"ξ_1σ{label}", "value": _estimate(part, "xi_1sigma")},
+        )
+    ]
+
+
+_SAMPLES = (("out_of_sample", "out of sample"), ("in_sample", "in sample"))
 
 
 def _estimate(closure: Mapping[str, Any], key: str) -> str:
