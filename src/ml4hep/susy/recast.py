@@ -27,8 +27,9 @@ Per point (neutralino LSP only):
 6. a pyhf CLs test (one-bin counting model ``uncorrelated_background`` with the region's background, its
    uncertainty and the observed count, all from config; ``qtilde``, asymptotic) of mu = 1 in every region with at
    least ``min_signal_events`` expected signal events (with fewer, no counting region can exclude at 95% CL: even
-   with no background and no observed event CLs = exp(-s) > 0.37 for s < 1). In the regions with a small background
-   the observed CLs comes from pyhf's toys where the label can change (:mod:`ml4hep.susy.toys`, given as ``toys``).
+   with no background and no observed event CLs = exp(-s) > 0.37 for s < 1). Given ``toys`` (off by default), the
+   observed CLs of the small-background regions is corrected by pyhf's toys where the label can change
+   (:mod:`ml4hep.susy.toys`).
    The best region is the one with the lowest expected CLs (asymptotic); the point is excluded when the observed
    CLs of that region is below 0.05.
 
@@ -369,7 +370,7 @@ def label_points(
             obs_cls, exp_cls = cls_test(s, spec["background"], spec["background_uncertainty"], spec["observed"])
             asymptotic[region][i] = obs_cls
             if toys is not None and toys.covers(region, s):
-                obs_cls = toys(region, s)
+                obs_cls = toys(region, s, obs_cls)
             out[f"cls_obs_{region}"][i], out[f"cls_exp_{region}"][i] = obs_cls, exp_cls
             if exp_cls < best_expected:
                 best, best_expected = r, exp_cls

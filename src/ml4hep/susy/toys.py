@@ -5,14 +5,16 @@ need not hold (docs/susy.md gives the measured difference). Toys for every point
 each (200 toys). But in a
 counting region the background, its uncertainty and the observed count are fixed by the config: the observed CLs is a
 function of the expected signal s alone. So the toys are thrown once per small-background region, on a grid of s
-where the asymptotic CLs lies in ``cls_band`` (the values where the label can change), and the recast reads the toy
-CLs there by interpolation in log CLs (:class:`ToyCLs`); outside the band it keeps the asymptotic value.
+where the asymptotic CLs lies in ``cls_band`` (the values where the label can change), and the recast corrects the
+asymptotic CLs there by the ratio toys / asymptotic, interpolated in s (:class:`ToyCLs`); outside the band it keeps
+the asymptotic value. Where the toys cannot resolve the CLs (fewer than :data:`RESOLVED_TOYS` signal-plus-background
+toys beyond the data) the ratio is 1: too few toys leave the asymptotic CLs, instead of biasing it.
 
 Only the observed CLs is taken from toys: the best region is still chosen by the asymptotic expected CLs (pyhf
 0.7.6's toy expected CLs fails under numpy 2, and the choice of region needs no toys).
 
 Toys are seeded: each region's generator is seeded from the config's seed, and reseeded identically at every grid
-point (common random numbers), so that the curve in s is smooth and the run reproducible.
+point (common random numbers), so that the ratio in s is smooth and the run reproducible.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ import numpy as np
 from ml4hep.seeds import derive_seed
 
 log = logging.getLogger(__name__)
+
+RESOLVED_TOYS = 5
+"""Toys beyond the data below which a toy CLs is not used (its ratio to the asymptotic CLs is set to 1)."""
 
 
 def toy_cls(signal: float, background: float, uncertainty: float, observed: float, ntoys: int, seed: int) -> float:
@@ -88,13 +93,28 @@ class ToyCLs:
 
     Attributes:
         signal: Region -> the grid of expected signal events (increasing).
-        cls: Region -> the toy CLs there (non-increasing in s).
-        asymptotic: Region -> the asymptotic observed CLs at the same s (for the comparison in the docs).
+        cls: Region -> the toy CLs there.
+        asymptotic: Region -> the asymptotic observed CLs at the same s.
+        ntoys: Toys per hypothesis (the resolution: CLs below ``RESOLVED_TOYS / ntoys`` is not used).
+
+    Example:
+        >>> grid, toys, asymptotic = np.array([2.0, 4.0]), np.array([0.24, 0.0]), np.array([0.2, 0.01])
+        >>> table = ToyCLs({"sr": grid}, {"sr": toys}, {"sr": asymptotic}, ntoys=100)
+        >>> table.ratio("sr").tolist()  # the toys resolve the first grid point only
+        [1.2, 1.0]
+        >>> round(table("sr", 3.0, 0.05), 4)  # halfway: the asymptotic CLs times ~1.095
+        0.0548
     """
 
     signal: Mapping[str, np.ndarray]
     cls: Mapping[str, np.ndarray]
     asymptotic: Mapping[str, np.ndarray]
+    ntoys: int
+
+    def ratio(self, region: str) -> np.ndarray:
+        """Toy over asymptotic CLs at the grid points (1 where the toys do not resolve the CLs)."""
+        resolved = self.cls[region] * self.ntoys >= RESOLVED_TOYS
+        return np.where(resolved, self.cls[region] / self.asymptotic[region], 1.0)
 
     def regions(self) -> list[str]:
         """The regions whose CLs comes from toys inside the grid."""
@@ -105,9 +125,10 @@ class ToyCLs:
         grid = self.signal.get(region)
         return grid is not None and grid[0] <= signal <= grid[-1]
 
-    def __call__(self, region: str, signal: float) -> float:
-        """The toy CLs of ``region`` at ``signal`` (linear in log CLs between grid points)."""
-        return float(np.exp(np.interp(signal, self.signal[region], np.log(self.cls[region]))))
+    def __call__(self, region: str, signal: float, asymptotic: float) -> float:
+        """The CLs of ``region`` at ``signal``: the asymptotic one times the toys' ratio (log-linear in s), <= 1."""
+        log_ratio = np.interp(signal, self.signal[region], np.log(self.ratio(region)))
+        return float(min(1.0, asymptotic * np.exp(log_ratio)))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (``results/susy/toys.json``)."""
@@ -116,6 +137,7 @@ class ToyCLs:
                 "signal": self.signal[region].tolist(),
                 "cls_toys": self.cls[region].tolist(),
                 "cls_asymptotic": self.asymptotic[region].tolist(),
+                "ntoys": int(self.ntoys),
             }
             for region in self.signal
         }
@@ -127,6 +149,7 @@ class ToyCLs:
             {r: np.asarray(d["signal"], float) for r, d in data.items()},
             {r: np.asarray(d["cls_toys"], float) for r, d in data.items()},
             {r: np.asarray(d["cls_asymptotic"], float) for r, d in data.items()},
+            min((int(d["ntoys"]) for d in data.values()), default=1),
         )
 
 
@@ -149,7 +172,6 @@ def build_toys(regions: Mapping[str, Mapping[str, float]], options: Mapping[str,
     from ml4hep.susy.recast import cls_test
 
     signal, toys, asymptotic = {}, {}, {}
-    floor = 0.5 / int(options["ntoys"])  # no signal-plus-background toy beyond the data: CLs below one toy's share
     for region in small_background_regions(regions, float(options["max_background"])):
         spec = regions[region]
         b, db, n = float(spec["background"]), float(spec["background_uncertainty"]), float(spec["observed"])
@@ -158,12 +180,11 @@ def build_toys(regions: Mapping[str, Mapping[str, float]], options: Mapping[str,
             signal_for_cls(high_cls, b, db, n), signal_for_cls(low_cls, b, db, n), options["grid_points"]
         )
         region_seed = derive_seed(seed, "toys", region)
-        values = np.array([toy_cls(s, b, db, n, options["ntoys"], region_seed) for s in grid])
         signal[region] = grid
-        toys[region] = np.minimum.accumulate(np.maximum(values, floor))  # CLs falls with the signal
+        toys[region] = np.array([toy_cls(s, b, db, n, options["ntoys"], region_seed) for s in grid])
         asymptotic[region] = np.array([cls_test(s, b, db, n)[0] for s in grid])
         log.info("toys %s: s %s, CLs toys %s, asymptotic %s", region, grid, toys[region], asymptotic[region])
-    return ToyCLs(signal, toys, asymptotic)
+    return ToyCLs(signal, toys, asymptotic, int(options["ntoys"]))
 
 
 def toys_job(
