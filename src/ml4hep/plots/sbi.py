@@ -11,6 +11,9 @@ import numpy as np
 from ml4hep.plots.style import label, plt, save
 from ml4hep.sbi.inference import LEVELS
 
+TAB10 = ("blue", "orange", "green", "red", "purple", "brown", "pink", "gray", "olive", "cyan")
+"""Matplotlib's tab10 colour names, one per curve of the −2 ln r panels."""
+
 OBSERVABLE_LABELS = {
     "tau": r"$\tau = 1 - T$",
     "log_y23": r"$\ln y_{23}$ (Durham)",
@@ -27,10 +30,16 @@ def plot_llr(inference: Mapping[str, Any], display_names: Mapping[str, str], out
     thetas = list(next(iter(results.values())))
     fig, axes = plt.subplots(1, len(thetas) + 1, figsize=(6.5 * (len(thetas) + 1), 5.5), squeeze=False)
     for ax, theta in zip(axes[0], thetas, strict=False):
-        for name, per_theta in results.items():
-            # the truth reference underneath the estimators, wide and grey, so that each estimator reads against it
+        for k, (name, per_theta) in enumerate(results.items()):
+            # the truth reference underneath the estimators, wide and grey, so that each estimator reads against it;
+            # tab10 explicitly: the style's own cycle repeats its colours before the seventh estimator
             style = {"color": "black", "alpha": 0.35, "linewidth": 5} if name == "truth" else {"linewidth": 1.8}
-            ax.plot(grid, per_theta[theta]["expected"], label=display_names.get(name, name), **style)
+            ax.plot(
+                grid,
+                per_theta[theta]["expected"],
+                label=display_names.get(name, name),
+                **{"color": f"tab:{TAB10[k % 10]}", **style},
+            )
         for level, threshold in LEVELS.items():
             ax.axhline(threshold, color="grey", linestyle=":", linewidth=1)
             ax.text(grid[0], threshold, f" {level}%", va="bottom", fontsize=10, color="grey")
