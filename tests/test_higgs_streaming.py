@@ -58,11 +58,17 @@ def sm_files(tmp_path_factory):
     return on_disk(tmp_path_factory.mktemp("sm"), arrays)
 
 
-def test_the_streamed_bdt_has_the_trees_of_the_in_memory_matrix(sm_files):
-    """ExtMemQuantileDMatrix fed chunk by chunk: the same trees, bit for bit, as xgboost's in-memory matrix and as
-    the scikit-learn wrapper the BDT used before (the quantile sketch of the chunks is the one-batch sketch here)."""
+@pytest.mark.parametrize("external_memory", [False, True])
+def test_the_streamed_bdt_has_the_trees_of_the_in_memory_matrix(sm_files, monkeypatch, external_memory):
+    """A quantised matrix fed chunk by chunk (binned in memory, or in external-memory pages on disk): the same trees,
+    bit for bit, as xgboost's in-memory matrix of the arrays and as the scikit-learn wrapper the BDT used before
+    (the quantile sketch of the chunks is the one-batch sketch here)."""
     import xgboost
 
+    from ml4hep.models.boosted import XGBoostClassifier
+
+    if external_memory:
+        monkeypatch.setattr(XGBoostClassifier, "external_memory_rows", 0)
     roots, npzs = sm_files
     streamed, memory = classifier_splits(roots, ["heavy"]), classifier_splits(npzs, ["heavy"])
     hyper = {"n_estimators": 40, "max_depth": 3, "learning_rate": 0.2, "early_stopping_rounds": 5}
