@@ -73,6 +73,7 @@ COMPUTE_RULES = {
     "toptag_train_network",
     "toptag_train_flatness_bdt",
     "toptag_train_disco",
+    "toptag_train_uboost",
     "higgs_shard_features",
     "higgs_features",
     "higgs_train_baseline",

@@ -45,38 +45,68 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def plot_sculpting(result: Mapping[str, Any], outputs: Sequence[str | Path]) -> None:
-    """Sculpting against rejection: R50 (x) vs 1/JSD (y), both on log scales.
+def _draw_trade_off(ax: Any, result: Mapping[str, Any], key: str, error_key: str | None = None) -> list[str]:
+    """R50 (x) against ``result``'s ``key`` (y; ``error_key``: its error bars) of every tagger, on ``ax``.
 
-    One curve per decorrelation method over its strengths (labelled), the plain taggers as points, and the 1/JSD
-    of mass-independent cuts keeping as many QCD jets (dotted: the statistical ceiling of the test split).
+    One curve per decorrelation method over its strengths (labelled), the plain taggers as points.
+
+    Returns:
+        The labels of the points left out (an undefined or infinite value).
+    """
+    names = result["display_names"]
+    not_drawn: list[str] = []
+
+    def point(m: Mapping[str, Any]) -> tuple[float | None, float | None, float]:
+        error = _finite(m.get(error_key)) if error_key else None
+        return _finite(m["r50"]), _finite(m.get(key)), error or 0.0
+
+    for method, scans in result["decorrelated"].items():
+        points = [(*point(m), m["strength"]) for m in scans]
+        drawn = [(x, y, e, s) for x, y, e, s in points if x is not None and y is not None]
+        not_drawn += [f"{names[method]} {s:g}" for x, y, _, s in points if x is None or y is None]
+        if not drawn:
+            continue
+        xs, ys, errors, strengths = zip(*drawn, strict=True)
+        line = ax.errorbar(xs, ys, yerr=errors if error_key else None, marker="o", capsize=2, label=names[method])
+        colour = line.lines[0].get_color()
+        for x, y, strength in zip(xs, ys, strengths, strict=True):
+            ax.annotate(f"{strength:g}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=9, color=colour)
+    markers = iter("s^vD<>phX*")
+    for name, m in result["plain"].items():
+        x, y, error = point(m)
+        if x is None or y is None:
+            not_drawn.append(names[name])
+            continue
+        ax.errorbar(
+            [x],
+            [y],
+            yerr=[error] if error_key else None,
+            linestyle="none",
+            marker=next(markers, "o"),
+            markersize=9,
+            capsize=2,
+            label=f"{names[name]} (plain)",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel(r"Background rejection $R_{50} = 1/\epsilon_B$ at $\epsilon_S = 0.5$")
+    return not_drawn
+
+
+def plot_sculpting(result: Mapping[str, Any], outputs: Sequence[str | Path]) -> None:
+    """Sculpting against rejection: 1/JSD (left) and dCorr² of score and QCD mass (right) against R50.
+
+    Left, both axes logarithmic: one curve per decorrelation method over its strengths (labelled), the plain taggers
+    as points, and the 1/JSD of mass-independent cuts keeping as many QCD jets (dotted: the statistical ceiling of
+    the test split). Right: the same taggers' dCorr² over all the test QCD jets, with its bootstrap errors (the
+    statistic a small test split resolves).
 
     Args:
         result: :func:`ml4hep.toptag.decorrelation.evaluate_decorrelation`'s output.
         outputs: PNG and PDF paths.
     """
-    names = result["display_names"]
-    fig, ax = plt.subplots(figsize=(8, 6.5))
+    fig, (ax, right) = plt.subplots(1, 2, figsize=(15, 6.5))
+    not_drawn = _draw_trade_off(ax, result, "inverse_jsd")
     ceiling: list[tuple[float, float]] = []
-    not_drawn = []
-    for method, scans in result["decorrelated"].items():
-        points = [(_finite(m["r50"]), _finite(m["inverse_jsd"]), m["strength"]) for m in scans]
-        drawn = [(x, y, s) for x, y, s in points if x is not None and y is not None]
-        not_drawn += [f"{names[method]} {s:g}" for x, y, s in points if x is None or y is None]
-        if not drawn:
-            continue
-        (line,) = ax.plot([p[0] for p in drawn], [p[1] for p in drawn], marker="o", label=names[method])
-        for x, y, strength in drawn:
-            ax.annotate(
-                f"{strength:g}", (x, y), textcoords="offset points", xytext=(5, 4), fontsize=9, color=line.get_color()
-            )
-    markers = iter("s^vD<>phX*")
-    for name, m in result["plain"].items():
-        x, y = _finite(m["r50"]), _finite(m["inverse_jsd"])
-        if x is None or y is None:
-            not_drawn.append(names[name])
-            continue
-        ax.plot([x], [y], linestyle="none", marker=next(markers, "o"), markersize=9, label=f"{names[name]} (plain)")
     for m in [*result["plain"].values(), *(m for scans in result["decorrelated"].values() for m in scans)]:
         x, y = _finite(m["r50"]), _finite(m.get("unsculpted_inverse_jsd"))
         if x is not None and y is not None:
@@ -84,12 +114,14 @@ def plot_sculpting(result: Mapping[str, Any], outputs: Sequence[str | Path]) -> 
     if ceiling:
         ceiling.sort()
         ax.plot(*zip(*ceiling, strict=True), color="grey", linestyle=":", label="mass-independent cut, same QCD count")
-    ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(r"Background rejection $R_{50} = 1/\epsilon_B$ at $\epsilon_S = 0.5$")
     ax.set_ylabel(r"Sculpting $1/\mathrm{JSD}$ (QCD mass, pass vs fail)")
     if not_drawn:
         ax.text(0.02, 0.02, "no QCD jet passes: " + ", ".join(not_drawn), transform=ax.transAxes, fontsize=9)
     ax.legend(fontsize=9, loc="upper right")
     label(ax, com_tev=14)
+    _draw_trade_off(right, result, "distance_correlation", "distance_correlation_error")
+    right.set_ylim(bottom=0)
+    right.set_ylabel(r"dCorr$^2$(score, mass) of the QCD jets")
+    label(right, com_tev=14)
     save(fig, outputs)
