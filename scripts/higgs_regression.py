@@ -16,6 +16,7 @@ with rule_context(snakemake):
         model_path=snakemake.output.model,
         scores_path=snakemake.output.predictions,
         info_path=snakemake.output.metrics,
+        onnx_path=snakemake.output.onnx,
         samples=[str(name) for name in splits["train"]["process_names"]],
         info={"hyper": model.hyper},
         summarise=summarise_regression,

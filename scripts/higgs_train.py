@@ -1,4 +1,4 @@
-"""Rules higgs_train_baseline / higgs_train_dnn: train the visible-mass window, a BDT or the DNN.
+"""Rules higgs_train_baseline / higgs_train_dnn: train the visible-mass window, a BDT or the DNN (and its ONNX graph).
 
 The split files are streamed (the DNN's training and every model's scoring read them chunk by chunk)."""
 
@@ -20,6 +20,7 @@ with rule_context(snakemake):
         model_path=snakemake.output.model,
         scores_path=snakemake.output.scores,
         info_path=snakemake.output.info,
+        onnx_path=snakemake.output.get("onnx"),  # the DNN's graph (checked against torch); none for the others
         samples=[str(name) for name in splits["train"]["process_names"]],
         info={"classifier": snakemake.wildcards.classifier},
     )

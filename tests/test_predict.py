@@ -21,6 +21,8 @@ pytestmark = pytest.mark.workflow
 
 TOPTAG_SAMPLE = "toptag_ttbar"
 HIGGS_SAMPLE = "higgs_ggh125"
+CHUNK = 61
+"""Events per chunk of the chunked-reading tests (a tiny shard holds 400: several chunks, the last one shorter)."""
 
 
 def read_scores(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
@@ -105,6 +107,114 @@ def test_higgs_dnn_state_dict_scores_equal_the_workflow(finished_run, tmp_path):
     predict(finished_run / "results/higgs/models/dnn.pt", sample_file, tmp_path / "s.root")
     theirs = workflow_scores(finished_run, "higgs", "dnn", HIGGS_SAMPLE, shard)
     assert_same_scores(read_scores(tmp_path / "s.root")[0], theirs, 1e-6)
+
+
+def higgs_shard(run: Path) -> Path:
+    return run / "results" / "samples" / HIGGS_SAMPLE / f"{shard_with_test_events(run, 'higgs', HIGGS_SAMPLE)}.root"
+
+
+def test_higgs_dnn_onnx_scores_equal_the_workflow(finished_run, tmp_path, capsys):
+    sample_file = higgs_shard(finished_run)
+    model = finished_run / "results/higgs/models/dnn.onnx"
+    assert (
+        main(["predict", "--model", str(model), "--input", str(sample_file), "--output", str(tmp_path / "s.root")]) == 0
+    )
+    printed = capsys.readouterr().out
+    assert printed.startswith("higgs dnn (onnx)") and re.search(r"\d+ examples/s", printed), printed
+    theirs = workflow_scores(finished_run, "higgs", "dnn", HIGGS_SAMPLE, int(sample_file.stem))
+    assert_same_scores(read_scores(tmp_path / "s.root")[0], theirs, 1e-5)
+    info = json.loads((finished_run / "results/higgs/models/dnn_info.json").read_text())
+    assert 0 <= info["onnx_max_abs_diff"] <= 1e-4  # the training rule's own torch-vs-onnxruntime check
+
+
+def test_bdt_mreg_chains_the_mass_regression(finished_run, tmp_path):
+    sample_file = higgs_shard(finished_run)
+    models = finished_run / "results/higgs/models"
+    summary = predict(models / "bdt_mreg.json", sample_file, tmp_path / "onnx.root")  # mass_regression.onnx beside
+    assert (summary["model"], summary["kind"]) == ("bdt_mreg", "xgboost")
+    ours = read_scores(tmp_path / "onnx.root")[0]
+    theirs = workflow_scores(finished_run, "higgs", "bdt_mreg", HIGGS_SAMPLE, int(sample_file.stem))
+    # the workflow's training-split scores use out-of-fold masses (networks that did not see the event), its
+    # validation and test scores the network of the model file: those are the ones predict reproduces
+    held_out = theirs["split"] != SPLIT_CODES["train"]
+    assert np.any(theirs["split"][held_out] == SPLIT_CODES["test"])
+    position = {int(entry): i for i, entry in enumerate(ours["entry"])}
+    assert set(position) == {int(e) for e in theirs["entry"]}
+    matched = np.array([position[int(e)] for e in theirs["entry"][held_out]])
+    np.testing.assert_allclose(ours["score"][matched], theirs["score"][held_out], rtol=0, atol=1e-6)
+    # the mass matters: the plain BDT's scores are others
+    plain = workflow_scores(finished_run, "higgs", "bdt", HIGGS_SAMPLE, int(sample_file.stem))
+    assert not np.allclose(plain["score"], theirs["score"], atol=1e-3)
+    # the torch state_dict of the regression gives the same scores as its ONNX graph
+    predict(models / "bdt_mreg.json", sample_file, tmp_path / "pt.root", regressor=models / "mass_regression.pt")
+    np.testing.assert_allclose(read_scores(tmp_path / "pt.root")[0]["score"], ours["score"], rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("model", ["bdt.json", "dnn.onnx"])
+def test_chunked_reading_gives_the_whole_files_scores(finished_run, tmp_path, model):
+    sample_file = higgs_shard(finished_run)
+    path = finished_run / "results/higgs/models" / model
+    predict(path, sample_file, tmp_path / "whole.root", chunk_size=10**9)
+    predict(path, sample_file, tmp_path / "chunks.root", chunk_size=CHUNK)
+    whole, chunks = read_scores(tmp_path / "whole.root")[0], read_scores(tmp_path / "chunks.root")[0]
+    with uproot.open(sample_file) as file:
+        assert file["events"].num_entries > 3 * CHUNK  # several chunks, the last one shorter
+    for key in ("entry", "label", "weight", "split", "shard"):
+        np.testing.assert_array_equal(chunks[key], whole[key])
+    np.testing.assert_allclose(chunks["score"], whole["score"], rtol=0, atol=1e-6)
+
+
+def test_chunked_features_are_the_workflows(finished_run):
+    from ml4hep.higgs.dataset import process_table
+    from ml4hep.predict import _higgs_chunks
+
+    sample_file = higgs_shard(finished_run)
+    table = process_table(HIGGS_SAMPLE, [str(sample_file)], 1, 30.0, allow_empty=True)  # the shard job's reading
+    chunks = list(_higgs_chunks(sample_file, "higgs", {"jet_pt_min": 30.0}, chunk_size=CHUNK))
+    assert len(chunks) > 3
+    for key in ("X", "weight", "entry"):
+        np.testing.assert_array_equal(np.concatenate([c[key] for c in chunks]), table[key])
+
+
+def test_higgsml_csv_in_chunks(finished_run, tmp_path):
+    csv = write_csv(higgsml_frame(40), tmp_path / "training.csv")
+    model = finished_run / "results/higgs/models/bdt.json"
+    predict(model, csv, tmp_path / "whole.root")
+    predict(model, csv, tmp_path / "chunks.root", chunk_size=6)
+    whole, chunks = read_scores(tmp_path / "whole.root")[0], read_scores(tmp_path / "chunks.root")[0]
+    for key in whole:
+        np.testing.assert_array_equal(chunks[key], whole[key])
+
+
+def test_higgs_schema_errors_are_one_line(finished_run, tmp_path, capsys):
+    models, higgs = finished_run / "results/higgs/models", higgs_shard(finished_run)
+    out = tmp_path / "out.root"
+    line = one_line_error(capsys, out, "--model", str(models / "mass_regression.onnx"), "--input", str(higgs))
+    assert "mass regression is no classifier" in line and "bdt_mreg" in line
+    alone = tmp_path / "bdt_mreg.json"
+    alone.write_bytes((models / "bdt_mreg.json").read_bytes())
+    line = one_line_error(capsys, out, "--model", str(alone), "--input", str(higgs))
+    assert "needs the mass regression" in line and "--regressor" in line
+    line = one_line_error(
+        capsys,
+        out,
+        "--model",
+        str(models / "bdt_mreg.json"),
+        "--input",
+        str(higgs),
+        "--regressor",
+        str(models / "dnn.onnx"),
+    )
+    assert "not the di-tau mass regression" in line
+    converted = convert_higgsml_csv(write_csv(higgsml_frame(8), tmp_path / "h.csv"), tmp_path / "h.root")["output"]
+    with uproot.open(converted) as file:
+        branches = file["events"].arrays(library="np")
+    lacking = tmp_path / "lacking.root"
+    with uproot.recreate(lacking) as file:  # the HiggsML schema's required branches, but not every feature
+        file["events"] = {name: values for name, values in branches.items() if name != "DER_pt_h"}
+    line = one_line_error(capsys, out, "--model", str(models / "dnn.onnx"), "--input", str(lacking))
+    assert "lacks branch(es) DER_pt_h of the 'higgsml' schema" in line
+    assert not out.exists()
 
 
 def toplandscape_table(sample_file: Path, slots: int) -> pd.DataFrame:

@@ -92,6 +92,7 @@ rule higgs_train_dnn:
         code=script_code("higgs_train.py"),
     output:
         model="results/higgs/models/{classifier}.pt",
+        onnx="results/higgs/models/{classifier}.onnx",
         scores="results/higgs/scores/{classifier}.root",
         info="results/higgs/models/{classifier}_info.json",
     log:
@@ -222,6 +223,7 @@ rule higgs_regression:
         code=script_code("higgs_regression.py"),
     output:
         model="results/higgs/models/mass_regression.pt",
+        onnx="results/higgs/models/mass_regression.onnx",
         predictions="results/higgs/regression/predictions.root",
         metrics="results/higgs/regression/metrics.json",
     log:
