@@ -10,20 +10,22 @@ means of Pythia's spend the generation on them, and the event weights keep every
   decays. Nature gives each of the two assignments the probability B_l B_h (B_l the tau's leptonic branching
   fraction, from Pythia's table), the coin 1/2, so each event weighs ``2 B_l B_h`` (about 0.455). The spin
   correlations of the pair are Pythia's, applied within the chosen channels.
-* **Acceptance veto** (``keep_outside`` < 1): after the parton level (showers and MPI, before hadronisation and the
-  tau decays, which are half of Pythia's time), an event whose two taus from the boson decay (their last copies,
+* **Acceptance veto** (``keep_outside`` < 1), in two steps. At the process level (before any shower, so a vetoed
+  event costs next to nothing), an event with a tau beyond ``process_max_abs_eta`` is kept with probability
+  ``keep_outside``. After the parton level (showers and MPI, before hadronisation and the tau decays, which are
+  most of Pythia's time), an event not already thinned whose two taus from the boson decay (their last copies,
   after photon radiation) are not both inside ``max_abs_eta`` with the softer above ``min_pt_gev`` and the harder
-  above ``lead_min_pt_gev`` is kept with probability ``keep_outside`` and weighs ``1 / keep_outside``; vetoed
-  events are replaced by Pythia, and its cross section (``sigmaGen``) counts them out (it is the cross section of
-  the events that were kept). A veto by probability, not a cut: an event outside the region that would still pass
-  the selection (e.g. smeared above a threshold) keeps its share of the yield.
+  above ``lead_min_pt_gev`` is kept with probability ``keep_outside``. A kept thinned event weighs
+  ``1 / keep_outside``. Vetoed events are replaced by Pythia, and its cross section (``sigmaGen``) counts them out
+  (it is the cross section of the events that were kept). A veto by probability, not a cut: an event outside the
+  region that would still pass the selection keeps its share of the yield.
 
-The weight of a kept event is recomputed from its own record (:meth:`DitauFilter.event_weights`, from the same taus
-the hook looked at), so no list has to follow the events through Pythia's batches.
+The hook keeps each finished event's weight (``onEndEvent``); :meth:`DitauHook.take_weights` hands them over per
+batch and checks that there are as many as events in it.
 
 Example:
     >>> import numpy as np
-    >>> f = DitauFilter(force_lephad=False, keep_outside=0.25, min_pt_gev=10.0, lead_min_pt_gev=15.0, max_abs_eta=2.7)
+    >>> f = DitauFilter(False, keep_outside=0.25, min_pt_gev=10.0, lead_min_pt_gev=15.0, max_abs_eta=2.7)
     >>> f.inside(np.array([30.0, 30.0]), np.array([12.0, 8.0]), np.array([0.5, 0.5]), np.array([-1.0, -1.0]))
     array([ True, False])
 """
@@ -34,9 +36,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import awkward as ak
 import numpy as np
 
+from ml4hep.errors import GenerationError
 from ml4hep.generate.record import CHARGED_LEPTONS, DITAU_PARENTS, TAU, FlatRecord, pt_eta_phi_m
 
 _MAX_COPIES = 200  # safety bound on the walk from a particle to its last copy
@@ -53,6 +55,8 @@ class DitauFilter:
         min_pt_gev: Both taus above this pT (GeV) to be inside.
         lead_min_pt_gev: The harder tau above this pT (GeV) to be inside.
         max_abs_eta: Both taus within this |eta| to be inside.
+        process_max_abs_eta: At the process level (before the showers), events with a tau beyond this |eta| are
+            thinned already.
     """
 
     force_lephad: bool
@@ -60,6 +64,7 @@ class DitauFilter:
     min_pt_gev: float
     lead_min_pt_gev: float
     max_abs_eta: float
+    process_max_abs_eta: float = np.inf
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> DitauFilter:
@@ -70,6 +75,7 @@ class DitauFilter:
             float(options["min_pt_gev"]),
             float(options["lead_min_pt_gev"]),
             float(options["max_abs_eta"]),
+            float(options.get("process_max_abs_eta", np.inf)),
         )
 
     def to_options(self) -> dict[str, Any]:
@@ -80,6 +86,7 @@ class DitauFilter:
             "min_pt_gev": self.min_pt_gev,
             "lead_min_pt_gev": self.lead_min_pt_gev,
             "max_abs_eta": self.max_abs_eta,
+            "process_max_abs_eta": self.process_max_abs_eta,
         }
 
     @property
@@ -92,24 +99,6 @@ class DitauFilter:
         soft, hard = np.minimum(pt1, pt2), np.maximum(pt1, pt2)
         central = (np.abs(eta1) < self.max_abs_eta) & (np.abs(eta2) < self.max_abs_eta)
         return central & (soft > self.min_pt_gev) & (hard > self.lead_min_pt_gev)
-
-    def event_weights(self, batch: ak.Array, decay_weight: float) -> np.ndarray:
-        """Generator weight of each event of a batch: the forced-decay weight times the veto's 1 / keep_outside.
-
-        Args:
-            batch: Events from ``Pythia.nextBatch`` generated with this filter's hook.
-            decay_weight: ``2 B_l B_h`` when the decays were forced (:attr:`DitauHook.decay_weight`), else 1.
-
-        Returns:
-            One weight per event (1 everywhere when the filter does nothing).
-        """
-        n_events = len(batch)
-        weights = np.full(n_events, float(decay_weight) if self.force_lephad else 1.0)
-        if self.vetoes:
-            pt, eta = boson_tau_kinematics(FlatRecord.from_batch(batch.prt))
-            outside = ~self.inside(pt[:, 0], pt[:, 1], eta[:, 0], eta[:, 1])
-            weights[outside] /= self.keep_outside
-        return weights
 
 
 def boson_tau_kinematics(rec: FlatRecord) -> tuple[np.ndarray, np.ndarray]:
@@ -162,15 +151,17 @@ def make_hook(ditau_filter: DitauFilter, rng: np.random.Generator) -> Any:
     import pythia8mc  # here, as in ml4hep.generate.pythia: the import is slow and prints a banner
 
     class DitauHook(pythia8mc.UserHooks):
-        """Forces the tau decays at the process level and vetoes at the end of the parton level."""
+        """Forces the tau decays and thins at the process level, thins again at the end of the parton level."""
 
         def __init__(self) -> None:
             super().__init__()
             self.decay_weight = 1.0
-            self.vetoed = 0
-            self.checked = 0
+            self.seen = 0  # events looked at (process level)
+            self.vetoed = 0  # ... of which vetoed, at either level
             self._tau: Any = None
             self._leptonic: list[bool] = []
+            self._weight = 1.0  # the weight of the event being generated
+            self._weights: list[float] = []  # of the finished events since the last take_weights
 
         def attach(self, pythia: Any) -> None:
             """Read the tau's decay table of an initialised Pythia (needed before generating)."""
@@ -180,29 +171,65 @@ def make_hook(ditau_filter: DitauFilter, rng: np.random.Generator) -> Any:
             b_lep = float(ratios[np.array(self._leptonic)].sum() / ratios.sum())
             self.decay_weight = 2.0 * b_lep * (1.0 - b_lep) if ditau_filter.force_lephad else 1.0
 
+        def take_weights(self, n_events: int) -> np.ndarray:
+            """The generator weights of the ``n_events`` events finished since the last call (one batch)."""
+            if len(self._weights) != n_events:
+                raise GenerationError(
+                    f"the di-tau filter saw {len(self._weights)} finished events, the batch has {n_events}"
+                )
+            weights = self.decay_weight * np.array(self._weights)
+            self._weights.clear()
+            return weights
+
+        def _thin(self) -> bool:
+            """Keep with probability keep_outside (then the event weighs 1 / keep_outside); True: veto."""
+            if rng.random() >= ditau_filter.keep_outside:
+                self.vetoed += 1
+                return True
+            self._weight = 1.0 / ditau_filter.keep_outside
+            return False
+
         def canVetoProcessLevel(self) -> bool:  # noqa: N802 (Pythia's method names)
-            return ditau_filter.force_lephad
+            return True
 
         def doVetoProcessLevel(self, process: Any) -> bool:  # noqa: N802
-            # onMode 2: on for the particle (tau-) only, 3: for the antiparticle (tau+) only.
-            minus_leptonic = bool(rng.random() < 0.5)
-            for i, leptonic in enumerate(self._leptonic):
-                self._tau.channel(i).onMode(2 if leptonic == minus_leptonic else 3)
+            self.seen += 1
+            self._weight = 1.0
+            if ditau_filter.force_lephad:
+                # onMode 2: on for the particle (tau-) only, 3: for the antiparticle (tau+) only.
+                minus_leptonic = bool(rng.random() < 0.5)
+                for i, leptonic in enumerate(self._leptonic):
+                    self._tau.channel(i).onMode(2 if leptonic == minus_leptonic else 3)
+            if ditau_filter.vetoes and _process_tau_max_abs_eta(process) > ditau_filter.process_max_abs_eta:
+                return self._thin()
             return False
 
         def canVetoPartonLevel(self) -> bool:  # noqa: N802
             return ditau_filter.vetoes
 
         def doVetoPartonLevel(self, event: Any) -> bool:  # noqa: N802
-            self.checked += 1
+            if self._weight != 1.0:  # thinned at the process level already
+                return False
             pt, eta = _event_tau_kinematics(event)
             if ditau_filter.inside(pt[0], pt[1], eta[0], eta[1]):
                 return False
-            veto = bool(rng.random() >= ditau_filter.keep_outside)
-            self.vetoed += veto
-            return veto
+            return self._thin()
+
+        def onEndEvent(self, status: Any) -> None:  # noqa: N802
+            if status == pythia8mc.UserHooks.COMPLETE:  # the events nextBatch returns
+                self._weights.append(self._weight)
 
     return DitauHook()
+
+
+def _process_tau_max_abs_eta(process: Any) -> float:
+    """The larger |eta| of the boson's two taus in Pythia's process record (inf without them)."""
+    etas = [
+        abs(process[i].eta())
+        for i in range(process.size())
+        if abs(process[i].id()) == TAU and abs(process[process[i].mother1()].id()) in DITAU_PARENTS
+    ]
+    return max(etas) if len(etas) == 2 else np.inf
 
 
 def _bottom_copy(event: Any, index: int) -> int:

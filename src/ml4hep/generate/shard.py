@@ -92,8 +92,8 @@ def generate_shard(
     with tqdm(total=n_events, desc=f"{spec.name}[{shard}]", unit="evt", mininterval=5.0, disable=not progress) as bar:
         for batch in run.batches(n_events, batch_size):
             parts.append(build(batch))
-            if ditau is not None:
-                generator_weights.append(ditau.event_weights(batch, hook.decay_weight))
+            if hook is not None:
+                generator_weights.append(hook.take_weights(len(batch)))
             bar.update(len(batch))
     sigma_mb, sigma_err_mb = run.cross_section_mb()
     if not parts:
@@ -125,9 +125,9 @@ def generate_shard(
         "shard": np.array([shard], dtype=np.int64),
         "shards": np.array([spec.shards], dtype=np.int64),
         "seconds": np.array([seconds]),
-        # The di-tau filter's bookkeeping (1 and 0 without it): events checked after the parton level and vetoed.
+        # The di-tau filter's bookkeeping (1 and 0 without it): events it looked at, and vetoed.
         "ditau_decay_weight": np.array([hook.decay_weight if hook else 1.0]),
-        "events_filter_checked": np.array([hook.checked if hook else 0], dtype=np.int64),
+        "events_filter_seen": np.array([hook.seen if hook else 0], dtype=np.int64),
         "events_filter_vetoed": np.array([hook.vetoed if hook else 0], dtype=np.int64),
     }
     write_root(output, {EVENTS_TREE: branches, RUN_TREE: run_info})
