@@ -104,7 +104,8 @@ class DitauFilter:
 def boson_tau_kinematics(rec: FlatRecord) -> tuple[np.ndarray, np.ndarray]:
     """Transverse momenta and pseudorapidities of the last copies of the boson's two taus, shape (events, 2).
 
-    Events without such a pair get pT 0 and eta +inf (outside any acceptance region), as the hook treats them.
+    The record-side view of what the hook checks after the parton level (the tests compare the two). Events without
+    such a pair get pT 0 and eta +inf (outside any acceptance region), as the hook treats them.
     """
     first = np.flatnonzero((rec.abs_pid == TAU) & np.isin(rec.abs_pid[rec.mother1], DITAU_PARENTS))
     last = first.copy()
