@@ -34,7 +34,6 @@ import numpy as np
 
 from ml4hep.errors import ConfigError, InputFileError
 from ml4hep.pdf.theory import INPUT_PIDS, LHAPDF_PIDS, ORDERS, lhapdf_subgrids, load_table
-from ml4hep.pdf.truth import rotation, truth_on_grid
 
 LHAPDF_FORMAT_VERSION = 1
 """Bump when the content or layout of an LHAPDF evolution file changes (it enters the file's name)."""
@@ -79,6 +78,8 @@ def evolved_grids(pdf_grid: np.ndarray, table: Mapping[str, np.ndarray]) -> np.n
     Returns:
         x f of shape (members, knots, :data:`LHAPDF_PIDS`, nx).
     """
+    from ml4hep.pdf.truth import rotation  # imported here: pdf.smk imports this module at every parse (scipy)
+
     flavours_q0 = np.einsum("ab,mbk->mak", rotation(), pdf_grid)
     evolved = np.einsum("qpjak,mak->mqpj", table["operator"], flavours_q0)
     return table["xgrid"][None, None, None, :] * evolved
@@ -246,6 +247,8 @@ def write_lhapdf_sets(
         )
     )
     if truth_set is not None:
+        from ml4hep.pdf.truth import truth_on_grid
+
         truth = evolved_grids(truth_on_grid(table["xgrid"], options["closure"]["truth"])[None], table)
         truth_set = Path(truth_set)
         written.append(
