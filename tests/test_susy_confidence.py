@@ -29,13 +29,16 @@ def test_calibration_by_hand():
     allowed = np.array([1, 1, 0, 0, 1, 0])
     p = np.array([0.95, 0.85, 0.9, 0.1, 0.2, 0.45])  # [0.5, 1]: 2 of 3 right; [0, 0.5): 2 of 3 right
     calibration = Calibration.fit(allowed, p, bins=2)
-    assert calibration.accuracy.tolist() == pytest.approx([2 / 3, 2 / 3]) and calibration.counts.tolist() == [3, 3]
+    assert calibration.hits.tolist() == [2, 2] and calibration.counts.tolist() == [3, 3]
+    assert calibration.accuracy.tolist() == pytest.approx([3 / 5, 3 / 5])  # (right + 1) / (points + 2)
     four = Calibration.fit(allowed, p, bins=4)
-    # [0, 0.25): 0.1 right, 0.2 wrong; [0.25, 0.5): 0.45 right; [0.5, 0.75) empty: no evidence, no confidence
-    assert four.accuracy.tolist() == pytest.approx([0.5, 1.0, 0.0, 2 / 3])
-    assert four(np.array([1.0, 0.0, 0.6])).tolist() == pytest.approx([2 / 3, 0.5, 0.0])  # P = 1 in the last bin
+    # [0, 0.25): 0.1 right, 0.2 wrong; [0.25, 0.5): 0.45 right; [0.5, 0.75) empty: a coin flip
+    assert four.accuracy.tolist() == pytest.approx([2 / 4, 2 / 3, 1 / 2, 3 / 5])
+    assert four(np.array([1.0, 0.0, 0.6])).tolist() == pytest.approx([3 / 5, 1 / 2, 1 / 2])  # P = 1: the last bin
     again = Calibration.from_dict(four.to_dict())
     assert np.array_equal(again.edges, four.edges) and np.array_equal(again.accuracy, four.accuracy)
+    # five validation points, all right, do not make a 95% confidence
+    assert Calibration.fit(np.ones(5), np.full(5, 0.99), bins=10)(np.array([0.99]))[0] == pytest.approx(6 / 7)
 
 
 def test_confidence_table_raw_and_calibrated_by_hand():
@@ -45,7 +48,8 @@ def test_confidence_table_raw_and_calibrated_by_hand():
     assert table["accuracy"] == 0.75 and "accuracy_conf95" not in table
     assert table["coverage_raw_conf95"] == 0.25 and table["accuracy_raw_conf95"] == 1.0
     assert table["coverage_raw_conf99"] == 0.0 and np.isnan(table["accuracy_raw_conf99"])
-    calibration = Calibration(np.array([0.0, 0.5, 0.9, 1.0]), np.array([0.97, 0.6, 0.99]), np.array([5, 5, 5]))
+    # bin confidences 0.97 (96 of 98 right), 0.6 (2 of 3), 0.99 (98 of 98)
+    calibration = Calibration(np.array([0.0, 0.5, 0.9, 1.0]), np.array([96.0, 2.0, 98.0]), np.array([98, 3, 98]))
     table = confidence_table(allowed, p, calibration)
     # calibrated: 0.99, 0.6, 0.97, 0.6 -> at >= 0.95 points 0 and 2 (both right), at >= 0.99 point 0
     assert table["coverage_conf95"] == 0.5 and table["accuracy_conf95"] == 1.0

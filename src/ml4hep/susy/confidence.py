@@ -3,17 +3,20 @@
 The raw confidence ``|2 P(allowed) - 1|`` is on each classifier's own scale: a forest's vote margin, a BDT's or an
 MLP's probability. So "accuracy at confidence >= 0.95" would mean something else for each. SUSY-AI calibrates it on
 a validation set: the classifier output is binned, and the confidence of a point is the fraction of the validation
-points in its bin that the classifier gets right. :class:`Calibration` is that table; :func:`confidence_table` gives
-the accuracy and coverage at each confidence level, raw and calibrated, for the SUSY task and the active learning.
+points in its bin that the classifier gets right. Here that fraction is estimated as (right + 1) / (points + 2)
+(Laplace's rule of succession): a bin of 5 validation points all right claims 0.86, not 1, and an empty bin 0.5, a
+coin flip; with the ~80 validation points per bin of the default run the difference is ~1%. :class:`Calibration` is
+that table; :func:`confidence_table` gives the accuracy and coverage at each confidence level, raw and calibrated,
+for the SUSY task and the active learning.
 
 Example:
     >>> allowed = np.array([1, 1, 1, 0, 0, 0, 1, 0])
     >>> p = np.array([0.95, 0.9, 0.6, 0.55, 0.4, 0.05, 0.3, 0.1])
     >>> calibration = Calibration.fit(allowed, p, bins=2)
-    >>> calibration.accuracy.tolist()  # [0, 0.5): 3 of 4 right; [0.5, 1]: 3 of 4 right
-    [0.75, 0.75]
-    >>> calibration(np.array([0.2, 0.99])).tolist()
-    [0.75, 0.75]
+    >>> calibration.hits.tolist(), calibration.counts.tolist()  # [0, 0.5): 3 of 4 right; [0.5, 1]: 3 of 4 right
+    ([3.0, 3.0], [4, 4])
+    >>> calibration(np.array([0.2, 0.99])).tolist()  # (3 + 1) / (4 + 2)
+    [0.6666666666666666, 0.6666666666666666]
 """
 
 from __future__ import annotations
@@ -47,14 +50,18 @@ class Calibration:
 
     Attributes:
         edges: Bin edges of P(allowed), from 0 to 1 (equal widths).
-        accuracy: Fraction of the validation points in each bin that the classifier gets right (0 for an empty
-            bin: no evidence, no confidence).
+        hits: Validation points per bin that the classifier gets right.
         counts: Validation points per bin.
     """
 
     edges: np.ndarray
-    accuracy: np.ndarray
+    hits: np.ndarray
     counts: np.ndarray
+
+    @property
+    def accuracy(self) -> np.ndarray:
+        """The confidence of each bin: its validation accuracy, (right + 1) / (points + 2)."""
+        return (np.asarray(self.hits, float) + 1.0) / (np.asarray(self.counts, float) + 2.0)
 
     @classmethod
     def fit(cls, allowed: np.ndarray, p_allowed: np.ndarray, bins: int) -> Calibration:
@@ -63,9 +70,7 @@ class Calibration:
         index = cls._bin(edges, p_allowed)
         counts = np.bincount(index, minlength=len(edges) - 1)
         hits = np.bincount(index, weights=correct(allowed, p_allowed).astype(float), minlength=len(edges) - 1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            accuracy = np.where(counts > 0, hits / np.maximum(counts, 1), 0.0)
-        return cls(edges, accuracy, counts)
+        return cls(edges, hits, counts)
 
     @staticmethod
     def _bin(edges: np.ndarray, p_allowed: np.ndarray) -> np.ndarray:
@@ -78,12 +83,17 @@ class Calibration:
 
     def to_dict(self) -> dict[str, list[float]]:
         """JSON-ready form (the classifier's ``_info.json``, key ``calibration``)."""
-        return {"edges": self.edges.tolist(), "accuracy": self.accuracy.tolist(), "counts": self.counts.tolist()}
+        return {
+            "edges": self.edges.tolist(),
+            "hits": self.hits.tolist(),
+            "counts": self.counts.tolist(),
+            "confidence": self.accuracy.tolist(),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Sequence[float]]) -> Calibration:
         """Read :meth:`to_dict`'s form."""
-        return cls(np.asarray(data["edges"], float), np.asarray(data["accuracy"], float), np.asarray(data["counts"]))
+        return cls(np.asarray(data["edges"], float), np.asarray(data["hits"], float), np.asarray(data["counts"]))
 
 
 def level_key(level: float) -> str:

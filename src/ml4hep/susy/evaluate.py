@@ -181,7 +181,9 @@ def evaluate(
     fraction_allowed = float(dataset_summary["train_fraction_allowed"])
     majority = int(fraction_allowed >= 0.5)  # the class a guesser learns in training
     # a constant guess is one bin: its calibrated confidence is its training accuracy
-    guess = Calibration(np.array([0.0, 1.0]), np.array([max(fraction_allowed, 1 - fraction_allowed)]), np.array([1]))
+    n_train = int(dataset_summary.get("splits", {}).get("train", 0))
+    right = max(fraction_allowed, 1 - fraction_allowed) * n_train
+    guess = Calibration(np.array([0.0, 1.0]), np.array([right]), np.array([n_train]))
     baseline = confidence_table(test["allowed"], np.full(len(test["allowed"]), float(majority)), guess)
 
     k = min(int(options["timing_points"]), len(test["allowed"]))
