@@ -42,15 +42,23 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ml4hep.susy.spectrum import M_BOTTOM, M_TOP, M_W, spectrum
 from ml4hep.susy.xsec import SQUARKS, cross_sections
 
-if TYPE_CHECKING:
-    from ml4hep.susy.toys import ToyCLs
+
+class CLsCorrection(Protocol):
+    """What the recast needs of a toy CLs table (:class:`ml4hep.susy.toys.ToyCLs`, which imports this module)."""
+
+    def covers(self, region: str, signal: float) -> bool:
+        """Whether the region's CLs at this expected signal is corrected."""
+
+    def __call__(self, region: str, signal: float, asymptotic: float) -> float:
+        """The corrected observed CLs."""
+
 
 log = logging.getLogger(__name__)
 logging.getLogger("pyhf").setLevel(logging.WARNING)  # pyhf logs every model it builds at INFO
@@ -302,7 +310,7 @@ def label_points(
     order: str = "nnll",
     progress: bool = False,
     overrides: Mapping[tuple[str, str], Any] | None = None,
-    toys: ToyCLs | None = None,
+    toys: CLsCorrection | None = None,
 ) -> dict[str, np.ndarray]:
     """Run the full recast on every point and label it.
 
@@ -390,7 +398,7 @@ def recast_point(
     luminosity_fb: float,
     min_signal_events: float = 1.0,
     order: str = "nnll",
-    toys: ToyCLs | None = None,
+    toys: CLsCorrection | None = None,
 ) -> dict[str, Any]:
     """The recast of one point (a convenience wrapper of :func:`label_points`), as plain Python values."""
     columns = label_points(
@@ -412,7 +420,7 @@ def label_shard(
     min_signal_events: float = 1.0,
     order: str = "nnll",
     overrides: Mapping[tuple[str, str], Any] | None = None,
-    toys: ToyCLs | None = None,
+    toys: CLsCorrection | None = None,
 ) -> dict[str, Any]:
     """One labelling job: the recast of every point of a scan shard, written as ROOT (TTree ``points``).
 
