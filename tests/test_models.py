@@ -71,6 +71,8 @@ def toptag_splits(rng: np.random.Generator, n: int = 240, particles: int = 8, pi
     for split in ("train", "val", "test"):
         label = rng.integers(0, 2, n)
         x = rng.normal(size=(n, particles, len(CONSTITUENT_FEATURES))).astype(np.float32) + label[:, None, None]
+        # Momentum fractions are positive and sum to 1, as the preprocessing writes them (the EFN weights by them).
+        x[..., CONSTITUENT_FEATURES.index("z")] = rng.dirichlet(np.ones(particles), size=n)
         substructure = rng.normal(size=(n, len(FEATURE_NAMES)))
         substructure[:, FEATURE_NAMES.index("sd_mass")] = np.where(
             label == 1, rng.normal(170, 15, n), rng.normal(60, 30, n)
