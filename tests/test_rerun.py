@@ -94,6 +94,16 @@ COMPUTE_RULES = {
     "susy_train_rf",
     "susy_train_bdt",
     "susy_train_mlp",
+    "susy_toys",
+    "susy_active_pool",
+    "susy_active_round",
+    "sbi_generate",
+    "sbi_dataset",
+    "sbi_reference",
+    "sbi_train_baseline",
+    "sbi_train_network",
+    "sbi_inference",
+    "pdf_replica_batch",
 }
 RENDER_RULES = {
     "sample_plots",
