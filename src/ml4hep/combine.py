@@ -233,7 +233,8 @@ def sbi_section(metrics: Mapping[str, Any]) -> Section:
         f"Pseudo-experiments of {metrics.get('events_per_experiment')} e+e- → Z events at θ_true "
         f"{', '.join(f'{t:g}' for t in metrics.get('theta_true', []))} (θ = μ_R / p_T of the final-state shower); "
         f"shower weights against direct samples: χ²/ndf {number(validation.get('chi2_ndf'))}. "
-        "The value of gold (arXiv:1805.12244): ROLR and RASCAL regress the joint ratio and score."
+        "The value of gold (arXiv:1805.12244): ROLR and RASCAL regress the joint ratio (and score); ALICES and "
+        "CASCAL add the joint score to ALICE's and CARL's cross-entropy; widths are set against the binned truth."
     )
     return rows, columns, note
 
