@@ -48,7 +48,12 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
         log_file = None
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    # The job's handler replaces the root's for the body and the root's come back after it: a process that runs
+    # several rule bodies (the tests) must not keep logging into a closed log file.
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    root.handlers = [handler]
+    root.setLevel(logging.INFO)
     rule = getattr(smk, "rule", "rule")
     try:
         yield logger
@@ -63,6 +68,8 @@ def rule_context(smk: Any) -> Iterator[logging.Logger]:
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+        root.handlers = saved_handlers
+        root.setLevel(saved_level)
         if log_file is not None:
             os.dup2(saved_err, 2)
             log_file.close()
