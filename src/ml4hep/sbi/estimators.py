@@ -265,61 +265,54 @@ class Rolr(_RatioNetwork, TorchClassifier):
         return balanced_weights(split["y"], split["weight"])
 
 
+class _JointScoreTerm:
+    """The joint-score term of RASCAL, CASCAL and ALICES: ``alpha`` × the squared error of t̂ on θ events.
+
+    Mixed in before an estimator: the targets are (the estimator's own target, the joint score) and the loss weights
+    (its own weight, ``alpha`` × that on θ events and 0 on θ0 events: the joint score is that of the θ events'
+    histories).
+    """
+
+    defaults: ClassVar[dict[str, Any]] = {**_RatioNetwork.defaults, "alpha": 1.0}
+
+    @property
+    def network_hyper(self) -> dict[str, Any]:
+        """The network's keys (``alpha`` belongs to the loss)."""
+        return {k: v for k, v in super().network_hyper.items() if k != "alpha"}
+
+    def targets(self, split: Split) -> np.ndarray:
+        """(The estimator's target, the joint score t(x, z | θ)) per example."""
+        return np.stack([super().targets(split), np.asarray(split["score"])], axis=1)
+
+    def loss_weights(self, split: Split) -> np.ndarray:
+        """(The estimator's weight, ``alpha`` × that on θ events and 0 on θ0 events) per example."""
+        own_weight = super().loss_weights(split)
+        score_weight = float(self.hyper["alpha"]) * np.where(np.asarray(split["y"]) == 1, own_weight, 0.0)
+        return np.stack([own_weight, score_weight], axis=1)
+
+
 @SBI_ESTIMATORS.register("rascal")
-class Rascal(Rolr):
+class Rascal(_JointScoreTerm, Rolr):
     """RASCAL: the ROLR loss plus ``alpha`` × the squared error of the score on θ events.
 
-    The network returns (ratio term, t̂) per example; the loss weights are (ROLR's, ``alpha`` × r on θ events and 0
-    on θ0 events), so that the training loop's weighted squared error is the RASCAL loss.
+    The network returns (ratio term, t̂) per example; with the loss weights of :class:`_JointScoreTerm` the
+    training loop's weighted squared error is the RASCAL loss.
     """
 
     display_name: ClassVar[str] = "RASCAL"
     head: ClassVar[str] = "ratio_and_score"
-    defaults: ClassVar[dict[str, Any]] = {**_RatioNetwork.defaults, "alpha": 1.0}
-
-    @property
-    def network_hyper(self) -> dict[str, Any]:
-        """The network's keys (``alpha`` belongs to the loss)."""
-        return {k: v for k, v in super().network_hyper.items() if k != "alpha"}
-
-    def targets(self, split: Split) -> np.ndarray:
-        """(ROLR's target, the joint score t(x, z | θ)) per example."""
-        return np.stack([super().targets(split), np.asarray(split["score"])], axis=1)
-
-    def loss_weights(self, split: Split) -> np.ndarray:
-        """(ROLR's weight, ``alpha`` × that on θ events and 0 on θ0 events) per example."""
-        ratio_weight = super().loss_weights(split)
-        score_weight = float(self.hyper["alpha"]) * np.where(np.asarray(split["y"]) == 1, ratio_weight, 0.0)
-        return np.stack([ratio_weight, score_weight], axis=1)
 
 
-class _ScoreAugmented:
+class _ScoreAugmented(_JointScoreTerm):
     """The score term of CASCAL and ALICES: ``alpha`` × the squared error of t̂ = ∂ ln r̂ / ∂θ against t(x, z | θ).
 
     Mixed into a cross-entropy estimator (CARL, ALICE). The network returns (ln r̂, t̂) per example (autograd through
-    the parameterised MLP); the targets are (the estimator's label, the joint score) and the loss weights (its
-    weight, ``alpha`` × that on θ events and 0 on θ0 events: the joint score is that of the θ events' histories), so
-    that the training loop's ``bce_mse`` loss is the cross-entropy plus ``alpha`` × the score's squared error.
+    the parameterised MLP); with the targets and loss weights of :class:`_JointScoreTerm` the training loop's
+    ``bce_mse`` loss is the cross-entropy plus ``alpha`` × the score's squared error.
     """
 
     head: ClassVar[str] = "logit_and_score"
     loss: ClassVar[str] = "bce_mse"
-    defaults: ClassVar[dict[str, Any]] = {**_RatioNetwork.defaults, "alpha": 1.0}
-
-    @property
-    def network_hyper(self) -> dict[str, Any]:
-        """The network's keys (``alpha`` belongs to the loss)."""
-        return {k: v for k, v in super().network_hyper.items() if k != "alpha"}
-
-    def targets(self, split: Split) -> np.ndarray:
-        """(The cross-entropy's label, the joint score t(x, z | θ)) per example."""
-        return np.stack([super().targets(split), np.asarray(split["score"])], axis=1)
-
-    def loss_weights(self, split: Split) -> np.ndarray:
-        """(The cross-entropy's weight, ``alpha`` × that on θ events and 0 on θ0 events) per example."""
-        label_weight = super().loss_weights(split)
-        score_weight = float(self.hyper["alpha"]) * np.where(np.asarray(split["y"]) == 1, label_weight, 0.0)
-        return np.stack([label_weight, score_weight], axis=1)
 
 
 @SBI_ESTIMATORS.register("cascal")
