@@ -58,6 +58,10 @@ def test_dnn_graph_is_a_higgs_classifier(splits, tmp_path):
     model = CLASSIFIERS.create("dnn", {**QUICK, "dropout": 0.0})
     model.fit(splits["train"], splits["val"], FitContext(seed=5))
     assert model.export_onnx(tmp_path / "renamed.onnx", splits["test"]) <= 1e-4
+    session = onnxruntime.InferenceSession(str(tmp_path / "renamed.onnx"))
+    stored = onnx_metadata(session)
+    assert (stored["ml4hep_task"], stored["ml4hep_model"]) == ("higgs", "dnn")
+    assert stored["ml4hep_features"].split(",") == list(FEATURE_NAMES)
     loaded = load_model(tmp_path / "renamed.onnx")
     assert (loaded.task, loaded.name, loaded.kind, loaded.shapes) == ("higgs", "dnn", "onnx", {"X": (30,)})
     x = splits["test"]["X"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import uproot
 from ml4hep.cli import main
 from ml4hep.convert import convert_higgsml_csv
 from ml4hep.models.scores import SPLIT_CODES
-from ml4hep.predict import NO_LABEL, PREDICTED_SPLIT, predict
+from ml4hep.predict import NO_LABEL, PREDICTED_SPLIT, load_model, predict
 from tests.test_convert import higgsml_frame, write_csv
 
 pytestmark = pytest.mark.workflow
@@ -80,6 +81,13 @@ def test_toptag_scores_equal_the_workflow(finished_run, tmp_path, capsys, model,
     np.testing.assert_array_equal(ours["label"], labels)
     theirs = workflow_scores(finished_run, "toptag", Path(model).stem, TOPTAG_SAMPLE, shard)
     assert_same_scores(ours, theirs, atol)
+
+
+def test_a_renamed_tagger_graph_is_named_by_its_metadata(finished_run, tmp_path):
+    renamed = tmp_path / "my_tagger.onnx"
+    shutil.copyfile(finished_run / "results/toptag/models/particlenet.onnx", renamed)
+    loaded = load_model(renamed)
+    assert (loaded.task, loaded.name, loaded.kind) == ("toptag", "particlenet", "onnx")
 
 
 def test_higgs_bdt_scores_equal_the_workflow(finished_run, tmp_path):

@@ -156,7 +156,9 @@ def _onnx_model(path: Path, regressor: Path | None = None) -> LoadedModel:
         raise InputFileError(
             str(path), f"ONNX graph inputs {list(names)} are not those of an ml4hep top tagger or Higgs network"
         )
-    name = path.stem if path.stem in TAGGERS.networks() else ("cnn" if names == ("images",) else "network")
+    stored = onnx_metadata(session).get("ml4hep_model", "")
+    known = (n for n in (stored, path.stem) if n in TAGGERS.networks())
+    name = next(known, "cnn" if names == ("images",) else "network")
     return LoadedModel(path, "toptag", name, "onnx", names, _sigmoid_scores(session, names), shapes)
 
 

@@ -283,6 +283,12 @@ class HiggsDenseNetwork(TorchClassifier):
         else:
             network.standardiser.fit(train["X"])
 
+    def onnx_metadata(self) -> dict[str, str]:
+        """The task, the model and the HiggsML features the graph's ``X`` holds, in their order."""
+        from ml4hep.higgs.features import FEATURE_NAMES
+
+        return {**super().onnx_metadata(), "ml4hep_task": "higgs", "ml4hep_features": ",".join(FEATURE_NAMES)}
+
 
 @CLASSIFIERS.register("dnn")
 class HiggsDNNClassifier(HiggsDenseNetwork):

@@ -44,32 +44,14 @@ from ml4hep.higgs.features import (
     select_lephad,
 )
 from ml4hep.io import read_sample
+from ml4hep.samples import REQUIRED_BRANCHES
 from ml4hep.splitting import shard_seed, split_indices
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-GENERATED_BRANCHES = (
-    "lep_pt",
-    "lep_eta",
-    "lep_phi",
-    "lep_charge",
-    "tau_pt",
-    "tau_eta",
-    "tau_phi",
-    "tau_m",
-    "tau_charge",
-    "jet_pt",
-    "jet_eta",
-    "jet_phi",
-    "jet_m",
-    "met",
-    "met_phi",
-    "met_sumet",
-    "weight",
-    "truth_ditau_mass",
-    "resonance_mass",
-)
+# What a generated Higgs sample carries: the branches every Higgs sample has, and the generator truth.
+GENERATED_BRANCHES = (*REQUIRED_BRANCHES["higgs"], "truth_ditau_mass", "resonance_mass")
 
 
 def empty_table() -> dict[str, np.ndarray]:

@@ -44,13 +44,13 @@ from typing import Any, ClassVar
 import numpy as np
 from torch import nn
 
-from ml4hep.chunked import DEFAULT_CHUNK_SIZE, AugmentedRows, is_chunked, read_column
+from ml4hep.chunked import DEFAULT_CHUNK_SIZE, AugmentedRows, is_chunked
 from ml4hep.config import section
 from ml4hep.errors import InputFileError
 from ml4hep.higgs.classifiers import HiggsDenseNetwork
 from ml4hep.higgs.dataset import open_split, select_events
 from ml4hep.higgs.networks import HiggsDNN
-from ml4hep.higgs.resolution import ESTIMATOR_COLUMNS, has_truth, resolution_summary
+from ml4hep.higgs.resolution import estimator_columns, has_truth, resolution_summary
 from ml4hep.models import FitContext, Split
 from ml4hep.models.base import fingerprint
 
@@ -256,15 +256,13 @@ class MassRegressor(HiggsDenseNetwork):
         """
         import torch
 
-        from ml4hep.higgs.features import FEATURE_NAMES
         from ml4hep.higgs.networks import MassInGeV
         from ml4hep.onnx_export import check_onnx_matches
 
         inputs = tuple(torch.as_tensor(a) for a in self.example_inputs(split))
         network = MassInGeV(self.network, self.hyper["target"], MASS_SCALE_GEV).eval()
-        metadata = {"ml4hep_task": "higgs", "ml4hep_model": self.name, "ml4hep_features": ",".join(FEATURE_NAMES)}
         return check_onnx_matches(
-            network, inputs, path, list(self.inputs), atol=atol, output_name=ONNX_OUTPUT, metadata=metadata
+            network, inputs, path, list(self.inputs), atol=atol, output_name=ONNX_OUTPUT, metadata=self.onnx_metadata()
         )
 
 
@@ -285,22 +283,6 @@ def regression_splits(paths: Mapping[str, str | Path], chunk_size: int = DEFAULT
                 "no event with a true di-tau mass (truth_mass): the mass regression needs generated samples",
             )
     return data
-
-
-def estimator_columns(split: Split) -> dict[str, np.ndarray]:
-    """What :func:`~ml4hep.higgs.resolution.resolution_summary` reads of a split, the features read column by column.
-
-    That is the true and resonance masses and, as ``X``, only the feature columns of the mass estimators
-    (:data:`~ml4hep.higgs.resolution.ESTIMATOR_COLUMNS`).
-    """
-    names = [str(n) for n in split["feature_names"]]
-    columns = list(ESTIMATOR_COLUMNS.values())
-    return {
-        "X": np.column_stack([read_column(split, "X", names.index(column)) for column in columns]),
-        "feature_names": np.array(columns),
-        "truth_mass": np.asarray(split["truth_mass"]),
-        "resonance_mass": np.asarray(split["resonance_mass"]),
-    }
 
 
 def summarise_regression(splits: Mapping[str, Split], scores: Mapping[str, np.ndarray]) -> dict[str, Any]:

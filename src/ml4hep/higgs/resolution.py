@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ml4hep.higgs.dataset import load_split
+from ml4hep.chunked import is_chunked, read_column
+from ml4hep.higgs.dataset import open_split
 from ml4hep.higgs.features import UNDEFINED
 from ml4hep.models.scores import read_scores
 from ml4hep.tables import Column, write_table
@@ -243,6 +244,22 @@ def metrics_bins(metrics: Mapping[str, Any]) -> np.ndarray:
     return np.array([math.inf if edge is None else edge for edge in metrics["bins"]], dtype=np.float64)
 
 
+def estimator_columns(split: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What :func:`resolution_summary` reads of a split, the features read column by column.
+
+    That is the true and resonance masses and, as ``X``, only the feature columns of the mass estimators
+    (:data:`ESTIMATOR_COLUMNS`).
+    """
+    names = [str(n) for n in split["feature_names"]]
+    columns = list(ESTIMATOR_COLUMNS.values())
+    return {
+        "X": np.column_stack([read_column(split, "X", names.index(column)) for column in columns]),
+        "feature_names": np.array(columns),
+        "truth_mass": np.asarray(split["truth_mass"]),
+        "resonance_mass": np.asarray(split["resonance_mass"]),
+    }
+
+
 def estimates_on_test(test_path: str | Path, predictions_path: str | Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """True mass and every estimator's mass on the test events that the table compares (what the figure shows).
 
@@ -255,8 +272,10 @@ def estimates_on_test(test_path: str | Path, predictions_path: str | Path) -> tu
         (true masses, estimator name -> masses), aligned, on the events with a true mass where every estimator is
         defined.
     """
-    test = load_split(test_path)
-    truth, estimates = test_estimates(test, read_scores(predictions_path, "test"))
+    test = open_split(test_path)
+    truth, estimates = test_estimates(estimator_columns(test), read_scores(predictions_path, "test"))
+    if is_chunked(test):
+        test.close()
     common = common_events(estimates)
     return truth[common], {name: estimate[common] for name, estimate in estimates.items()}
 

@@ -89,12 +89,13 @@ class Registry:
         self._classes: dict[str, type] = {}
 
     def register(self, name: str) -> Callable[[ModelClass], ModelClass]:
-        """Class decorator adding a model under ``name`` (also set as the class's ``name``)."""
+        """Class decorator adding a model under ``name`` (set as the class's ``name``, the task as its ``task``)."""
 
         def add(cls: ModelClass) -> ModelClass:
             if name in self._classes:
                 raise ValueError(f"{self.task}: model {name!r} is registered twice")
             cls.name = name
+            cls.task = self.task
             self._classes[name] = cls
             return cls
 

@@ -239,7 +239,16 @@ class TorchClassifier:
         from ml4hep.onnx_export import check_onnx_matches
 
         inputs = tuple(torch.as_tensor(a) for a in self.example_inputs(split))
-        return check_onnx_matches(self.network.eval(), inputs, path, list(self.inputs), atol=atol)
+        return check_onnx_matches(
+            self.network.eval(), inputs, path, list(self.inputs), atol=atol, metadata=self.onnx_metadata()
+        )
+
+    def onnx_metadata(self) -> dict[str, str]:
+        """The strings the ONNX graph's ``metadata_props`` hold: the model's task and registry name.
+
+        ``ml4hep predict`` names a graph by them rather than by its file name.
+        """
+        return {"ml4hep_task": str(getattr(self, "task", "")), "ml4hep_model": str(getattr(self, "name", ""))}
 
 
 def timed_predict(model: Any, split: Split) -> tuple[np.ndarray, float]:
