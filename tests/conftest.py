@@ -67,6 +67,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+# The tiny run's build is the suite's critical path: most workflow tests wait for it. A worker that starts with another
+# file yields the CPU to it (niceness is inherited by every process the worker starts, and cannot be lowered again
+# without privileges, so the worker stays at it): the build takes what it can use, the other tests fill the rest. A
+# mild value, so that the tests beside the build that wait on daemons and jobs (SLURM, XRootD, killed runs) stay
+# well inside their timeouts.
+BESIDE_THE_BUILD_NICENESS = 5
+_priority_chosen = False
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """On a worker's first test: lower its priority unless it builds the finished run (see above)."""
+    global _priority_chosen
+    if _priority_chosen or not _is_xdist_worker() or os.environ.get("ML4HEP_FINISHED_RUN"):
+        return
+    _priority_chosen = True
+    if item.path.name != BUILDS_THE_FINISHED_RUN:
+        os.nice(BESIDE_THE_BUILD_NICENESS)
+
+
 @pytest.fixture(scope="session")
 def test_config() -> dict:
     return load_config(ROOT / "config" / "test.yaml")
