@@ -139,6 +139,8 @@ def _onnx_model(path: Path, regressor: Path | None = None) -> LoadedModel:
     names = tuple(node.name for node in session.get_inputs())
     outputs = tuple(node.name for node in session.get_outputs())
     shapes = {node.name: tuple(int(d) for d in node.shape[1:]) for node in session.get_inputs()}
+    # the model the graph names in its metadata, else the file's name (graphs written before the metadata)
+    candidates = (onnx_metadata(session).get("ml4hep_model", ""), path.stem)
     if names == HIGGS_INPUTS:
         _check_higgs_graph(path, session)
         if outputs == (MASS_OUTPUT,):
@@ -149,16 +151,13 @@ def _onnx_model(path: Path, regressor: Path | None = None) -> LoadedModel:
             )
         if outputs != (OUTPUT_NAME,):
             raise InputFileError(str(path), f"ONNX graph on 'X' with outputs {list(outputs)}: not an ml4hep model")
-        stored = onnx_metadata(session).get("ml4hep_model", "")
-        name = next((n for n in (stored, path.stem) if n in CLASSIFIERS.networks()), "dnn")
+        name = next((n for n in candidates if n in CLASSIFIERS.networks()), "dnn")
         return LoadedModel(path, "higgs", name, "onnx", names, _sigmoid_scores(session, names), shapes)
     if names not in {tuple(TAGGERS.model_class(tagger).inputs) for tagger in TAGGERS.networks()}:
         raise InputFileError(
             str(path), f"ONNX graph inputs {list(names)} are not those of an ml4hep top tagger or Higgs network"
         )
-    stored = onnx_metadata(session).get("ml4hep_model", "")
-    known = (n for n in (stored, path.stem) if n in TAGGERS.networks())
-    name = next(known, "cnn" if names == ("images",) else "network")
+    name = next((n for n in candidates if n in TAGGERS.networks()), "cnn" if names == ("images",) else "network")
     return LoadedModel(path, "toptag", name, "onnx", names, _sigmoid_scores(session, names), shapes)
 
 

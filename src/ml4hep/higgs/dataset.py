@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Mapping, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -275,6 +275,17 @@ def open_split(path: str | Path, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Mappin
     if Path(path).suffix == ".npz":
         return load_split(path)
     return ChunkedSplit(path, chunk_size)
+
+
+@contextmanager
+def opened_split(path: str | Path, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[Mapping[str, np.ndarray]]:
+    """:func:`open_split` as a context: a split file is closed when the block ends, however it ends."""
+    split = open_split(path, chunk_size)
+    try:
+        yield split
+    finally:
+        if is_chunked(split):
+            split.close()
 
 
 def read_columns(path: str | Path, columns: Sequence[str]) -> dict[str, np.ndarray]:

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ml4hep.chunked import is_chunked, read_column
-from ml4hep.higgs.dataset import open_split
+from ml4hep.chunked import read_column
+from ml4hep.higgs.dataset import opened_split
 from ml4hep.higgs.features import UNDEFINED
 from ml4hep.models.scores import read_scores
 from ml4hep.tables import Column, write_table
@@ -272,10 +272,9 @@ def estimates_on_test(test_path: str | Path, predictions_path: str | Path) -> tu
         (true masses, estimator name -> masses), aligned, on the events with a true mass where every estimator is
         defined.
     """
-    test = open_split(test_path)
-    truth, estimates = test_estimates(estimator_columns(test), read_scores(predictions_path, "test"))
-    if is_chunked(test):
-        test.close()
+    with opened_split(test_path) as test:
+        columns = estimator_columns(test)
+    truth, estimates = test_estimates(columns, read_scores(predictions_path, "test"))
     common = common_events(estimates)
     return truth[common], {name: estimate[common] for name, estimate in estimates.items()}
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ml4hep.chunked import is_chunked, read_column
-from ml4hep.higgs.dataset import open_split, process_mask
+from ml4hep.chunked import read_column
+from ml4hep.higgs.dataset import opened_split, process_mask
 from ml4hep.higgs.evaluate import DISPLAY_NAMES, sm_events
 from ml4hep.higgs.features import UNDEFINED
 from ml4hep.metrics import ams_curve, roc
@@ -93,20 +93,19 @@ def plot_black_box(
         importance_outputs: Files of the importance figure.
         n_features: How many of the most important features to show.
     """
-    # One feature column at a time, read chunk by chunk: the memory is that of a few values per event (as for the
-    # scores), never the whole feature matrix of the test split.
-    test = open_split(test_path)
-    sm = ~process_mask(test, heavy)
-    y, w = test["label"][sm], test["weight"][sm]
-    scores = read_scores(scores_path, "test")
     importance = json.loads(Path(info_path).read_text())["feature_importance"]
-    names = [str(n) for n in test["feature_names"]]
     ranked = sorted(importance, key=importance.get, reverse=True)
-    shown = [n for n in ranked if n in names][:n_features]
-    passed = scores >= threshold
+    # Only the shown feature columns, each read chunk by chunk: the memory is that of a few values per event (as for
+    # the scores), never the whole feature matrix of the test split.
+    with opened_split(test_path) as test:
+        sm = ~process_mask(test, heavy)
+        y, w = test["label"][sm], test["weight"][sm]
+        names = [str(n) for n in test["feature_names"]]
+        shown = [n for n in ranked if n in names][:n_features]
+        columns = {feature: read_column(test, "X", names.index(feature))[sm] for feature in shown}
+    passed = read_scores(scores_path, "test") >= threshold
     fig, axes = plt.subplots(2, (len(shown) + 1) // 2, figsize=(5.5 * ((len(shown) + 1) // 2), 10), squeeze=False)
-    for ax, feature in zip(axes.flat, shown, strict=False):
-        values = read_column(test, "X", names.index(feature))[sm]
+    for ax, (feature, values) in zip(axes.flat, columns.items(), strict=False):
         defined = values != UNDEFINED
         low, high = np.quantile(values[defined], [0.01, 0.99]) if defined.any() else (0.0, 1.0)
         bins = np.linspace(low, high if high > low else low + 1.0, 26)
@@ -127,8 +126,6 @@ def plot_black_box(
         ax.set_xlabel(feature)
         ax.set_ylabel("Normalised")
         ax.legend(fontsize=8)
-    if is_chunked(test):
-        test.close()
     # Once per figure: mplhep's label lays the whole figure out again for each call.
     label(axes.flat[0], com_tev=13)
     for ax in list(axes.flat)[len(shown) :]:
